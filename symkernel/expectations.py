@@ -1,0 +1,135 @@
+"""Gaussian expectations of activations as Quantities: exact engine first, numeric on demand.
+
+>>> import symkernel as sk
+>>> sk.expectation(sk.x**4).expr
+3
+>>> q = sk.second_moment("tanh"); q.exact, round(float(q), 12)
+(False, 0.394294490398)
+"""
+import mpmath
+import sympy as sp
+
+from .activations import Activation, activation
+from .errors import NoClosedFormError, NotSquareIntegrableError
+from .gaussian import exact, numeric
+from .pieces import Piece
+from .quantity import Quantity
+from .symbols import x
+
+EXACT_PROVENANCE = "exact: Gaussian integral engine (completing the square, Stein recurrences)"
+NUMERIC_PROVENANCE = "numeric: mpmath tanh-sinh quadrature split at breakpoints, two precisions"
+
+
+def as_activation(act):
+    """Accept an Activation, a registry name, a string or a SymPy expression."""
+    return act if isinstance(act, Activation) else activation(act)
+
+
+def try_exact(pieces):
+    """Exact E over pieces, or None when the expression is outside the exact class."""
+    try:
+        return exact.expectation_of_pieces(pieces)
+    except NoClosedFormError:
+        return None
+
+
+def numeric_evaluator(pieces):
+    """A function dps -> mpf for E over ``pieces`` (raises PrecisionError when it cannot)."""
+    def evaluate(dps):
+        val, _ = numeric.expectation_of_pieces(pieces, dps)
+        with mpmath.workdps(dps):
+            return +val
+    return evaluate
+
+
+def pieces_times(act, g):
+    """Pieces of ``sigma * g`` (``g`` an expression in x without kinks)."""
+    return tuple(Piece(p.lo, p.hi, p.expr * g) for p in act.pieces)
+
+
+def pieces_map(act, fn):
+    return tuple(Piece(p.lo, p.hi, fn(p.expr)) for p in act.pieces)
+
+
+def quantity_of_pieces(pieces, symbol, params=()):
+    """A Quantity for E over ``pieces``: exact when the engine can, numeric otherwise."""
+    val = try_exact(pieces)
+    if val is not None:
+        return Quantity(val, symbol, EXACT_PROVENANCE, params=params)
+    return Quantity(None, symbol, NUMERIC_PROVENANCE, numeric_evaluator(pieces), params)
+
+
+def expectation(f):
+    r"""``E[f(Z)]``, ``Z ~ N(0,1)``, for an expression, string or activation, as a Quantity."""
+    act = as_activation(f)
+    check_square_integrable(act, power=1)
+    return quantity_of_pieces(act.pieces, r"\mathbb{E}[f(Z)]", (("f", act.expr),))
+
+
+def second_moment(act):
+    r"""``E[sigma(Z)^2]`` as a Quantity (finite, or NotSquareIntegrableError)."""
+    act = as_activation(act)
+    check_square_integrable(act)
+    return quantity_of_pieces(pieces_map(act, lambda e: e**2), r"\mathbb{E}[\sigma^2]",
+                              (("sigma", act.expr),))
+
+
+def check_square_integrable(act, power=2):
+    """Raise NotSquareIntegrableError unless E[|sigma|^power] < oo (singularities, growth)."""
+    key = ("square_integrable", power)
+    if key in act._cache:
+        return
+    for piece in act.pieces:
+        _check_singularities(piece, act)
+    for piece in (act.pieces[0], act.pieces[-1]):
+        try:
+            terms = exact.decompose(piece.expr**power)
+        except NoClosedFormError:
+            terms = None
+        if terms is not None:
+            for term in terms:
+                if sp.simplify(1 - 2 * term.c).is_nonpositive:
+                    raise NotSquareIntegrableError(
+                        f"E[sigma(Z)^{power}] is infinite for sigma = {act.expr}: it grows like "
+                        f"exp({term.c}*x**2) against the Gaussian weight exp(-x**2/2)")
+        elif not act.free_parameters:
+            _check_growth_numerically(piece, act, power)
+    act._cache[key] = True
+
+
+def _check_singularities(piece, act):
+    expr = piece.expr
+    num, den = sp.fraction(sp.together(expr))
+    if den.has(x):
+        try:
+            roots = [r for r in sp.solve(den, x) if r.is_real]
+        except NotImplementedError:
+            roots = []
+        for r in roots:
+            inside = (piece.lo == -sp.oo or sp.N(r - piece.lo) > 0) and (piece.hi == sp.oo or sp.N(piece.hi - r) > 0)
+            if inside:
+                raise NotSquareIntegrableError(f"sigma = {act.expr} is singular at x = {r}")
+    for log_arg in [a.args[0] for a in expr.atoms(sp.log)]:
+        if log_arg.is_positive is False:
+            raise NotSquareIntegrableError(f"sigma = {act.expr} takes the log of a non-positive value")
+
+
+def _check_growth_numerically(piece, act, power):
+    """Heuristic for expressions outside the exact class: |sigma|^power phi must decay at ±oo."""
+    fn = sp.lambdify(x, piece.expr, modules="mpmath")
+    side = 1 if piece.hi == sp.oo else -1
+    with mpmath.workdps(30):
+        logs = []
+        for r in (20, 40, 80):
+            try:
+                val = abs(mpmath.mpf(fn(side * mpmath.mpf(r))))
+            except (ZeroDivisionError, OverflowError, ValueError, TypeError):
+                raise NotSquareIntegrableError(f"sigma = {act.expr} cannot be evaluated at x = {side * r}") from None
+            logs.append(power * mpmath.log(val) - mpmath.mpf(r)**2 / 2 if val != 0 else -mpmath.inf)
+        if not (logs[2] < logs[1] - 100 and logs[1] < logs[0]):
+            raise NotSquareIntegrableError(f"E[sigma(Z)^{power}] appears infinite for sigma = {act.expr}: "
+                                           "sigma grows at least like exp(x**2/4)")
+
+
+__all__ = ["expectation", "second_moment", "check_square_integrable", "as_activation",
+           "quantity_of_pieces", "pieces_times", "pieces_map"]

@@ -1,0 +1,77 @@
+"""A restricted parser for activation strings such as ``"x**2 - 1"`` or ``"tanh(2*x)"``.
+
+The string is parsed by Python's :mod:`ast` into a syntax tree that is *walked*, never executed:
+only numbers, the symbol ``x``, the operators ``+ - * / ** ^`` and calls of the functions in
+:data:`FUNCTIONS` are allowed.  Nothing reaches ``eval``, ``sympify`` or ``parse_expr``.
+
+>>> parse_activation("x^2 - 1")
+x**2 - 1
+>>> parse_activation("max(x, 0)")
+Max(0, x)
+>>> parse_activation("__import__('os')")
+Traceback (most recent call last):
+...
+symkernel.errors.UnknownActivationError: cannot parse '__import__('os')': unknown function '__import__'; allowed: ...
+"""
+import ast
+
+import sympy as sp
+
+from .errors import UnknownActivationError
+from .symbols import x
+
+FUNCTIONS = {
+    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
+    "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "atan": sp.atan, "arctan": sp.atan,
+    "erf": sp.erf, "erfc": sp.erfc, "abs": sp.Abs, "Abs": sp.Abs, "sign": sp.sign,
+    "Heaviside": sp.Heaviside, "heaviside": sp.Heaviside, "max": sp.Max, "Max": sp.Max,
+    "min": sp.Min, "Min": sp.Min,
+}
+CONSTANTS = {"x": x, "pi": sp.pi, "E": sp.E, "e": sp.E}
+_BINOPS = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b, ast.BitXor: lambda a, b: a**b,
+}
+MAX_LENGTH = 500
+
+
+def parse_activation(text):
+    """Parse ``text`` into a SymPy expression in :data:`symkernel.x` (see the module docstring)."""
+    if len(text) > MAX_LENGTH:
+        raise UnknownActivationError(f"activation string longer than {MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise UnknownActivationError(f"cannot parse {text!r}: {exc.msg}") from None
+    try:
+        return _build(tree.body)
+    except _Reject as exc:
+        raise UnknownActivationError(f"cannot parse {text!r}: {exc}") from None
+
+
+class _Reject(Exception):
+    pass
+
+
+def _build(node):
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise _Reject(f"constant {node.value!r} is not a number")
+        return sp.Rational(str(node.value)) if isinstance(node.value, float) else sp.Integer(node.value)
+    if isinstance(node, ast.Name):
+        if node.id in CONSTANTS:
+            return CONSTANTS[node.id]
+        raise _Reject(f"unknown name {node.id!r}; the variable is 'x' (constants: pi, E)")
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        return _BINOPS[type(node.op)](_build(node.left), _build(node.right))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        val = _build(node.operand)
+        return -val if isinstance(node.op, ast.USub) else val
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else ast.dump(node.func)[:40]
+        if name not in FUNCTIONS:
+            raise _Reject(f"unknown function {name!r}; allowed: {', '.join(sorted(FUNCTIONS))}")
+        if node.keywords:
+            raise _Reject("keyword arguments are not allowed")
+        return FUNCTIONS[name](*[_build(a) for a in node.args])
+    raise _Reject(f"{type(node).__name__} is not allowed (only numbers, x, + - * / ** and functions)")

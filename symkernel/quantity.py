@@ -1,0 +1,141 @@
+r"""``Quantity``: one derived number (or expression), exact and/or numeric, with its provenance.
+
+>>> import symkernel as sk
+>>> q = sk.hermite_coefficient("relu", 2)
+>>> q.expr
+sqrt(pi)/(4*pi)
+>>> q.exact, q.latex()
+(True, '\\frac{\\sqrt{\\pi}}{4 \\pi}')
+>>> import mpmath; mpmath.nstr(q.value(dps=30), 30)
+'0.141047395886938071890347813...'
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import mpmath
+import sympy as sp
+
+from .errors import InvalidInputError, PrecisionError, SymbolicValueError
+
+
+def _check_dps(dps):
+    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 1:
+        raise InvalidInputError(f"dps must be a positive integer, got {dps!r}")
+    if dps > 10000:
+        raise InvalidInputError(f"dps={dps} is beyond what symkernel supports (10000)")
+
+
+def evaluate_exact(expr, dps):
+    """``expr`` to ``dps`` correct digits as an ``mpmath.mpf`` (SymPy's adaptive evalf, strict)."""
+    if expr.free_symbols:
+        raise SymbolicValueError(f"{expr} has free symbols {sorted(map(str, expr.free_symbols))}; "
+                                 "substitute values first (quantity.subs(...))")
+    try:
+        val = sp.N(expr, dps + 3, strict=True, maxn=max(4 * dps, 200), chop=True)
+    except sp.core.evalf.PrecisionExhausted:
+        val = sp.N(expr, dps + 3, maxn=max(16 * dps, 1000), chop=True)
+        check = sp.N(expr, dps + 25, maxn=max(16 * dps, 1000), chop=True)
+        if abs(val - check) > abs(check) * sp.Float(10) ** (-(dps + 1)) and check != 0:
+            raise PrecisionError(f"could not evaluate {expr} to {dps} digits") from None
+    if val.has(sp.I):
+        re, im = val.as_real_imag()
+        if im != 0 and abs(im) > abs(re) * sp.Float(10) ** (-(dps + 2)):
+            raise PrecisionError(f"{expr} evaluates to the complex number {val}")
+        val = re
+    if not val.is_number or val.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+        raise PrecisionError(f"{expr} does not evaluate to a finite real number ({val})")
+    with mpmath.workdps(dps):
+        return mpmath.mpf(sp.Float(val, dps + 3)._mpf_)
+
+
+@dataclass(frozen=True, eq=False)
+class Quantity:
+    """A derived number: ``expr`` (exact SymPy, or ``None``) and/or a numeric evaluator.
+
+    ``numeric(dps)`` returns an mpf correct to ``dps`` digits or raises ``PrecisionError``.
+    ``symbol`` is the LaTeX name (``c_{3}``), ``provenance`` says how the value was obtained.
+    """
+
+    expr: Optional[sp.Expr]
+    symbol: str = "q"
+    provenance: str = ""
+    numeric: Optional[Callable[[int], mpmath.mpf]] = field(default=None, repr=False)
+    params: tuple = ()
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.expr is None and self.numeric is None:
+            raise InvalidInputError("a Quantity needs an exact expression or a numeric evaluator")
+        if self.expr is not None and not isinstance(self.expr, sp.Basic):
+            object.__setattr__(self, "expr", sp.sympify(self.expr))
+
+    @property
+    def exact(self):
+        """True when the quantity has an exact SymPy expression."""
+        return self.expr is not None
+
+    @property
+    def free_symbols(self):
+        return self.expr.free_symbols if self.expr is not None else set()
+
+    def value(self, dps=15):
+        """The value as an ``mpmath.mpf`` correct to ``dps`` significant digits."""
+        _check_dps(dps)
+        if dps not in self._cache:
+            if self.expr is not None:
+                self._cache[dps] = evaluate_exact(self.expr, dps)
+            else:
+                self._cache[dps] = self.numeric(dps)
+        return self._cache[dps]
+
+    def __float__(self):
+        return float(self.value(17))
+
+    def subs(self, *args, **kwargs):
+        """Substitute symbols in the exact expression (``q.subs(sk.alpha, 2)``)."""
+        if self.expr is None:
+            raise SymbolicValueError("a numeric quantity has no symbols to substitute")
+        return Quantity(self.expr.subs(*args, **kwargs), self.symbol, self.provenance, None, self.params)
+
+    def simplify(self):
+        """The same quantity with ``sympy.simplify`` applied to its expression."""
+        if self.expr is None:
+            return self
+        return Quantity(sp.simplify(self.expr), self.symbol, self.provenance, None, self.params)
+
+    def _sympy_(self):
+        if self.expr is None:
+            raise SymbolicValueError("a numeric quantity has no exact expression; use .value(dps)")
+        return self.expr
+
+    def latex(self, digits=15, equation=False):
+        """LaTeX of the exact expression, or of the numeric value to ``digits`` digits.
+
+        ``equation=True`` prefixes the symbol: ``c_{2} = \\frac{...}{...}``.
+        """
+        if self.expr is not None:
+            body = sp.latex(self.expr)
+        else:
+            body = mpmath.nstr(self.value(digits), digits)
+            if "e" in body:
+                mant, exp = body.split("e")
+                body = rf"{mant} \times 10^{{{int(exp)}}}"
+        return f"{self.symbol} = {body}" if equation else body
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_latex_(self):
+        return f"${self.latex(equation=True)}$"
+
+    def __repr__(self):
+        if self.expr is not None:
+            return f"Quantity({self.symbol} = {self.expr}, exact)"
+        try:
+            shown = mpmath.nstr(self.value(15), 15)
+        except (PrecisionError, SymbolicValueError) as exc:
+            shown = f"<{exc}>"
+        return f"Quantity({self.symbol} ≈ {shown}, numeric: {self.provenance})"
+
+    def __str__(self):
+        return str(self.expr) if self.expr is not None else mpmath.nstr(self.value(15), 15)
