@@ -1,0 +1,1 @@
+"""Infinite-depth limits of finite-width ResNets (seed 002): Itô calculus, laws, simulation."""
