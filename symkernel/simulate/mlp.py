@@ -1,0 +1,224 @@
+r"""Finite-width random MLPs, vectorized over a batch of ``n`` inputs (rows), NumPy or PyTorch.
+
+One layer (seed 001 eq. (1) with its §6 variants; seed 003's weight and bias variances; seed 000's
+residual branch):
+
+.. math:: z = \sqrt{\sigma_w^2/d_{in}}\, W y + \sigma_b b, \quad W_{ij}, b_i \sim N(0, 1),\qquad
+          y^+ = \sqrt{1-r^2}\; \mathrm{N}(\mathrm{C}(\sigma(z))) + r\, y
+
+(``order='norm_act'`` gives :math:`\sigma(\mathrm{N}(\mathrm{C}(z)))` instead).  Centering ``C``:
+``'layer'`` (subtract the mean over features, seed 001), ``'mean_field'`` (subtract
+:math:`c_0 = E\sigma(Z)`), ``'batch'`` (the mean over the batch) or ``None``.  Normalization ``N``:
+``'layer'`` = ``'rms'`` (divide by :math:`\sqrt{\mathrm{mean}_k y_k^2}`, seed 001 Table 1; with layer
+centering this is LayerNorm without affine parameters), ``'mean_field'`` (divide by
+:math:`\sqrt{\bar\sigma(1)}`, or :math:`\sqrt{E\sigma^2}` without centering), ``'batch'`` (each
+feature divided by its RMS over the batch) or ``None``.  With ``y`` of mean square 1 the seed's
+:math:`x = y/\sqrt d` has unit norm, and the recorded Gram :math:`\langle y_i, y_j\rangle/d` is the seed's.
+
+``weights='explicit'`` draws every ``W`` (d x d normals per layer: the literal network);
+``weights='gram'`` samples ``z`` from its exact conditional law given ``y``: the columns of ``z``
+are i.i.d. :math:`N(0, \sigma_w^2 y y^\top/d_{in})`, so ``z = S g`` with ``S S^T`` that covariance
+and ``g`` an ``n x d`` normal matrix (n·d normals instead of d², same distribution of every record).
+
+>>> import symkernel as sk
+>>> res = sk.simulate_mlp("relu", n=4, width=64, depth=3, seed=0)
+>>> res.gram.shape, bool(abs(res.gram[-1].diagonal() - 1).max() < 1e-5)
+((4, 4, 4), True)
+"""
+import math
+
+import numpy as np
+
+from ..activations import Activation, activation
+from ..errors import InvalidInputError
+from ..hermite import hermite_coefficient
+from ..expectations import second_moment
+from .backends import backend as make_backend, dtype_name
+from .result import SimulationResult
+
+CENTERINGS = ("layer", "mean_field", "batch", None)
+NORMALIZATIONS = ("layer", "rms", "mean_field", "batch", None)
+RECORDS = ("gram", "pre_gram", "activations")
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_nonneg(name, value):
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def inputs_with_gram(G0, width, seed=0):
+    r"""``n x width`` inputs whose Gram :math:`YY^\top/d` equals ``G0`` (up to rounding), each row
+    with zero mean over its features, so that layer centering and layer normalization leave a
+    unit-diagonal ``G0`` unchanged.  Needs ``n + 1 <= width``.
+
+    >>> import numpy as np
+    >>> Y = inputs_with_gram(np.array([[1.0, 0.3], [0.3, 1.0]]), 50)
+    >>> np.round(Y @ Y.T / 50, 12)
+    array([[1. , 0.3],
+           [0.3, 1. ]])
+    """
+    from ..gram import _check_numeric, _eigenvalues
+
+    G0, tol = _check_numeric(G0, None)
+    lam, U = np.linalg.eigh(G0)
+    _eigenvalues(G0, tol)
+    n = G0.shape[0]
+    width = _check_int("width", width, n + 1)
+    rng = np.random.default_rng([int(seed), 2])
+    A = rng.standard_normal((width, n))
+    A -= A.mean(axis=0, keepdims=True)
+    Q, _ = np.linalg.qr(A)
+    L = U * np.sqrt(np.clip(lam, 0.0, None))
+    return (L @ Q.T) * math.sqrt(width)
+
+
+def _mean_field_constants(act, centering, normalization):
+    """(c_0, scale) used by mean-field centering / normalization, as floats."""
+    c0 = float(hermite_coefficient(act, 0)) if centering == "mean_field" else None
+    scale = None
+    if normalization == "mean_field":
+        m2 = float(second_moment(act))
+        var = m2 - float(hermite_coefficient(act, 0)) ** 2 if centering is not None else m2
+        if var <= 0:
+            raise InvalidInputError("mean-field normalization is undefined for a constant activation")
+        scale = 1.0 / math.sqrt(var)
+    return c0, scale
+
+
+def _post(bk, a, centering, normalization, c0, scale):
+    if centering == "layer":
+        a = a - bk.mean(a, 1)
+    elif centering == "mean_field":
+        a = a - c0
+    elif centering == "batch":
+        a = a - bk.mean(a, 0)
+    if normalization in ("layer", "rms"):
+        a = a / bk.sqrt(bk.mean(a * a, 1))
+    elif normalization == "mean_field":
+        a = a * scale
+    elif normalization == "batch":
+        a = a / bk.sqrt(bk.mean(a * a, 0))
+    return a
+
+
+def _progress_bar(total, enabled):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="layers", leave=False)
+
+
+def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
+                 normalization="layer", order="act_norm", residual=0.0, sigma_w2=1.0,
+                 sigma_b2=0.0, gain=1, backend="numpy", dtype="float32", device=None, seed=0,
+                 weights="explicit", record=("gram",), normalize_inputs=True, progress=None):
+    """Propagate a batch through a random MLP of the given width and depth; see the module
+    docstring for the layer.  Returns a :class:`SimulationResult` with per-layer records.
+
+    ``act``: an Activation, registry name or expression (``gain`` gives sigma(gain x)).
+    ``inputs``: an ``n x d0`` array (rows are samples), or ``None`` with ``n`` for standard normal
+    inputs of width ``width`` (drawn with NumPy from ``[seed, 0]``, the same for both back ends).
+    ``normalize_inputs``: apply seed 001's ``x^0 = LN(x - mean(x))`` to the inputs first.
+    ``record``: any of ``'gram'`` (always kept, n x n per layer), ``'pre_gram'`` (Gram of the
+    pre-activations, for the q/c maps of seed 003) and ``'activations'`` (every layer, n x d each:
+    memory grows with depth, off by default).  Only the current layer is held otherwise.
+    ``progress``: a tqdm bar over layers (``None``: on for runs above ~1e11 multiply-adds).
+    """
+    act = act if isinstance(act, Activation) else activation(act)
+    if gain != 1:
+        act = activation(act, gain=gain)
+    width = _check_int("width", width, 1)
+    depth = _check_int("depth", depth, 0)
+    if centering not in CENTERINGS:
+        raise InvalidInputError(f"centering must be one of {CENTERINGS}, got {centering!r}")
+    if normalization not in NORMALIZATIONS:
+        raise InvalidInputError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    if order not in ("act_norm", "norm_act"):
+        raise InvalidInputError(f"order must be 'act_norm' or 'norm_act', got {order!r}")
+    if order == "norm_act" and "mean_field" in (centering, normalization):
+        raise InvalidInputError("mean-field centering/normalization refer to sigma(Z): use order='act_norm'")
+    if weights not in ("explicit", "gram"):
+        raise InvalidInputError(f"weights must be 'explicit' or 'gram', got {weights!r}")
+    record = (record,) if isinstance(record, str) else tuple(record)
+    if any(r not in RECORDS for r in record):
+        raise InvalidInputError(f"record entries must be among {RECORDS}, got {record!r}")
+    residual = _check_nonneg("residual", residual)
+    if residual >= 1:
+        raise InvalidInputError(f"the residual strength r must lie in [0, 1), got {residual}")
+    sigma_w2 = _check_nonneg("sigma_w2", sigma_w2)
+    sigma_b2 = _check_nonneg("sigma_b2", sigma_b2)
+    dtype = dtype_name(dtype)
+
+    if inputs is None:
+        n = _check_int("n", n, 1)
+        inputs = np.random.default_rng([int(seed), 0]).standard_normal((n, width))
+    else:
+        if type(inputs).__module__.startswith("torch"):
+            inputs = inputs.detach().cpu().numpy()
+        inputs = np.asarray(inputs, dtype=np.float64)
+        if inputs.ndim != 2 or not np.all(np.isfinite(inputs)):
+            raise InvalidInputError("inputs must be a finite 2-d array (rows are samples)")
+        if n is not None and n != inputs.shape[0]:
+            raise InvalidInputError(f"n={n} but inputs has {inputs.shape[0]} rows")
+    n, d0 = inputs.shape
+    if residual and d0 != width:
+        raise InvalidInputError("a residual branch needs inputs of the same width as the network")
+
+    bk = make_backend(backend, dtype, seed, device)
+    sigma = bk.activation(act)
+    c0, scale = _mean_field_constants(act, centering, normalization)
+    y = bk.asarray(inputs)
+    if normalize_inputs:
+        y = _post(bk, y, "layer", "layer", None, None)
+
+    grams = [bk.gram(y) / y.shape[1]]
+    pre = [] if "pre_gram" in record else None
+    acts = [bk.to_numpy(y).astype(np.float64)] if "activations" in record else None
+    r_skip, r_main = residual, math.sqrt(1.0 - residual * residual)
+    sw, sb = math.sqrt(sigma_w2), math.sqrt(sigma_b2)
+    work = n * width * (width if weights == "explicit" else n) * depth
+    bar = _progress_bar(depth, work > 1e11 if progress is None else bool(progress))
+    try:
+        for _ in range(depth):
+            d_in = y.shape[1]
+            if weights == "explicit":
+                z = (y @ bk.randn(width, d_in).T) * (sw / math.sqrt(d_in))
+            else:
+                K = bk.gram(y) * (sigma_w2 / d_in)
+                z = bk.psd_sqrt(K) @ bk.randn(n, width)
+            if sb:
+                z = z + sb * bk.randn(1, width)
+            if pre is not None:
+                pre.append(bk.gram(z) / width)
+            if order == "act_norm":
+                h = _post(bk, sigma(z), centering, normalization, c0, scale)
+            else:
+                h = sigma(_post(bk, z, centering, normalization, c0, scale))
+            y = r_main * h + r_skip * y if residual else h
+            grams.append(bk.gram(y) / width)
+            if acts is not None:
+                acts.append(bk.to_numpy(y).astype(np.float64))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    params = dict(activation=str(act.expr), width=width, depth=depth, n=n, input_dim=d0,
+                  centering=centering, normalization=normalization, order=order,
+                  residual=residual, sigma_w2=sigma_w2, sigma_b2=sigma_b2, backend=bk.name,
+                  dtype=dtype, device=str(device or "cpu"), seed=int(seed), weights=weights,
+                  normalize_inputs=bool(normalize_inputs))
+    return SimulationResult(gram=np.stack(grams), params=params,
+                            pre_gram=np.stack(pre) if pre else None,
+                            activations=np.stack(acts) if acts is not None else None,
+                            output=bk.to_numpy(y))

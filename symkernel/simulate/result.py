@@ -1,0 +1,63 @@
+"""``SimulationResult``: per-layer records of a finite-width simulation (float64 NumPy arrays)."""
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..gram import default_tolerance, isometry, isometry_gap, normalized_gram, potential
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationResult:
+    """Records of one run.
+
+    ``gram[l]`` is the Gram matrix :math:`G^\\ell_{ij} = \\langle y_i, y_j\\rangle/d` of the
+    representations after layer ``l`` (``l = 0``: the preprocessed inputs), shape ``(L+1, n, n)``.
+    ``pre_gram[l]`` (when recorded) is that of the pre-activations of layer ``l+1``;
+    ``activations`` (when recorded) holds every layer's representations ``(L+1, n, d)``.
+    The isometry, its gap, the potential gamma, the correlations and the norms are derived from
+    ``gram`` on demand.
+    """
+
+    gram: np.ndarray
+    params: dict
+    pre_gram: np.ndarray = None
+    activations: np.ndarray = None
+    output: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def depth(self):
+        return self.gram.shape[0] - 1
+
+    @property
+    def _tol(self):
+        return default_tolerance(self.gram.shape[1], np.dtype(self.params.get("dtype", "float64")))
+
+    @cached_property
+    def isometry(self):
+        """Isometry of every layer's Gram matrix, shape ``(L+1,)``."""
+        return np.array([isometry(G, tol=self._tol) for G in self.gram])
+
+    @cached_property
+    def isometry_gap(self):
+        return np.array([isometry_gap(G, tol=self._tol) for G in self.gram])
+
+    @cached_property
+    def potential(self):
+        """gamma of every layer (seed 001 Def. 4)."""
+        return np.array([potential(G, tol=self._tol) for G in self.gram])
+
+    @cached_property
+    def correlations(self):
+        """Normalized Gram matrices (pairwise cosines), shape ``(L+1, n, n)``."""
+        return np.array([normalized_gram(G, tol=self._tol) for G in self.gram])
+
+    @property
+    def norms(self):
+        """``||x_i||`` with the seed's scaling ``x = y/sqrt(d)``: ``sqrt(G_ii)``, shape ``(L+1, n)``."""
+        return np.sqrt(np.clip(np.diagonal(self.gram, axis1=1, axis2=2), 0.0, None))
+
+    def __repr__(self):
+        p = self.params
+        return (f"SimulationResult({p.get('activation')}, n={self.gram.shape[1]}, width={p.get('width')}, "
+                f"depth={self.depth}, backend={p.get('backend')}, dtype={p.get('dtype')}, seed={p.get('seed')})")
