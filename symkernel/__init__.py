@@ -9,3 +9,6 @@ from .expectations import expectation, second_moment
 from .hermite import hermite_coefficient, hermite_coefficients
 from .quantity import Quantity
 from .isometry import isometry_strength
+from .gram import isometry, isometry_gap  # noqa: E402  (replaces the name of the isometry module)
+from .simulate import simulate_mlp  # noqa: E402
+from . import gram, validate  # noqa: E402
