@@ -253,15 +253,19 @@ def normalization_lower_bound(G, *, tol=None):
 
 # ---------------------------------------------------------------- Corollary A.3 and Theorem 4
 def _beta_value(beta):
+    """beta as a float, or as an exact SymPy number/expression when given one."""
     if isinstance(beta, Quantity):
-        beta = beta.expr if beta.exact and not beta.free_symbols else float(beta)
+        beta = beta.expr if beta.exact else beta.value(20)
+    if isinstance(beta, (int, np.integer)) and not isinstance(beta, bool):
+        beta = sp.Integer(int(beta))
     if isinstance(beta, sp.Basic):
         if beta.free_symbols:
             return beta
-        beta = float(beta)
-    beta = float(beta)
-    if not 1.0 <= beta <= 2.0 + 1e-12:
-        raise InvalidInputError(f"an isometry strength lies in [1, 2], got {beta}")
+        value = float(beta)
+    else:
+        value = beta = float(beta)
+    if not 1.0 <= value <= 2.0 + 1e-12:
+        raise InvalidInputError(f"an isometry strength lies in [1, 2], got {value}")
     return beta
 
 
@@ -274,7 +278,7 @@ def potential_bound(gamma0, beta, ell):
     array([1.  , 0.5 , 0.25])
     """
     beta = _beta_value(beta)
-    if isinstance(ell, sp.Basic) or isinstance(beta, sp.Basic):
+    if isinstance(ell, sp.Basic):
         return sp.sympify(gamma0) * sp.sympify(beta) ** (-ell)
     return float(gamma0) * np.power(float(beta), -np.asarray(ell, dtype=float))
 
@@ -289,12 +293,12 @@ def isometry_gap_bound(G0, beta, ell, *, tol=None):
     """
     n = G0.shape[0] if hasattr(G0, "shape") else len(G0)
     beta = _beta_value(beta)
-    if isinstance(ell, sp.Basic) or isinstance(beta, sp.Basic) or _is_sympy(G0):
+    if isinstance(ell, sp.Basic) or _is_sympy(G0):
         i0 = isometry(sp.Matrix(G0), tol=tol).expr
         if i0 == 0:
             return sp.oo
         return 4 * n * sp.sympify(beta) ** (-ell) / i0**n
-    i0 = isometry(G0, tol=tol)
+    i0, beta = isometry(G0, tol=tol), float(beta)
     ell = np.asarray(ell, dtype=float)
     if i0 == 0:
         return np.full(ell.shape, np.inf)[()]
@@ -349,6 +353,13 @@ def _kernel_for(kernel, centering):
             raise InvalidInputError("the Gram map needs an activation or a callable kernel rho -> f(rho)")
         return kernel, None
     act = kernel if isinstance(kernel, Activation) else activation(kernel)
+    key = ("gram_kernel", bool(centering))
+    if key not in act._cache:
+        act._cache[key] = _activation_kernel(act, centering)
+    return act._cache[key]
+
+
+def _activation_kernel(act, centering):
     from .expectations import second_moment
     from .hermite import hermite_coefficient, hermite_coefficients
 

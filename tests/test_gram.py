@@ -1,0 +1,221 @@
+"""Isometry, potential and bounds of seed 001 (Def. 1, Def. 4, Theorem 1, Lemma A.4, Theorem A.2,
+Corollary A.3, Theorem 4); the mean-field Gram map, exact and in floats."""
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, strategies as st
+
+import symkernel as sk
+from symkernel import gram
+from symkernel.errors import InvalidInputError
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def random_gram(seed, n, m=None):
+    """Gram of n random vectors in R^m with random norms (m < n: degenerate)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m or n + 3)) * rng.uniform(0.2, 3.0, size=(n, 1))
+    return X @ X.T
+
+
+def random_correlation(seed, n, spread=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n + 2)) + spread * rng.standard_normal((1, n + 2))
+    return gram.normalized_gram(X @ X.T)
+
+
+@given(seeds, st.integers(2, 9))
+def test_isometry_in_unit_interval_and_scale_invariant(seed, n):
+    G = random_gram(seed, n)
+    value = sk.isometry(G)
+    assert 0 < value < 1
+    for c in (1e-6, 3.0, 1e5):
+        assert sk.isometry(c * G) == pytest.approx(value, rel=1e-10)
+    assert sk.isometry_gap(G) == pytest.approx(-math.log(value), rel=1e-12)
+
+
+@given(seeds, st.integers(2, 9), st.floats(1e-3, 1e3))
+def test_isometry_is_one_exactly_for_multiples_of_identity(seed, n, c):
+    assert sk.isometry(c * np.eye(n)) == pytest.approx(1.0, abs=1e-14)
+    assert sk.isometry_gap(c * np.eye(n)) == pytest.approx(0.0, abs=1e-14)
+    G = c * np.eye(n)
+    i, j = np.random.default_rng(seed).choice(n, 2, replace=False)
+    G[i, i] *= 1.1  # any departure from c*I lowers the isometry
+    assert sk.isometry(G) < 1 - 1e-4
+    G = c * np.eye(n)
+    G[i, j] = G[j, i] = 0.05 * c
+    assert sk.isometry(G) < 1 - 1e-4
+
+
+@given(seeds, st.integers(3, 8))
+def test_degenerate_gram_gives_zero_isometry_and_infinite_gap(seed, n):
+    G = random_gram(seed, n, m=n - 1)  # rank n - 1
+    assert sk.isometry(G) == 0.0
+    assert sk.isometry_gap(G) == math.inf
+    assert gram.potential(np.ones((n, n))) == math.inf
+
+
+def test_no_underflow_and_agreement_with_mpmath_determinant():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((60, 240)) * 1e-4
+    G = X @ X.T  # det ~ 1e-340 underflows in float64
+    assert np.linalg.det(G) == 0.0
+    value = sk.isometry(G)
+    with mpmath.workdps(40):
+        M = mpmath.matrix(G.tolist())
+        ref = mpmath.det(M) ** (mpmath.mpf(1) / 60) / (sum(M[i, i] for i in range(60)) / 60)
+        assert abs(value - ref) < 1e-11 * ref
+
+
+def test_exact_isometry_for_sympy_matrices():
+    a, b, c = sp.symbols("a c b", positive=True)
+    q = sk.isometry(sp.Matrix([[a, b], [b, c]]))
+    assert q.exact
+    assert sp.simplify(q.expr - sp.sqrt(a * c - b**2) / ((a + c) / 2)) == 0
+    G = sp.Matrix([[2, 1, 0], [1, 2, 1], [0, 1, 2]])
+    q = sk.isometry(G)
+    assert sp.simplify(q.expr - sp.root(4, 3) / 2) == 0
+    assert float(q) == pytest.approx(sk.isometry(np.array(G, dtype=float)), rel=1e-14)
+    gap = sk.isometry_gap(G)
+    with mpmath.workdps(30):
+        assert abs(gap.value(30) + mpmath.log(q.value(30))) < mpmath.mpf(10) ** -28
+    assert sk.isometry(sp.ones(3, 3)).expr == 0
+    assert sk.isometry_gap(sp.ones(3, 3)).expr == sp.oo
+    half = sp.Rational(1, 2)
+    assert gram.potential(sp.Matrix([[1, half], [half, 1]])).expr == 1
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.ones((2, 3)), "square"), (np.ones((1, 1)), "n >= 2"), (np.ones((2, 2, 2)), "square"),
+    (np.array([[1.0, 0.5], [0.2, 1.0]]), "symmetric"), (np.array([[1.0, 2.0], [2.0, 1.0]]), "semidefinite"),
+    (np.array([[1.0, np.nan], [np.nan, 1.0]]), "NaN"), (np.array([[np.inf, 0], [0, 1.0]]), "NaN"),
+    ([["a", "b"], ["c", "d"]], "numeric"), (sp.Matrix([[1, 2], [2, 1]]), "semidefinite"),
+    (sp.Matrix([[1, 0], [1, 1]]), "symmetric"), (sp.Matrix([[1, 2, 3]]), "square"),
+])
+def test_bad_input_raises_a_clear_error(bad, words):
+    for fn in (sk.isometry, sk.isometry_gap, gram.potential):
+        with pytest.raises(InvalidInputError, match=words):
+            fn(bad)
+
+
+def test_tolerance_is_stated_and_used():
+    G = np.eye(3)
+    G[2, 2] = -1e-15  # within 100 n eps of the largest eigenvalue: treated as 0
+    assert sk.isometry(G) == 0.0
+    with pytest.raises(InvalidInputError, match="semidefinite"):
+        sk.isometry(G, tol=1e-17)
+
+
+def test_torch_tensors_are_accepted():
+    torch = pytest.importorskip("torch")
+    G = random_gram(3, 5)
+    assert sk.isometry(torch.tensor(G)) == pytest.approx(sk.isometry(G), rel=1e-14)
+
+
+@given(seeds, st.integers(2, 8))
+def test_theorem_1_normalizing_never_lowers_isometry(seed, n):
+    G = random_gram(seed, n)
+    bound = gram.normalization_lower_bound(G)
+    assert bound >= sk.isometry(G)
+    assert sk.isometry(gram.normalized_gram(G)) >= bound * (1 - 1e-12)
+
+
+@given(seeds, st.integers(2, 8), st.floats(0.0, 3.0))
+def test_lemma_a4_bounds(seed, n, spread):
+    C = random_correlation(seed, n, spread)
+    low, det, up = gram.lemma_a4_bounds(C)
+    assert det == pytest.approx(np.linalg.det(C), rel=1e-9, abs=1e-300)
+    assert low <= det * (1 + 1e-9) + 1e-15
+    assert det <= up * (1 + 1e-9) + 1e-15
+
+
+def test_lemma_a4_requires_unit_diagonal_and_is_exact_for_sympy():
+    with pytest.raises(InvalidInputError, match="unit-diagonal"):
+        gram.lemma_a4_bounds(2 * np.eye(3))
+    r = sp.Rational(1, 3)
+    low, det, up = gram.lemma_a4_bounds(sp.Matrix([[1, r, 0], [r, 1, 0], [0, 0, 1]]))
+    assert (low.expr, det.expr, up.expr) == (sp.Rational(1, 27), sp.Rational(8, 9), sp.Rational(8, 9))
+
+
+# ---------------------------------------------------------------- mean-field map
+def hermite_sigma_bar(act, K):
+    """sigma_bar(rho) = sum_{1<=k<K} c_k^2 rho^k from exact Hermite coefficients (a second path)."""
+    cs = [float(c) ** 2 for c in sk.hermite_coefficients(act, K)]
+    return lambda r: sum(c * np.asarray(r) ** k for k, c in enumerate(cs) if k >= 1)
+
+
+@pytest.mark.parametrize("name", ["sin", "exp"])
+def test_gram_map_activation_path_matches_hermite_series(name):
+    C = random_correlation(11, 5)
+    ours = gram.gram_map(C, name)
+    series = gram.gram_map(C, hermite_sigma_bar(name, 30))
+    assert np.max(np.abs(ours - series)) < 1e-12
+
+
+def test_gram_map_exact_for_symbolic_matrices():
+    r = sp.Symbol("r")
+    G = sp.Matrix([[1, r], [r, 1]])
+    out = gram.gram_map(G, sk.x**2 + sk.x)  # sigma_bar = rho + 2 rho^2, sigma_bar(1) = 3
+    assert sp.simplify(out[0, 1] - (r + 2 * r**2) / 3) == 0
+    out = gram.gram_map(G, sk.x**2 + sk.x, centering=False)  # sigma_hat = 1 + rho + 2 rho^2
+    assert sp.simplify(out[0, 1] - (1 + r + 2 * r**2) / 4) == 0
+    third = sp.Rational(1, 3)
+    out = gram.gram_map(sp.Matrix([[1, third], [third, 1]]), "sin", residual=sp.Rational(1, 2))
+    expected = sp.Rational(3, 4) * sp.sinh(third) / sp.sinh(1) + third / 4
+    assert abs(sp.N((out[0, 1] - expected).rewrite(sp.exp), 60)) < 1e-55  # simplify cannot decide
+    num = gram.gram_map(np.array([[1, 1 / 3], [1 / 3, 1]]), "sin", residual=0.5)
+    assert num[0, 1] == pytest.approx(float(expected), rel=1e-13)
+
+
+def test_gram_map_bad_input():
+    with pytest.raises(InvalidInputError, match="residual"):
+        gram.gram_map(np.eye(2), "tanh", residual=1.0)
+    with pytest.raises(InvalidInputError, match="depth"):
+        gram.gram_sequence(np.eye(2), "tanh", -1)
+    with pytest.raises(InvalidInputError, match="callable"):
+        gram.gram_map(np.eye(2), 3)
+
+
+ACTS = ["sin", "exp", sk.x**3 + sk.x, sk.x**2 + sk.x, "tanh"]
+
+
+@pytest.fixture(scope="module")
+def betas():
+    return {str(a): float(sk.isometry_strength(a)) for a in ACTS}
+
+
+@given(seeds, st.integers(2, 7), st.floats(0.0, 2.0), st.sampled_from(ACTS))
+def test_theorem_a2_map_contracts_gamma_by_beta(betas, seed, n, spread, act):
+    C = random_correlation(seed, n, spread)
+    beta = betas[str(act)]
+    g0, g1 = gram.potential(C), gram.potential(gram.gram_map(C, act))
+    assert g1 <= g0 / beta * (1 + 1e-9) + 1e-15
+
+
+@pytest.mark.parametrize("act", ACTS[:4])
+def test_corollary_a3_and_theorem_4_along_the_mean_field_sequence(betas, act):
+    C = random_correlation(5, 6, 1.0)
+    beta = betas[str(act)]
+    seq = gram.gram_sequence(C, act, 40)
+    gammas = np.array([gram.potential(G) for G in seq])
+    assert np.all(gammas <= gram.potential_bound(gammas[0], beta, np.arange(41)) * (1 + 1e-9) + 1e-300)
+    gaps = np.array([sk.isometry_gap(G) for G in seq])
+    bound = gram.isometry_gap_bound(C, beta, np.arange(41))
+    start = gram.isometry_gap_bound_depth(C, beta)
+    assert start < 40
+    assert np.all(gaps[start:] <= bound[start:])
+    assert gaps[-1] < 1e-3 * gaps[0]  # the map drives the Gram matrix to isometry
+
+
+def test_bounds_as_symbolic_functions_of_depth():
+    beta = sk.isometry_strength("relu")
+    b = gram.isometry_gap_bound(np.eye(3), beta, sk.symbols.ell)
+    assert sp.simplify(b - 12 * beta.expr ** (-sk.symbols.ell)) == 0
+    assert gram.potential_bound(2, 2, sk.symbols.ell) == 2 * 2 ** (-sk.symbols.ell)
+    with pytest.raises(InvalidInputError, match=r"\[1, 2\]"):
+        gram.potential_bound(1.0, 0.5, 3)
+    assert gram.isometry_gap_bound_depth(np.array([[1.0, 0.5], [0.5, 1.0]]), 1.0) == math.inf
