@@ -10,7 +10,7 @@ import mpmath
 import sympy as sp
 
 from .activations import Activation, activation
-from .errors import NoClosedFormError, NotSquareIntegrableError
+from .errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError
 from .gaussian import exact, numeric
 from .pieces import Piece
 from .quantity import Quantity
@@ -81,6 +81,7 @@ def check_square_integrable(act, power=2):
         return
     for piece in act.pieces:
         _check_singularities(piece, act)
+        _check_real_valued(piece, act)
     for piece in (act.pieces[0], act.pieces[-1]):
         try:
             terms = exact.decompose(piece.expr**power)
@@ -112,6 +113,19 @@ def _check_singularities(piece, act):
     for log_arg in [a.args[0] for a in expr.atoms(sp.log)]:
         if log_arg.is_positive is False:
             raise NotSquareIntegrableError(f"sigma = {act.expr} takes the log of a non-positive value")
+
+
+def _check_real_valued(piece, act):
+    """sigma must be real on its whole interval: sample a few points of the piece."""
+    lo = -4 if piece.lo == -sp.oo else piece.lo
+    hi = 4 if piece.hi == sp.oo else piece.hi
+    if act.free_parameters:
+        return
+    for frac in (sp.Rational(1, 7), sp.Rational(1, 2), sp.Rational(6, 7)):
+        point = lo + (hi - lo) * frac
+        value = sp.N(piece.expr.subs(x, point), 15)
+        if value.has(sp.I) and abs(sp.im(value)) > 1e-12 or value.has(sp.nan, sp.zoo):
+            raise InvalidInputError(f"sigma = {act.expr} is not real at x = {sp.N(point, 6)} ({value})")
 
 
 def _check_growth_numerically(piece, act, power):

@@ -1,0 +1,147 @@
+"""Hermite coefficients: exact vs numeric, closed forms in k, published identities, bad input."""
+import math
+
+import mpmath
+import pytest
+import sympy as sp
+
+import symkernel as sk
+from symkernel.errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError, SymbolicValueError
+from symkernel.expectations import pieces_times
+from symkernel.gaussian import numeric
+from symkernel.hermite import _he_coefficients
+
+EXACT_ACTIVATIONS = ["identity", "relu", "leaky_relu", "abs", "step", "sign", "hardtanh", "exp", "sin",
+                     "cos", "erf", "gelu", "elu", "celu", "selu", "gaussian", ("he", {"n": 3}),
+                     ("monomial", {"n": 4}), ("exp", {"shift": -2})]
+NUMERIC_ONLY = ["tanh", "sigmoid", "softplus", "silu", "mish", "softsign", "arctan", "gelu_tanh"]
+
+
+def _act(spec):
+    return sk.activation(spec[0], **spec[1]) if isinstance(spec, tuple) else sk.activation(spec)
+
+
+def _he(k):
+    return sp.Poly(_he_coefficients(k)[::-1], sk.x).as_expr() / sp.sqrt(sp.factorial(k))
+
+
+@pytest.mark.parametrize("spec", EXACT_ACTIVATIONS, ids=str)
+def test_exact_coefficients_agree_with_quadrature_to_30_digits(spec):
+    act = _act(spec)
+    coeffs = sk.hermite_coefficients(act, 13)
+    assert all(c.exact for c in coeffs)
+    with mpmath.workdps(40):
+        for k, c in enumerate(coeffs):
+            ref, _ = numeric.expectation_of_pieces(pieces_times(act, _he(k)), dps=32)
+            assert abs(c.value(35) - ref) <= mpmath.mpf(10) ** -30 * max(1, abs(ref)), (k, c.expr)
+
+
+@pytest.mark.parametrize("spec", EXACT_ACTIVATIONS, ids=str)
+def test_exact_beta_agrees_with_a_numeric_beta_to_30_digits(spec):
+    act = _act(spec)
+    beta = sk.isometry_strength(act)
+    assert beta.exact
+    c1, _ = numeric.expectation_of_pieces(pieces_times(act, sk.x), dps=40)
+    c0, _ = numeric.expectation_of_pieces(act.pieces, dps=40)
+    m2, _ = numeric.expectation_of_pieces(pieces_times(act, act.expr), dps=40)
+    if spec == "identity" or spec == ("he", {"n": 3}) or spec == ("monomial", {"n": 4}):
+        m2, _ = numeric.expectation(act.expr**2, dps=40)
+    with mpmath.workdps(45):
+        ref = 2 - c1**2 / (m2 - c0**2)
+        assert abs(beta.value(35) - ref) < mpmath.mpf(10) ** -30
+
+
+@pytest.mark.parametrize("name", NUMERIC_ONLY)
+def test_numeric_only_activations_give_numeric_quantities(name):
+    c1 = sk.hermite_coefficient(name, 1)
+    assert not c1.exact and c1.expr is None
+    assert "numeric" in c1.provenance
+    assert abs(float(c1)) > 0
+
+
+def test_relu_and_step_known_values():
+    relu = [c.expr for c in sk.hermite_coefficients("relu", 5)]
+    expected = [1 / sp.sqrt(2 * sp.pi), sp.Rational(1, 2), 1 / (2 * sp.sqrt(sp.pi)), 0,
+                -1 / (4 * sp.sqrt(3 * sp.pi))]
+    assert all(sp.simplify(a - b) == 0 for a, b in zip(relu, expected))
+    assert sp.simplify(sk.hermite_coefficient("step", 1).expr - 1 / sp.sqrt(2 * sp.pi)) == 0
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 8])
+def test_he_n_coefficients_are_kronecker_deltas(n):
+    coeffs = [c.expr for c in sk.hermite_coefficients(sk.activation("he", n=n), 12)]
+    assert coeffs == [1 if k == n else 0 for k in range(12)]
+    assert sk.hermite_coefficient(sk.activation("he", n=n), sk.k).expr == sp.KroneckerDelta(sk.k, n)
+
+
+CLOSED_FORM_FAMILIES = ["exp", "sin", "cos", "relu", "step", "erf", "abs", "sign", "leaky_relu",
+                        "gaussian", ("monomial", {"n": 5}), ("exp", {"shift": -2}), "hardtanh"]
+
+
+@pytest.mark.parametrize("spec", CLOSED_FORM_FAMILIES, ids=str)
+def test_closed_form_in_k_agrees_with_each_k_up_to_30(spec):
+    act = _act(spec)
+    general = sk.hermite_coefficient(act, sk.k)
+    with pytest.raises(SymbolicValueError):
+        general.value()
+    for k, c in enumerate(sk.hermite_coefficients(act, 31)):
+        at_k = general.expr.subs(sk.k, k)
+        difference = sp.N(at_k - c.expr, 40)
+        assert abs(difference) < sp.Float(10) ** -35, (k, at_k, c.expr)
+
+
+def test_closed_form_with_symbolic_gain():
+    general = sk.hermite_coefficient(sk.activation("sin", gain=sk.alpha), sk.k).expr
+    expected = sk.alpha**sk.k * sp.exp(-sk.alpha**2 / 2) * sp.sin(sp.pi * sk.k / 2) / sp.sqrt(sp.factorial(sk.k))
+    for k in range(8):
+        assert sp.simplify((general - expected).subs(sk.k, k)) == 0
+
+
+def test_no_closed_form_in_k_is_said():
+    with pytest.raises(NoClosedFormError):
+        sk.hermite_coefficient("tanh", sk.k)
+
+
+def test_large_k_is_fast_and_exact():
+    c100 = sk.hermite_coefficient("relu", 100)
+    general = sk.hermite_coefficient("relu", sk.k).expr.subs(sk.k, 100)
+    assert abs(sp.N(c100.expr - general, 50)) < sp.Float(10) ** -60
+    c = sk.hermite_coefficient("sin", 99)
+    assert sp.simplify(c.expr - sp.exp(-sp.Rational(1, 2)) * (-1) ** 49 / sp.sqrt(sp.factorial(99))) == 0
+
+
+@pytest.mark.parametrize("k", [-1, 1.5, 2.0, "3", None, True])
+def test_bad_k(k):
+    with pytest.raises(InvalidInputError):
+        sk.hermite_coefficient("relu", k)
+
+
+def test_bad_symbolic_k():
+    with pytest.raises(InvalidInputError):
+        sk.hermite_coefficient("relu", sp.Symbol("j"))
+
+
+@pytest.mark.parametrize("expr", [sp.exp(sk.x**2), 1 / sk.x, sp.exp(sk.x**2 / 4) * sp.tanh(sk.x)])
+def test_not_square_integrable(expr):
+    with pytest.raises(NotSquareIntegrableError):
+        sk.hermite_coefficient(expr, 1)
+
+
+@pytest.mark.parametrize("expr", [sp.log(sk.x), sp.sqrt(sk.x)])
+def test_not_real_valued(expr):
+    with pytest.raises(InvalidInputError, match="not real"):
+        sk.hermite_coefficient(expr, 1)
+
+
+def test_stein_identity_for_a_smooth_numeric_activation():
+    # c_k = E[sigma^(k)(Z)]/sqrt(k!): compare tanh's c_3 with E[tanh'''(Z)]/sqrt(6)
+    third = sp.diff(sp.tanh(sk.x), sk.x, 3)
+    ref, _ = numeric.expectation(third, dps=30)
+    with mpmath.workdps(30):
+        assert abs(sk.hermite_coefficient("tanh", 3).value(30) - ref / mpmath.sqrt(6)) < mpmath.mpf(10) ** -28
+
+
+def test_he_coefficients_match_sympy():
+    for k in range(12):
+        assert sp.expand(sp.Poly(_he_coefficients(k)[::-1], sk.x).as_expr() - sp.hermite_prob(k, sk.x)) == 0
+    assert math.isclose(float(sk.hermite_coefficient("gaussian", 0)), 1 / math.sqrt(2))
