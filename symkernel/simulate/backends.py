@@ -53,8 +53,10 @@ class NumpyBackend:
         return self.asarray(U * np.sqrt(np.clip(lam, 0.0, None)))
 
     @staticmethod
-    def sqrt(a):
-        return np.sqrt(a)
+    def rsqrt(a):
+        """1/sqrt(a), and 0 where a == 0 (an all-zero vector stays zero)."""
+        with np.errstate(divide="ignore"):
+            return np.where(a > 0, 1.0 / np.sqrt(np.where(a > 0, a, 1.0)), 0.0).astype(a.dtype)
 
     @staticmethod
     def mean(a, axis):
@@ -97,8 +99,9 @@ class TorchBackend:
         lam, U = np.linalg.eigh(K)
         return self.asarray(U * np.sqrt(np.clip(lam, 0.0, None)))
 
-    def sqrt(self, a):
-        return self.torch.sqrt(a)
+    def rsqrt(self, a):
+        return self.torch.where(a > 0, self.torch.rsqrt(a.clamp_min(self.torch.finfo(a.dtype).tiny)),
+                                self.torch.zeros_like(a))
 
     @staticmethod
     def mean(a, axis):
@@ -115,10 +118,16 @@ def torch_activation(act, torch):
     if act.free_parameters:
         raise InvalidInputError(f"give the parameters {sorted(map(str, act.free_parameters))} "
                                 "numeric values before simulating")
-    funcs = []
-    for piece in act.pieces:
-        expr = sp.N(piece.expr, 20)
-        funcs.append(sp.lambdify(x, expr, "torch"))
+    def constant_safe(fn):
+        def g(*args):
+            return fn(*[a if isinstance(a, torch.Tensor) else torch.tensor(float(a), dtype=torch.float64)
+                        for a in args])
+        return g
+
+    names = ("sqrt", "exp", "log", "erf", "erfc", "sin", "cos", "tanh", "atan", "sinh", "cosh")
+    overrides = {name: constant_safe(getattr(torch, name)) for name in names}
+    overrides["atan"] = constant_safe(torch.atan)
+    funcs = [sp.lambdify(x, sp.N(piece.expr, 20), [overrides, "torch"]) for piece in act.pieces]
     edges = [float(p.lo) for p in act.pieces[1:]]
 
     def f(a):

@@ -12,7 +12,7 @@ residual branch):
 ``'layer'`` = ``'rms'`` (divide by :math:`\sqrt{\mathrm{mean}_k y_k^2}`, seed 001 Table 1; with layer
 centering this is LayerNorm without affine parameters), ``'mean_field'`` (divide by
 :math:`\sqrt{\bar\sigma(1)}`, or :math:`\sqrt{E\sigma^2}` without centering), ``'batch'`` (each
-feature divided by its RMS over the batch) or ``None``.  With ``y`` of mean square 1 the seed's
+feature divided by its RMS over the batch) or ``None``; an all-zero vector stays zero.  With ``y`` of mean square 1 the seed's
 :math:`x = y/\sqrt d` has unit norm, and the recorded Gram :math:`\langle y_i, y_j\rangle/d` is the seed's.
 
 ``weights='explicit'`` draws every ``W`` (d x d normals per layer: the literal network);
@@ -101,11 +101,11 @@ def _post(bk, a, centering, normalization, c0, scale):
     elif centering == "batch":
         a = a - bk.mean(a, 0)
     if normalization in ("layer", "rms"):
-        a = a / bk.sqrt(bk.mean(a * a, 1))
+        a = a * bk.rsqrt(bk.mean(a * a, 1))
     elif normalization == "mean_field":
         a = a * scale
     elif normalization == "batch":
-        a = a / bk.sqrt(bk.mean(a * a, 0))
+        a = a * bk.rsqrt(bk.mean(a * a, 0))
     return a
 
 
