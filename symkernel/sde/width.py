@@ -144,6 +144,29 @@ def _nice(expr, n):
     return expr
 
 
+def norm_law(phi="identity", n=n_sym, r0=sp.Symbol("r0", positive=True)):
+    r"""Law of ``R_t = ‖φ(X_t)‖`` when its dynamics close (``dR = a R dt + b R dW``, a GBM).
+
+    Identity: ``dR = (n−1)/(2n) R dt + n^{-1/2} R dW``, so ``log R_t ~ N(log r0 + (1/2 − 1/n) t, t/n)``
+    and ``E R_t² = r0² e^t`` (seed 002 Prop. 9's setting; MATH.md §6).
+
+    >>> from symkernel.symbols import x, t
+    >>> norm_law().moment(x**2)
+    r0**2*exp(t)
+    """
+    from .laws import solve_law
+
+    dyn = norm_dynamics(phi, n, of="norm")
+    r = sp.Symbol("r", positive=True)
+    drift = tidy(dyn.drift.subs(dyn.S, r**2))
+    vol = tidy(dyn.vol.subs(dyn.S, r**2))
+    if drift.free_symbols - {r, dyn.n} or vol.free_symbols - {r, dyn.n}:
+        raise NoClosedFormError(f"d‖phi(X)‖ = {drift} dt + {vol} dW depends on more than the norm: "
+                                "no closed-form law")
+    law = solve_law(Diffusion(drift.subs(r, x), vol.subs(r, x)), r0)
+    return law
+
+
 def _count_probabilities(act, scale=1):
     """P(X_0 coordinate in piece j) for X_0 ~ N(0, scale^2)."""
     from ..gaussian.exact import Phi
@@ -207,4 +230,4 @@ def sign_change(phi, n_max=64, condition=True):
     return None
 
 
-__all__ = ["NormDynamics", "norm_dynamics", "growth_factor", "sign_change", "k_active"]
+__all__ = ["NormDynamics", "norm_dynamics", "norm_law", "growth_factor", "sign_change", "k_active"]
