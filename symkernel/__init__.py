@@ -12,3 +12,4 @@ from .isometry import isometry_strength
 from .gram import isometry, isometry_gap  # noqa: E402  (replaces the name of the isometry module)
 from .simulate import simulate_mlp  # noqa: E402
 from . import gram, validate  # noqa: E402
+from . import sde  # noqa: E402  (seed 002: infinite-depth ResNet limits)
