@@ -113,7 +113,7 @@ def test_erfiinv_numpy_against_mpmath(y):
 
 def test_erfiinv_symbolic():
     y = sp.Symbol("y", real=True)
-    assert erfiinv(y).diff(y) == sp.sqrt(sp.pi) / 2 * sp.exp(erfiinv(y) ** 2)
+    assert erfiinv(y).diff(y) == sp.sqrt(sp.pi) / 2 * sp.exp(-erfiinv(y) ** 2)
     assert erfiinv(-y) == -erfiinv(y) and erfiinv(0) == 0
     assert sp.latex(erfiinv(y)) == r"\operatorname{erfi}^{-1}\left(y\right)"
     assert abs(sp.N(sp.erfi(erfiinv(sp.Integer(5))), 40) - 5) < sp.Float(10) ** -35

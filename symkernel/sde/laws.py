@@ -13,6 +13,8 @@ r"""Closed-form laws of width-1 infinite-depth ResNets, derived with Itô's lemm
   ``Z = g(X)``.  Itô's lemma gives ``g' phi = s(g)`` and ``g'' phi^2 / 2 = mu(g)``; eliminating
   ``phi`` gives ``g'' s(g)^2 = 2 mu(g) g'^2``, which the inverse ``G = g^{-1}`` turns into the linear
   ``s(z)^2 G'' + 2 mu(z) G' = 0`` (``G`` is the scale function of ``Z``); ``phi(x) = s(g) G'(g)``.
+  ``u = G'`` is found by ``sympy.dsolve`` (separable), ``G = ∫u`` by SymPy's manual integration;
+  when either has no closed form the solver raises :class:`NoClosedFormError` saying which.
   The OU target ``mu = -theta z``, ``s = sqrt(theta)`` gives ``g = erfiinv(k x)`` and
   ``phi(x) = 2 sqrt(theta)/(k sqrt(pi)) exp(erfiinv(k x)^2)`` (seed 002 Prop. 4).
 
@@ -358,18 +360,36 @@ def solve_activation(drift, vol, var=z, at=0, scale=1):
     hodo = hodo.subs(d2, -Gf(z).diff(z, 2) / Gf(z).diff(z) ** 3).subs(d1, 1 / Gf(z).diff(z))
     hodo = sp.numer(sp.together(hodo.subs(gf(x), z)))
     ode_G = sp.Eq(sp.collect(sp.expand(hodo), [Gf(z).diff(z, 2), Gf(z).diff(z)]), 0)
+    # the ODE has no G term: u = G' solves a first-order linear (separable) ODE, then G = ∫ u
+    uf = sp.Function("u")
+    ode_u = ode_G.lhs.subs(Gf(z).diff(z, 2), uf(z).diff(z)).subs(Gf(z).diff(z), uf(z))
     try:
-        sol = sp.dsolve(ode_G, Gf(z), ics={Gf(at): 0, Gf(z).diff(z).subs(z, at): scale})
+        u = sp.dsolve(sp.Eq(ode_u, 0), uf(z), hint="separable", simplify=False)
     except (NotImplementedError, ValueError) as exc:
-        raise NoClosedFormError(f"SymPy cannot solve the ODE {ode_G} for G = g^(-1): {exc}") from None
-    if isinstance(sol, list):
-        sol = sol[0]
-    G = tidy(sol.rhs)
-    if G.has(sp.Integral):
-        raise NoClosedFormError(f"SymPy leaves G = g^(-1) = {G} as an integral: no closed form "
-                                "for g or phi")
+        raise NoClosedFormError(f"SymPy cannot solve {ode_u} = 0 for u = G': {exc}") from None
+    u = u[0] if isinstance(u, list) else u
+    u = sp.solve(u, uf(z))[0] if not (u.lhs == uf(z)) else u.rhs
+    c1 = [c for c in u.free_symbols if c.name.startswith("C")]
+    u = tidy(u.subs({c: 1 for c in c1}))
+    u0 = tidy(u.subs(z, at))
+    if u0 != 0 and not u0.has(sp.zoo, sp.oo, sp.nan):
+        u = tidy(sp.expand_power_exp(sp.expand(u / u0)))     # normalize u(at) = 1
+    if u.has(sp.Integral):
+        raise NoClosedFormError(f"SymPy leaves G' = {u} as an integral: no closed form for g or phi")
+    from sympy.integrals.manualintegrate import manualintegrate
+
+    F = manualintegrate(u, z)
+    if isinstance(F, sp.Piecewise):     # generic branch (e.g. exponent != -1)
+        F = next(e for e, c in F.args if c != sp.false)
+    if F.has(sp.Integral):
+        raise NoClosedFormError(f"no closed-form antiderivative G = ∫ {u} dz found (SymPy's manual "
+                                "integration): no closed form for g or phi")
+    u_at = tidy(u.subs(z, at))
+    if u_at == 0 or u_at.has(sp.zoo, sp.oo, sp.nan):
+        raise InvalidInputError(f"G' is {u_at} at the anchor z = {at}; choose another anchor")
+    G = tidy(scale / u_at * (F - F.subs(z, at)))
     g = invert(G, z, x)
-    phi = tidy((target.vol * Gf(z).diff(z)).subs(Gf(z).diff(z), G.diff(z)).subs(z, g))
+    phi = tidy((target.vol * G.diff(z)).subs(z, g))
     return InverseSolution(target, ode_g, ode_G, G, g, phi)
 
 

@@ -2,14 +2,14 @@ r"""The inverse imaginary error function ``erfiinv`` as a SymPy function (seed 0
 
 ``erfi(z) = 2/sqrt(pi) * int_0^z exp(u^2) du`` is a strictly increasing bijection of the real line,
 so ``erfiinv`` is defined on all of R.  SymPy has ``erfinv`` but no ``erfiinv``; this class gives
-it exact derivatives (``d/dy erfiinv(y) = sqrt(pi)/2 * exp(erfiinv(y)^2)``), ``inverse() = erfi``,
+it exact derivatives (``d/dy erfiinv(y) = sqrt(pi)/2 * exp(-erfiinv(y)^2)``), ``inverse() = erfi``,
 mpmath evaluation to any precision (Newton on ``mpmath.erfi``) and a vectorized NumPy evaluator
 (Newton in ``asinh`` coordinates, float64) that ``sympy.lambdify`` picks up through ``_imp_``.
 
 >>> import sympy as sp
 >>> y = sp.Symbol("y", real=True)
 >>> erfiinv(y).diff(y)
-sqrt(pi)*exp(erfiinv(y)**2)/2
+sqrt(pi)*exp(-erfiinv(y)**2)/2
 >>> erfiinv(sp.erfi(sp.Rational(1, 3)))
 1/3
 >>> sp.N(sp.erfi(erfiinv(sp.Integer(5))), 30)
@@ -83,7 +83,7 @@ class erfiinv(sp.Function):
         return None
 
     def fdiff(self, argindex=1):
-        return sp.sqrt(sp.pi) / 2 * sp.exp(self.func(self.args[0]) ** 2)
+        return sp.sqrt(sp.pi) / 2 * sp.exp(-self.func(self.args[0]) ** 2)
 
     def inverse(self, argindex=1):
         return sp.erfi
