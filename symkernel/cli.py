@@ -57,7 +57,7 @@ def _print_quantities(quantities, args):
             print(q.latex(digits=args.dps, equation=True))
         else:
             shown = f"{r['expr']}  = " if q.exact else ""
-            print(f"{r['symbol']:<10} {shown}{r['value']}   [{'exact' if q.exact else 'numeric'}]")
+            print(f"{q.plain_symbol:<10} {shown}{r['value']}   [{'exact' if q.exact else 'numeric'}]")
 
 
 def cmd_coeffs(args):
@@ -68,7 +68,7 @@ def cmd_coeffs(args):
 
 def cmd_beta(args):
     from .activations import activation
-    from .isometry import isometry_strength
+    from .strength import isometry_strength
     _print_quantities([isometry_strength(activation(args.activation, gain=args.gain))], args)
 
 

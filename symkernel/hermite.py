@@ -77,7 +77,7 @@ def _exact_moments(act, count):
             for lo, hi, terms in cache["terms"]:
                 for t in terms:
                     total += exact.integrate_term(exact.Term(t.coef, t.n + j, t.c, t.p, t.phis), lo, hi)
-            mu.append(exact.tidy(total))
+            mu.append(exact.tidy(total, combine_powers=False))
     except NoClosedFormError:
         cache["terms"] = False
         return None
@@ -92,8 +92,10 @@ def _parity_zero(act, k):
 
 def _nice(expr):
     """A readable form for small results (simplify is skipped for large expressions)."""
-    if expr.is_Rational or sp.count_ops(expr) > 60:
-        return expr
+    if expr.is_Rational or not expr.is_Add:
+        return expr  # a single product is already as simple as simplify would make it
+    if sp.count_ops(expr) > 20:
+        return sp.factor_terms(expr)
     simpler = sp.simplify(expr)
     return simpler if sp.count_ops(simpler) <= sp.count_ops(expr) else expr
 
@@ -105,11 +107,12 @@ def hermite_coefficient(act, k, **params):
     docstring; NoClosedFormError otherwise).  ``act`` is an Activation or anything
     :func:`symkernel.activation` accepts (``params`` are passed on for registry names).
 
-    >>> import symkernel as sk
+    >>> import symkernel as sk, sympy as sp
     >>> sk.hermite_coefficient("relu", 1).expr
     1/2
-    >>> sk.hermite_coefficient("relu", sk.k).expr.args[-1][0]
-    sqrt(2)*cos(pi*(k - 2)/2)*factorial(k - 2)/(2*2**(k/2 - 1)*sqrt(pi)*sqrt(factorial(k))*gamma(k/2))
+    >>> general = sk.hermite_coefficient("relu", sk.k).expr   # Piecewise: c_0, c_1, then k >= 2
+    >>> sp.simplify(general.subs(sk.k, 4))
+    -sqrt(3)/(12*sqrt(pi))
     """
     act = act if isinstance(act, Activation) else _activation(act, params)
     k = _check_k(k)

@@ -4,14 +4,14 @@ The string is parsed by Python's :mod:`ast` into a syntax tree that is *walked*,
 only numbers, the symbol ``x``, the operators ``+ - * / ** ^`` and calls of the functions in
 :data:`FUNCTIONS` are allowed.  Nothing reaches ``eval``, ``sympify`` or ``parse_expr``.
 
->>> parse_activation("x^2 - 1")
+>>> parse_activation("x^2 - 1")        # ^ is a power, with the precedence of **
 x**2 - 1
 >>> parse_activation("max(x, 0)")
 Max(0, x)
 >>> parse_activation("__import__('os')")
 Traceback (most recent call last):
 ...
-symkernel.errors.UnknownActivationError: cannot parse '__import__('os')': unknown function '__import__'; allowed: ...
+symkernel.errors.UnknownActivationError: cannot parse ...: unknown function '__import__'; allowed: ...
 """
 import ast
 
@@ -30,7 +30,7 @@ FUNCTIONS = {
 CONSTANTS = {"x": x, "pi": sp.pi, "E": sp.E, "e": sp.E}
 _BINOPS = {
     ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b, ast.BitXor: lambda a, b: a**b,
+    ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b,
 }
 MAX_LENGTH = 500
 
@@ -40,7 +40,7 @@ def parse_activation(text):
     if len(text) > MAX_LENGTH:
         raise UnknownActivationError(f"activation string longer than {MAX_LENGTH} characters")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")  # ^ means power, as in papers
     except SyntaxError as exc:
         raise UnknownActivationError(f"cannot parse {text!r}: {exc.msg}") from None
     try:

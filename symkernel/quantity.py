@@ -3,11 +3,11 @@ r"""``Quantity``: one derived number (or expression), exact and/or numeric, with
 >>> import symkernel as sk
 >>> q = sk.hermite_coefficient("relu", 2)
 >>> q.expr
-sqrt(pi)/(4*pi)
+1/(2*sqrt(pi))
 >>> q.exact, q.latex()
-(True, '\\frac{\\sqrt{\\pi}}{4 \\pi}')
+(True, '\\frac{1}{2 \\sqrt{\\pi}}')
 >>> import mpmath; mpmath.nstr(q.value(dps=30), 30)
-'0.141047395886938071890347813...'
+'0.282094791773878143474039725780'
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -73,6 +73,11 @@ class Quantity:
     def exact(self):
         """True when the quantity has an exact SymPy expression."""
         return self.expr is not None
+
+    @property
+    def plain_symbol(self):
+        """The symbol without LaTeX markup, for terminals: ``c_3``, ``beta_sigma``."""
+        return self.symbol.replace("\\", "").replace("{", "").replace("}", "").replace("mathbb", "")
 
     @property
     def free_symbols(self):

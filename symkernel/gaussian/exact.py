@@ -251,9 +251,9 @@ def expectation(expr):
     return expectation_of_pieces(split(sp.sympify(expr)))
 
 
-def tidy(expr):
+def tidy(expr, combine_powers=True):
     """Light, fast normalisation of an engine result (real form, collected terms)."""
     expr = sp.expand(expr)
     if expr.has(sp.I):
         expr = sp.expand(sp.expand_complex(expr)) if not expr.free_symbols else sp.expand(expr)
-    return sp.powsimp(expr)
+    return sp.powsimp(expr) if combine_powers else expr

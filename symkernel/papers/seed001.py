@@ -15,7 +15,7 @@ import mpmath
 import sympy as sp
 
 from ..activations import activation
-from ..isometry import isometry_strength
+from ..strength import isometry_strength
 from ..symbols import alpha, x
 
 E = sp.E

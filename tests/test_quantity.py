@@ -1,0 +1,59 @@
+"""Quantity: exact and numeric values, LaTeX (golden strings), provenance, errors."""
+import dataclasses
+
+import mpmath
+import pytest
+import sympy as sp
+
+import symkernel as sk
+from symkernel.errors import InvalidInputError, SymbolicValueError
+
+
+def test_exact_quantity_latex_golden_strings():
+    q = sk.isometry_strength("step")
+    assert q.latex() == r"2 - \frac{2}{\pi}"
+    assert q.latex(equation=True) == r"\beta_{\sigma} = 2 - \frac{2}{\pi}"
+    assert q._repr_latex_() == r"$\beta_{\sigma} = 2 - \frac{2}{\pi}$"
+    assert sp.latex(q) == r"2 - \frac{2}{\pi}"
+    assert sp.latex(sk.hermite_coefficient("relu", 1)) == r"\frac{1}{2}"
+
+
+def test_numeric_quantity_latex_shows_only_correct_digits():
+    q = sk.hermite_coefficient("tanh", 1)
+    assert q.latex(digits=12) == "0.605705509602"
+    assert q.latex(digits=30, equation=True) == "c_{1} = 0.605705509602158825583540227556"
+
+
+def test_value_is_an_mpf_correct_to_the_requested_digits():
+    q = sk.hermite_coefficient("relu", 0)
+    with mpmath.workdps(60):
+        exact = 1 / mpmath.sqrt(2 * mpmath.pi)
+        assert abs(q.value(50) - exact) < mpmath.mpf(10) ** -50
+    assert isinstance(q.value(20), mpmath.mpf)
+    assert float(q) == pytest.approx(0.3989422804014327, rel=1e-15)
+
+
+def test_symbolic_quantity_needs_values():
+    q = sk.isometry_strength("sin", gain=sk.alpha)
+    with pytest.raises(SymbolicValueError, match="alpha"):
+        q.value()
+    assert q.subs(sk.alpha, 1).value(30) == sk.isometry_strength("sin").value(30)
+
+
+def test_quantity_is_frozen_and_has_provenance():
+    q = sk.hermite_coefficient("gelu", 2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        q.expr = 0
+    assert q.provenance.startswith("exact")
+    assert "numeric" in sk.hermite_coefficient("softplus", 2).provenance
+
+
+@pytest.mark.parametrize("dps", [0, -3, 2.5, "10", True])
+def test_bad_dps(dps):
+    with pytest.raises(InvalidInputError):
+        sk.hermite_coefficient("relu", 0).value(dps)
+
+
+def test_repr_is_readable():
+    assert repr(sk.hermite_coefficient("relu", 1)) == "Quantity(c_{1} = 1/2, exact)"
+    assert repr(sk.hermite_coefficient("tanh", 1)).startswith("Quantity(c_{1} ≈ 0.605705509602159, numeric")
