@@ -8,8 +8,9 @@ __version__ = "0.1.0"
 from .expectations import expectation, second_moment
 from .hermite import hermite_coefficient, hermite_coefficients
 from .quantity import Quantity
-from .isometry import isometry_strength
+from .strength import isometry_strength
 from .gram import isometry, isometry_gap  # noqa: E402  (replaces the name of the isometry module)
 from .simulate import simulate_mlp  # noqa: E402
 from . import gram, validate  # noqa: E402
 from . import sde  # noqa: E402  (seed 002: infinite-depth ResNet limits)
+from .kernels import Kernel, derivative_kernel, dual_kernel, kernel_map, mean_reduced_dual
