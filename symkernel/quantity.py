@@ -7,7 +7,7 @@ r"""``Quantity``: one derived number (or expression), exact and/or numeric, with
 >>> q.exact, q.latex()
 (True, '\\frac{1}{2 \\sqrt{\\pi}}')
 >>> import mpmath; mpmath.nstr(q.value(dps=30), 30)
-'0.282094791773878143474039725780'
+'0.28209479177387814347403972578'
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional

@@ -25,7 +25,7 @@ from .activations import Activation, activation
 from .errors import InvalidInputError
 from .gram import (gram_sequence, isometry as _isometry, isometry_gap as _gap,
                    isometry_gap_bound, potential as _potential, potential_bound)
-from .isometry import isometry_strength
+from .strength import isometry_strength
 from .simulate import inputs_with_gram, simulate_mlp
 
 _ATOL = {"float32": 1e-5, "float64": 1e-10}

@@ -24,7 +24,7 @@ import sympy as sp
 
 from symkernel import validate
 from symkernel.errors import InvalidInputError
-from symkernel.isometry import isometry_strength
+from symkernel.strength import isometry_strength
 from symkernel.simulate import simulate_mlp
 from symkernel.symbols import alpha
 
