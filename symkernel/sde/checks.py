@@ -195,6 +195,7 @@ def plot_collapse(res):
     ax.plot(res["depths"], res["exact_width1"], "k--", label=r"$1-\Phi(\sqrt{L})^L$ (n=1)")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-4)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("depth L")
     ax.set_ylabel("P(collapse)")
     ax.legend(fontsize=7)
