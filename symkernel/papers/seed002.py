@@ -19,7 +19,6 @@ import numpy as np
 import sympy as sp
 
 from ..sde import checks
-from ..sde.laws import ou_activation
 from ..sde.width import growth_factor, sign_change
 from ..symbols import x
 

@@ -18,8 +18,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidInputError
-from ..symbols import t, x
-from .laws import ou_activation, width1_law, z
+from ..symbols import x
+from .laws import ou_activation, width1_law
 from .simulate import check_positive_int, simulate_resnet
 from .width import growth_factor, norm_dynamics
 
@@ -123,6 +123,9 @@ def growth_check(widths=tuple(range(1, 9)), depth=200, n_paths=4000, seed=0, phi
     exact :func:`~symkernel.sde.width.growth_factor` (the drift's mean at ``t = 0``).
     """
     depth = check_positive_int(depth, "depth")
+    if phi not in ("relu", "identity"):
+        raise InvalidInputError("growth_check supports phi = 'relu' or 'identity' (drifts that "
+                                "depend only on the number of positive coordinates)")
     rows = []
     for a, n in enumerate(widths):
         dyn = norm_dynamics(phi, n)
@@ -141,9 +144,8 @@ def growth_check(widths=tuple(range(1, 9)), depth=200, n_paths=4000, seed=0, phi
             return None
 
         run = simulate_resnet(phi, n, depth, n_paths, x0=y0, seed=[seed, a, 1], observe=observe)
-        f0 = np.linalg.norm(np.maximum(y0, 0), axis=1) if phi == "relu" else np.linalg.norm(y0, axis=1)
-        f1 = np.linalg.norm(np.maximum(run.final, 0), axis=1) if phi == "relu" else \
-            np.linalg.norm(run.final, axis=1)
+        f = (lambda a: np.maximum(a, 0.0)) if phi == "relu" else (lambda a: a)
+        f0, f1 = np.linalg.norm(f(y0), axis=1), np.linalg.norm(f(run.final), axis=1)
         ok = f1 > 0
         logr = np.log(f1[ok] / f0[ok])
         ito = acc[ok] / depth

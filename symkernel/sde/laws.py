@@ -92,7 +92,7 @@ class Law:
             return tidy(sp.sympify(fn).subs(x, self.x0))
         std = sp.sqrt(self.z_var)
         expr = sp.sympify(fn).subs(x, self.h).subs(z, self.z_mean + std * x)
-        return tidy(sp.expand_power_exp(sp.expand(expr)) if False else expectation(sp.expand(expr)))
+        return tidy(expectation(sp.expand(expr)))
 
     def _numeric(self):
         free = (self.z_mean.free_symbols | self.z_var.free_symbols | self.x0.free_symbols) - {t}
@@ -258,7 +258,7 @@ def check_locally_lipschitz(phi):
     return act
 
 
-def width1_law(phi, x0, t_=t):
+def width1_law(phi, x0):
     """Law of ``X_t`` for the width-1 limit ``dX = phi(X) dB``, ``X_0 = x0`` (a number or symbol
     assumed inside one piece of ``phi``); see the module docstring.
 
