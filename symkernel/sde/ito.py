@@ -134,6 +134,10 @@ class VectorDiffusion:
     def __repr__(self):
         return f"VectorDiffusion(dim={self.dim}, drift={list(self.drift)}, vol={self.vol.tolist()})"
 
+    def generator(self, g):
+        r"""``(\partial_t + L) g = \partial_t g + \nabla g\cdot\mu + (1/2) tr(S S^T \nabla^2 g)``."""
+        return self.ito(g).drift
+
     def ito(self, g, simplify=True):
         """Itô's lemma for scalar ``Z = g(X, t)``: (drift, volatility norm) in the variables."""
         g = _sym(g, "function g")
