@@ -14,3 +14,4 @@ from .simulate import simulate_mlp  # noqa: E402
 from . import gram, validate  # noqa: E402
 from . import sde  # noqa: E402  (seed 002: infinite-depth ResNet limits)
 from .kernels import Kernel, derivative_kernel, dual_kernel, kernel_map, mean_reduced_dual
+from .meanfield import MeanField, mean_field, depth_scales, edge_of_chaos, critical_curve

@@ -1,0 +1,558 @@
+r"""Mean-field signal propagation (Poole et al. 2016; Schoenholz et al. 2017; seed 003 §3.1).
+
+Network ``z^l = W^l y^l + b^l``, ``y^{l+1} = phi(z^l)``, ``W_ij ~ N(0, sigma_w^2/N)``,
+``b_i ~ N(0, sigma_b^2)``.  With ``V, D1, D2, M`` the moments of :mod:`.moments`:
+
+- length map ``q -> sigma_w^2 V(q) + sigma_b^2``; ``q*`` is its limit from ``q^0`` (default 1):
+  the first fixed point above ``q^0`` if the map rises there, the last one below otherwise;
+- correlation map at ``q*`` (Mehler): ``c -> (sigma_w^2 sum_j a_j(q*)^2 c^j + sigma_b^2)/q*``;
+  ``c* = 1`` when ``chi_1 <= 1``, otherwise its fixed point in ``[0, 1)``;
+- ``chi_1 = sigma_w^2 D1(q*)``; ``chi_q* = sigma_w^2 (D1 + D2)(q*)`` (the slope of the length map:
+  ``d/dq E[phi(sqrt q Z)^2] = E[phi'^2 + phi phi'']`` by Stein; seed 003 eq. (9) is this);
+  ``chi_c* = sigma_w^2 E[phi'(u_1*) phi'(u_2*)]`` (the slope of the correlation map at ``c*``;
+  seed 003 eq. (10) prints ``phi'' phi`` there, which is wrong: at ``c* = 1`` it must equal ``chi_1``);
+- depth scales ``xi_q = -1/log chi_q*``, ``xi_c = -1/log chi_c*`` (``oo`` on the critical line).
+
+>>> import symkernel as sk, sympy as sp
+>>> sw2, sb2 = sp.symbols("sigma_w2 sigma_b2", positive=True)
+>>> mf = sk.mean_field("relu", sw2, sb2)
+>>> mf.q_star.expr, mf.chi_1.expr
+(-2*sigma_b2/(sigma_w2 - 2), sigma_w2/2)
+>>> xi_q, xi_c = sk.depth_scales("tanh", 1.5, 0.05)
+>>> round(float(xi_q), 10), round(float(xi_c), 10)
+(1.6828283887, 15.7909940341)
+"""
+from functools import cached_property
+
+import mpmath
+import numpy as np
+import sympy as sp
+from scipy import optimize
+
+from ..errors import InvalidInputError, PrecisionError, SymbolicValueError
+from ..expectations import as_activation
+from ..quantity import Quantity, evaluate_exact
+from .moments import Q, moments
+
+C = sp.Symbol("c", real=True)
+Q0 = sp.Symbol("q_0", positive=True)
+_Q_MAX = 1e12
+HERMITE_TERMS = 160
+FLOAT_DIGITS = 12
+
+
+class NoFixedPointError(InvalidInputError):
+    """The length map has no finite fixed point for these variances (q^l grows without bound)."""
+
+
+def _as_variance(name, value, allow_zero=True):
+    if isinstance(value, Quantity):
+        value = value.expr if value.exact else value
+        if isinstance(value, Quantity):
+            return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, sp.Basic, mpmath.mpf)):
+        raise InvalidInputError(f"{name} must be a number, a SymPy expression or a Quantity, "
+                                f"got {value!r}")
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            raise InvalidInputError(f"{name} must be finite, got {value}")
+        value = sp.Rational(repr(value))
+    elif isinstance(value, mpmath.mpf):
+        value = sp.Float(value, mpmath.mp.dps)
+    value = sp.sympify(value)
+    if value.is_negative or (value.is_number and value.is_real is False):
+        raise InvalidInputError(f"{name} is a variance and must be nonnegative, got {value}")
+    if value.is_zero and not allow_zero:
+        raise InvalidInputError(f"{name} = 0: the weights vanish, every layer outputs its bias and "
+                                "no signal propagates; give sigma_w2 > 0")
+    if value.is_number and value.has(sp.oo, sp.zoo, sp.nan):
+        raise InvalidInputError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _mp_value(v, wp):
+    """An mpf of a variance (SymPy number or numeric Quantity) at working precision ``wp``."""
+    if isinstance(v, Quantity):
+        return v.value(wp)
+    if v.free_symbols:
+        raise SymbolicValueError(f"{v} is symbolic; give numbers for a numeric value")
+    return evaluate_exact(v, wp) if v != 0 else mpmath.mpf(0)
+
+
+def _illinois(f, a, b, fa, fb, rel_tol, maxit=200):
+    """Bracketed root of ``f`` (mpf) by the Illinois variant of regula falsi."""
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    if (fa > 0) == (fb > 0):
+        raise PrecisionError("lost the bracket of a root while refining it")
+    side = 0
+    for _ in range(maxit):
+        m = (a * fb - b * fa) / (fb - fa)
+        fm = f(m)
+        if fm == 0 or abs(b - a) <= rel_tol * max(abs(m), mpmath.mpf(10)**(-mpmath.mp.dps)):
+            return m
+        if (fm > 0) == (fb > 0):
+            b, fb = m, fm
+            if side == -1:
+                fa /= 2
+            side = -1
+        else:
+            a, fa = m, fm
+            if side == 1:
+                fb /= 2
+            side = 1
+        if abs(b - a) <= rel_tol * abs(m):
+            return (a + b) / 2
+    raise PrecisionError("root refinement did not converge")
+
+
+def refine_root(f_mp, x_float, dps, lo=0.0, hi=None, scale=None):
+    """Refine a float root ``x_float`` of ``f_mp(x, wp)`` to ``dps`` digits, twice (two working
+    precisions) and compare: raises PrecisionError when they disagree."""
+    results = []
+    for wp in (dps + 8, dps + 16):
+        with mpmath.workdps(wp):
+            x0 = mpmath.mpf(x_float)
+            step = max(abs(x0), mpmath.mpf(scale or 1e-300)) * mpmath.mpf(1e-9)
+            a, b = max(x0 - step, mpmath.mpf(lo)), x0 + step
+            if hi is not None:
+                b = min(b, mpmath.mpf(hi))
+            fa, fb = f_mp(a, wp), f_mp(b, wp)
+            for _ in range(60):
+                if (fa > 0) != (fb > 0) or fa == 0 or fb == 0:
+                    break
+                step *= 8
+                a, b = max(x0 - step, mpmath.mpf(lo)), x0 + step
+                if hi is not None:
+                    b = min(b, mpmath.mpf(hi))
+                fa, fb = f_mp(a, wp), f_mp(b, wp)
+            else:
+                raise PrecisionError(f"no sign change of the equation near {x_float}")
+            results.append(_illinois(lambda t: f_mp(t, wp), a, b, fa, fb,
+                                     mpmath.mpf(10)**(-(dps + 5))))
+    with mpmath.workdps(dps + 8):
+        r1, r2 = results
+        if abs(r1 - r2) > max(abs(r2), mpmath.mpf(10)**(-(dps + 5))) * mpmath.mpf(10)**(-(dps + 1)):
+            raise PrecisionError(f"root refinement at two precisions agreed to fewer than {dps} "
+                                 f"digits ({mpmath.nstr(r1, dps)} vs {mpmath.nstr(r2, dps)})")
+        return +r2
+
+
+def _reusing(solve):
+    """Wrap ``solve(dps)`` so that a value solved at higher precision is reused (rounded)."""
+    cache = {}
+
+    def value(dps):
+        better = [d for d in cache if d >= dps]
+        if better:
+            with mpmath.workdps(dps):
+                return +cache[min(better)]
+        cache[dps] = solve(dps)
+        return cache[dps]
+    return value
+
+
+class MeanField:
+    """Mean-field quantities of one activation at weight/bias variances ``(sigma_w2, sigma_b2)``.
+
+    Variances may be numbers, SymPy symbols (exact results where the length map is linear in
+    ``q``: ReLU, identity, leaky ReLU, abs) or numeric Quantities.  ``q0`` is the input length
+    ``|y^0|^2/N``, which selects ``q*`` when there are several fixed points.
+    """
+
+    def __init__(self, act, sigma_w2, sigma_b2=0, q0=1):
+        self.act = as_activation(act)
+        self.sigma_w2 = _as_variance("sigma_w2", sigma_w2, allow_zero=False)
+        self.sigma_b2 = _as_variance("sigma_b2", sigma_b2)
+        self.q0 = _as_variance("q0", q0, allow_zero=False)
+        self.m = moments(self.act)
+        self.params = (("activation", self.act.expr), ("sigma_w2", self.sigma_w2),
+                       ("sigma_b2", self.sigma_b2))
+
+    def __repr__(self):
+        return f"MeanField({self.act.name}, sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2})"
+
+    @property
+    def symbolic(self):
+        return any(isinstance(v, sp.Basic) and v.free_symbols
+                   for v in (self.sigma_w2, self.sigma_b2, self.q0))
+
+    # ------------------------------------------------------------------ maps
+    def length_map(self, q=Q):
+        """``sigma_w^2 V(q) + sigma_b^2`` as a SymPy expression (``q`` symbolic or a number)."""
+        v = self.m.exact("V")
+        if v is None:
+            raise SymbolicValueError(f"no closed form of E[phi(sqrt(q)Z)^2] for {self.act.name}; "
+                                     "use length_map_value(q, dps)")
+        return self._sw2_expr * v.subs(Q, q) + self._sb2_expr
+
+    def length_map_value(self, q, dps=15):
+        """The length map at a number ``q`` as an mpf correct to ``dps`` digits."""
+        with mpmath.workdps(dps + 10):
+            return self._h(mpmath.mpf(q), dps + 10) + mpmath.mpf(q)
+
+    def correlation_map_numpy(self, c):
+        """The correlation map at ``q*`` on an array of ``c`` (float64 Mehler series)."""
+        q = self.float_q_star()
+        a2 = self.m.hermite(q, HERMITE_TERMS) ** 2
+        sw2, sb2 = float(self._sw2_expr), float(self._sb2_expr)
+        return (sw2 * np.polyval(a2[::-1], np.asarray(c, dtype=float)) + sb2) / q
+
+    @property
+    def _sw2_expr(self):
+        return self.sigma_w2 if not isinstance(self.sigma_w2, Quantity) else self.sigma_w2.value(30)
+
+    @property
+    def _sb2_expr(self):
+        return self.sigma_b2 if not isinstance(self.sigma_b2, Quantity) else self.sigma_b2.value(30)
+
+    def _h(self, q, wp):
+        """length map minus identity, at mpf ``q`` (working precision ``wp``)."""
+        return _mp_value(self.sigma_w2, wp) * self.m.mp("V", q, wp) + _mp_value(self.sigma_b2, wp) - q
+
+    # ------------------------------------------------------------------ q*
+    def _linear_v(self):
+        v = self.m.exact("V")
+        if v is None:
+            return None
+        try:
+            poly = sp.Poly(sp.expand(v), Q)
+        except sp.PolynomialError:
+            return None
+        if poly.degree() > 1:
+            return None
+        return poly.coeff_monomial(Q), poly.coeff_monomial(1)
+
+    @cached_property
+    def q_star(self):
+        """Fixed point ``q*`` of the length map (Quantity; exact when the map is linear in q)."""
+        lin = self._linear_v()
+        if lin is not None and not any(isinstance(v, Quantity) for v in (self.sigma_w2, self.sigma_b2)):
+            return self._q_star_linear(*lin)
+        if self.symbolic:
+            raise SymbolicValueError(f"q* of {self.act.name} has no closed form: give numeric variances")
+        qf = self.float_q_star()
+        if qf == 0.0 and self._h_at_zero_is_zero():
+            return Quantity(sp.Integer(0), "q^{*}", "exact: q = 0 is the fixed point reached "
+                            "(sigma_b2 = 0, phi(0) = 0, and the map lies below the diagonal)",
+                            params=self.params)
+        return Quantity(None, "q^{*}", "numeric: bracketed root of the length map (float64 "
+                        "Gauss-Legendre), refined by Illinois iteration on mpmath quadrature at two "
+                        "precisions", _reusing(lambda dps: refine_root(self._h, qf, dps)), params=self.params)
+
+    def _q_star_linear(self, a, b):
+        sw2, sb2 = self.sigma_w2, self.sigma_b2
+        slope, drift = sp.simplify(sw2 * a), sp.simplify(sw2 * b + sb2)
+        prov = "exact: the length map is linear in q"
+        if slope.is_number and slope >= 1:
+            if slope == 1 and drift == 0:
+                return Quantity(self.q0, "q^{*}", prov + " and equals the identity: every q is "
+                                "fixed, q* = q0 (the input length)", params=self.params)
+            raise NoFixedPointError(
+                f"{self.act.name}: the length map q -> {slope} q + {drift} has no finite fixed "
+                f"point (slope sigma_w2*{a} = {slope} >= 1); q^l grows without bound")
+        return Quantity(sp.simplify(drift / (1 - slope)), "q^{*}",
+                        prov + ("" if slope.is_number else f" (valid while {slope} < 1)"),
+                        params=self.params)
+
+    def _h_at_zero_is_zero(self):
+        return sp.simplify(self.sigma_w2 * self.m._exact_limit("V") + self.sigma_b2) == 0
+
+    def float_q_star(self):
+        """``q*`` in float64 (bracket + brentq on the Gauss–Legendre moments)."""
+        sw2, sb2 = float(self._sw2_expr), float(self._sb2_expr)
+        return _float_q_star(self.m, sw2, sb2, float(self.q0), self.act.name)
+
+    # ------------------------------------------------------------------ chi's
+    def _derived(self, symbol, exact_fn, numeric_fn, provenance):
+        q = self.q_star
+        if q.exact and not isinstance(self.sigma_w2, Quantity):
+            try:
+                expr = exact_fn(q.expr)
+            except SymbolicValueError:
+                expr = None
+            if expr is not None:
+                return Quantity(sp.simplify(expr), symbol, "exact: closed-form moments at exact q*",
+                                params=self.params)
+        if self.symbolic:
+            raise SymbolicValueError(f"{symbol} of {self.act.name} has no closed form: give numbers")
+        return Quantity(None, symbol, provenance, numeric_fn, params=self.params)
+
+    def _exact_moment(self, kind, qexpr):
+        e = self.m.exact(kind)
+        if e is None:
+            return None
+        if qexpr == 0:
+            return self.m._exact_limit(kind)
+        return e.subs(Q, qexpr)
+
+    @cached_property
+    def chi_1(self):
+        """``chi_1 = sigma_w^2 E[phi'(sqrt(q*) Z)^2]`` (Quantity)."""
+        self.m.require_continuous("chi_1")
+
+        def exact_fn(qe):
+            d1 = self._exact_moment("D1", qe)
+            return None if d1 is None else self.sigma_w2 * d1
+
+        def numeric(dps):
+            wp = dps + 6
+            q = self.q_star.value(wp)
+            with mpmath.workdps(wp):
+                return _mp_value(self.sigma_w2, wp) * self.m.mp("D1", q, wp)
+        return self._derived(r"\chi_{1}", exact_fn, numeric, "numeric: sigma_w2 E[phi'^2] at q*")
+
+    @cached_property
+    def chi_q(self):
+        """``chi_q* = sigma_w^2 E[phi'^2 + phi'' phi]`` at ``q*``: the slope of the length map."""
+        self.m.require_continuous("chi_q*")
+
+        def exact_fn(qe):
+            d1, d2 = self._exact_moment("D1", qe), self._exact_moment("D2", qe)
+            return None if d1 is None or d2 is None else self.sigma_w2 * (d1 + d2)
+
+        def numeric(dps):
+            wp = dps + 6
+            q = self.q_star.value(wp)
+            with mpmath.workdps(wp):
+                return _mp_value(self.sigma_w2, wp) * (self.m.mp("D1", q, wp) + self.m.mp("D2", q, wp))
+        return self._derived(r"\chi_{q^{*}}", exact_fn, numeric,
+                             "numeric: sigma_w2 E[phi'^2 + phi'' phi] at q*")
+
+    @cached_property
+    def phase(self):
+        """``'ordered'`` (chi_1 < 1), ``'critical'`` (chi_1 = 1) or ``'chaotic'`` (chi_1 > 1)."""
+        chi = self.chi_1
+        if chi.exact and (chi.expr - 1).is_number:
+            diff = sp.nsimplify(chi.expr - 1) if chi.expr.is_Rational else chi.expr - 1
+            if diff == 0 or sp.simplify(diff) == 0:
+                return "critical"
+            return "ordered" if sp.N(diff, 30) < 0 else "chaotic"
+        if self.symbolic:
+            raise SymbolicValueError("the phase depends on the symbols; substitute numbers")
+        v = chi.value(20)
+        return "critical" if v == 1 else ("ordered" if v < 1 else "chaotic")
+
+    @cached_property
+    def c_star(self):
+        """Stable fixed point of the correlation map: 1 in the ordered phase, else in [0, 1)."""
+        if self.symbolic or self.phase in ("ordered", "critical"):
+            return Quantity(sp.Integer(1), "c^{*}", "exact: c = 1 is stable when chi_1 <= 1",
+                            params=self.params)
+        cf = self.float_c_star()
+        odd = self.m.exact("M") == 0 or (self.act.parity == "odd" and self.m._exact_limit("V") == 0)
+        if cf == 0.0 and self.sigma_b2 == 0 and odd:
+            return Quantity(sp.Integer(0), "c^{*}", "exact: odd phi, sigma_b2 = 0", params=self.params)
+
+        cmax = min(1.0, cf + 0.05)
+
+        def f(c, wp):
+            q = self.q_star.value(wp)
+            e = self._mp_pair(q, c, wp, False, cmax)
+            return (_mp_value(self.sigma_w2, wp) * e + _mp_value(self.sigma_b2, wp)) / q - c
+        return Quantity(None, "c^{*}", "numeric: root of the correlation map (Mehler series with "
+                        "Gauss-Legendre Hermite coefficients), float64 then mpmath at two precisions",
+                        _reusing(lambda dps: refine_root(f, cf, dps, lo=-1, hi=1)), params=self.params)
+
+    @cached_property
+    def chi_c(self):
+        """``chi_c* = sigma_w^2 E[phi'(u_1*) phi'(u_2*)]``; equals ``chi_1`` when ``c* = 1``."""
+        if self.c_star.exact and self.c_star.expr == 1:
+            return Quantity(self.chi_1.expr, r"\chi_{c^{*}}", "equals chi_1 at c* = 1",
+                            self.chi_1.numeric, params=self.params) if not self.chi_1.exact else \
+                Quantity(self.chi_1.expr, r"\chi_{c^{*}}", "exact: equals chi_1 at c* = 1",
+                         params=self.params)
+
+        def numeric(dps):
+            wp = dps + 6
+            q, c = self.q_star.value(wp), self.c_star.value(wp)
+            with mpmath.workdps(wp):
+                return _mp_value(self.sigma_w2, wp) * self._mp_pair(q, c, wp, True, min(1.0, float(c) + 0.05))
+        return Quantity(None, r"\chi_{c^{*}}", "numeric: Mehler series of E[phi'(u1)phi'(u2)] at "
+                        "(q*, c*)", numeric, params=self.params)
+
+    def _mp_pair(self, q, c, wp, derivative, cmax):
+        """``E[phi(u_1) phi(u_2)]`` (or ``E[phi'(u_1) phi'(u_2)]``) at ``q``, correlation ``c``.
+
+        Mehler: ``sum_j a_j^2 c^j`` (or ``sum_j j a_j^2 c^(j-1) / q``); the tail after K terms is
+        at most ``K |c|^(K-1) (V(q) - sum_{j<K} a_j^2)`` (Parseval), kept below ``10^-wp``.
+        """
+        self.m.require_continuous("chi_c*")
+        a2, mass = self._mp_hermite(q, wp, cmax)
+        with mpmath.workdps(wp):
+            c = mpmath.mpf(c)
+            K = len(a2)
+            if c != 0 and K * abs(c) ** (K - 1) * mass > mpmath.mpf(10) ** (-(wp - 3)):
+                raise PrecisionError(f"the Mehler series at c = {mpmath.nstr(c, 8)} needs more "
+                                     f"than {K} Hermite terms")
+            if derivative:
+                return mpmath.fsum(j * a2[j] * c ** (j - 1) for j in range(1, K)) / mpmath.mpf(q)
+            return mpmath.fsum(a2[j] * c ** j for j in range(K))
+
+    def _mp_hermite(self, q, wp, cmax, K=600):
+        """Squared Hermite coefficients ``a_j(q)^2`` of ``phi(sqrt(q) x)`` at precision ``wp``
+        (composite Gauss–Legendre, 24 nodes a panel), validated by Parseval against ``V(q)``."""
+        key = (str(q), wp)
+        cache = self.__dict__.setdefault("_hcache", {})
+        if key in cache:
+            return cache[key]
+        with mpmath.workdps(wp + 8):
+            qq = mpmath.mpf(q)
+            s = mpmath.sqrt(qq)
+            zcut = mpmath.sqrt(2 * (wp + 8) * mpmath.log(10))
+            pieces = self.m._mp_functions()[0]
+            edges = {mpmath.mpf(k) for k in range(-20, 21)}
+            edges |= {mpmath.mpf(k) / s for k in range(-24, 25, 2)}
+            edges |= {mpmath.mpf(p[0]) / s for p in pieces[1:]} | {-zcut, zcut}
+            edges = sorted(e for e in edges if abs(e) <= zcut)
+            base = mpmath.calculus.quadrature.GaussLegendre(mpmath.mp).calc_nodes(4, mpmath.mp.prec)
+            zs, weighted = [], []
+            norm = 1 / mpmath.sqrt(2 * mpmath.pi)
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                mid, half = (lo + hi) / 2, (hi - lo) / 2
+                fn = next(p[2] for p in pieces if mid * s < p[1] or p is pieces[-1])
+                for t, w in base:
+                    z = mid + half * t
+                    zs.append(z)
+                    weighted.append(half * w * mpmath.exp(-z * z / 2) * norm * fn(s * z))
+            total = self.m.mp("V", qq, wp + 6)
+            mass, coef = total, []
+            tol = mpmath.mpf(10) ** (-(wp + 2))
+            h_prev, h = [mpmath.mpf(0)] * len(zs), [mpmath.mpf(1)] * len(zs)
+            for j in range(K):
+                a = mpmath.fdot(weighted, h)
+                coef.append(a * a)
+                mass -= a * a
+                if j > 2 and (abs(mass) < tol or (j + 1) * mpmath.mpf(cmax) ** j * abs(mass) < tol):
+                    break
+                sj, sj1 = mpmath.sqrt(j), mpmath.sqrt(j + 1)
+                h_prev, h = h, [(z * hj - sj * hp) / sj1 for z, hj, hp in zip(zs, h, h_prev)]
+            if mass < -tol * max(total, 1):
+                raise PrecisionError("Parseval check failed for the Hermite coefficients "
+                                     f"(sum a_j^2 exceeds E[phi^2] by {mpmath.nstr(-mass, 3)})")
+            cache[key] = (coef, abs(mass))
+        return cache[key]
+
+    def float_c_star(self):
+        """``c*`` in float64 (Mehler series with Gauss–Legendre Hermite coefficients)."""
+        st = float_state(self.act, float(self._sw2_expr), float(self._sb2_expr), float(self.q0))
+        return st["c_star"]
+
+    # ------------------------------------------------------------------ depth scales
+    @staticmethod
+    def _xi(chi, symbol, name):
+        if chi.exact:
+            if sp.simplify(chi.expr - 1) == 0:
+                return Quantity(sp.oo, symbol, f"exact: {name} = 1 (critical)", params=chi.params)
+            return Quantity(-1 / sp.log(chi.expr), symbol, f"exact: -1/log({name})", params=chi.params)
+
+        def numeric(dps):
+            wp = dps + 6
+            v = chi.value(wp)
+            with mpmath.workdps(wp):
+                if abs(v - 1) < mpmath.mpf(10)**(-(wp - 4)):
+                    return mpmath.inf
+                return -1 / mpmath.log(v)
+        return Quantity(None, symbol, f"numeric: -1/log({name})", numeric, params=chi.params)
+
+    @cached_property
+    def xi_q(self):
+        """Depth scale of the length ``xi_q = -1/log chi_q*``."""
+        return self._xi(self.chi_q, r"\xi_{q}", "chi_q*")
+
+    @cached_property
+    def xi_c(self):
+        """Depth scale of the correlation ``xi_c = -1/log chi_c*`` (oo on the critical line)."""
+        return self._xi(self.chi_c, r"\xi_{c}", "chi_c*")
+
+    def trainable_depth(self, multiple=6):
+        """``multiple * xi_c``: Schoenholz et al. use 6, seed 003 uses 4.5."""
+        mult = sp.nsimplify(multiple) if isinstance(multiple, float) else sp.sympify(multiple)
+        xi = self.xi_c
+        if xi.exact:
+            return Quantity(mult * xi.expr, f"{mult}" + r"\xi_{c}", "exact", params=xi.params)
+        return Quantity(None, f"{mult}" + r"\xi_{c}", xi.provenance,
+                        lambda dps: xi.value(dps + 2) * evaluate_exact(mult, dps + 2), params=xi.params)
+
+    def floats(self):
+        """All quantities in float64 at once (fast path): a dict."""
+        return float_state(self.act, float(self._sw2_expr), float(self._sb2_expr), float(self.q0))
+
+
+# ---------------------------------------------------------------------- float64 path
+def _float_q_star(m, sw2, sb2, q0, name="phi"):
+    def h(q):
+        return sw2 * m._np_one("V", q) + sb2 - q
+    h0 = h(q0)
+    if h0 == 0:
+        return q0
+    if h0 > 0:
+        lo, hi = q0, q0
+        while True:
+            lo, hi = hi, hi * 2
+            hv = h(hi)
+            if not np.isfinite(hv) or hi > _Q_MAX:
+                raise NoFixedPointError(
+                    f"{name}: the length map has no finite fixed point for sigma_w2={sw2}, "
+                    f"sigma_b2={sb2}: q^l grows past {_Q_MAX:g}")
+            if hv <= 0:
+                break
+    else:
+        hi, lo = q0, q0
+        while True:
+            hi, lo = lo, lo / 4
+            if lo < 1e-14:
+                if h(0.0) <= 0:  # h(0) = sw2 phi(0)^2 + sb2 >= 0, so it is 0: q* = 0
+                    return 0.0
+                lo = 0.0
+                break
+            if h(lo) >= 0:
+                break
+    return optimize.brentq(h, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=400)
+
+
+def float_state(act, sw2, sb2, q0=1.0, terms=HERMITE_TERMS):
+    """Float64 ``q*, chi_1, chi_q*, c*, chi_c*, xi_q, xi_c`` for one (sigma_w2, sigma_b2)."""
+    m = moments(act)
+    if sw2 <= 0 or sb2 < 0:
+        raise InvalidInputError("need sigma_w2 > 0 and sigma_b2 >= 0")
+    q = _float_q_star(m, sw2, sb2, q0, m.act.name)
+    d1, d2 = m._np_one("D1", q), m._np_one("D2", q)
+    chi1, chiq = sw2 * d1, sw2 * (d1 + d2)
+    if chi1 <= 1 or q == 0:
+        c, chic = 1.0, chi1
+    else:
+        a2 = m.hermite(q, terms) ** 2
+        j = np.arange(terms)
+
+        def f(c):
+            return (sw2 * np.polyval(a2[::-1], c) + sb2) / q - c
+        top = 1 - 1e-9
+        if f(0.0) <= 0:
+            c = 0.0
+        else:
+            c = optimize.brentq(f, 0.0, top, xtol=1e-16, rtol=1e-15)
+        chic = sw2 * np.polyval((j * a2)[:0:-1], c) / q if c != 0 else sw2 * a2[1] / q
+    with np.errstate(divide="ignore"):
+        xi_q = -1 / np.log(chiq) if chiq != 1 else np.inf
+        xi_c = -1 / np.log(chic) if chic != 1 else np.inf
+    return {"q_star": q, "chi_1": chi1, "chi_q": chiq, "c_star": c, "chi_c": chic,
+            "xi_q": xi_q, "xi_c": xi_c}
+
+
+def mean_field(act, sigma_w2, sigma_b2=0, q0=1):
+    """The :class:`MeanField` of an activation at ``(sigma_w2, sigma_b2)``."""
+    return MeanField(act, sigma_w2, sigma_b2, q0)
+
+
+def depth_scales(act, sigma_w2, sigma_b2=0, q0=1):
+    r"""``(xi_q, xi_c)`` as Quantities (Schoenholz et al. 2017, eqs. 9–10; seed 003 §3.1).
+
+    >>> xi_q, xi_c = depth_scales("relu", 1, 0.1)
+    >>> xi_q.expr, xi_c.expr
+    (1/log(2), 1/log(2))
+    """
+    mf = MeanField(act, sigma_w2, sigma_b2, q0)
+    return mf.xi_q, mf.xi_c

@@ -1,0 +1,142 @@
+"""Mean-field maps, depth scales and edge of chaos (issue 5, seed 003)."""
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+import symkernel as sk
+from symkernel.errors import InvalidInputError
+from symkernel.meanfield import (NoFixedPointError, cnn_eigenvalues, cnn_mode_depth_scales,
+                                 critical_minimum, float_state, moments, window_operator)
+from symkernel.meanfield.moments import Q
+
+
+@pytest.mark.parametrize("name", ["relu", "erf", "hardtanh"])
+@pytest.mark.parametrize("kind", ["V", "D1", "D2"])
+def test_exact_moments_equal_quadrature_to_30_digits(name, kind):
+    m = moments(name)
+    assert m.exact(kind) is not None
+    for q in (mpmath.mpf("0.37"), mpmath.mpf(3)):
+        ex = m.mp(kind, q, 30, method="exact")
+        nu = m.mp(kind, q, 30, method="numeric")
+        with mpmath.workdps(30):
+            assert abs(ex - nu) <= mpmath.mpf(10) ** -28 * max(abs(ex), 1)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "softsign", "arctan", "erf"])
+def test_float_moments_agree_with_mpmath(name):
+    m = moments(name)
+    for kind in ("V", "D1", "D2"):
+        for q in (0.05, 1.3, 40.0):
+            assert m.np(kind, [q])[0] == pytest.approx(float(m.mp(kind, q, 20, "numeric")), rel=1e-13, abs=1e-15)
+
+
+def test_relu_symbolic_maps():
+    sw2, sb2 = sp.symbols("sigma_w2 sigma_b2", positive=True)
+    mf = sk.mean_field("relu", sw2, sb2)
+    assert sp.simplify(mf.q_star.expr - 2 * sb2 / (2 - sw2)) == 0
+    assert mf.chi_1.expr == sw2 / 2 and mf.chi_q.expr == sw2 / 2
+    assert sp.simplify(mf.xi_c.expr + 1 / sp.log(sw2 / 2)) == 0
+
+
+def test_erf_exact_chi1_matches_numeric_to_30_digits():
+    mf = sk.mean_field("erf", 2, sp.Rational(1, 10))
+    q = mf.q_star.value(40)
+    with mpmath.workdps(40):
+        d1 = 4 / (mpmath.pi * mpmath.sqrt(1 + 4 * q))  # closed form, checked against the engine
+    assert moments("erf").exact("D1") == 4 / (sp.pi * sp.sqrt(4 * Q + 1))
+    with mpmath.workdps(30):
+        assert abs(mf.chi_1.value(30) - 2 * d1) < mpmath.mpf(10) ** -28
+        assert abs(moments("erf").mp("D1", q, 30, "numeric") - d1) < mpmath.mpf(10) ** -28
+
+
+@settings(max_examples=8)
+@given(st.floats(0.3, 4.0), st.floats(0.0, 0.5))
+def test_q_star_is_a_fixed_point(sw2, sb2):
+    mf = sk.mean_field("tanh", sw2, sb2)
+    q = mf.q_star.value(30)
+    with mpmath.workdps(30):
+        assert abs(mf.length_map_value(q, 30) - q) <= mpmath.mpf(10) ** -25 * max(q, 1)
+
+
+@settings(max_examples=6)
+@given(st.floats(0.3, 4.0), st.floats(0.01, 0.5))
+def test_order_iff_chi1_below_one_and_xi_c_grows_near_criticality(sw2, sb2):
+    st1 = float_state("tanh", sw2, sb2)
+    assert (st1["c_star"] == 1.0) == (st1["chi_1"] <= 1)
+    if st1["chi_1"] < 1:  # the c-map has c = 1 stable: iterating from c = 0.5 converges to 1
+        mf = sk.mean_field("tanh", sw2, sb2)
+        c = np.array([0.5])
+        for _ in range(400):
+            c = mf.correlation_map_numpy(c)
+        assert c[0] > 0.99
+    w, _ = sk.critical_curve("tanh", [sb2])
+    xis = [float_state("tanh", w[0] * (1 - d), sb2)["xi_c"] for d in (0.1, 0.01, 0.001)]
+    assert xis[0] < xis[1] < xis[2]
+
+
+def test_critical_curve_monotone_and_matches_edge_of_chaos():
+    sb = np.linspace(0, 0.5, 25)
+    w, q = sk.critical_curve("tanh", sb)
+    assert np.all(np.diff(w) > 0) and np.all(np.diff(q) > 0)
+    ww, qq = sk.edge_of_chaos("tanh", sigma_b2=0.25)
+    i = 12
+    assert sb[i] == 0.25
+    assert w[i] == pytest.approx(float(ww), rel=1e-12)
+    chi = sk.mean_field("tanh", ww, 0.25).chi_1.value(25)
+    assert abs(chi - 1) < mpmath.mpf(10) ** -20
+
+
+def test_exact_edges_of_chaos():
+    assert sk.edge_of_chaos("relu", 0)[0].expr == 2
+    assert sk.edge_of_chaos("tanh", 0)[0].expr == 1
+    assert sk.edge_of_chaos("erf", 0)[0].expr == sp.pi / 4
+    assert sk.mean_field("relu", 2, 0).phase == "critical"
+    assert sk.depth_scales("relu", 2, 0)[1].expr == sp.oo
+
+
+def test_sigmoid_theorem1_minimum():
+    res = critical_minimum("sigmoid")
+    assert res["at_boundary"] and res["D1_decreasing"]
+    w = res["sigma_w2"].value(30)
+    # seed 003 prints sigma_w ~ 103.05 and sigma_w^2 >~ 100: the computed minimum is sigma_w^2
+    assert 100 < w < 104 and abs(w - 103.05) > 0.03
+    assert 10 < res["sigma_w"].value(20) < 10.2
+    mf = sk.mean_field("sigmoid", res["sigma_w2"], 0)
+    with mpmath.workdps(25):
+        assert abs(mf.chi_1.value(25) - 1) < mpmath.mpf(10) ** -20
+
+
+def test_chaotic_phase_c_star_two_paths():
+    mf = sk.mean_field("tanh", 2.5, 0.05)
+    f = mf.floats()
+    assert float(mf.c_star) == pytest.approx(f["c_star"], rel=1e-13)
+    assert float(mf.xi_c) == pytest.approx(f["xi_c"], rel=1e-12)
+    assert sk.mean_field("tanh", 3, 0).c_star.expr == 0
+
+
+def test_cnn_eigenvalues_match_matrix():
+    for k, n in ((1, 8), (2, 7), (3, 5)):
+        lam = sorted(float(v) for v in cnn_eigenvalues(k, n))
+        assert np.allclose(lam, sorted(np.linalg.eigvals(window_operator(k, n)).real), atol=1e-12)
+    rows = cnn_mode_depth_scales(1.0, 1, 8)
+    assert [r[0] for r in rows if r[3]] == [0]
+
+
+@pytest.mark.parametrize("args", [("tanh", -1, 0), ("tanh", 0, 0.1), ("tanh", 1, -0.2)])
+def test_bad_variances(args):
+    with pytest.raises(InvalidInputError):
+        sk.mean_field(*args).q_star
+
+
+def test_no_finite_fixed_point():
+    with pytest.raises(NoFixedPointError):
+        sk.mean_field("exp", 5, 0.1).q_star
+    with pytest.raises(NoFixedPointError):
+        sk.mean_field("relu", 3, 0.1).q_star
+    with pytest.raises(NoFixedPointError):
+        sk.edge_of_chaos("relu", 0.05)
+    with pytest.raises(InvalidInputError):
+        sk.mean_field("step", 1, 0.1).chi_1
+
