@@ -1,137 +1,472 @@
-"""The ``symkernel`` command line (also ``python -m symkernel``).
+r"""The ``symkernel`` command line (also ``python -m symkernel``).
 
 Examples::
 
-    symkernel tables                 # reproduce every published table the package knows
-    symkernel coeffs relu -K 6       # Hermite coefficients c_0..c_5
-    symkernel coeffs tanh -K 4 --dps 30
-    symkernel beta sin --gain 2 --json
+    symkernel tables                       # reproduce every published table the package knows
+    symkernel tables --latex --standalone > tables.tex
+    symkernel coeffs relu -K 6             # Hermite coefficients c_0..c_5
+    symkernel beta sin --gain alpha        # closed form in the gain
+    symkernel kernel relu --rho 0.5 --dps 30
+    symkernel dynamics gelu                # Theorem 1 of seed 000: case, rho*, rate
+    symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05
+    symkernel eoc tanh --sigma-b2 0.05     # edge of chaos
+    symkernel check relu --simulate        # exact vs numeric engine, theory vs finite width
 
-Bad input prints one line on stderr and exits with status 2; never a traceback.
+Bad input prints one line on stderr and exits with status 2 (never a traceback); ``check`` exits
+with status 1 when a check fails.
+
+JSON schema (``--json``, schema ``"symkernel-cli/1"``; stable: keys are only ever added)::
+
+    {"schema": "symkernel-cli/1", "command": str, "activation": str (as typed),
+     "sigma": str (the SymPy expression of sigma), "gain": str, "dps": int,
+     "quantities": [{"name": str, "symbol": str (LaTeX), "exact": bool, "provenance": str,
+                     "value": str (dps correct digits; absent when a symbol is left free),
+                     "expr": str, "latex": str (both only when exact)}],
+     ... command-specific keys:
+     kernel:    "kernel": {"name", "symbol", "exact", "expr", "latex", "provenance"},
+                "values": [{"rho": str, "value": str}]
+     dynamics:  "case": int, "notes": [str], "sequence": [float] (with --rho0)
+     check:     "checks": [{"name", "exact", "numeric", "digits", "ok"}], "simulation": {...},
+                "ok": bool}
+    tables --json: {"schema", "command": "tables", "dps", "tables": [Table.as_dict()],
+                    "disagreements": int}
 """
 import argparse
 import json
+import os
 import sys
 
 import mpmath
 import sympy as sp
 
 from .errors import SymkernelError
+from .symbols import alpha
+
+SCHEMA = "symkernel-cli/1"
 
 EPILOG = """examples:
-  symkernel tables
-  symkernel coeffs relu -K 6
-  symkernel coeffs "x**3 - x" -K 5 --json
-  symkernel beta tanh --dps 40
-  symkernel beta sin --gain 1.5 --latex
+  symkernel tables                         all published tables, derived vs published
+  symkernel tables --markdown              the same as Markdown (--latex: booktabs)
+  symkernel coeffs relu -K 6               c_0..c_5 exactly
+  symkernel coeffs "x**3 - x" -K 5 --json  any expression in x
+  symkernel beta tanh --dps 40             no closed form: 40 correct digits
+  symkernel beta sin --gain alpha --latex  closed form in the gain, as LaTeX
+  symkernel kernel erf --rho 0.3           kernel map kappa and its value at rho = 0.3
+  symkernel dynamics relu --rho0 0.2 --depth 5
+  symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05
+  symkernel eoc erf --sigma-b2 0.1
+  symkernel check gelu -K 4 --simulate
+
+activations: a registry name (symkernel activations lists them) or an expression in x such as
+"x*erf(x)" or "max(x, 0)**2"; quote expressions in the shell.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (exit 2)."""
+
+    def error(self, message):
+        self.exit(2, f"symkernel: error: {message} (see '{self.prog} --help')\n")
+
+
+# ------------------------------------------------------------------------------ arguments
 def _gain(text):
+    if text.strip() == "alpha":
+        return alpha
     try:
         value = sp.Rational(text)
     except (TypeError, ValueError, SyntaxError):
-        raise argparse.ArgumentTypeError(f"gain must be a positive number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"gain must be a positive number or 'alpha', got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"gain must be positive, got {text}")
     return value
 
 
-def _quantity_record(q, dps):
-    record = {"symbol": q.symbol, "exact": q.exact, "provenance": q.provenance,
-              "value": mpmath.nstr(q.value(dps), dps)}
+def _number(text):
+    try:
+        return sp.Rational(text)
+    except (TypeError, ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _activation(args):
+    from .activations import activation
+    return activation(args.activation, gain=args.gain)
+
+
+# ------------------------------------------------------------------------------ output
+def _record(q, dps, name=None):
+    record = {"name": name or q.plain_symbol, "symbol": q.symbol, "exact": q.exact,
+              "provenance": q.provenance}
+    if not q.free_symbols:
+        record["value"] = mpmath.nstr(q.value(dps), dps)
     if q.exact:
         record["expr"] = sp.sstr(q.expr)
         record["latex"] = q.latex()
     return record
 
 
-def _print_quantities(quantities, args):
-    records = [_quantity_record(q, args.dps) for q in quantities]
+def _envelope(args, act, **extra):
+    out = {"schema": SCHEMA, "command": args.command, "activation": args.activation,
+           "sigma": sp.sstr(act.expr), "gain": str(args.gain), "dps": args.dps}
+    out.update(extra)
+    return out
+
+
+def _show(quantities, args, act, names=None, **extra):
+    """Print quantities as text, LaTeX (--latex) or JSON (--json)."""
+    from .latex import latex
+    names = names or [None] * len(quantities)
     if args.json:
-        print(json.dumps({"activation": args.activation, "gain": str(args.gain), "dps": args.dps,
-                          "quantities": records}, indent=2))
+        records = [_record(q, args.dps, n) for q, n in zip(quantities, names)]
+        print(json.dumps(_envelope(args, act, quantities=records, **extra), indent=2))
         return
-    for q, r in zip(quantities, records):
+    for q, n in zip(quantities, names):
         if args.latex:
-            print(q.latex(digits=args.dps, equation=True))
+            print(latex(q, digits=args.dps, notation=args.notation))
+            continue
+        label = n or q.plain_symbol
+        value = "" if q.free_symbols else mpmath.nstr(q.value(args.dps), args.dps)
+        if q.exact:
+            shown = sp.sstr(q.expr)
+            text = shown if q.expr.is_Rational or not value else f"{shown}  = {value}"
         else:
-            shown = f"{r['expr']}  = " if q.exact else ""
-            print(f"{q.plain_symbol:<10} {shown}{r['value']}   [{'exact' if q.exact else 'numeric'}]")
+            text = value
+        print(f"{label:<12} {text}   [{'exact' if q.exact else 'numeric'}]")
+
+
+# ------------------------------------------------------------------------------ commands
+def cmd_activations(args):
+    from .activations import known_activations
+    names = sorted(known_activations())
+    print(json.dumps({"schema": SCHEMA, "command": "activations", "names": names}) if args.json
+          else "\n".join(names))
 
 
 def cmd_coeffs(args):
-    from .activations import activation
     from .hermite import hermite_coefficients
-    _print_quantities(hermite_coefficients(activation(args.activation, gain=args.gain), args.K), args)
+    act = _activation(args)
+    _show(hermite_coefficients(act, args.K), args, act)
 
 
 def cmd_beta(args):
-    from .activations import activation
     from .strength import isometry_strength
-    _print_quantities([isometry_strength(activation(args.activation, gain=args.gain))], args)
+    act = _activation(args)
+    _show([isometry_strength(act)], args, act, names=["beta"])
+
+
+_KERNELS = {"map": "kernel_map", "dual": "dual_kernel", "reduced": "mean_reduced_dual",
+            "derivative": "derivative_kernel"}
+
+
+def cmd_kernel(args):
+    from . import kernels
+    from .latex import format_number, latex
+    act = _activation(args)
+    kern = getattr(kernels, _KERNELS[args.which])(act)
+    values = [(r, kern(_rho_argument(kern, r, args.dps), dps=args.dps)) for r in args.rho]
+    if args.json:
+        info = {"name": kern.name, "symbol": kern.symbol, "exact": kern.exact,
+                "expr": sp.sstr(kern.expr) if kern.exact else None,
+                "latex": kern.latex() if kern.exact else None, "provenance": kern.provenance}
+        print(json.dumps(_envelope(args, act, kernel=info, quantities=[],
+                                   values=[{"rho": str(r), "value": mpmath.nstr(v, args.dps)}
+                                           for r, v in values]), indent=2))
+        return
+    if args.latex:
+        print(latex(kern, digits=args.dps, notation=args.notation))
+        for r, v in values:
+            print(f"{kern.symbol}({sp.latex(r)}) = {format_number(v, args.dps)}")
+        return
+    if kern.exact:
+        print(f"{kern.name} of {sp.sstr(act.expr)}:  {sp.sstr(kern.expr)}   [exact]")
+    else:
+        series = sp.sstr(kern.series(6).evalf(8))
+        print(f"{kern.name} of {sp.sstr(act.expr)}: no closed form; series {series} + ...   "
+              f"[{kern.provenance}]")
+    for r, v in values:
+        print(f"  at rho = {r}: {mpmath.nstr(v, args.dps)}")
+
+
+def _rho_argument(kern, r, dps):
+    # A SymPy rational goes to the closed form exactly; for the numeric paths it is passed as an mpf
+    # with 40 guard digits (kernels._rho_value treats a SymPy rho as one of -1, 0, 1 there).
+    if kern.exact or r in (-1, 0, 1):
+        return r
+    with mpmath.workdps(dps + 40):
+        return mpmath.mpf(int(r.p)) / int(r.q)
+
+
+def cmd_dynamics(args):
+    from .dynamics import kernel_dynamics
+    act = _activation(args)
+    dyn = kernel_dynamics(act)
+    qs = [dyn.fixed_point, dyn.rate, dyn.kappa_0, dyn.kappa_prime_0, dyn.kappa_prime_1]
+    names = ["rho*", "rate", "kappa(0)", "kappa'(0)", "kappa'(1)"]
+    extra = {"case": dyn.case, "notes": list(dyn.notes)}
+    if args.rho0 is not None:
+        extra["sequence"] = [float(v) for v in dyn.sequence(float(args.rho0), args.depth)]
+    if not args.json and not args.latex:
+        print(f"Theorem 1 (seed 000), case {dyn.case}, for the kernel map of {sp.sstr(act.expr)}")
+    _show(qs, args, act, names=names, **extra)
+    if not args.json:
+        for note in dyn.notes:
+            print(f"note: {note}")
+        if "sequence" in extra:
+            print("rho_l (float64): " + ", ".join(f"{v:.6g}" for v in extra["sequence"]))
+
+
+def cmd_meanfield(args):
+    from .meanfield import mean_field
+    act = _activation(args)
+    mf = mean_field(act, args.sigma_w2, args.sigma_b2)
+    qs = [mf.q_star, mf.chi_1, mf.xi_q, mf.xi_c]
+    _show(qs, args, act, names=["q*", "chi_1", "xi_q", "xi_c"],
+          sigma_w2=str(args.sigma_w2), sigma_b2=str(args.sigma_b2))
+
+
+def cmd_eoc(args):
+    from .meanfield import edge_of_chaos
+    act = _activation(args)
+    w, q = edge_of_chaos(act, sigma_b2=args.sigma_b2)
+    _show([w, q], args, act, names=["sigma_w2", "q*"], sigma_b2=str(args.sigma_b2))
+
+
+def _agreement_digits(a, b, dps):
+    with mpmath.workdps(dps + 10):
+        if a == b:
+            return dps
+        scale = max(abs(a), abs(b))
+        if scale == 0:
+            return dps
+        return max(0, min(dps, int(mpmath.floor(-mpmath.log10(abs(a - b) / scale)))))
+
+
+def cmd_check(args):
+    """Exact engine vs numeric engine for c_k, E[sigma^2] and beta; optional finite-width check."""
+    from .expectations import numeric_evaluator, pieces_map, pieces_times, second_moment
+    from .hermite import _he_coefficients, hermite_coefficients
+    from .strength import isometry_strength
+    from .symbols import x
+    act = _activation(args)
+    if act.free_parameters:
+        raise _BadInput("check needs a numeric gain and numeric parameters")
+    dps = args.dps
+    checks = []
+
+    def compare(name, q, numeric):
+        if not q.exact:
+            checks.append({"name": name, "exact": None, "numeric": mpmath.nstr(q.value(dps), dps),
+                           "digits": None, "ok": None})
+            return
+        a, b = q.value(dps), numeric(dps)
+        d = _agreement_digits(a, b, dps)
+        checks.append({"name": name, "exact": mpmath.nstr(a, dps), "numeric": mpmath.nstr(b, dps),
+                       "digits": d, "ok": d >= dps - 1})
+
+    cs = hermite_coefficients(act, args.K)
+    num_c = []
+    for k, c in enumerate(cs):
+        he_k = sp.Poly(_he_coefficients(k)[::-1], x).as_expr() / sp.sqrt(sp.factorial(k))
+        num_c.append(numeric_evaluator(pieces_times(act, he_k)))
+        compare(f"c_{k}", c, num_c[-1])
+    m2_num = numeric_evaluator(pieces_map(act, lambda e: e**2))
+    compare("E[sigma^2]", second_moment(act), m2_num)
+
+    def beta_numeric(d):
+        wp = d + 15
+        c0, c1, m2 = num_c[0](wp), num_c[1](wp), m2_num(wp)
+        with mpmath.workdps(wp):
+            return 2 - c1**2 / (m2 - c0**2)
+    if args.K >= 2:
+        compare("beta", isometry_strength(act), beta_numeric)
+    simulation = None
+    if args.simulate:
+        from .validate import kernel_sequence
+        v = kernel_sequence(act, args.rho0, width=args.width, depth=args.depth,
+                            seeds=range(args.seeds))
+        simulation = {"statistic": "correlation", "rho0": float(args.rho0), "width": args.width,
+                      "depth": args.depth, "seeds": args.seeds,
+                      "theory": [float(t) for t in v.theory], "mean": [float(m) for m in v.mean],
+                      "stderr": [float(s) for s in v.stderr], "agree": [bool(a) for a in v.agree],
+                      "ok": bool(v.all_agree)}
+    ok = all(c["ok"] is not False for c in checks) and (simulation is None or simulation["ok"])
+    if args.json:
+        print(json.dumps(_envelope(args, act, quantities=[], checks=checks, simulation=simulation,
+                                   ok=ok), indent=2))
+        return 0 if ok else 1
+    print(f"exact engine vs numeric engine (mpmath quadrature), {dps} digits, sigma = {sp.sstr(act.expr)}")
+    for c in checks:
+        if c["exact"] is None:
+            print(f"  {c['name']:<11} numeric only (no closed form): {c['numeric']}")
+        else:
+            mark = "OK  " if c["ok"] else "FAIL"
+            print(f"  [{mark}] {c['name']:<11} {c['exact']}  agree to {c['digits']} digits")
+    if simulation is not None:
+        print(f"mean-field correlation map vs finite-width MLP (width {args.width}, {args.seeds} seeds, "
+              "layer norm + centering; agreement within 4 standard errors)")
+        for layer, (t, m, s, a) in enumerate(zip(simulation["theory"], simulation["mean"],
+                                                 simulation["stderr"], simulation["agree"])):
+            print(f"  [{'OK  ' if a else 'FAIL'}] layer {layer}: theory {t:.6f}  simulated {m:.6f} ± {s:.1e}")
+    print("all checks passed" if ok else "SOME CHECKS FAILED")
+    return 0 if ok else 1
 
 
 def table_sections():
-    """(title, callable returning rows with .agrees, formatter) for every published table."""
-    from .papers import seed001
-    return [("Seed 001, Table 2: isometry strength", seed001.table2, seed001.format_rows),
-            ("Seed 001, Table B.1: isometry strength against the gain", seed001.table_b1,
-             seed001.format_rows)]
+    """Every published table the package knows, as :class:`symkernel.tables.Table` objects."""
+    from .tables import paper_tables
+    return paper_tables()
 
 
 def cmd_tables(args):
-    disagreements = 0
-    payload = []
-    for title, rows_fn, fmt in table_sections():
-        rows = rows_fn()
-        disagreements += sum(not r.agrees for r in rows)
-        if args.json:
-            payload.append({"table": title, "rows": [r.as_dict() for r in rows]})
-        else:
-            print(fmt(title, rows))
-            print()
+    from .latex import document
+    tables = table_sections()
+    disagreements = sum(len(t.disagreements) for t in tables)
     if args.json:
-        print(json.dumps(payload, indent=2))
-    else:
-        print(f"{disagreements} entr{'y' if disagreements == 1 else 'ies'} disagree with the published values.")
+        print(json.dumps({"schema": SCHEMA, "command": "tables", "dps": args.dps,
+                          "tables": [t.as_dict(args.dps) for t in tables],
+                          "disagreements": disagreements}, indent=2))
+        return 0
+    if args.latex:
+        blocks = [t.to_latex(digits=args.dps, notation=args.notation, float_env=True) for t in tables]
+        print(document(*blocks) if args.standalone else "\n\n".join(blocks))
+        return 0
+    for t in tables:
+        print(t.to_markdown(args.dps, args.notation) if args.markdown else t.to_text(args.dps))
+        print()
+    word = "entry disagrees" if disagreements == 1 else "entries disagree"
+    print(f"{disagreements} {word} with the published values "
+          f"({sum(len(t.rows) for t in tables)} entries in {len(tables)} tables).")
     return 0
 
 
+# ------------------------------------------------------------------------------ parser
+class _BadInput(SymkernelError):
+    pass
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="symkernel", description=__doc__.split("\n")[0],
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
+    parser = _Parser(prog="symkernel", description="Exact and high-precision mean-field theory of "
+                     "deep networks: Hermite coefficients, kernels, isometry strength, kernel "
+                     "dynamics, edge of chaos, and the published tables.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"symkernel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+
+    def output(p, dps_help="significant digits of numeric values (default 15)"):
+        p.add_argument("--dps", type=int, default=15, help=dps_help)
+        p.add_argument("--json", action="store_true", help="machine-readable output (schema in "
+                       "'symkernel --help' / the symkernel.cli docstring)")
+        p.add_argument("--latex", action="store_true", help="LaTeX output")
+        p.add_argument("--notation", default="default",
+                       help="LaTeX notation: default, seed000, seed001 (He_k), poole (rho -> c)")
 
     def common(p):
-        p.add_argument("activation", help="registry name (e.g. relu, tanh) or an expression in x")
-        p.add_argument("--gain", type=_gain, default=sp.Integer(1), help="gain alpha > 0: sigma(alpha x)")
-        p.add_argument("--dps", type=int, default=15, help="significant digits of numeric values")
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        p.add_argument("--latex", action="store_true", help="LaTeX output")
+        p.add_argument("activation", help="registry name (relu, tanh, ...) or an expression in x")
+        p.add_argument("--gain", type=_gain, default=sp.Integer(1),
+                       help="gain alpha > 0, sigma(alpha x); a number or 'alpha' for a symbolic gain")
+        output(p)
 
-    p = sub.add_parser("coeffs", help="normalized Hermite coefficients c_0..c_{K-1}")
+    def add(name, help_text, func, examples):
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("tables", "reproduce the published tables, derived and published side by side",
+            cmd_tables, ["symkernel tables", "symkernel tables --markdown",
+                         "symkernel tables --latex --standalone > tables.tex && pdflatex tables.tex"])
+    output(p, "digits of the numeric value columns (default 15)")
+    p.add_argument("--markdown", action="store_true", help="Markdown tables")
+    p.add_argument("--standalone", action="store_true", help="with --latex: a complete document")
+
+    p = add("coeffs", "normalized Hermite coefficients c_0..c_{K-1}", cmd_coeffs,
+            ["symkernel coeffs relu -K 6", "symkernel coeffs tanh -K 4 --dps 30",
+             "symkernel coeffs exp --gain alpha --latex"])
     common(p)
     p.add_argument("-K", type=int, default=6, help="number of coefficients (default 6)")
-    p.set_defaults(func=cmd_coeffs)
-    p = sub.add_parser("beta", help="isometry strength beta_sigma (seed 001, Def. 3)")
+
+    p = add("beta", "isometry strength beta_sigma (seed 001, Def. 3)", cmd_beta,
+            ["symkernel beta relu", "symkernel beta tanh --dps 40", "symkernel beta sin --gain alpha"])
     common(p)
-    p.set_defaults(func=cmd_beta)
-    p = sub.add_parser("tables", help="reproduce the published tables, derived and published side by side")
+
+    p = add("kernel", "kernel map kappa (or the dual / mean-reduced / derivative kernel)", cmd_kernel,
+            ["symkernel kernel relu", "symkernel kernel tanh --rho 0.5 --dps 20",
+             "symkernel kernel gelu --which dual --latex"])
+    common(p)
+    p.add_argument("--which", choices=sorted(_KERNELS), default="map",
+                   help="map: kappa = sigma_hat/sigma_hat(1) (default); dual: sigma_hat; "
+                        "reduced: sigma_bar; derivative: E[sigma'(X) sigma'(Y)]")
+    p.add_argument("--rho", type=_number, action="append", default=[],
+                   help="evaluate at this correlation in [-1, 1] (repeatable)")
+
+    p = add("dynamics", "Theorem 1 of seed 000: case, fixed point rho*, rate alpha", cmd_dynamics,
+            ["symkernel dynamics relu", "symkernel dynamics tanh --dps 30",
+             "symkernel dynamics gelu --rho0 0.1 --depth 10"])
+    common(p)
+    p.add_argument("--rho0", type=_number, default=None, help="also print rho_0..rho_depth")
+    p.add_argument("--depth", type=int, default=10, help="layers for --rho0 (default 10)")
+
+    p = add("meanfield", "mean-field q*, chi_1 and depth scales xi_q, xi_c (seed 003)", cmd_meanfield,
+            ["symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05"])
+    common(p)
+    p.add_argument("--sigma-w2", type=_number, required=True, help="weight variance sigma_w^2")
+    p.add_argument("--sigma-b2", type=_number, default=sp.Integer(0), help="bias variance (default 0)")
+
+    p = add("eoc", "edge of chaos: sigma_w^2 and q* with chi_1 = 1 at a bias variance", cmd_eoc,
+            ["symkernel eoc tanh --sigma-b2 0.05", "symkernel eoc relu --sigma-b2 0"])
+    common(p)
+    p.add_argument("--sigma-b2", type=_number, default=sp.Rational(1, 20),
+                   help="bias variance sigma_b^2 (default 0.05)")
+
+    p = add("check", "check one activation two ways: exact vs numeric engine (c_k, E sigma^2, beta), "
+            "and with --simulate the kernel map vs a finite-width network", cmd_check,
+            ["symkernel check relu", "symkernel check gelu -K 4 --simulate --width 256"])
+    common(p)
+    p.add_argument("-K", type=int, default=4, help="number of coefficients to check (default 4)")
+    p.add_argument("--simulate", action="store_true", help="also simulate a finite-width MLP")
+    p.add_argument("--rho0", type=float, default=0.5, help="input correlation (default 0.5)")
+    p.add_argument("--width", type=int, default=256, help="network width (default 256)")
+    p.add_argument("--depth", type=int, default=4, help="layers (default 4)")
+    p.add_argument("--seeds", type=int, default=4, help="independent networks (default 4)")
+
+    p = add("activations", "list the registry names", cmd_activations, ["symkernel activations"])
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_tables)
     return parser
 
 
 def main(argv=None):
+    """Run the command line; returns the exit status (0 ok, 1 a check failed, 2 bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "dps", 15) < 1:
-        parser.exit(2, "symkernel: error: --dps must be a positive integer\n")
+    dps = getattr(args, "dps", 15)
+    if dps < 1 or dps > 1000:
+        parser.exit(2, f"symkernel: error: --dps must be an integer in 1..1000, got {dps}\n")
+    if getattr(args, "latex", False) and getattr(args, "json", False):
+        parser.exit(2, "symkernel: error: choose one of --json and --latex\n")
+    if hasattr(args, "notation"):
+        from .latex import NOTATIONS
+        if args.notation not in NOTATIONS:
+            parser.exit(2, f"symkernel: error: unknown notation {args.notation!r}; "
+                        f"known: {', '.join(sorted(NOTATIONS))}\n")
+    for name, least in (("width", 1), ("depth", 0), ("seeds", 2), ("K", 1)):
+        value = getattr(args, name, None)
+        if value is not None and value < least:
+            parser.exit(2, f"symkernel: error: {'-' if name == 'K' else '--'}{name} must be at least "
+                        f"{least}, got {value}\n")
     try:
         return args.func(args) or 0
     except SymkernelError as exc:
-        print(f"symkernel: error: {exc}", file=sys.stderr)
+        print(f"symkernel: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except (ValueError, ArithmeticError, TypeError) as exc:
+        if os.environ.get("SYMKERNEL_TRACEBACK"):
+            raise
+        print(f"symkernel: error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+              "(set SYMKERNEL_TRACEBACK=1 for details)", file=sys.stderr)
         return 2
 
 

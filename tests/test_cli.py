@@ -1,11 +1,11 @@
-"""The command line: output, JSON schema, and one-line errors."""
+"""The command line: output, the JSON schema, and one-line errors (exit 2, never a traceback)."""
 import json
 import subprocess
 import sys
 
 import pytest
 
-from symkernel.cli import main
+from symkernel.cli import SCHEMA, main
 
 
 def test_tables_reproduce_seed001(capsys):
@@ -13,15 +13,35 @@ def test_tables_reproduce_seed001(capsys):
     out = capsys.readouterr().out
     assert "Table 2" in out and "Table B.1" in out
     assert "[DIFF]" not in out.split("Table S.1")[0]
+    assert out.count("[OK]") >= 9
+
+
+def test_tables_json_and_markdown(capsys):
+    assert main(["tables", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["schema"] == SCHEMA and data["command"] == "tables"
+    t2 = data["tables"][0]
+    assert t2["columns"][:3] == ["activation", "beta (derived)", "beta (published)"]
+    relu = [r for r in t2["rows"] if r[0] == "max(x,0)"][0]
+    assert relu[3] == "1.26652889653787"
+    assert main(["tables", "--markdown"]) == 0
+    assert r"| $\max(x,0)$ |" in capsys.readouterr().out
+
+
+def test_tables_latex_standalone(capsys):
+    assert main(["tables", "--latex", "--standalone", "--notation", "seed001"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(r"\documentclass") and r"\toprule" in out and r"\mathrm{He}_{2}(x)" in out
 
 
 def test_coeffs_json_schema(capsys):
     assert main(["coeffs", "relu", "-K", "3", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["activation"] == "relu" and data["dps"] == 15
+    assert data["schema"] == SCHEMA and data["command"] == "coeffs"
+    assert data["activation"] == "relu" and data["sigma"] == "Max(0, x)" and data["dps"] == 15
     first = data["quantities"][1]
-    assert first == {"symbol": "c_{1}", "exact": True, "provenance": first["provenance"], "value": "0.5",
-                     "expr": "1/2", "latex": r"\frac{1}{2}"}
+    assert first == {"name": "c_1", "symbol": "c_{1}", "exact": True, "provenance": first["provenance"],
+                     "value": "0.5", "expr": "1/2", "latex": r"\frac{1}{2}"}
 
 
 def test_beta_numeric_with_digits(capsys):
@@ -29,13 +49,78 @@ def test_beta_numeric_with_digits(capsys):
     assert "1.069530076384705071353816" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [["beta", "exp(x**2)"], ["coeffs", "softmax"], ["beta", "x +"]])
+def test_symbolic_gain_prints_table_b1_form_in_latex(capsys):
+    assert main(["beta", "exp", "--gain", "alpha", "--latex"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == (r"\beta_{\sigma} = - \frac{\alpha^{2} - 2 e^{\alpha^{2}} + 2}{e^{\alpha^{2}} - 1}")
+
+
+def test_kernel_values_exact_and_numeric_paths(capsys):
+    assert main(["kernel", "relu", "--rho", "0.5", "--dps", "25", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kernel"]["exact"] and data["values"][0]["value"] == "0.6089977810442293580889966"
+    # tanh has no closed form: the numeric path must give kappa(1/2), not kappa(0) = 0
+    assert main(["kernel", "tanh", "--rho", "1/2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert not data["kernel"]["exact"]
+    assert abs(float(data["values"][0]["value"]) - 0.472551399375243) < 1e-14
+
+
+def test_dynamics_case_and_sequence(capsys):
+    assert main(["dynamics", "relu", "--rho0", "0.2", "--depth", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["case"] == 3
+    by_name = {q["name"]: q for q in data["quantities"]}
+    assert by_name["rate"]["expr"] == "1/2 - 1/pi" and by_name["rho*"]["expr"] == "1"
+    assert len(data["sequence"]) == 3 and data["sequence"][0] == 0.2
+
+
+def test_meanfield_and_eoc(capsys):
+    assert main(["meanfield", "tanh", "--sigma-w2", "1.5", "--sigma-b2", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "1.68282838870" in out and "15.790994034" in out
+    assert main(["eoc", "relu", "--sigma-b2", "0", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["quantities"][0]["expr"] == "2"
+
+
+def test_check_two_paths_and_simulation(capsys):
+    assert main(["check", "relu", "-K", "3", "--dps", "20", "--simulate", "--width", "128",
+                 "--depth", "2", "--seeds", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] and all(c["digits"] >= 19 for c in data["checks"])
+    assert [c["name"] for c in data["checks"]] == ["c_0", "c_1", "c_2", "E[sigma^2]", "beta"]
+    assert data["simulation"]["ok"] and len(data["simulation"]["theory"]) == 3
+
+
+@pytest.mark.parametrize("argv", [["beta", "exp(x**2)"], ["coeffs", "softmax"], ["beta", "x +"],
+                                  ["coeffs", "relu", "-K", "0"], ["beta", "relu", "--gain", "-1"],
+                                  ["beta", "relu", "--gain", "two"], ["kernel", "relu", "--rho", "2"],
+                                  ["kernel", "step", "--which", "derivative"], ["eoc", "relu"],
+                                  ["beta", "relu", "--dps", "0"], ["nonsense"], [],
+                                  ["beta", "relu", "--notation", "klingon"],
+                                  ["beta", "relu", "--json", "--latex"]])
 def test_bad_input_is_one_line_and_exit_code_2(argv, capsys):
-    assert main(argv) == 2
+    try:
+        status = main(argv)
+    except SystemExit as exc:     # argparse-level errors exit through parser.exit
+        status = exc.code
+    assert status == 2
     err = capsys.readouterr().err
     assert err.startswith("symkernel: error:") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_help_has_examples(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["kernel", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--dps" in out and "--json" in out and "--latex" in out
 
 
 def test_console_entry_point_runs_as_module():
     done = subprocess.run([sys.executable, "-m", "symkernel", "beta", "relu"], capture_output=True, text=True)
     assert done.returncode == 0 and "1.26652889653787" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "symkernel", "beta", "softmax"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
