@@ -618,10 +618,21 @@ def _q(value, symbol="q", provenance="exact"):
 def _qmul(a, b):
     if a.exact and b.exact:
         return Quantity(sp.simplify(a.expr * b.expr), a.symbol, a.provenance)
-    return Quantity(None, a.symbol, "numeric: product", lambda dps: _num_op(lambda u, v: u * v, a, b, dps))
+    for u, v in ((a, b), (b, a)):
+        if u.exact and u.expr == 0:
+            return Quantity(sp.Integer(0), v.symbol, u.provenance)
+
+    def product(dps):
+        x_, y_ = a.value(dps + 5), b.value(dps + 5)
+        with mpmath.workdps(dps):
+            return x_ * y_
+    return Quantity(None, a.symbol, "numeric: product", product)
 
 
 def _qadd(a, b):
+    for u, v in ((a, b), (b, a)):
+        if u.exact and u.expr == 0:
+            return v
     if a.exact and b.exact:
         return Quantity(sp.simplify(a.expr + b.expr), a.symbol, a.provenance)
     return Quantity(None, a.symbol, "numeric: sum", lambda dps: _num_op(lambda u, v: u + v, a, b, dps))
