@@ -8,6 +8,7 @@ run under 30 s on a 2-core machine.
 
     python benchmarks/sde.py [--paths 100000] [--depth 1000] [--width 4] [--baseline-paths 200]
 """
+
 import argparse
 import time
 
@@ -49,34 +50,43 @@ def main():
 
     tb, yb = timed(lambda: baseline(n, L, args.baseline_paths))
     base_rate = args.baseline_paths / tb
-    print(f"baseline  python loop  {args.baseline_paths:>7} paths  {tb:8.2f} s  {base_rate:12.0f} paths/s")
+    print(
+        f"baseline  python loop  {args.baseline_paths:>7} paths  {tb:8.2f} s  "
+        f"{base_rate:12.0f} paths/s"
+    )
 
     rows = []
     t, y = timed(lambda: simulate_resnet("relu", n, L, P, x0=x0, seed=0, method="law"))
     rows.append(("numpy law", P, t))
-    tw, yw = timed(lambda: simulate_resnet("relu", n, L, args.weights_paths, x0=x0, seed=0,
-                                           method="weights"))
+    tw, yw = timed(
+        lambda: simulate_resnet("relu", n, L, args.weights_paths, x0=x0, seed=0, method="weights")
+    )
     rows.append(("numpy weights", args.weights_paths, tw))
     try:
         import torch  # noqa: F401
 
         tt, yt = timed(lambda: simulate_resnet("relu", n, L, P, x0=x0, seed=0, backend="torch"))
         rows.append(("torch law", P, tt))
-        tt1, _ = timed(lambda: simulate_resnet("relu", n, L, P, x0=x0, seed=0, backend="torch",
-                                               threads=1))
+        tt1, _ = timed(
+            lambda: simulate_resnet("relu", n, L, P, x0=x0, seed=0, backend="torch", threads=1)
+        )
         rows.append(("torch law 1 thread", P, tt1))
     except ImportError:
         print("torch not installed: skipped")
     for name, paths, secs in rows:
         rate = paths / secs
-        print(f"{name:<20} {paths:>7} paths  {secs:8.2f} s  {rate:12.0f} paths/s  "
-              f"x{rate / base_rate:8.1f} vs baseline")
+        print(
+            f"{name:<20} {paths:>7} paths  {secs:8.2f} s  {rate:12.0f} paths/s  "
+            f"x{rate / base_rate:8.1f} vs baseline"
+        )
     target = "MET" if rows[0][2] < 30 else "MISSED"
     print(f"target: {P} x {L} NumPy run under 30 s: {rows[0][2]:.1f} s ({target})")
     # the runs are different random streams; their laws must agree (sanity, not timing)
     lb, ly = np.log(np.linalg.norm(yb, axis=1)), np.log(np.linalg.norm(y.final, axis=1))
-    print(f"sanity: mean log||Y_L|| baseline {lb.mean():.3f} +- {lb.std() / np.sqrt(lb.size):.3f}, "
-          f"vectorized {ly.mean():.3f} +- {ly.std() / np.sqrt(ly.size):.3f}")
+    print(
+        f"sanity: mean log||Y_L|| baseline {lb.mean():.3f} +- {lb.std() / np.sqrt(lb.size):.3f}, "
+        f"vectorized {ly.mean():.3f} +- {ly.std() / np.sqrt(ly.size):.3f}"
+    )
 
 
 if __name__ == "__main__":

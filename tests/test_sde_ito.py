@@ -1,4 +1,5 @@
 """Itô calculus of symkernel.sde: known cases exactly, vector form, general width, inverses."""
+
 import mpmath
 import numpy as np
 import pytest
@@ -23,10 +24,12 @@ def test_gbm_log():
 
 def test_ou_integrating_factor_and_generator():
     ou = Diffusion(-theta * z, s, var=z)
-    drift, vol = ou.ito(sp.exp(theta * t) * z)       # d(e^{θt} Z) = σ e^{θt} dB
+    drift, vol = ou.ito(sp.exp(theta * t) * z)  # d(e^{θt} Z) = σ e^{θt} dB
     assert drift == 0 and sp.simplify(vol - s * sp.exp(theta * t)) == 0
-    assert ou.generator(z**2) == sp.expand(-2 * theta * z**2 + s**2) or \
-        sp.simplify(ou.generator(z**2) - (-2 * theta * z**2 + s**2)) == 0
+    assert (
+        ou.generator(z**2) == sp.expand(-2 * theta * z**2 + s**2)
+        or sp.simplify(ou.generator(z**2) - (-2 * theta * z**2 + s**2)) == 0
+    )
     assert ou.is_linear_gaussian()
 
 
@@ -60,8 +63,10 @@ def _region_diffusion(phis, xs):
 @pytest.mark.parametrize("width,active", [(2, 1), (3, 2), (4, 4), (5, 3)])
 def test_relu_log_norm_drift_by_active_count(width, active):
     # the region {y_i > 0 for i < active, y_i < 0 otherwise}: ReLU is smooth there
-    xs = tuple(sp.Symbol(f"y_{i}", positive=True) if i < active else sp.Symbol(f"y_{i}", negative=True)
-               for i in range(width))
+    xs = tuple(
+        sp.Symbol(f"y_{i}", positive=True) if i < active else sp.Symbol(f"y_{i}", negative=True)
+        for i in range(width)
+    )
     phis = [xs[i] if i < active else sp.Integer(0) for i in range(width)]
     X, norm = _region_diffusion(phis, xs)
     drift, vol = X.ito(sp.log(norm))
@@ -90,7 +95,7 @@ def test_norm_dynamics_rejects_local_time_cases():
     with pytest.raises(NoClosedFormError, match="C\\^1"):
         norm_dynamics("step")
     with pytest.raises(NoClosedFormError):
-        norm_dynamics("tanh")          # drift depends on positions, not counts
+        norm_dynamics("tanh")  # drift depends on positions, not counts
 
 
 def test_invert_known_functions():
@@ -113,7 +118,7 @@ def test_erfiinv_numpy_against_mpmath(y):
 
 def test_erfiinv_symbolic():
     y = sp.Symbol("y", real=True)
-    assert erfiinv(y).diff(y) == sp.sqrt(sp.pi) / 2 * sp.exp(-erfiinv(y) ** 2)
+    assert erfiinv(y).diff(y) == sp.sqrt(sp.pi) / 2 * sp.exp(-(erfiinv(y) ** 2))
     assert erfiinv(-y) == -erfiinv(y) and erfiinv(0) == 0
     assert sp.latex(erfiinv(y)) == r"\operatorname{erfi}^{-1}\left(y\right)"
     assert abs(sp.N(sp.erfi(erfiinv(sp.Integer(5))), 40) - 5) < sp.Float(10) ** -35

@@ -1,4 +1,5 @@
 """Closed-form laws of seed 002 derived by symkernel.sde, against textbook forms."""
+
 import mpmath
 import numpy as np
 import pytest
@@ -6,8 +7,18 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.errors import InvalidInputError, NoClosedFormError
-from symkernel.sde import (Diffusion, check_locally_lipschitz, growth_factor, norm_law, ou_activation,
-                           relu_mixture, sign_change, solve_activation, solve_law, width1_law)
+from symkernel.sde import (
+    Diffusion,
+    check_locally_lipschitz,
+    growth_factor,
+    norm_law,
+    ou_activation,
+    relu_mixture,
+    sign_change,
+    solve_activation,
+    solve_law,
+    width1_law,
+)
 from symkernel.sde.laws import B, z
 from symkernel.symbols import n, t, x
 
@@ -19,21 +30,23 @@ y = sp.Symbol("y", positive=True)
 
 def _lognormal_pdf(v, m, var):
     """Textbook log-normal density: log V ~ N(m, var)."""
-    return sp.exp(-(sp.log(v) - m) ** 2 / (2 * var)) / (v * sp.sqrt(2 * sp.pi * var))
+    return sp.exp(-((sp.log(v) - m) ** 2) / (2 * var)) / (v * sp.sqrt(2 * sp.pi * var))
 
 
 def test_gbm_law_is_textbook_lognormal():
     law = solve_law(Diffusion(mu * x, s * x), x0)
     assert law.kind == "lognormal"
     textbook_mean, textbook_var = sp.log(x0) + (mu - s**2 / 2) * t, s**2 * t
-    assert sp.simplify(law.z_mean - textbook_mean) == 0 and sp.simplify(law.z_var - textbook_var) == 0
+    assert (
+        sp.simplify(law.z_mean - textbook_mean) == 0 and sp.simplify(law.z_var - textbook_var) == 0
+    )
     assert sp.simplify(law.pdf(y) - _lognormal_pdf(y, textbook_mean, textbook_var)) == 0
     assert sp.simplify(law.solution - x0 * sp.exp((mu - s**2 / 2) * t + s * B)) == 0
     assert law.support == sp.Interval.open(0, sp.oo)
 
 
 def test_width1_linear_resnet_is_gbm():
-    law = width1_law("identity", x0)          # dX = X dB: X_t = x0 exp(B_t - t/2)
+    law = width1_law("identity", x0)  # dX = X dB: X_t = x0 exp(B_t - t/2)
     assert sp.simplify(law.solution - x0 * sp.exp(B - t / 2)) == 0
     assert sp.simplify(law.moment(x**2) - x0**2 * sp.exp(t)) == 0
 
@@ -45,7 +58,7 @@ def test_ou_law_is_textbook_gaussian():
     assert sp.simplify(law.z_var - s**2 * (1 - sp.exp(-2 * theta * t)) / (2 * theta)) == 0
     m, v = z0 * sp.exp(-theta * t), s**2 * (1 - sp.exp(-2 * theta * t)) / (2 * theta)
     u = sp.Symbol("u", real=True)
-    textbook = sp.exp(-(u - m) ** 2 / (2 * v)) / sp.sqrt(2 * sp.pi * v)
+    textbook = sp.exp(-((u - m) ** 2) / (2 * v)) / sp.sqrt(2 * sp.pi * v)
     assert sp.simplify(law.pdf(u) - textbook) == 0
 
 
@@ -100,14 +113,16 @@ def test_unreachable_targets():
     with pytest.raises(InvalidInputError, match="identically 0"):
         solve_activation(-z, 0)
     with pytest.raises(InvalidInputError, match="anchor"):
-        solve_activation(z, z)                          # vanishes at the default anchor 0
+        solve_activation(z, z)  # vanishes at the default anchor 0
     with pytest.raises(NoClosedFormError):
-        solve_activation(sp.sin(z), 1)                  # G' = exp(2 cos z): G is an integral
+        solve_activation(sp.sin(z), 1)  # G' = exp(2 cos z): G is an integral
     with pytest.raises(InvalidInputError):
-        solve_activation(-theta * z * t, 1)             # time-dependent
+        solve_activation(-theta * z * t, 1)  # time-dependent
 
 
-@pytest.mark.parametrize("phi", ["step", "sign", sp.sqrt(sp.Abs(x)), sp.Abs(x) ** sp.Rational(1, 3)])
+@pytest.mark.parametrize(
+    "phi", ["step", "sign", sp.sqrt(sp.Abs(x)), sp.Abs(x) ** sp.Rational(1, 3)]
+)
 def test_not_locally_lipschitz(phi):
     with pytest.raises(InvalidInputError, match="Lipschitz"):
         width1_law(phi, 1)
@@ -125,9 +140,13 @@ def test_general_width_linear_norm_law():
 def test_growth_factor_regime_change():
     q = growth_factor("relu")
     assert sp.simplify(q.expr - (1 / (4 * (1 - 2**-n)) - 1 / n)) == 0
-    assert [q.expr.subs(n, m) for m in (1, 2, 3, 4)] == [sp.Rational(-1, 2), sp.Rational(-1, 6),
-                                                          sp.Rational(-1, 21), sp.Rational(1, 60)]
-    assert sign_change("relu") == 4                      # seed 002: change between widths 3 and 4
-    assert sign_change("relu", condition=False) == 5     # 1/4 - 1/n is 0 at n = 4
-    assert sign_change("identity") == 3                  # 1/2 - 1/n
+    assert [q.expr.subs(n, m) for m in (1, 2, 3, 4)] == [
+        sp.Rational(-1, 2),
+        sp.Rational(-1, 6),
+        sp.Rational(-1, 21),
+        sp.Rational(1, 60),
+    ]
+    assert sign_change("relu") == 4  # seed 002: change between widths 3 and 4
+    assert sign_change("relu", condition=False) == 5  # 1/4 - 1/n is 0 at n = 4
+    assert sign_change("identity") == 3  # 1/2 - 1/n
     assert growth_factor("relu", 4).expr == sp.Rational(1, 60)

@@ -1,4 +1,5 @@
 """Finite-depth ResNet simulations against the infinite-depth laws of seed 002 (seeded)."""
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -16,7 +17,7 @@ def test_ks_depth_500_does_not_reject_and_depth_5_is_farther():
     shallow, deep = res
     assert deep["ks_pvalue"] > 0.01, deep["ks_pvalue"]
     assert shallow["ks_stat"] > deep["ks_stat"]
-    assert shallow["ks_pvalue"] < 1e-6          # depth 5 is visibly not the limit law
+    assert shallow["ks_pvalue"] < 1e-6  # depth 5 is visibly not the limit law
     # mean and variance of log Y_L against N(-1/2, 1), within 5 standard errors
     se_mean = np.sqrt(deep["g_var_theory"] / deep["g_used"])
     assert abs(deep["g_mean"] - deep["g_mean_theory"]) < 5 * se_mean
@@ -24,8 +25,12 @@ def test_ks_depth_500_does_not_reject_and_depth_5_is_farther():
 
 
 @settings(max_examples=8)
-@given(width=st.integers(1, 8), start=st.lists(st.floats(-2, 2), min_size=8, max_size=8),
-       layer_frac=st.sampled_from([0.25, 0.5, 1.0]), seed=st.integers(0, 2**16))
+@given(
+    width=st.integers(1, 8),
+    start=st.lists(st.floats(-2, 2), min_size=8, max_size=8),
+    layer_frac=st.sampled_from([0.25, 0.5, 1.0]),
+    seed=st.integers(0, 2**16),
+)
 def test_linear_second_moment_matches_symbolic_law(width, start, layer_frac, seed):
     x0 = np.array(start[:width])
     if np.linalg.norm(x0) < 1e-3:
@@ -33,7 +38,7 @@ def test_linear_second_moment_matches_symbolic_law(width, start, layer_frac, see
     depth = 200
     ell = int(layer_frac * depth)
     r0 = float(np.linalg.norm(x0))
-    moment = norm_law("identity", n=width, r0=sp.Float(r0)).moment(x**2)   # r0^2 e^t, derived
+    moment = norm_law("identity", n=width, r0=sp.Float(r0)).moment(x**2)  # r0^2 e^t, derived
     expected = float(moment.subs(t, sp.Rational(ell, depth)))
     seen = {}
 
@@ -63,14 +68,15 @@ def test_seeded_and_reproducible():
     b = simulate_resnet("tanh", 2, 30, 50, seed=7).final
     c = simulate_resnet("tanh", 2, 30, 50, seed=8).final
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    simulate_resnet("relu", 2, 5, 10, seed=0, progress=True)   # the progress bar runs
+    simulate_resnet("relu", 2, 5, 10, seed=0, progress=True)  # the progress bar runs
 
 
 def test_torch_backend_matches_numpy_statistics():
     pytest.importorskip("torch")
     a = simulate_resnet("relu", 4, 100, 4000, x0=[1.0, 0.5, -0.3, 0.2], seed=0).final
-    b = simulate_resnet("relu", 4, 100, 4000, x0=[1.0, 0.5, -0.3, 0.2], seed=0, backend="torch",
-                        threads=1).final
+    b = simulate_resnet(
+        "relu", 4, 100, 4000, x0=[1.0, 0.5, -0.3, 0.2], seed=0, backend="torch", threads=1
+    ).final
     la, lb = np.log(np.linalg.norm(a, axis=1)), np.log(np.linalg.norm(b, axis=1))
     se = np.sqrt(la.var() / la.size + lb.var() / lb.size)
     assert abs(la.mean() - lb.mean()) < 5 * se
@@ -89,8 +95,8 @@ def test_collapse_width1_exact_and_monotone():
     res = collapse_check(widths=(1, 3), depths=(2, 5, 10), n_paths=20000, seed=0)
     p1, se1 = res["prob"][0], res["se"][0]
     assert np.all(np.abs(p1 - res["exact_width1"]) < 5 * np.maximum(se1, 1e-4))
-    assert np.all(np.diff(res["prob"][0]) < 0)            # falls with depth
-    assert np.all(res["prob"][1] < res["prob"][0])        # and with width
+    assert np.all(np.diff(res["prob"][0]) < 0)  # falls with depth
+    assert np.all(res["prob"][1] < res["prob"][0])  # and with width
 
 
 def test_growth_factor_sign_and_ito_consistency():
@@ -102,16 +108,35 @@ def test_growth_factor_sign_and_ito_consistency():
     assert signs == [-1, -1, 1, 1]
 
 
+def test_euler_maruyama_limit_width_n_second_moment():
+    from symkernel.sde import euler_maruyama_limit
+
+    xs = euler_maruyama_limit(
+        "identity", 3, steps=100, n_paths=20000, t1=2.0, x0=[1.0, 0.0, 0.0], seed=4
+    )
+    sq = np.einsum("ij,ij->i", xs, xs)
+    expected = float(norm_law("identity", n=3, r0=1).moment(x**2).subs(t, 2))  # e^2
+    assert abs(sq.mean() - expected) < 5 * sq.std(ddof=1) / np.sqrt(sq.size)
+
+
 def test_euler_maruyama_gbm_mean():
     out = euler_maruyama(Diffusion(0, x), x0=1.0, steps=200, n_paths=20000, seed=0)
     assert abs(out.mean() - 1) < 5 * out.std() / np.sqrt(out.size)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(width=0), "width"), (dict(depth=0), "depth"), (dict(n_paths=-1), "n_paths"),
-    (dict(method="exact"), "method"), (dict(backend="jax"), "backend"),
-    (dict(x0=[1.0, 2.0, 3.0]), "x0"), (dict(depth=2.5), "depth"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(width=0), "width"),
+        (dict(depth=0), "depth"),
+        (dict(n_paths=-1), "n_paths"),
+        (dict(method="exact"), "method"),
+        (dict(backend="jax"), "backend"),
+        (dict(x0=[1.0, 2.0, 3.0]), "x0"),
+        (dict(depth=2.5), "depth"),
+        (dict(horizon=0), "horizon"),
+    ],
+)
 def test_bad_simulation_input(kwargs, match):
     args = dict(phi="relu", width=2, depth=3, n_paths=4)
     args.update(kwargs)

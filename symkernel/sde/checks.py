@@ -14,6 +14,7 @@ r"""Theory against simulation for seed 002: statistics (dicts) and matplotlib fi
 >>> res[0]["depth"], res[0]["ks_pvalue"] > 0.01
 (50, True)
 """
+
 import numpy as np
 import sympy as sp
 
@@ -39,8 +40,9 @@ def _g_moments(law, samples):
     return float(gz.mean()), float(gz.var(ddof=1)), int(gz.size)
 
 
-def law_check(phi="relu", x0=1.0, depths=(5, 50, 500), n_paths=20000, seed=0, method="law",
-              progress=False):
+def law_check(
+    phi="relu", x0=1.0, depths=(5, 50, 500), n_paths=20000, seed=0, method="law", progress=False
+):
     """Width-1 ResNets of each depth against the infinite-depth law of ``X_1`` (``X_0 = x0``).
 
     Returns one dict per depth: ``depth``, ``ks_stat``, ``ks_pvalue``, ``g_mean``/``g_var``
@@ -53,14 +55,28 @@ def law_check(phi="relu", x0=1.0, depths=(5, 50, 500), n_paths=20000, seed=0, me
     cdf = law.cdf()
     out = []
     for i, depth in enumerate(depths):
-        run = simulate_resnet(phi, 1, depth, n_paths, x0=[float(x0)], seed=seed + i, method=method,
-                              progress=progress)
+        run = simulate_resnet(
+            phi, 1, depth, n_paths, x0=[float(x0)], seed=seed + i, method=method, progress=progress
+        )
         y = run.final[:, 0]
         stat, p = _ks(y, cdf)
         gm, gv, used = _g_moments(law, y)
-        out.append(dict(depth=int(depth), ks_stat=stat, ks_pvalue=p, g_mean=gm, g_var=gv,
-                        g_used=used, g_mean_theory=float(law.z_mean), g_var_theory=float(law.z_var),
-                        n_paths=n_paths, seed=seed + i, samples=y, law=law))
+        out.append(
+            dict(
+                depth=int(depth),
+                ks_stat=stat,
+                ks_pvalue=p,
+                g_mean=gm,
+                g_var=gv,
+                g_used=used,
+                g_mean_theory=float(law.z_mean),
+                g_var_theory=float(law.z_var),
+                n_paths=n_paths,
+                seed=seed + i,
+                samples=y,
+                law=law,
+            )
+        )
     return out
 
 
@@ -68,7 +84,8 @@ def ou_check(theta=1, k=1, x0=0.5, depth=500, n_paths=20000, seed=0, progress=Fa
     """ResNet with the inverse-erfi activation (derived for the OU target) against the law of X_1.
 
     Returns ``ks_stat``/``ks_pvalue`` of ``Y_L`` against the transformed-Gaussian CDF and the
-    sample mean and variance of ``Z = erfiinv(k Y_L)`` against ``z0 e^{-θ}`` and ``(1 − e^{-2θ})/2``.
+    sample mean and variance of ``Z = erfiinv(k Y_L)`` against ``z0 e^{-θ}`` and
+    ``(1 − e^{-2θ})/2``.
     """
     sol = ou_activation(theta, k)
     z0 = sol.g.subs(x, sp.sympify(x0))
@@ -77,9 +94,23 @@ def ou_check(theta=1, k=1, x0=0.5, depth=500, n_paths=20000, seed=0, progress=Fa
     y = run.final[:, 0]
     stat, p = _ks(y, law.cdf())
     gm, gv, used = _g_moments(law, y)
-    return dict(depth=depth, ks_stat=stat, ks_pvalue=p, z_mean=gm, z_var=gv, n_used=used,
-                z_mean_theory=float(law.z_mean), z_var_theory=float(law.z_var), samples=y,
-                law=law, activation=sol.phi, theta=theta, k=k, x0=x0, seed=seed)
+    return dict(
+        depth=depth,
+        ks_stat=stat,
+        ks_pvalue=p,
+        z_mean=gm,
+        z_var=gv,
+        n_used=used,
+        z_mean_theory=float(law.z_mean),
+        z_var_theory=float(law.z_var),
+        samples=y,
+        law=law,
+        activation=sol.phi,
+        theta=theta,
+        k=k,
+        x0=x0,
+        seed=seed,
+    )
 
 
 def _non_collapsed_gaussian(n_paths, width, rng):
@@ -109,8 +140,15 @@ def collapse_check(widths=(1, 2, 3, 4), depths=(1, 2, 5, 10, 50, 100), n_paths=2
             prob[a, b] = float(np.mean(~(run.final > 0).any(axis=1)))
     se = np.sqrt(prob * (1 - prob) / n_paths)
     exact = np.array([1 - special.ndtr(np.sqrt(d)) ** d for d in depths])
-    return dict(widths=tuple(widths), depths=tuple(depths), prob=prob, se=se, exact_width1=exact,
-                n_paths=n_paths, seed=seed)
+    return dict(
+        widths=tuple(widths),
+        depths=tuple(depths),
+        prob=prob,
+        se=se,
+        exact_width1=exact,
+        n_paths=n_paths,
+        seed=seed,
+    )
 
 
 def growth_check(widths=tuple(range(1, 9)), depth=200, n_paths=4000, seed=0, phi="relu"):
@@ -124,8 +162,10 @@ def growth_check(widths=tuple(range(1, 9)), depth=200, n_paths=4000, seed=0, phi
     """
     depth = check_positive_int(depth, "depth")
     if phi not in ("relu", "identity"):
-        raise InvalidInputError("growth_check supports phi = 'relu' or 'identity' (drifts that "
-                                "depend only on the number of positive coordinates)")
+        raise InvalidInputError(
+            "growth_check supports phi = 'relu' or 'identity' (drifts that "
+            "depend only on the number of positive coordinates)"
+        )
     rows = []
     for a, n in enumerate(widths):
         dyn = norm_dynamics(phi, n)
@@ -150,10 +190,19 @@ def growth_check(widths=tuple(range(1, 9)), depth=200, n_paths=4000, seed=0, phi
         logr = np.log(f1[ok] / f0[ok])
         ito = acc[ok] / depth
         q = growth_factor(phi, n)
-        rows.append(dict(width=n, simulated=float(logr.mean()), se=float(logr.std(ddof=1) / np.sqrt(ok.sum())),
-                         ito=float(ito.mean()), ito_se=float(ito.std(ddof=1) / np.sqrt(ok.sum())),
-                         diff_se=float((logr - ito).std(ddof=1) / np.sqrt(ok.sum())),
-                         t0=float(q), t0_exact=q.expr, collapsed=float(1 - ok.mean())))
+        rows.append(
+            dict(
+                width=n,
+                simulated=float(logr.mean()),
+                se=float(logr.std(ddof=1) / np.sqrt(ok.sum())),
+                ito=float(ito.mean()),
+                ito_se=float(ito.std(ddof=1) / np.sqrt(ok.sum())),
+                diff_se=float((logr - ito).std(ddof=1) / np.sqrt(ok.sum())),
+                t0=float(q),
+                t0_exact=q.expr,
+                collapsed=float(1 - ok.mean()),
+            )
+        )
     return dict(rows=rows, depth=depth, n_paths=n_paths, seed=seed, phi=phi)
 
 
@@ -180,7 +229,7 @@ def plot_law_check(results, bins=80):
         ax.hist(gz, bins=bins, density=True, alpha=0.5, label=f"ResNet, L={res['depth']}")
         m, v = res["g_mean_theory"], res["g_var_theory"]
         u = np.linspace(m - 4 * np.sqrt(v), m + 4 * np.sqrt(v), 300)
-        ax.plot(u, np.exp(-(u - m) ** 2 / (2 * v)) / np.sqrt(2 * np.pi * v), "k", label="SDE law")
+        ax.plot(u, np.exp(-((u - m) ** 2) / (2 * v)) / np.sqrt(2 * np.pi * v), "k", label="SDE law")
         ax.set_title(f"L={res['depth']}: KS={res['ks_stat']:.3f}, p={res['ks_pvalue']:.2g}")
         ax.set_xlabel(f"${sp.latex(law.g)}$ of $Y_L$")
         ax.legend(fontsize=7)
@@ -193,7 +242,9 @@ def plot_collapse(res):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for a, n in enumerate(res["widths"]):
-        ax.errorbar(res["depths"], res["prob"][a], yerr=2 * res["se"][a], marker="o", label=f"n={n}")
+        ax.errorbar(
+            res["depths"], res["prob"][a], yerr=2 * res["se"][a], marker="o", label=f"n={n}"
+        )
     ax.plot(res["depths"], res["exact_width1"], "k--", label=r"$1-\Phi(\sqrt{L})^L$ (n=1)")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-4)
@@ -211,8 +262,13 @@ def plot_growth(res):
     rows = res["rows"]
     w = [r["width"] for r in rows]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(w, [r["simulated"] for r in rows], yerr=[2 * r["se"] for r in rows], marker="o",
-                label="simulated log-growth (t=1)")
+    ax.errorbar(
+        w,
+        [r["simulated"] for r in rows],
+        yerr=[2 * r["se"] for r in rows],
+        marker="o",
+        label="simulated log-growth (t=1)",
+    )
     ax.plot(w, [r["ito"] for r in rows], "s--", label="Itô drift along paths")
     ax.plot(w, [r["t0"] for r in rows], "k^:", label="derived mean drift at t=0")
     ax.axhline(0, color="grey", lw=0.8)
@@ -223,5 +279,12 @@ def plot_growth(res):
     return fig
 
 
-__all__ = ["law_check", "ou_check", "collapse_check", "growth_check", "plot_law_check",
-           "plot_collapse", "plot_growth"]
+__all__ = [
+    "law_check",
+    "ou_check",
+    "collapse_check",
+    "growth_check",
+    "plot_law_check",
+    "plot_collapse",
+    "plot_growth",
+]

@@ -2,14 +2,17 @@ r"""A small symbolic Itô calculus on SymPy: diffusions, generators and Itô's l
 
 A scalar diffusion ``dX = mu(X, t) dt + s(X, t) dB`` is a :class:`Diffusion`; a vector one
 ``dX = mu dt + S dB`` (``S`` an ``n x m`` matrix, ``B`` an m-dimensional Brownian motion) is a
-:class:`VectorDiffusion`.  Itô's lemma (e.g. Øksendal, *Stochastic Differential Equations*, Thm 4.2.1)
+:class:`VectorDiffusion`.  Itô's lemma (e.g. Øksendal, *Stochastic Differential Equations*,
+Thm 4.2.1)
 for ``Z = g(X, t)``:
 
-.. math::  dZ = \big(\partial_t g + \nabla g\cdot\mu + \tfrac12 \operatorname{tr}(S S^\top \nabla^2 g)\big)dt
+.. math::  dZ = \big(\partial_t g + \nabla g\cdot\mu
+           + \tfrac12 \operatorname{tr}(S S^\top \nabla^2 g)\big)dt
            + \nabla g^\top S\, dB .
 
 The volatility of a scalar ``Z`` driven by several Brownian motions is reported as the norm of the
-row ``\nabla g^\top S`` (Lévy's characterization: ``\nabla g^\top S\,dB = \|\nabla g^\top S\|\,dW`` with
+row ``\nabla g^\top S`` (Lévy's characterization:
+``\nabla g^\top S\,dB = \|\nabla g^\top S\|\,dW`` with
 ``W`` a one-dimensional Brownian motion).  The infinite-depth limit of a width-``n`` ResNet is
 ``dX = n^{-1/2}\|\phi(X)\| dB`` (seed 002, Thm 1; MATH.md §6): :func:`resnet_sde`.
 
@@ -22,6 +25,7 @@ Ito(drift=mu - sigma**2/2, vol=sigma)
 >>> Diffusion(0, 1).ito(x**2)                 # X = B: d(B^2) = dt + 2B dB
 Ito(drift=1, vol=2*x)
 """
+
 from typing import NamedTuple
 
 import sympy as sp
@@ -49,8 +53,9 @@ def _sym(value, name):
     try:
         out = sp.sympify(value, strict=True) if not isinstance(value, sp.Basic) else value
     except sp.SympifyError:
-        raise InvalidInputError(f"the {name} must be a SymPy expression or a number, "
-                                f"got {type(value).__name__}") from None
+        raise InvalidInputError(
+            f"the {name} must be a SymPy expression or a number, got {type(value).__name__}"
+        ) from None
     if not isinstance(out, sp.Expr):
         raise InvalidInputError(f"the {name} must be a SymPy expression, got {out!r}")
     if out.has(sp.I, sp.zoo, sp.nan):
@@ -75,13 +80,17 @@ class Diffusion:
         return f"Diffusion(drift={self.drift}, vol={self.vol}, var={self.var})"
 
     def __eq__(self, other):
-        return (isinstance(other, Diffusion) and self.var == other.var
-                and tidy(self.drift - other.drift) == 0 and tidy(self.vol**2 - other.vol**2) == 0)
+        return (
+            isinstance(other, Diffusion)
+            and self.var == other.var
+            and tidy(self.drift - other.drift) == 0
+            and tidy(self.vol**2 - other.vol**2) == 0
+        )
 
     __hash__ = None
 
     def generator(self, g):
-        r"""``(\partial_t + L) g = \partial_t g + mu g' + (1/2) s^2 g''`` for an expression ``g(var, t)``."""
+        r"""``(\partial_t + L) g = \partial_t g + mu g' + (1/2) s^2 g''`` for ``g(var, t)``."""
         g = _sym(g, "function g")
         v = self.var
         return tidy(g.diff(self.time) + self.drift * g.diff(v) + self.vol**2 * g.diff(v, 2) / 2)
@@ -107,24 +116,32 @@ class Diffusion:
     def is_linear_gaussian(self):
         """True when ``drift = a(t) + b(t) X`` and ``vol`` does not depend on ``X`` (OU-type)."""
         v = self.var
-        return (not self.vol.has(v) and sp.Poly(self.drift, v).degree() <= 1
-                if self.drift.is_polynomial(v) else False)
+        return (
+            not self.vol.has(v) and sp.Poly(self.drift, v).degree() <= 1
+            if self.drift.is_polynomial(v)
+            else False
+        )
 
 
 class VectorDiffusion:
-    """``dX = drift dt + vol dB`` with ``X`` = ``variables`` (n symbols), ``vol`` an n x m Matrix."""
+    """``dX = drift dt + vol dB``, ``X`` = ``variables`` (n symbols), ``vol`` an n x m Matrix."""
 
     def __init__(self, drift, vol, variables, time=t):
         self.variables = tuple(variables)
         n = len(self.variables)
         if n == 0:
             raise InvalidInputError("a vector diffusion needs at least one variable")
-        self.drift = sp.Matrix(drift) if not isinstance(drift, (int, sp.Integer)) or drift != 0 \
+        self.drift = (
+            sp.Matrix(drift)
+            if not isinstance(drift, (int, sp.Integer)) or drift != 0
             else sp.zeros(n, 1)
+        )
         self.vol = sp.Matrix(vol)
         if self.drift.shape != (n, 1) or self.vol.shape[0] != n:
-            raise InvalidInputError(f"drift must be {n} x 1 and vol {n} x m; got {self.drift.shape} "
-                                    f"and {self.vol.shape}")
+            raise InvalidInputError(
+                f"drift must be {n} x 1 and vol {n} x m; got {self.drift.shape} "
+                f"and {self.vol.shape}"
+            )
         self.time = time
 
     @property
@@ -135,7 +152,7 @@ class VectorDiffusion:
         return f"VectorDiffusion(dim={self.dim}, drift={list(self.drift)}, vol={self.vol.tolist()})"
 
     def generator(self, g):
-        r"""``(\partial_t + L) g = \partial_t g + \nabla g\cdot\mu + (1/2) tr(S S^T \nabla^2 g)``."""
+        r"""``(\partial_t + L) g = \partial_t g + \nabla g\cdot\mu + tr(S S^T \nabla^2 g)/2``."""
         return self.ito(g).drift
 
     def ito(self, g, simplify=True):
@@ -144,7 +161,9 @@ class VectorDiffusion:
         grad = sp.Matrix([g.diff(v) for v in self.variables])
         hess = sp.hessian(g, self.variables)
         cov = self.vol * self.vol.T
-        drift = g.diff(self.time) + (grad.T * self.drift)[0] + sum(cov.multiply_elementwise(hess)) / 2
+        drift = (
+            g.diff(self.time) + (grad.T * self.drift)[0] + sum(cov.multiply_elementwise(hess)) / 2
+        )
         row = grad.T * self.vol
         vol = sp.sqrt(sum(e**2 for e in row))
         return Ito(tidy(drift), tidy(vol)) if simplify else Ito(drift, vol)
@@ -235,7 +254,7 @@ def invert(g, var, new_var):
             if e.is_integer and e.is_odd:
                 expr, target = expr.base, sp.real_root(target, e)
                 continue
-            if e.is_integer is not True:      # non-integer power: the base is positive on its domain
+            if e.is_integer is not True:  # non-integer power: the base is positive on its domain
                 expr, target = expr.base, target ** (1 / e)
                 continue
             break
@@ -253,5 +272,13 @@ def invert(g, var, new_var):
     raise NoClosedFormError(f"cannot invert z = {g} for {var} in closed form")
 
 
-__all__ = ["Diffusion", "VectorDiffusion", "Ito", "resnet_sde", "invert", "tidy", "state_symbols",
-           "check_width"]
+__all__ = [
+    "Diffusion",
+    "VectorDiffusion",
+    "Ito",
+    "resnet_sde",
+    "invert",
+    "tidy",
+    "state_symbols",
+    "check_width",
+]

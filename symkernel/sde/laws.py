@@ -11,8 +11,9 @@ r"""Closed-form laws of width-1 infinite-depth ResNets, derived with Itô's lemm
   ``x_0 <= 0``, seed 002 Prop. 3).
 * :func:`solve_activation` — the inverse problem: a target ``dZ = mu(Z) dt + s(Z) dB`` for
   ``Z = g(X)``.  Itô's lemma gives ``g' phi = s(g)`` and ``g'' phi^2 / 2 = mu(g)``; eliminating
-  ``phi`` gives ``g'' s(g)^2 = 2 mu(g) g'^2``, which the inverse ``G = g^{-1}`` turns into the linear
-  ``s(z)^2 G'' + 2 mu(z) G' = 0`` (``G`` is the scale function of ``Z``); ``phi(x) = s(g) G'(g)``.
+  ``phi`` gives ``g'' s(g)^2 = 2 mu(g) g'^2``, which the inverse ``G = g^{-1}`` turns into the
+  linear ``s(z)^2 G'' + 2 mu(z) G' = 0`` (``G`` is the scale function of ``Z``);
+  ``phi(x) = s(g) G'(g)``.
   ``u = G'`` is found by ``sympy.dsolve`` (separable), ``G = ∫u`` by SymPy's manual integration;
   when either has no closed form the solver raises :class:`NoClosedFormError` saying which.
   The OU target ``mu = -theta z``, ``s = sqrt(theta)`` gives ``g = erfiinv(k x)`` and
@@ -26,6 +27,7 @@ r"""Closed-form laws of width-1 infinite-depth ResNets, derived with Itô's lemm
 >>> width1_law("relu", x0=-1).kind
 'constant'
 """
+
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -58,31 +60,49 @@ class Law:
     x0: sp.Expr
     z_mean: sp.Expr = sp.S.Zero
     z_var: sp.Expr = sp.S.Zero
-    h: sp.Expr = z                  # X = h(Z), an expression in z
-    g: sp.Expr = x                  # Z = g(X), an expression in x (the inverse of h)
+    h: sp.Expr = z  # X = h(Z), an expression in z
+    g: sp.Expr = x  # Z = g(X), an expression in x (the inverse of h)
     support: sp.Set = sp.S.Reals
-    solution: Optional[sp.Expr] = None   # pathwise X_t in terms of B_t when Z has constant coefficients
+    solution: Optional[sp.Expr] = (
+        None  # pathwise X_t in terms of B_t when Z has constant coefficients
+    )
     diffusion: Optional[Diffusion] = field(default=None, compare=False)
 
     def at(self, time):
         """The same law with ``sk.t`` replaced by ``time``."""
         s = {t: sp.sympify(time)}
-        return Law(self.kind, self.x0, self.z_mean.subs(s), self.z_var.subs(s), self.h, self.g,
-                   self.support, None if self.solution is None else self.solution.subs(s),
-                   self.diffusion)
+        return Law(
+            self.kind,
+            self.x0,
+            self.z_mean.subs(s),
+            self.z_var.subs(s),
+            self.h,
+            self.g,
+            self.support,
+            None if self.solution is None else self.solution.subs(s),
+            self.diffusion,
+        )
 
     def pdf(self, var=x):
         """Density of ``X_t`` at ``var``: ``p_Z(g(var)) |g'(var)|`` (``None`` for a constant)."""
         if self.kind == "constant":
             return None
         gx = self.g.subs(x, var)
-        if (self.support.is_subset(sp.Interval.open(0, sp.oo)) and isinstance(var, sp.Symbol)
-                and not var.is_positive):
+        if (
+            self.support.is_subset(sp.Interval.open(0, sp.oo))
+            and isinstance(var, sp.Symbol)
+            and not var.is_positive
+        ):
             pos = sp.Dummy("y", positive=True)
             return self.pdf(pos).subs(pos, var)
-        dens = sp.exp(-(gx - self.z_mean) ** 2 / (2 * self.z_var)) / sp.sqrt(2 * sp.pi * self.z_var)
-        return tidy(dens * sp.Abs(sp.diff(gx, var))) if not sp.diff(gx, var).is_positive else \
-            tidy(dens * sp.diff(gx, var))
+        dens = sp.exp(-((gx - self.z_mean) ** 2) / (2 * self.z_var)) / sp.sqrt(
+            2 * sp.pi * self.z_var
+        )
+        return (
+            tidy(dens * sp.Abs(sp.diff(gx, var)))
+            if not sp.diff(gx, var).is_positive
+            else tidy(dens * sp.diff(gx, var))
+        )
 
     def moment(self, fn):
         """``E[fn(X_t)]`` for an expression ``fn`` in ``x``, by the exact Gaussian engine."""
@@ -97,8 +117,10 @@ class Law:
     def _numeric(self):
         free = (self.z_mean.free_symbols | self.z_var.free_symbols | self.x0.free_symbols) - {t}
         if free or self.z_mean.has(t) or self.z_var.has(t):
-            raise InvalidInputError(f"give numeric values to {sorted(map(str, free | {t}))} first "
-                                    "(law.at(1), law.subs(...))")
+            raise InvalidInputError(
+                f"give numeric values to {sorted(map(str, free | {t}))} first "
+                "(law.at(1), law.subs(...))"
+            )
         return float(self.z_mean), float(sp.sqrt(self.z_var))
 
     def increasing(self):
@@ -120,11 +142,26 @@ class Law:
             y = np.asarray(y, float)
             inside = (y > lo) & (y < hi)
             with np.errstate(all="ignore"):
-                u = (np.asarray(gfun(np.where(inside, y, (lo + hi) / 2 if np.isfinite(lo + hi)
-                                              else (max(lo, -1e300) + 1 if np.isfinite(lo) else
-                                                    min(hi, 1e300) - 1))), float) - m) / s
+                u = (
+                    np.asarray(
+                        gfun(
+                            np.where(
+                                inside,
+                                y,
+                                (lo + hi) / 2
+                                if np.isfinite(lo + hi)
+                                else (
+                                    max(lo, -1e300) + 1 if np.isfinite(lo) else min(hi, 1e300) - 1
+                                ),
+                            )
+                        ),
+                        float,
+                    )
+                    - m
+                ) / s
             p = _gaussian_cdf(u) if inc else 1 - _gaussian_cdf(u)
             return np.where(inside, p, np.where(y >= hi, 1.0, 0.0))
+
         return cdf
 
     def sample(self, size, seed=0):
@@ -137,9 +174,18 @@ class Law:
 
     def subs(self, *args, **kwargs):
         """Substitute parameter values (``x0`` included)."""
-        f = (lambda e: None if e is None else sp.sympify(e).subs(*args, **kwargs))
-        return Law(self.kind, f(self.x0), f(self.z_mean), f(self.z_var), f(self.h), f(self.g),
-                   self.support, f(self.solution), self.diffusion)
+        f = lambda e: None if e is None else sp.sympify(e).subs(*args, **kwargs)
+        return Law(
+            self.kind,
+            f(self.x0),
+            f(self.z_mean),
+            f(self.z_var),
+            f(self.h),
+            f(self.g),
+            self.support,
+            f(self.solution),
+            self.diffusion,
+        )
 
 
 def gaussian_moments(diffusion, z0):
@@ -154,15 +200,17 @@ def gaussian_moments(diffusion, z0):
     (z0*exp(-t*theta), 0)
     """
     if not diffusion.is_linear_gaussian():
-        raise NoClosedFormError(f"{diffusion} is not linear Gaussian (drift a + bZ, volatility free of Z)")
+        raise NoClosedFormError(
+            f"{diffusion} is not linear Gaussian (drift a + bZ, volatility free of Z)"
+        )
     v_ = diffusion.var
     drift = sp.expand(diffusion.drift)
     b = drift.coeff(v_, 1)
     a = drift.coeff(v_, 0)
     M, V = sp.Function("M"), sp.Function("V")
     # generator applied to z and z^2 gives the moment equations
-    gen1 = diffusion.generator(v_)                 # a + b z
-    gen2 = diffusion.generator(v_**2)              # 2 z (a + b z) + s^2
+    gen1 = diffusion.generator(v_)  # a + b z
+    gen2 = diffusion.generator(v_**2)  # 2 z (a + b z) + s^2
     assert tidy(gen1 - (a + b * v_)) == 0
     ode_m = sp.Eq(M(t).diff(t), gen1.subs(v_, M(t)))
     m = sp.dsolve(ode_m, M(t), ics={M(0): z0}).rhs
@@ -201,8 +249,13 @@ def solve_law(diffusion, x0, transforms=None):
             candidates.append(sp.log(-v_))
     for g in candidates:
         try:
-            zdiff = diffusion.change_variable(g, z) if g != v_ else Diffusion(
-                diffusion.drift.subs(v_, z), diffusion.vol.subs(v_, z), z, diffusion.time)
+            zdiff = (
+                diffusion.change_variable(g, z)
+                if g != v_
+                else Diffusion(
+                    diffusion.drift.subs(v_, z), diffusion.vol.subs(v_, z), z, diffusion.time
+                )
+            )
         except NoClosedFormError:
             continue
         if not zdiff.is_linear_gaussian():
@@ -211,14 +264,19 @@ def solve_law(diffusion, x0, transforms=None):
         mean, var = gaussian_moments(zdiff, z0)
         h = invert(g, v_, z) if g != v_ else z
         gx = g.subs(v_, x)
-        kind = "gaussian" if g == v_ else ("lognormal" if g in (sp.log(v_), sp.log(-v_))
-                                            else "transformed-gaussian")
+        kind = (
+            "gaussian"
+            if g == v_
+            else ("lognormal" if g in (sp.log(v_), sp.log(-v_)) else "transformed-gaussian")
+        )
         solution = None
         if not zdiff.drift.has(z) and not zdiff.drift.has(t) and not zdiff.vol.has(t):
             solution = tidy(h.subs(z, z0 + zdiff.drift * t + zdiff.vol * B))
         return Law(kind, x0, mean, var, h, gx, _support(h), solution, diffusion)
-    raise NoClosedFormError(f"no transform among {candidates} makes {diffusion} linear Gaussian; "
-                            "pass transforms=[g(x)] to try another")
+    raise NoClosedFormError(
+        f"no transform among {candidates} makes {diffusion} linear Gaussian; "
+        "pass transforms=[g(x)] to try another"
+    )
 
 
 def check_locally_lipschitz(phi):
@@ -234,9 +292,11 @@ def check_locally_lipschitz(phi):
     for left, right in zip(pieces, pieces[1:]):
         a, b = sp.limit(left.expr, x, right.lo, "-"), sp.limit(right.expr, x, right.lo, "+")
         if tidy(a - b) != 0:
-            raise InvalidInputError(f"{act.expr} jumps at x = {right.lo} ({a} -> {b}): the "
-                                    "volatility is not locally Lipschitz there and the SDE "
-                                    "dX = phi(X) dB has no unique solution theory")
+            raise InvalidInputError(
+                f"{act.expr} jumps at x = {right.lo} ({a} -> {b}): the "
+                "volatility is not locally Lipschitz there and the SDE "
+                "dX = phi(X) dB has no unique solution theory"
+            )
     from sympy.calculus.util import continuous_domain
 
     for p in pieces:
@@ -247,14 +307,17 @@ def check_locally_lipschitz(phi):
         except (NotImplementedError, ValueError, TypeError):
             dom = interval
         if dom != interval:
-            raise InvalidInputError(f"phi'(x) = {d} is singular in {interval - dom}: phi is not "
-                                    "locally Lipschitz there")
+            raise InvalidInputError(
+                f"phi'(x) = {d} is singular in {interval - dom}: phi is not locally Lipschitz there"
+            )
         for end, side in ((p.lo, "+"), (p.hi, "-")):
             if end.is_finite:
                 lim = sp.limit(d, x, end, side)
                 if lim.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
-                    raise InvalidInputError(f"phi'(x) = {d} is unbounded near x = {end}: phi is not "
-                                            "locally Lipschitz there")
+                    raise InvalidInputError(
+                        f"phi'(x) = {d} is unbounded near x = {end}: phi is not "
+                        "locally Lipschitz there"
+                    )
     return act
 
 
@@ -272,7 +335,9 @@ def width1_law(phi, x0):
     num = x0.is_number
     home = None
     for p in pieces:
-        inside = ((p.lo < x0) if p.lo.is_finite else sp.true) & ((x0 < p.hi) if p.hi.is_finite else sp.true)
+        inside = ((p.lo < x0) if p.lo.is_finite else sp.true) & (
+            (x0 < p.hi) if p.hi.is_finite else sp.true
+        )
         if inside == sp.true:
             home = p
             break
@@ -280,16 +345,20 @@ def width1_law(phi, x0):
         at_break = [p for p in pieces[1:] if (p.lo - x0) == 0]
         if at_break and tidy(act.expr.subs(x, x0)) == 0:
             return Law("constant", x0, solution=x0)
-        raise InvalidInputError(f"cannot place x0 = {x0} inside one smooth piece of {act.expr} "
-                                "(give a number, or a symbol with a sign assumption)")
+        raise InvalidInputError(
+            f"cannot place x0 = {x0} inside one smooth piece of {act.expr} "
+            "(give a number, or a symbol with a sign assumption)"
+        )
     vol = home.expr
     if tidy(vol.subs(x, x0)) == 0 and (num or not vol.has(x)):
         return Law("constant", x0, solution=x0)
     law = solve_law(Diffusion(0, vol), x0)
     inside = sp.Interval.open(home.lo, home.hi)
     if law.kind != "constant" and not law.support.is_subset(inside):
-        raise NoClosedFormError(f"the law on the piece {inside} has support {law.support}: the "
-                                "process leaves the piece and the piecewise solution does not apply")
+        raise NoClosedFormError(
+            f"the law on the piece {inside} has support {law.support}: the "
+            "process leaves the piece and the piecewise solution does not apply"
+        )
     return law
 
 
@@ -310,17 +379,26 @@ class InverseSolution:
     """Result of :func:`solve_activation`: ``Z = g(X)``, ``X = G(Z)``, the activation ``phi``."""
 
     target: Diffusion
-    ode_g: sp.Eq          # the ODE for g from Itô's lemma, phi eliminated
-    ode_G: sp.Eq          # the linear ODE for the inverse G = g^{-1}
-    G: sp.Expr            # x = G(z)
-    g: sp.Expr            # z = g(x)
-    phi: sp.Expr          # the activation, an expression in x
+    ode_g: sp.Eq  # the ODE for g from Itô's lemma, phi eliminated
+    ode_G: sp.Eq  # the linear ODE for the inverse G = g^{-1}
+    G: sp.Expr  # x = G(z)
+    g: sp.Expr  # z = g(x)
+    phi: sp.Expr  # the activation, an expression in x
 
     def law(self, z0):
         """Law of ``X_t = G(Z_t)`` when the target is linear Gaussian, ``Z_0 = z0``."""
         zlaw = solve_law(self.target, z0, transforms=[])
-        return Law("transformed-gaussian", tidy(self.G.subs(z, z0)), zlaw.z_mean, zlaw.z_var,
-                   self.G, self.g, _support(self.G), None, None)
+        return Law(
+            "transformed-gaussian",
+            tidy(self.G.subs(z, z0)),
+            zlaw.z_mean,
+            zlaw.z_var,
+            self.G,
+            self.g,
+            _support(self.G),
+            None,
+            None,
+        )
 
 
 def solve_activation(drift, vol, var=z, at=0, scale=1):
@@ -337,13 +415,19 @@ def solve_activation(drift, vol, var=z, at=0, scale=1):
     """
     drift, vol = _sym(drift, "target drift"), _sym(vol, "target volatility")
     if drift.has(t) or vol.has(t):
-        raise InvalidInputError("the target must be time-homogeneous (no sk.t in drift or volatility)")
+        raise InvalidInputError(
+            "the target must be time-homogeneous (no sk.t in drift or volatility)"
+        )
     if vol == 0:
-        raise InvalidInputError("the target volatility is identically 0: dX = phi(X) dB cannot "
-                                "produce a deterministic Z")
+        raise InvalidInputError(
+            "the target volatility is identically 0: dX = phi(X) dB cannot "
+            "produce a deterministic Z"
+        )
     if tidy(vol.subs(var, at)) == 0:
-        raise InvalidInputError(f"the target volatility vanishes at the anchor z = {at}; choose "
-                                "another anchor (at=...) inside the state space")
+        raise InvalidInputError(
+            f"the target volatility vanishes at the anchor z = {at}; choose "
+            "another anchor (at=...) inside the state space"
+        )
     target = Diffusion(drift.subs(var, z), vol.subs(var, z), z)
     # Itô's lemma with unknown g and phi:  dZ = (g'' phi^2 / 2) dt + g' phi dB
     gf, phif = sp.Function("g"), sp.Function("phi")
@@ -373,17 +457,21 @@ def solve_activation(drift, vol, var=z, at=0, scale=1):
     u = tidy(u.subs({c: 1 for c in c1}))
     u0 = tidy(u.subs(z, at))
     if u0 != 0 and not u0.has(sp.zoo, sp.oo, sp.nan):
-        u = tidy(sp.expand_power_exp(sp.expand(u / u0)))     # normalize u(at) = 1
+        u = tidy(sp.expand_power_exp(sp.expand(u / u0)))  # normalize u(at) = 1
     if u.has(sp.Integral):
-        raise NoClosedFormError(f"SymPy leaves G' = {u} as an integral: no closed form for g or phi")
+        raise NoClosedFormError(
+            f"SymPy leaves G' = {u} as an integral: no closed form for g or phi"
+        )
     from sympy.integrals.manualintegrate import manualintegrate
 
     F = manualintegrate(u, z)
-    if isinstance(F, sp.Piecewise):     # generic branch (e.g. exponent != -1)
+    if isinstance(F, sp.Piecewise):  # generic branch (e.g. exponent != -1)
         F = next(e for e, c in F.args if c != sp.false)
     if F.has(sp.Integral):
-        raise NoClosedFormError(f"no closed-form antiderivative G = ∫ {u} dz found (SymPy's manual "
-                                "integration): no closed form for g or phi")
+        raise NoClosedFormError(
+            f"no closed-form antiderivative G = ∫ {u} dz found (SymPy's manual "
+            "integration): no closed form for g or phi"
+        )
     u_at = tidy(u.subs(z, at))
     if u_at == 0 or u_at.has(sp.zoo, sp.oo, sp.nan):
         raise InvalidInputError(f"G' is {u_at} at the anchor z = {at}; choose another anchor")
@@ -407,5 +495,16 @@ def ou_activation(theta=1, k=1):
     return solve_activation(-theta * z, sp.sqrt(theta), scale=2 / (k * sp.sqrt(sp.pi)))
 
 
-__all__ = ["Law", "solve_law", "gaussian_moments", "width1_law", "relu_mixture", "solve_activation",
-           "InverseSolution", "ou_activation", "check_locally_lipschitz", "z", "B"]
+__all__ = [
+    "Law",
+    "solve_law",
+    "gaussian_moments",
+    "width1_law",
+    "relu_mixture",
+    "solve_activation",
+    "InverseSolution",
+    "ou_activation",
+    "check_locally_lipschitz",
+    "z",
+    "B",
+]

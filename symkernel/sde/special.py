@@ -17,6 +17,7 @@ sqrt(pi)*exp(-erfiinv(y)**2)/2
 >>> float(numpy_erfiinv(np.array([-5.0, 0.0, 1e-3, 1e30]))[3]) ** 2 > 69
 True
 """
+
 import mpmath
 import numpy as np
 import sympy as sp
@@ -25,7 +26,7 @@ _SQRT_PI = float(np.sqrt(np.pi))
 
 
 def numpy_erfiinv(y):
-    """Vectorized float64 inverse of ``scipy.special.erfi`` on the real line (relative error ~1e-14).
+    """Vectorized float64 inverse of ``scipy.special.erfi`` on R (relative error ~1e-14).
 
     Newton on ``log erfi(z) = log(2/sqrt(pi)) + z^2 + log D(z)`` (``D`` = Dawson's function), whose
     derivative is ``1/D(z)``: no overflow for any finite float64 ``y``.
@@ -50,7 +51,7 @@ def numpy_erfiinv(y):
 
 
 def _mp_erfiinv(y):
-    """erfiinv at the working mpmath precision: Newton on log erfi(z) - log|y| from the float guess."""
+    """erfiinv at the working mpmath precision: Newton on log erfi(z) - log|y|."""
     y = mpmath.mpf(y)
     if y == 0:
         return mpmath.mpf(0)
@@ -83,7 +84,7 @@ class erfiinv(sp.Function):
         return None
 
     def fdiff(self, argindex=1):
-        return sp.sqrt(sp.pi) / 2 * sp.exp(-self.func(self.args[0]) ** 2)
+        return sp.sqrt(sp.pi) / 2 * sp.exp(-(self.func(self.args[0]) ** 2))
 
     def inverse(self, argindex=1):
         return sp.erfi

@@ -1,16 +1,18 @@
 r"""General width: the dynamics of ``‖φ(X_t)‖`` and ``log‖φ(X_t)‖`` for ``dX = n^{-1/2}‖φ(X)‖ dB``.
 
 Derivation (seed 002 §4; MATH.md §6), for symbolic width ``n``.  Write ``h = φ²`` and
-``S = ‖φ(X)‖² = Σ_i h(X_i)``.  Every coordinate has ``dX_i = (S/n)^{1/2} dB_i``, so Itô's lemma gives
+``S = ‖φ(X)‖² = Σ_i h(X_i)``.  Every coordinate has ``dX_i = (S/n)^{1/2} dB_i``, so Itô's lemma
+gives
 
-.. math::  dS = \tfrac{S}{2n} \textstyle\sum_i h''(X_i)\,dt + (S/n)^{1/2}\big(\sum_i h'(X_i)^2\big)^{1/2} dW
+.. math::  dS = \tfrac{S}{2n} \textstyle\sum_i h''(X_i)\,dt
+           + (S/n)^{1/2}\big(\sum_i h'(X_i)^2\big)^{1/2} dW
 
 (``W`` a one-dimensional Brownian motion, Lévy).  This needs ``h`` to be C¹ with a piecewise-C²
 derivative (no local-time term at the breakpoints): true for ReLU, leaky ReLU, the identity
 (:func:`norm_dynamics` checks it).  On each smooth piece ``j`` of φ the sums become ``Σ q(X_i)``
-over the ``k_j`` coordinates in that piece; when ``h''`` is constant and ``h'^2 = c h`` there (φ linear
-through 0 on the piece) they reduce to counts ``k_j`` and partial norms ``S_j``.  Then Itô for
-``F(S) = log S / 2`` (or ``S^{1/2}``) gives the drift and volatility.  Results:
+over the ``k_j`` coordinates in that piece; when ``h''`` is constant and ``h'^2 = c h`` there
+(φ linear through 0 on the piece) they reduce to counts ``k_j`` and partial norms ``S_j``.
+Then Itô for ``F(S) = log S / 2`` (or ``S^{1/2}``) gives the drift and volatility.  Results:
 
 * identity: ``d log‖X‖ = (1/2 − 1/n) dt + n^{-1/2} dW``;
 * ReLU: ``d log‖φ(X)‖ = (k − 2)/(2n) dt + n^{-1/2} dW``, ``k`` the number of active coordinates.
@@ -32,6 +34,7 @@ for ReLU this is ``1/(4(1 − 2^{-n})) − 1/n``: negative for ``n ≤ 3``, posi
 >>> sign_change("relu")
 4
 """
+
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -81,7 +84,8 @@ def _check_c1(act):
             if tidy(a - c) != 0:
                 raise NoClosedFormError(
                     f"phi^2 for phi = {act.expr} is not C^1 at x = {b}: Itô's lemma for ‖phi(X)‖ "
-                    "picks up local-time terms there (Itô–Tanaka); no drift formula in this form")
+                    "picks up local-time terms there (Itô–Tanaka); no drift formula in this form"
+                )
 
 
 def norm_dynamics(phi, n=n_sym, of="log"):
@@ -108,13 +112,17 @@ def norm_dynamics(phi, n=n_sym, of="log"):
         q1, q2 = tidy(sp.diff(h, x, 2)), tidy(sp.diff(h, x) ** 2)
         total += norms[j]
         if q1.has(x):
-            raise NoClosedFormError(f"(phi^2)'' = {q1} on {p.lo} < x < {p.hi} is not constant: the "
-                                    "drift depends on the positions, not only on counts and norms")
+            raise NoClosedFormError(
+                f"(phi^2)'' = {q1} on {p.lo} < x < {p.hi} is not constant: the "
+                "drift depends on the positions, not only on counts and norms"
+            )
         sum_q1 += q1 * counts[j]
         ratio = tidy(q2 / h)
         if ratio.has(x):
-            raise NoClosedFormError(f"(phi^2)'^2 / phi^2 = {ratio} on {p.lo} < x < {p.hi} is not "
-                                    "constant: no reduction to partial norms")
+            raise NoClosedFormError(
+                f"(phi^2)'^2 / phi^2 = {ratio} on {p.lo} < x < {p.hi} is not "
+                "constant: no reduction to partial norms"
+            )
         sum_q2 += ratio * norms[j]
     if total == 0:
         raise InvalidInputError(f"phi = {act.expr} is identically 0: the process is constant")
@@ -123,18 +131,25 @@ def norm_dynamics(phi, n=n_sym, of="log"):
     subs = {norms[nonzero[0]]: S} if len(nonzero) == 1 else {}
     if len(nonzero) == 1 and m > 1:
         subs[counts[nonzero[0]]] = k_active
-        notes.append(f"k = number of coordinates with {pieces[nonzero[0]].lo} < X_i < "
-                     f"{pieces[nonzero[0]].hi}")
+        notes.append(
+            f"k = number of coordinates with {pieces[nonzero[0]].lo} < X_i < "
+            f"{pieces[nonzero[0]].hi}"
+        )
     sum_q1, sum_q2 = sp.sympify(sum_q1).subs(subs), sp.sympify(sum_q2).subs(subs)
     # dS = (S/(2n)) sum q1 dt + sqrt(S/n) sqrt(sum q2) dW, then Itô for F(S)
     dS = Diffusion(S / (2 * n) * sum_q1, sp.sqrt(S / n) * sp.sqrt(sum_q2), var=S)
     F = sp.log(S) / 2 if of == "log" else sp.sqrt(S)
     drift, vol = dS.ito(F)
     if len(nonzero) > 1:
-        drift, vol = drift.subs(S, sum(norms[j] for j in nonzero)), vol.subs(S, sum(norms[j] for j in nonzero))
+        drift, vol = (
+            drift.subs(S, sum(norms[j] for j in nonzero)),
+            vol.subs(S, sum(norms[j] for j in nonzero)),
+        )
     drift, vol = sp.factor(tidy(drift)), tidy(vol)
     drift = _nice(drift, n)
-    return NormDynamics(act, of, drift, vol, pieces, tuple(counts), tuple(norms), S, n, tuple(notes))
+    return NormDynamics(
+        act, of, drift, vol, pieces, tuple(counts), tuple(norms), S, n, tuple(notes)
+    )
 
 
 def _nice(expr, n):
@@ -147,7 +162,8 @@ def _nice(expr, n):
 def norm_law(phi="identity", n=n_sym, r0=sp.Symbol("r0", positive=True)):
     r"""Law of ``R_t = ‖φ(X_t)‖`` when its dynamics close (``dR = a R dt + b R dW``, a GBM).
 
-    Identity: ``dR = (n−1)/(2n) R dt + n^{-1/2} R dW``, so ``log R_t ~ N(log r0 + (1/2 − 1/n) t, t/n)``
+    Identity: ``dR = (n−1)/(2n) R dt + n^{-1/2} R dW``, so
+    ``log R_t ~ N(log r0 + (1/2 − 1/n) t, t/n)``
     and ``E R_t² = r0² e^t`` (seed 002 Prop. 9's setting; MATH.md §6).
 
     >>> from symkernel.symbols import x, t
@@ -161,8 +177,9 @@ def norm_law(phi="identity", n=n_sym, r0=sp.Symbol("r0", positive=True)):
     drift = tidy(dyn.drift.subs(dyn.S, r**2))
     vol = tidy(dyn.vol.subs(dyn.S, r**2))
     if drift.free_symbols - {r, dyn.n} or vol.free_symbols - {r, dyn.n}:
-        raise NoClosedFormError(f"d‖phi(X)‖ = {drift} dt + {vol} dW depends on more than the norm: "
-                                "no closed-form law")
+        raise NoClosedFormError(
+            f"d‖phi(X)‖ = {drift} dt + {vol} dW depends on more than the norm: no closed-form law"
+        )
     law = solve_law(Diffusion(drift.subs(r, x), vol.subs(r, x)), r0)
     return law
 
@@ -186,8 +203,10 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True):
     """
     dyn = norm_dynamics(phi, n if n != n_sym else n_sym)
     if not dyn.depends_only_on_counts():
-        raise NoClosedFormError(f"the drift {dyn.drift} depends on partial norms, not only on counts: "
-                                "estimate its mean by simulation (sde.checks.growth_check)")
+        raise NoClosedFormError(
+            f"the drift {dyn.drift} depends on partial norms, not only on counts: "
+            "estimate its mean by simulation (sde.checks.growth_check)"
+        )
     drift = sp.expand(dyn.drift)
     act = dyn.activation
     probs = _count_probabilities(act, sp.sympify(scale))
@@ -212,8 +231,12 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True):
     if value.is_rational_function(nn):
         value = sp.expand(value)
     cond = "conditioned on phi(X_0) != 0" if condition else "unconditioned"
-    return Quantity(value, r"\bar\mu_{\log\|\phi\|}", f"exact: Itô drift of log‖phi(X)‖ averaged over "
-                    f"X_0 ~ N(0, {scale}^2 I_n), {cond}", params=(("phi", act.expr), ("n", nn)))
+    return Quantity(
+        value,
+        r"\bar\mu_{\log\|\phi\|}",
+        f"exact: Itô drift of log‖phi(X)‖ averaged over X_0 ~ N(0, {scale}^2 I_n), {cond}",
+        params=(("phi", act.expr), ("n", nn)),
+    )
 
 
 def sign_change(phi, n_max=64, condition=True):
@@ -225,7 +248,7 @@ def sign_change(phi, n_max=64, condition=True):
     q = growth_factor(phi, condition=condition)
     values = [q.expr.subs(n_sym, m) for m in range(1, n_max + 1)]
     for m in range(1, n_max + 1):
-        if all(sp.N(v) > 0 for v in values[m - 1:]):
+        if all(sp.N(v) > 0 for v in values[m - 1 :]):
             return m
     return None
 
