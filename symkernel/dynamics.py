@@ -51,7 +51,7 @@ def residual_kernel_map(kmap, r):
 
     >>> kres = residual_kernel_map("exp", sp.Rational(1, 2))
     >>> kres.expr
-    3*exp(rho - 1)/4 + rho/4
+    rho/4 + 3*exp(rho - 1)/4
     """
     kmap = _as_kernel_map(kmap)
     r = sp.sympify(r)
