@@ -17,6 +17,6 @@ from .kernels import Kernel, derivative_kernel, dual_kernel, kernel_map, mean_re
 from .meanfield import MeanField, mean_field, depth_scales, edge_of_chaos, critical_curve
 from .dynamics import KernelDynamics, kernel_dynamics, normalized_kernel_map, residual_kernel_map
 from . import latex, tables  # noqa: E402  (LaTeX export, paper tables)
-from . import latex, tables  # noqa: E402  (LaTeX export, paper tables)
 from . import plotting as plot  # noqa: E402  (sk.plot.cobweb, ...; matplotlib is imported lazily)
 from .tables import Table, paper_tables  # noqa: E402
+from .papers import seed000  # noqa: E402  (Table S.1 of seed 000)
