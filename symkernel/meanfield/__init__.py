@@ -3,7 +3,9 @@ from .cnn import cnn_eigenvalues, cnn_mode_depth_scales, window_operator
 from .criticality import critical_curve, critical_minimum, edge_of_chaos
 from .maps import MeanField, NoFixedPointError, depth_scales, float_state, mean_field
 from .moments import Moments, moments
+from .trajectory import pair_expectation, trajectory
 
 __all__ = ["MeanField", "NoFixedPointError", "depth_scales", "float_state", "mean_field",
            "Moments", "moments", "edge_of_chaos", "critical_curve", "critical_minimum",
-           "cnn_eigenvalues", "cnn_mode_depth_scales", "window_operator"]
+           "cnn_eigenvalues", "cnn_mode_depth_scales", "window_operator",
+           "pair_expectation", "trajectory"]
