@@ -140,3 +140,49 @@ def test_no_finite_fixed_point():
     with pytest.raises(InvalidInputError):
         sk.mean_field("step", 1, 0.1).chi_1
 
+
+
+def _mehler_corr(mf, c, dps, derivative=False):
+    """The numeric path: Mehler series with mpmath Hermite coefficients of phi(sqrt(q*) x)."""
+    wp = dps + 8
+    q = mf.q_star.value(wp)
+    with mpmath.workdps(wp):
+        e = mf._mp_pair(q, mpmath.mpf(c), wp, derivative, min(1.0, abs(float(c)) + 0.05))
+        if derivative:
+            return float(mf.sigma_w2) * e
+        return (float(mf.sigma_w2) * e + mpmath.mpf(mf.sigma_b2)) / q
+
+
+def test_relu_exact_correlation_map_equals_mehler_to_30_digits():
+    sw2, sb2 = sp.symbols("sigma_w2 sigma_b2", positive=True)
+    sym = sk.mean_field("relu", sw2, sb2).correlation_map_expr
+    # derived, compared with the arc-cosine kernel (MATH.md §2) as the expected side
+    arccos = (sp.sqrt(1 - sk.rho**2) + (sp.pi - sp.acos(sk.rho)) * sk.rho) / (2 * sp.pi)
+    assert sp.simplify((sym - (sw2 * arccos + (2 - sw2) / 2)).rewrite(sp.asin)) == 0
+    mf = sk.mean_field("relu", sp.Rational(3, 2), sp.Rational(1, 10))
+    assert mf.q_star.expr == sp.Rational(2, 5)
+    cmap = mf.correlation_map()
+    assert sp.simplify(cmap.expr - sym.subs({sw2: sp.Rational(3, 2), sb2: sp.Rational(1, 10)})) == 0
+    for c in ("0.3", "-0.4"):
+        with mpmath.workdps(30):
+            assert abs(cmap(mpmath.mpf(c), dps=30) - _mehler_corr(mf, mpmath.mpf(c), 30)) < mpmath.mpf(10) ** -29
+    # its slope at c* = 1 is chi_c* = chi_1 = sigma_w^2/2
+    assert cmap.derivative()(1, dps=30) == mpmath.mpf(3) / 4 and mf.chi_1.expr == sp.Rational(3, 4)
+
+
+def test_erf_exact_covariance_map_equals_mehler_to_30_digits():
+    mf = sk.mean_field("erf", 3, sp.Rational(1, 10))
+    assert mf.phase == "chaotic"
+    cov = mf.covariance_map()
+    assert sp.simplify(cov.expr - (3 * 2 / sp.pi * sp.asin(2 * Q * sk.rho / (1 + 2 * Q))
+                                   + sp.Rational(1, 10))) == 0
+    q = mf.q_star.value(45)
+    with mpmath.workdps(45):
+        exact = sp.lambdify((Q, sk.rho), cov.expr / Q, "mpmath")
+        for c in (mpmath.mpf("0.5"), mpmath.mpf("-0.25")):
+            assert abs(exact(q, c) - _mehler_corr(mf, c, 30)) < mpmath.mpf(10) ** -29
+        # c* (numeric: Mehler root) is a fixed point of the exact map to 1e-28; slope = chi_c*
+        cs = mf.c_star.value(36)   # chi_c.value(30) below reuses it
+        assert abs(exact(q, cs) - cs) < mpmath.mpf(10) ** -28
+        slope = mpmath.diff(lambda t: exact(q, t), cs)
+        assert abs(slope - mf.chi_c.value(30)) < mpmath.mpf(10) ** -27

@@ -200,6 +200,56 @@ class MeanField:
         sw2, sb2 = float(self._sw2_expr), float(self._sb2_expr)
         return (sw2 * np.polyval(a2[::-1], np.asarray(c, dtype=float)) + sb2) / q
 
+    def covariance_map(self, q=Q):
+        r"""``rho -> sigma_w^2 E[phi(sqrt(q) X) phi(sqrt(q) Y)] + sigma_b^2`` as a :class:`Kernel`
+        (the dual kernel of ``phi(sqrt(q) x)``, affinely mapped): exact in ``q`` and ``sk.rho``
+        where the dual kernel is (ReLU, erf), numeric otherwise.  ``q``: a positive number or the
+        symbol ``moments.Q``.
+
+        >>> import symkernel as sk
+        >>> sk.mean_field("erf", 2, 0.5).covariance_map().expr
+        4*asin(2*q*rho/(2*q + 1))/pi + 1/2
+        """
+        from ..activations import activation
+        from ..kernels import dual_kernel
+        q = sp.sympify(q)
+        if not (q.is_positive or (q.is_number and q > 0)):
+            raise InvalidInputError(f"q must be a positive number or a positive symbol, got {q}")
+        return dual_kernel(activation(self.act, gain=sp.sqrt(q))).affine(
+            a=self._sw2_expr, b0=self._sb2_expr, symbol=r"\mathcal{C}", name="covariance map")
+
+    @property
+    def correlation_map_expr(self):
+        """The correlation map at ``q*`` as a SymPy expression in ``sk.rho`` (exact ``q*`` and
+        closed-form dual kernel; symbolic variances allowed), else ``None``."""
+        if not self.q_star.exact or isinstance(self.sigma_w2, Quantity) or self.q_star.expr == 0:
+            return None
+        cov = self.covariance_map(Q).expr
+        if cov is None:
+            return None
+        qs = self.q_star.expr
+        return sp.simplify(cov.subs(Q, qs) / qs)
+
+    def correlation_map(self):
+        r"""``c -> (sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2)/q*`` at ``q*`` as a :class:`Kernel`
+        (numeric variances): its derivative at ``c*`` is ``chi_c*``.  With a numeric ``q*`` the
+        gain ``sqrt(q*)`` enters as a 60-digit Float (values good to about 55 digits).
+
+        >>> import symkernel as sk, sympy as sp
+        >>> sk.mean_field("relu", 1, sp.Rational(1, 10)).correlation_map().expr
+        (2*rho*asin(rho) + pi*rho + 2*sqrt(1 - rho**2))/(4*pi) + 1/2
+        """
+        if self.symbolic:
+            raise SymbolicValueError("correlation_map needs numeric variances; see "
+                                     "correlation_map_expr for the symbolic form")
+        qs = self.q_star
+        if qs.exact and qs.expr == 0:
+            raise InvalidInputError("q* = 0: every pre-activation vanishes and the correlation "
+                                    "is undefined")
+        q = qs.expr if qs.exact else sp.Float(qs.value(60), 60)
+        cov = self.covariance_map(q)
+        return cov.affine(a=1 / q, symbol="c", name="correlation map")
+
     @property
     def _sw2_expr(self):
         return self.sigma_w2 if not isinstance(self.sigma_w2, Quantity) else self.sigma_w2.value(30)
@@ -396,8 +446,8 @@ class MeanField:
         (composite Gauss–Legendre, 24 nodes a panel), validated by Parseval against ``V(q)``."""
         key = (str(q), wp)
         cache = self.__dict__.setdefault("_hcache", {})
-        if key in cache:
-            return cache[key]
+        if key in cache and cache[key][2] >= cmax:   # truncated for |c| <= the cached cmax
+            return cache[key][:2]
         with mpmath.workdps(wp + 8):
             qq = mpmath.mpf(q)
             s = mpmath.sqrt(qq)
@@ -432,8 +482,8 @@ class MeanField:
             if mass < -tol * max(total, 1):
                 raise PrecisionError("Parseval check failed for the Hermite coefficients "
                                      f"(sum a_j^2 exceeds E[phi^2] by {mpmath.nstr(-mass, 3)})")
-            cache[key] = (coef, abs(mass))
-        return cache[key]
+            cache[key] = (coef, abs(mass), cmax)
+        return cache[key][:2]
 
     def float_c_star(self):
         """``c*`` in float64 (Mehler series with Gauss–Legendre Hermite coefficients)."""
