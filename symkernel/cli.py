@@ -46,7 +46,7 @@ SCHEMA = "symkernel-cli/1"
 
 EPILOG = """examples:
   symkernel tables                         all published tables, derived vs published
-  symkernel tables --markdown              the same as Markdown (--latex: booktabs)
+  symkernel tables --only "seed 001" --markdown   Markdown (--latex: booktabs tabulars)
   symkernel coeffs relu -K 6               c_0..c_5 exactly
   symkernel coeffs "x**3 - x" -K 5 --json  any expression in x
   symkernel beta tanh --dps 40             no closed form: 40 correct digits
@@ -312,15 +312,26 @@ def cmd_check(args):
     return 0 if ok else 1
 
 
-def table_sections():
-    """Every published table the package knows, as :class:`symkernel.tables.Table` objects."""
-    from .tables import paper_tables
-    return paper_tables()
-
-
 def cmd_tables(args):
+    """Each table is printed as soon as it is computed (Seed 000 Table S.1 takes about a minute)."""
     from .latex import document
-    tables = table_sections()
+    from .tables import table_builders
+    builders = table_builders()
+    if args.only:
+        wanted = [w.lower() for w in args.only]
+        builders = [(n, b) for n, b in builders if any(w in n.lower() for w in wanted)]
+        if not builders:
+            raise _BadInput(f"no table matches {', '.join(args.only)}; known: "
+                            + "; ".join(n for n, _ in table_builders()))
+    tables = []
+    for name, build in builders:
+        if sys.stderr.isatty():
+            print(f"symkernel: computing {name} ...", file=sys.stderr, flush=True)
+        t = build()
+        tables.append(t)
+        if not (args.json or args.latex):
+            print(t.to_markdown(args.dps, args.notation) if args.markdown else t.to_text(args.dps))
+            print(flush=True)
     disagreements = sum(len(t.disagreements) for t in tables)
     if args.json:
         print(json.dumps({"schema": SCHEMA, "command": "tables", "dps": args.dps,
@@ -331,12 +342,9 @@ def cmd_tables(args):
         blocks = [t.to_latex(digits=args.dps, notation=args.notation, float_env=True) for t in tables]
         print(document(*blocks) if args.standalone else "\n\n".join(blocks))
         return 0
-    for t in tables:
-        print(t.to_markdown(args.dps, args.notation) if args.markdown else t.to_text(args.dps))
-        print()
-    word = "entry disagrees" if disagreements == 1 else "entries disagree"
-    print(f"{disagreements} {word} with the published values "
-          f"({sum(len(t.rows) for t in tables)} entries in {len(tables)} tables).")
+    rows = sum(len(t.rows) for t in tables)
+    print(f"{disagreements} of {rows} rows in {len(tables)} tables disagree with the published values"
+          + (": see the [DIFF] lines above for which entries and why." if disagreements else "."))
     return 0
 
 
@@ -377,11 +385,13 @@ def build_parser():
         return p
 
     p = add("tables", "reproduce the published tables, derived and published side by side",
-            cmd_tables, ["symkernel tables", "symkernel tables --markdown",
+            cmd_tables, ["symkernel tables", "symkernel tables --only 'seed 001' --markdown",
                          "symkernel tables --latex --standalone > tables.tex && pdflatex tables.tex"])
     output(p, "digits of the numeric value columns (default 15)")
     p.add_argument("--markdown", action="store_true", help="Markdown tables")
     p.add_argument("--standalone", action="store_true", help="with --latex: a complete document")
+    p.add_argument("--only", action="append", default=[], metavar="TEXT",
+                   help="only the tables whose name contains TEXT (e.g. 'seed 001', 'S.1'; repeatable)")
 
     p = add("coeffs", "normalized Hermite coefficients c_0..c_{K-1}", cmd_coeffs,
             ["symkernel coeffs relu -K 6", "symkernel coeffs tanh -K 4 --dps 30",

@@ -266,19 +266,25 @@ def seed001_table_b1():
     return t
 
 
-def _seed000_tables():
-    """Seed 000 Table S.1 when :mod:`symkernel.papers.seed000` provides it (issue 3)."""
+def _seed000_builders():
+    """Seed 000 Table S.1 when :mod:`symkernel.papers.seed000` provides it."""
     try:
         from .papers import seed000
     except ImportError:
         return []
     maker = getattr(seed000, "table_s1_table", None)
-    return [maker()] if maker is not None else []
+    return [("Seed 000, Table S.1", maker)] if maker is not None else []
+
+
+def table_builders():
+    """``[(name, function returning a Table)]`` for every published table the package reproduces."""
+    return [("Seed 001, Table 2", seed001_table2), ("Seed 001, Table B.1", seed001_table_b1)] + \
+        _seed000_builders()
 
 
 def paper_tables():
     """Every published table the package reproduces, as :class:`Table` objects."""
-    return [seed001_table2(), seed001_table_b1()] + _seed000_tables()
+    return [build() for _, build in table_builders()]
 
 
-__all__ = ["Table", "Label", "Value", "Math", "paper_tables", "seed001_table2", "seed001_table_b1"]
+__all__ = ["Table", "Label", "Value", "Math", "paper_tables", "table_builders", "seed001_table2", "seed001_table_b1"]

@@ -9,27 +9,27 @@ from symkernel.cli import SCHEMA, main
 
 
 def test_tables_reproduce_seed001(capsys):
-    assert main(["tables"]) == 0
+    assert main(["tables", "--only", "seed 001"]) == 0
     out = capsys.readouterr().out
-    assert "Table 2" in out and "Table B.1" in out
-    assert "[DIFF]" not in out.split("Table S.1")[0]
-    assert out.count("[OK]") >= 9
+    assert "Table 2" in out and "Table B.1" in out and "Table S.1" not in out
+    assert "[DIFF]" not in out and out.count("[OK]") == 9
+    assert out.strip().endswith("0 of 9 rows in 2 tables disagree with the published values.")
 
 
 def test_tables_json_and_markdown(capsys):
-    assert main(["tables", "--json"]) == 0
+    assert main(["tables", "--json", "--only", "Seed 001"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema"] == SCHEMA and data["command"] == "tables"
     t2 = data["tables"][0]
     assert t2["columns"][:3] == ["activation", "beta (derived)", "beta (published)"]
     relu = [r for r in t2["rows"] if r[0] == "max(x,0)"][0]
     assert relu[3] == "1.26652889653787"
-    assert main(["tables", "--markdown"]) == 0
+    assert main(["tables", "--markdown", "--only", "table 2"]) == 0
     assert r"| $\max(x,0)$ |" in capsys.readouterr().out
 
 
 def test_tables_latex_standalone(capsys):
-    assert main(["tables", "--latex", "--standalone", "--notation", "seed001"]) == 0
+    assert main(["tables", "--latex", "--standalone", "--notation", "seed001", "--only", "seed 001"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(r"\documentclass") and r"\toprule" in out and r"\mathrm{He}_{2}(x)" in out
 
@@ -99,7 +99,7 @@ def test_check_two_paths_and_simulation(capsys):
                                   ["kernel", "step", "--which", "derivative"], ["eoc", "relu"],
                                   ["beta", "relu", "--dps", "0"], ["nonsense"], [],
                                   ["beta", "relu", "--notation", "klingon"],
-                                  ["beta", "relu", "--json", "--latex"]])
+                                  ["beta", "relu", "--json", "--latex"], ["tables", "--only", "seed 999"]])
 def test_bad_input_is_one_line_and_exit_code_2(argv, capsys):
     try:
         status = main(argv)
