@@ -288,7 +288,10 @@ class KernelDynamics:
         return np.abs(rho_l - float(self.fixed_point.value(17)))
 
     def sequence(self, rho0, depth, dps=None, exact=False):
-        """``[rho_0, ..., rho_depth]``: float64 (default), mpmath (``dps``) or SymPy (``exact=True``)."""
+        """``[rho_0, ..., rho_depth]``: float64 (default), mpmath (``dps``) or SymPy (``exact=True``).
+
+        In float64, ``rho0`` may be an array: the result then has shape ``(depth + 1,) + shape``.
+        """
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
             raise InvalidInputError(f"depth must be a nonnegative integer, got {depth!r}")
         if exact:
@@ -304,12 +307,13 @@ class KernelDynamics:
                 nxt = self.kmap(out[-1], dps=dps)
                 out.append(max(min(nxt, mpmath.mpf(1)), mpmath.mpf(-1)))
             return out
-        out = np.empty(depth + 1)
-        out[0] = float(rho0)
-        if abs(out[0]) > 1 or math.isnan(out[0]):
+        r0 = np.asarray(rho0, dtype=float)
+        if np.isnan(r0).any() or (np.abs(r0) > 1).any():
             raise InvalidInputError("rho_0 must lie in [-1, 1]")
+        out = np.empty((depth + 1,) + r0.shape)
+        out[0] = r0
         for i in range(depth):
-            out[i + 1] = np.clip(self.kmap.numpy(np.array([out[i]]))[0], -1.0, 1.0)
+            out[i + 1] = np.clip(self.kmap.numpy(out[i]), -1.0, 1.0)
         return out
 
     def cobweb(self, rho0, depth):

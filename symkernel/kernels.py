@@ -223,7 +223,12 @@ def _rho_value(value):
             with mpmath.workdps(wp):
                 return mpmath.mpf(value)
     elif isinstance(value, (int, float, np.floating, np.integer, mpmath.mpf)):
-        test = mpmath.mpf(value) if not isinstance(value, (np.floating, np.integer)) else mpmath.mpf(float(value))
+        if isinstance(value, mpmath.mpf):
+            test = value                      # keep every bit (no rounding to the context precision)
+        elif isinstance(value, (np.floating, np.integer)):
+            test = mpmath.mpf(float(value))
+        else:
+            test = mpmath.mpf(value)
         fixed = test
 
         def at(wp):
