@@ -81,3 +81,23 @@ def test_chaotic_phase_decay_of_c_minus_c_star_gives_xi_c():
     xi_sim = 2 / sum(rates)
     assert xi_sim == pytest.approx(st["xi_c"], rel=0.10)
     assert float(sk.mean_field("tanh", sw2, sb2).xi_c) == pytest.approx(st["xi_c"], rel=1e-10)
+
+
+@pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
+def test_jacobian_mean_squared_singular_value_is_chi1_to_the_depth(weights):
+    from symkernel.meanfield.jacobian import mean_squared_singular_value, simulate_jacobian
+    depth, width, runs = 8, 100, 30
+    spread = {}
+    w_crit = float(sk.edge_of_chaos("tanh", 0.05)[0])
+    for label, sw2, sb2 in (("ordered", 1.5, 0.3), ("critical", w_crit, 0.05)):
+        theory = mean_squared_singular_value("tanh", sw2, sb2, depth)
+        q1 = float(sk.mean_field("tanh", sw2, sb2).q_star)
+        ev = [simulate_jacobian("tanh", sw2, sb2, width=width, depth=depth, q1=q1,
+                                weights=weights, seed=s) for s in range(runs)]
+        msv = np.array([e.mean() for e in ev])
+        se = msv.std(ddof=1) / np.sqrt(runs)
+        assert abs(msv.mean() - float(theory)) < 4 * se, (label, msv.mean(), float(theory), se)
+        spread[label] = np.mean([e.max() / e.mean() for e in ev])
+    # same mean, different spread: orthogonal weights give a better conditioned Jacobian
+    assert (spread["critical"] < 15) == (weights == "orthogonal")
+    assert float(mean_squared_singular_value("tanh", w_crit, 0.05, depth)) == pytest.approx(1, abs=1e-12)
