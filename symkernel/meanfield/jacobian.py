@@ -12,7 +12,7 @@ the mean squared singular value, for Gaussian *and* orthogonal weights alike (it
 the second moment of ``W``); the two ensembles differ in the spread of the spectrum, not its mean.
 
 >>> import symkernel as sk, sympy as sp
->>> mean_squared_singular_value("relu", sp.Symbol("s", positive=True), 0, 5).expr
+>>> mean_squared_singular_value("relu", sp.Symbol("s", positive=True), sp.Rational(1, 10), 5).expr
 s**5/32
 """
 import math
