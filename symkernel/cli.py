@@ -343,7 +343,8 @@ def cmd_tables(args):
         print(document(*blocks) if args.standalone else "\n\n".join(blocks))
         return 0
     rows = sum(len(t.rows) for t in tables)
-    print(f"{disagreements} of {rows} rows in {len(tables)} tables disagree with the published values"
+    print(f"{disagreements} of {rows} rows in {len(tables)} table{'s' if len(tables) != 1 else ''} "
+          "disagree with the published values"
           + (": see the [DIFF] lines above for which entries and why." if disagreements else "."))
     return 0
 

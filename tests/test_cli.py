@@ -124,3 +124,39 @@ def test_console_entry_point_runs_as_module():
     assert done.returncode == 0 and "1.26652889653787" in done.stdout
     bad = subprocess.run([sys.executable, "-m", "symkernel", "beta", "softmax"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def _readme_console_examples():
+    """``(command, expected lines)`` for every ``$ symkernel ...`` line of README's console blocks."""
+    import pathlib
+    import shlex
+
+    text = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    examples = []
+    for block in text.split("```console")[1:]:
+        for chunk in block.split("```")[0].split("\n$ ")[0:]:
+            lines = [line for line in chunk.strip("\n").lstrip("$ ").splitlines()]
+            if lines and lines[0].startswith("symkernel "):
+                examples.append((shlex.split(lines[0])[1:], lines[1:]))
+    return examples
+
+
+README_EXAMPLES = _readme_console_examples()
+
+
+def test_readme_has_console_examples():
+    assert len(README_EXAMPLES) >= 6
+
+
+@pytest.mark.parametrize("argv, expected", README_EXAMPLES, ids=[" ".join(a) for a, _ in README_EXAMPLES])
+def test_readme_console_example(argv, expected, capsys):
+    status = main(argv)
+    captured = capsys.readouterr()
+    got = (captured.out + captured.err).rstrip("\n").splitlines()
+    assert status == (2 if captured.err else 0)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        if e.endswith("..."):
+            assert g.startswith(e[:-3])
+        else:
+            assert g.rstrip() == e.rstrip()
