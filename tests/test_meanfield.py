@@ -186,3 +186,23 @@ def test_erf_exact_covariance_map_equals_mehler_to_30_digits():
         assert abs(exact(q, cs) - cs) < mpmath.mpf(10) ** -28
         slope = mpmath.diff(lambda t: exact(q, t), cs)
         assert abs(slope - mf.chi_c.value(30)) < mpmath.mpf(10) ** -27
+
+
+def test_interior_minimum_of_the_critical_line_gelu():
+    res = critical_minimum("gelu")
+    assert not res["at_boundary"]
+    q, w, b = res["q_star"], res["sigma_w2"], res["sigma_b2"]
+    m = moments("gelu")
+    qv = q.value(30)
+    with mpmath.workdps(30):
+        # q is a stationary point of D1: the exact dD1 (refined) and the quadrature one both vanish
+        assert abs(m.mp("dD1", qv, 30, "numeric")) < mpmath.mpf(10) ** -27
+        assert abs(m.mp("dD1", qv, 30, "exact")) < mpmath.mpf(10) ** -27
+        for dq in (mpmath.mpf("-0.01"), mpmath.mpf("0.01")):   # and a minimum of sigma_w^2
+            assert 1 / m.mp("D1", qv + dq, 30) > w.value(30)
+    mf = sk.mean_field("gelu", w, b, q0=float(q))
+    with mpmath.workdps(25):
+        assert abs(mf.chi_1.value(25) - 1) < mpmath.mpf(10) ** -22
+        assert abs(mf.q_star.value(25) - q.value(25)) < mpmath.mpf(10) ** -22
+    with pytest.raises(NoFixedPointError):
+        critical_minimum("sigmoid", sigma_b2_min=1e9)

@@ -173,15 +173,24 @@ def critical_minimum(act, sigma_b2_min=0):
     r"""The smallest ``sigma_w^2`` on the critical line over ``sigma_b^2 >= sigma_b2_min``.
 
     Along the line, parametrized by ``q``: ``sigma_w^2 = 1/D1(q)``, ``sigma_b^2 = g(q)``.  A
-    float64 scan of ``q`` finds where the minimum over ``{g >= sigma_b2_min}`` lies; when it sits
-    at the boundary ``g = sigma_b2_min`` (seed 003 Theorem 1 for the sigmoid: at ``sigma_b^2 = 0``)
-    the value is :func:`edge_of_chaos` there, to any number of digits.
+    float64 scan of ``q`` finds where the minimum over ``{g >= sigma_b2_min}`` lies:
 
-    Returns a dict: ``sigma_w2``, ``sigma_w`` (Quantities), ``q_star``, ``sigma_b2``,
+    - at the boundary ``g = sigma_b2_min`` (seed 003 Theorem 1 for the sigmoid: at
+      ``sigma_b^2 = 0``): the value is :func:`edge_of_chaos` there, to any number of digits;
+    - in the interior (GELU, SiLU, Mish): ``D1`` is maximal there, so ``q`` is the root of
+      ``dD1/dq = E[(Z^2-1) phi'(sqrt q Z)^2]/(2q)`` (bracketed by the scan, refined with mpmath at
+      two precisions), and ``sigma_b^2 = g(q)`` is returned as a Quantity too.
+
+    Returns a dict: ``sigma_w2``, ``sigma_w``, ``q_star`` (Quantities), ``sigma_b2``,
     ``at_boundary`` and ``D1_decreasing`` (``1/D1`` increasing on the scanned feasible set).
+
+    >>> res = critical_minimum("gelu")
+    >>> res["at_boundary"], round(float(res["sigma_w2"]), 10), round(float(res["sigma_b2"]), 10)
+    (False, 1.9558088557, 0.3273772572)
     """
     act = as_activation(act)
     m = moments(act)
+    m.require_continuous("chi_1")
     g = np.array([_g_float(m, q) for q in _SCAN])
     d1 = np.array([m._np_one("D1", q) for q in _SCAN])
     feasible = g >= float(sigma_b2_min)
@@ -190,13 +199,48 @@ def critical_minimum(act, sigma_b2_min=0):
     first = int(np.argmax(feasible))
     best = first + int(np.argmin(np.where(feasible, 1 / d1, np.inf)[first:]))
     at_boundary = best == first
-    if not at_boundary:
-        raise NotImplementedError("the minimum is interior to the critical line; refine it by "
-                                  "minimizing 1/D1(q) (not implemented)")
-    w, q = edge_of_chaos(act, sigma_b2_min)
+    tail = 1 / d1[first:][feasible[first:]]
+    if at_boundary:
+        w, q = edge_of_chaos(act, sigma_b2_min)
+        sb2 = sigma_b2_min
+    else:
+        if best == len(_SCAN) - 1 or not feasible[best + 1]:
+            raise NoFixedPointError(
+                f"{act.name}: sigma_w^2 keeps decreasing along the critical line up to q = "
+                f"{_SCAN[best]:g}; the infimum is not attained on the scanned range")
+        q, w, sb2 = _interior_minimum(m, _SCAN[best - 1], _SCAN[best + 1], act)
     sw = Quantity(None, r"\sigma_w", "sqrt of sigma_w2",
                   lambda dps: mpmath.sqrt(w.value(dps + 2)), params=w.params) if not w.exact else \
         Quantity(sp.sqrt(w.expr), r"\sigma_w", "exact", params=w.params)
-    tail = 1 / d1[first:][feasible[first:]]
-    return {"sigma_w2": w, "sigma_w": sw, "q_star": q, "sigma_b2": sigma_b2_min,
+    return {"sigma_w2": w, "sigma_w": sw, "q_star": q, "sigma_b2": sb2,
             "at_boundary": at_boundary, "D1_decreasing": bool(np.all(np.diff(tail) > 0))}
+
+
+def _interior_minimum(m, lo, hi, act):
+    """(q, sigma_w2, sigma_b2) Quantities at the root of dD1/dq in [lo, hi]."""
+    f = lambda t: m._np_one("dD1", t)  # noqa: E731
+    if (f(lo) > 0) == (f(hi) > 0):
+        raise NoFixedPointError(f"{act.name}: no sign change of dD1/dq around the scanned minimum")
+    qf = optimize.brentq(f, lo, hi, xtol=1e-300, rtol=1e-15)
+
+    def dd1(t, wp):
+        with mpmath.workdps(wp):
+            return m.mp("dD1", t, wp)
+    q_value = _reusing(lambda dps: refine_root(dd1, qf, dps))
+
+    def w_value(dps):
+        wp = dps + 6
+        qq = q_value(wp)
+        with mpmath.workdps(wp):
+            return 1 / m.mp("D1", qq, wp)
+
+    def b_value(dps):
+        wp = dps + 12                    # q - V/D1 may cancel a few digits
+        qq = q_value(wp)
+        with mpmath.workdps(wp):
+            return qq - m.mp("V", qq, wp) / m.mp("D1", qq, wp)
+    params = (("activation", act.expr),)
+    prov = "numeric: interior minimum of 1/D1 on the critical line (root of dD1/dq, mpmath)"
+    return (Quantity(None, "q^{*}", prov, q_value, params=params),
+            Quantity(None, r"\sigma_w^{2}", prov, w_value, params=params),
+            Quantity(None, r"\sigma_b^{2}", prov, b_value, params=params))

@@ -6,6 +6,8 @@ The mean-field maps (MATH.md §5) need, for ``Z ~ N(0, 1)``:
 - ``D1(q) = E[phi'(sqrt(q) Z)^2]``                   (``chi_1 = sigma_w^2 D1(q*)``)
 - ``D2(q) = E[phi''(sqrt(q) Z) phi(sqrt(q) Z)]``     (``chi_q* = sigma_w^2 (D1 + D2)(q*)``)
 - ``M(q)  = E[phi(sqrt(q) Z)]``
+- ``dD1(q) = d D1/dq = E[(Z^2 - 1) phi'(sqrt(q) Z)^2]/(2q)`` (Gaussian score; for the minimum
+  of ``sigma_w^2 = 1/D1`` along the critical line)
 - Hermite coefficients ``a_j(q) = E[phi(sqrt(q) Z) he_j(Z)]``: by Mehler,
   ``E[phi(u_1) phi(u_2)] = sum_j a_j^2 c^j`` and ``q E[phi'(u_1) phi'(u_2)] = sum_j j a_j^2 c^(j-1)``.
 
@@ -39,7 +41,7 @@ from ..pieces import Piece
 from ..symbols import x
 
 Q = sp.Symbol("q", positive=True)
-KINDS = ("V", "D1", "D2", "M")
+KINDS = ("V", "D1", "D2", "M", "dD1")
 _Z_SPLITS = (-12, -6, -3, 0, 3, 6, 12)
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
 _Z_MAX, _Y_MAX = 14.0, 24.0
@@ -99,8 +101,11 @@ class Moments:
         return self._exact[kind]
 
     def _compute_exact(self, kind):
-        if kind in ("D1", "D2") and not self.continuous:
+        if kind in ("D1", "D2", "dD1") and not self.continuous:
             return None
+        if kind == "dD1":
+            d1 = self.exact("D1")
+            return None if d1 is None else sp.simplify(sp.diff(d1, Q))
         exprs = {"V": [p.expr**2 for p in self.pieces], "M": [p.expr for p in self.pieces],
                  "D1": [d**2 for d in self.d1],
                  "D2": [d2 * p.expr for d2, p in zip(self.d2, self.pieces)]}[kind]
@@ -134,7 +139,8 @@ class Moments:
             total, err = mpmath.mpf(0), mpmath.mpf(0)
             for lo, hi, f0, f1, f2 in pieces:
                 F = {"V": lambda y: f0(y)**2, "M": f0, "D1": lambda y: f1(y)**2,
-                     "D2": lambda y: f2(y) * f0(y)}[kind]
+                     "D2": lambda y: f2(y) * f0(y),
+                     "dD1": lambda y: f1(y)**2 * ((y / s)**2 - 1) / (2 * q)}[kind]
                 a = -mpmath.inf if lo == -np.inf else mpmath.mpf(lo) / s
                 b = mpmath.inf if hi == np.inf else mpmath.mpf(hi) / s
                 g = lambda z: F(s * z) * mpmath.exp(-z * z / 2)  # noqa: E731
@@ -159,7 +165,11 @@ class Moments:
 
     def mp(self, kind, q, dps=15, method="auto"):
         """``kind`` at ``q`` as an mpf correct to ``dps`` digits (``method``: auto/exact/numeric)."""
-        if kind in ("D1", "D2"):
+        if kind not in KINDS:
+            raise InvalidInputError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind == "dD1" and mpmath.mpf(q) <= 0:
+            raise InvalidInputError("dD1 needs q > 0")
+        if kind in ("D1", "D2", "dD1"):
             self.require_continuous("the susceptibility")
         if mpmath.mpf(q) < 0:
             raise InvalidInputError(f"the variance q must be nonnegative, got {q}")
@@ -246,7 +256,7 @@ class Moments:
     def np(self, kind, q):
         """``kind`` at each ``q`` of an array (float64, about 15 digits)."""
         q = np.atleast_1d(np.asarray(q, dtype=float))
-        if kind in ("D1", "D2"):
+        if kind in ("D1", "D2", "dD1"):
             self.require_continuous("the susceptibility")
         out = np.empty_like(q)
         for i, qi in enumerate(q):
@@ -258,7 +268,8 @@ class Moments:
             return float(self._exact_limit(kind))
         z, w = self.nodes(q)
         f0, f1, f2 = self.values(q, z)
-        integrand = {"V": f0 * f0, "M": f0, "D1": f1 * f1, "D2": f2 * f0}[kind]
+        integrand = {"V": f0 * f0, "M": f0, "D1": f1 * f1, "D2": f2 * f0,
+                     "dD1": f1 * f1 * (z * z - 1) / (2 * q) if kind == "dD1" else None}[kind]
         val = float(np.dot(w, integrand))
         if kind == "D2":
             s = np.sqrt(q)
