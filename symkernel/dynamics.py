@@ -168,9 +168,10 @@ class KernelDynamics:
         if cached is not None and cached[0] >= dps:
             with mpmath.workdps(dps):
                 return +cached[1]
-        value = self._find_root(dps)
-        self.__dict__["_root_cache"] = (dps, value)
-        return value
+        value = self._find_root(dps + 8)          # accurate to dps + 8 digits: serves later requests
+        self.__dict__["_root_cache"] = (dps + 8, value)
+        with mpmath.workdps(dps):
+            return +value
 
     def _find_root(self, dps):
         grid = np.linspace(0, 1, 4097)[:-1]
@@ -220,7 +221,7 @@ class KernelDynamics:
             return _rename(self.kappa_prime_1, r"\kappa'(\rho^*)")
         deriv = self.kmap.derivative()
         return Quantity(None, r"\kappa'(\rho^*)", "numeric: kappa' at the numeric rho*",
-                        lambda dps: deriv(self.fixed_point.value(dps + 5), dps=dps))
+                        lambda dps: deriv(self.fixed_point.value(dps + 3), dps=dps))
 
     @property
     def kappa_star(self):
@@ -229,7 +230,7 @@ class KernelDynamics:
         if fp.exact:
             return _rename(fp, r"\kappa(\rho^*)")
         return Quantity(None, r"\kappa(\rho^*)", "numeric: kappa at rho*",
-                        lambda dps: self.kmap(fp.value(dps + 5), dps=dps))
+                        lambda dps: self.kmap(fp.value(dps + 3), dps=dps))
 
     @property
     def rate(self):
@@ -247,7 +248,7 @@ class KernelDynamics:
             fp, kps = self.fixed_point, self.kappa_prime_star
 
             def value(dps):
-                wp = dps + 5
+                wp = dps + 3
                 with mpmath.workdps(wp):
                     r, d = fp.value(wp), kps.value(wp)
                     v = max(1 - k0.value(wp), d, (1 - r) / (2 - d))
