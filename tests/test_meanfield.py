@@ -97,15 +97,42 @@ def test_exact_edges_of_chaos():
 
 
 def test_sigmoid_theorem1_minimum():
-    res = critical_minimum("sigmoid")
-    assert res["at_boundary"] and res["D1_decreasing"]
-    w = res["sigma_w2"].value(30)
-    # seed 003 prints sigma_w ~ 103.05 and sigma_w^2 >~ 100: the computed minimum is sigma_w^2
-    assert 100 < w < 104 and abs(w - 103.05) > 0.03
-    assert 10 < res["sigma_w"].value(20) < 10.2
-    mf = sk.mean_field("sigmoid", res["sigma_w2"], 0)
-    with mpmath.workdps(25):
-        assert abs(mf.chi_1.value(25) - 1) < mpmath.mpf(10) ** -20
+    from symkernel.papers import seed003
+    res = seed003.theorem1(30)
+    assert res["at_boundary"] and res["D1_decreasing"] and res["sigma_b2"] == 0
+    w, pub = res["sigma_w2"], res["published"]
+    # seed 003 prints sigma_w ~ 103.05 and sigma_w^2 >~ 100: the computed minimum is sigma_w^2,
+    # 103.0076 (4e-4 below the printed 103.05), and sigma_w is about 10.149
+    assert pub["theorem1_bound_sigma_w2"] < w < pub["theorem1_sigma_w"]
+    assert abs(w - pub["theorem1_sigma_w"]) / w < 1e-3 and abs(w - pub["theorem1_sigma_w"]) > 0.03
+    assert 10.1 < res["sigma_w"] < 10.2
+    with mpmath.workdps(30):
+        assert abs(res["sigma_w"] ** 2 - w) < mpmath.mpf(10) ** -28
+    # eq. (27)'s q* = 0 bound is sigma_w^2 = 1/phi'(0)^2 = 16 (the paper prints sigma_w = 16)
+    assert res["q0_bound_sigma_w2"] == 16 == pub["eq27_sigma_w"]
+    # both equations of the proof hold at (q*, sigma_w^2), moments by quadrature at 30 digits
+    m, q = moments("sigmoid"), res["q_star"]
+    with mpmath.workdps(30):
+        assert abs(w * m.mp("D1", q, 30, "numeric") - 1) < mpmath.mpf(10) ** -27
+        assert abs(w * m.mp("V", q, 30, "numeric") - q) < mpmath.mpf(10) ** -27 * q
+
+
+def test_seed003_phase_diagram_data_and_figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    from symkernel.papers import seed003
+    d = seed003.phase_diagram_data("tanh", points=9, depths=np.arange(1, 31))
+    crit = d["critical_sigma_w2"]
+    assert crit == pytest.approx(float(sk.edge_of_chaos("tanh", 0.05)[0]), rel=1e-12)
+    for w, ph, chi in zip(d["sigma_w2"], d["phase"], d["chi_1"]):
+        assert (ph == "ordered") == (w < crit) == (chi < 1)
+    assert np.allclose(d["lines"][4.5], 4.5 * np.array(d["xi_c"]))
+    assert d["heat"].shape == (30, 9) and np.all((d["heat"] >= 0) & (d["heat"] <= 1))
+    r = seed003.phase_diagram_data("relu", sigma_w2=[1.5, 2.5], depths=[5])
+    assert r["phase"] == ["ordered", "no fixed point"] and np.isnan(r["xi_c"][1])
+    assert r["critical_sigma_w2"] == 2.0
+    fig = seed003.draw_phase_diagram(d)
+    assert len(fig.axes) == 2 and fig.axes[0].get_xlabel() == r"$\sigma_w^2$"
 
 
 def test_chaotic_phase_c_star_two_paths():
