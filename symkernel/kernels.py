@@ -26,7 +26,7 @@ exp(rho - 1)
 >>> import mpmath; mpmath.nstr(sk.kernel_map("relu")(0.5, dps=30), 25)
 '0.6089977810442293580889966'
 >>> sk.derivative_kernel("relu").expr
-(asin(rho) + pi/2)/(2*pi)
+(2*asin(rho) + pi)/(4*pi)
 """
 from functools import cached_property, lru_cache
 
@@ -951,7 +951,7 @@ def dual_kernel(act, **params):
     -exp(-rho - 1)/2 + exp(rho - 1)/2
     >>> import symkernel as sk
     >>> dual_kernel(sk.activation("relu", gain=2)).expr
-    2*(rho*(asin(rho) + pi/2) + sqrt(1 - rho**2))/pi
+    (2*rho*asin(rho) + pi*rho + 2*sqrt(1 - rho**2))/pi
     """
     return Kernel(_prepare(act, params))
 

@@ -45,6 +45,7 @@ def test_values_to_30_digits(rows):
         assert abs(star - kstar) < mpmath.mpf(10) ** -28
 
 
+@pytest.mark.slow
 def test_elu_row_and_celu_identity():
     assert sk.activation("celu").expr == sk.activation("elu").expr   # CELU(alpha=1) is ELU
     (row,) = seed000.table_s1_rows(dps=12, names=["elu"])
