@@ -4,10 +4,10 @@ from .criticality import critical_curve, critical_minimum, edge_of_chaos
 from .maps import MeanField, NoFixedPointError, depth_scales, float_state, mean_field
 from .moments import Moments, moments
 from .trajectory import pair_expectation, trajectory
-from .jacobian import mean_squared_singular_value, simulate_jacobian
+from .jacobian import mean_squared_singular_value, simulate_jacobian, spectrum_moments
 
 __all__ = ["MeanField", "NoFixedPointError", "depth_scales", "float_state", "mean_field",
            "Moments", "moments", "edge_of_chaos", "critical_curve", "critical_minimum",
            "cnn_eigenvalues", "cnn_mode_depth_scales", "window_operator",
            "pair_expectation", "trajectory", "mean_squared_singular_value",
-           "simulate_jacobian"]
+           "simulate_jacobian", "spectrum_moments"]

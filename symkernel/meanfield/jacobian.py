@@ -64,12 +64,13 @@ def _haar_orthogonal(rng, n):
 
 
 def simulate_jacobian(act, sigma_w2, sigma_b2, *, width, depth, q1, weights="gaussian", seed=0):
-    r"""Squared singular values of ``J = dx^L/dx^0`` for one random network (float64).
+    r"""The Jacobian ``J = dx^L/dx^0`` (an N x N float64 array) of one random network.
 
     The input ``x^0`` has ``|x^0|^2/N = (q1 - sigma_b^2)/sigma_w^2`` so the first pre-activations
     have variance ``q1``.  ``weights``: ``'gaussian'`` (``N(0, sigma_w^2/N)`` entries) or
-    ``'orthogonal'`` (``sqrt(sigma_w^2)`` times a Haar orthogonal matrix).  Returns the
-    eigenvalues of ``J J^T`` (their mean estimates ``chi_1^L``).
+    ``'orthogonal'`` (``sqrt(sigma_w^2)`` times a Haar orthogonal matrix).  The mean squared
+    singular value ``|J|_F^2/N`` estimates ``chi_1^L``; :func:`spectrum_moments` gives it and the
+    normalized second moment without an eigendecomposition.
     """
     act = as_activation(act)
     depth = _check_depth(depth)
@@ -94,4 +95,14 @@ def simulate_jacobian(act, sigma_w2, sigma_b2, *, width, depth, q1, weights="gau
         dphi = m.values(1.0, h)[1]          # phi'(h) (piecewise, exact derivative)
         J = dphi[:, None] * (W @ J)
         x = f(h)
-    return np.linalg.eigvalsh(J @ J.T)
+    return J
+
+
+def spectrum_moments(J):
+    """``(m1, m2/m1^2)`` of the squared singular values of ``J``: ``m1 = tr(J J^T)/N`` and
+    ``m2 = tr((J J^T)^2)/N`` (the second ratio is 1 for a perfectly isometric ``J``)."""
+    n = J.shape[0]
+    m1 = float(np.sum(J * J)) / n
+    JJ = J @ J.T
+    m2 = float(np.sum(JJ * JJ)) / n
+    return m1, m2 / (m1 * m1)
