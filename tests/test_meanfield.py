@@ -233,3 +233,24 @@ def test_interior_minimum_of_the_critical_line_gelu():
         assert abs(mf.q_star.value(25) - q.value(25)) < mpmath.mpf(10) ** -22
     with pytest.raises(NoFixedPointError):
         critical_minimum("sigmoid", sigma_b2_min=1e9)
+
+
+def test_bad_input_of_the_new_entry_points():
+    from symkernel.errors import SymbolicValueError
+    from symkernel.meanfield import simulate_jacobian, trajectory, pair_expectation
+    with pytest.raises(InvalidInputError):
+        trajectory("tanh", 0, 0.1, 1.0, 0.5, 3)
+    with pytest.raises(InvalidInputError):
+        trajectory("tanh", 1, 0.1, 1.0, 0.5, -1)
+    with pytest.raises(InvalidInputError):
+        pair_expectation("tanh", 1.0, 1.0, 1.5)
+    with pytest.raises(InvalidInputError):
+        simulate_jacobian("tanh", 1.5, 0.3, width=10, depth=2, q1=1.0, weights="uniform")
+    with pytest.raises(InvalidInputError):
+        simulate_jacobian("tanh", 1.5, 0.3, width=10, depth=2, q1=0.1)   # q1 <= sigma_b2
+    with pytest.raises(SymbolicValueError):
+        sk.mean_field("relu", sp.Symbol("w", positive=True), 0.1).correlation_map()
+    with pytest.raises(InvalidInputError):
+        sk.mean_field("tanh", 1, 0.1).covariance_map(-1)
+    with pytest.raises(InvalidInputError):
+        moments("tanh").mp("bogus", 1.0)
