@@ -38,6 +38,7 @@ def _networks(sw2, sb2, q1, c1, runs, seed0=0):
     return np.array(qs), np.array(cs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sw2, sb2", [(2.5, 0.05), (1.5, 0.3)])   # chaotic, ordered
 def test_q_and_c_track_the_maps_over_30_layers(sw2, sb2):
     runs = 50
@@ -66,6 +67,7 @@ def test_ordered_phase_decay_of_1_minus_c_gives_xi_c():
     assert xi_sim == pytest.approx(xi, rel=0.10)
 
 
+@pytest.mark.slow
 def test_chaotic_phase_decay_of_c_minus_c_star_gives_xi_c():
     """Start at c* + 0.1 and at c* - 0.1: the convexity of the c-map makes the decay slower above
     c* and faster below, and the mean rate of the two cancels that to first order."""
