@@ -268,9 +268,10 @@ class Moments:
             return float(self._exact_limit(kind))
         z, w = self.nodes(q)
         f0, f1, f2 = self.values(q, z)
-        integrand = {"V": f0 * f0, "M": f0, "D1": f1 * f1, "D2": f2 * f0,
-                     "dD1": f1 * f1 * (z * z - 1) / (2 * q) if kind == "dD1" else None}[kind]
-        val = float(np.dot(w, integrand))
+        with np.errstate(over="ignore", invalid="ignore"):   # exp-type growth: V = inf is the answer
+            integrand = {"V": f0 * f0, "M": f0, "D1": f1 * f1, "D2": f2 * f0,
+                         "dD1": f1 * f1 * (z * z - 1) / (2 * q) if kind == "dD1" else None}[kind]
+            val = float(np.dot(w, integrand))
         if kind == "D2":
             s = np.sqrt(q)
             for b, jump, phib in self.breaks:
