@@ -31,6 +31,7 @@ JSON schema (``--json``, schema ``"symkernel-cli/1"``; stable: keys are only eve
     tables --json: {"schema", "command": "tables", "dps", "tables": [Table.as_dict()],
                     "disagreements": int}
 """
+
 import argparse
 import json
 import os
@@ -76,7 +77,9 @@ def _gain(text):
     try:
         value = sp.Rational(text)
     except (TypeError, ValueError, SyntaxError):
-        raise argparse.ArgumentTypeError(f"gain must be a positive number or 'alpha', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"gain must be a positive number or 'alpha', got {text!r}"
+        ) from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"gain must be positive, got {text}")
     return value
@@ -91,13 +94,18 @@ def _number(text):
 
 def _activation(args):
     from .activations import activation
+
     return activation(args.activation, gain=args.gain)
 
 
 # ------------------------------------------------------------------------------ output
 def _record(q, dps, name=None):
-    record = {"name": name or q.plain_symbol, "symbol": q.symbol, "exact": q.exact,
-              "provenance": q.provenance}
+    record = {
+        "name": name or q.plain_symbol,
+        "symbol": q.symbol,
+        "exact": q.exact,
+        "provenance": q.provenance,
+    }
     if not q.free_symbols:
         record["value"] = mpmath.nstr(q.value(dps), dps)
     if q.exact:
@@ -107,8 +115,14 @@ def _record(q, dps, name=None):
 
 
 def _envelope(args, act, **extra):
-    out = {"schema": SCHEMA, "command": args.command, "activation": args.activation,
-           "sigma": sp.sstr(act.expr), "gain": str(args.gain), "dps": args.dps}
+    out = {
+        "schema": SCHEMA,
+        "command": args.command,
+        "activation": args.activation,
+        "sigma": sp.sstr(act.expr),
+        "gain": str(args.gain),
+        "dps": args.dps,
+    }
     out.update(extra)
     return out
 
@@ -116,6 +130,7 @@ def _envelope(args, act, **extra):
 def _show(quantities, args, act, names=None, **extra):
     """Print quantities as text, LaTeX (--latex) or JSON (--json)."""
     from .latex import latex
+
     names = names or [None] * len(quantities)
     if args.json:
         records = [_record(q, args.dps, n) for q, n in zip(quantities, names)]
@@ -138,40 +153,65 @@ def _show(quantities, args, act, names=None, **extra):
 # ------------------------------------------------------------------------------ commands
 def cmd_activations(args):
     from .activations import known_activations
+
     names = sorted(known_activations())
-    print(json.dumps({"schema": SCHEMA, "command": "activations", "names": names}) if args.json
-          else "\n".join(names))
+    print(
+        json.dumps({"schema": SCHEMA, "command": "activations", "names": names})
+        if args.json
+        else "\n".join(names)
+    )
 
 
 def cmd_coeffs(args):
     from .hermite import hermite_coefficients
+
     act = _activation(args)
     _show(hermite_coefficients(act, args.K), args, act)
 
 
 def cmd_beta(args):
     from .strength import isometry_strength
+
     act = _activation(args)
     _show([isometry_strength(act)], args, act, names=["beta"])
 
 
-_KERNELS = {"map": "kernel_map", "dual": "dual_kernel", "reduced": "mean_reduced_dual",
-            "derivative": "derivative_kernel"}
+_KERNELS = {
+    "map": "kernel_map",
+    "dual": "dual_kernel",
+    "reduced": "mean_reduced_dual",
+    "derivative": "derivative_kernel",
+}
 
 
 def cmd_kernel(args):
     from . import kernels
     from .latex import format_number, latex
+
     act = _activation(args)
     kern = getattr(kernels, _KERNELS[args.which])(act)
     values = [(r, kern(_rho_argument(kern, r, args.dps), dps=args.dps)) for r in args.rho]
     if args.json:
-        info = {"name": kern.name, "symbol": kern.symbol, "exact": kern.exact,
-                "expr": sp.sstr(kern.expr) if kern.exact else None,
-                "latex": kern.latex() if kern.exact else None, "provenance": kern.provenance}
-        print(json.dumps(_envelope(args, act, kernel=info, quantities=[],
-                                   values=[{"rho": str(r), "value": mpmath.nstr(v, args.dps)}
-                                           for r, v in values]), indent=2))
+        info = {
+            "name": kern.name,
+            "symbol": kern.symbol,
+            "exact": kern.exact,
+            "expr": sp.sstr(kern.expr) if kern.exact else None,
+            "latex": kern.latex() if kern.exact else None,
+            "provenance": kern.provenance,
+        }
+        print(
+            json.dumps(
+                _envelope(
+                    args,
+                    act,
+                    kernel=info,
+                    quantities=[],
+                    values=[{"rho": str(r), "value": mpmath.nstr(v, args.dps)} for r, v in values],
+                ),
+                indent=2,
+            )
+        )
         return
     if args.latex:
         print(latex(kern, digits=args.dps, notation=args.notation))
@@ -182,8 +222,10 @@ def cmd_kernel(args):
         print(f"{kern.name} of {sp.sstr(act.expr)}:  {sp.sstr(kern.expr)}   [exact]")
     else:
         series = sp.sstr(kern.series(6).evalf(8))
-        print(f"{kern.name} of {sp.sstr(act.expr)}: no closed form; series {series} + ...   "
-              f"[{kern.provenance}]")
+        print(
+            f"{kern.name} of {sp.sstr(act.expr)}: no closed form; series {series} + ...   "
+            f"[{kern.provenance}]"
+        )
     for r, v in values:
         print(f"  at rho = {r}: {mpmath.nstr(v, args.dps)}")
 
@@ -199,6 +241,7 @@ def _rho_argument(kern, r, dps):
 
 def cmd_dynamics(args):
     from .dynamics import kernel_dynamics
+
     act = _activation(args)
     dyn = kernel_dynamics(act)
     qs = [dyn.fixed_point, dyn.rate, dyn.kappa_0, dyn.kappa_prime_0, dyn.kappa_prime_1]
@@ -218,15 +261,23 @@ def cmd_dynamics(args):
 
 def cmd_meanfield(args):
     from .meanfield import mean_field
+
     act = _activation(args)
     mf = mean_field(act, args.sigma_w2, args.sigma_b2)
     qs = [mf.q_star, mf.chi_1, mf.xi_q, mf.xi_c]
-    _show(qs, args, act, names=["q*", "chi_1", "xi_q", "xi_c"],
-          sigma_w2=str(args.sigma_w2), sigma_b2=str(args.sigma_b2))
+    _show(
+        qs,
+        args,
+        act,
+        names=["q*", "chi_1", "xi_q", "xi_c"],
+        sigma_w2=str(args.sigma_w2),
+        sigma_b2=str(args.sigma_b2),
+    )
 
 
 def cmd_eoc(args):
     from .meanfield import edge_of_chaos
+
     act = _activation(args)
     w, q = edge_of_chaos(act, sigma_b2=args.sigma_b2)
     _show([w, q], args, act, names=["sigma_w2", "q*"], sigma_b2=str(args.sigma_b2))
@@ -248,6 +299,7 @@ def cmd_check(args):
     from .hermite import _he_coefficients, hermite_coefficients
     from .strength import isometry_strength
     from .symbols import x
+
     act = _activation(args)
     if act.free_parameters:
         raise _BadInput("check needs a numeric gain and numeric parameters")
@@ -256,13 +308,27 @@ def cmd_check(args):
 
     def compare(name, q, numeric):
         if not q.exact:
-            checks.append({"name": name, "exact": None, "numeric": mpmath.nstr(q.value(dps), dps),
-                           "digits": None, "ok": None})
+            checks.append(
+                {
+                    "name": name,
+                    "exact": None,
+                    "numeric": mpmath.nstr(q.value(dps), dps),
+                    "digits": None,
+                    "ok": None,
+                }
+            )
             return
         a, b = q.value(dps), numeric(dps)
         d = _agreement_digits(a, b, dps)
-        checks.append({"name": name, "exact": mpmath.nstr(a, dps), "numeric": mpmath.nstr(b, dps),
-                       "digits": d, "ok": d >= dps - 1})
+        checks.append(
+            {
+                "name": name,
+                "exact": mpmath.nstr(a, dps),
+                "numeric": mpmath.nstr(b, dps),
+                "digits": d,
+                "ok": d >= dps - 1,
+            }
+        )
 
     cs = hermite_coefficients(act, args.K)
     num_c = []
@@ -278,24 +344,41 @@ def cmd_check(args):
         c0, c1, m2 = num_c[0](wp), num_c[1](wp), m2_num(wp)
         with mpmath.workdps(wp):
             return 2 - c1**2 / (m2 - c0**2)
+
     if args.K >= 2:
         compare("beta", isometry_strength(act), beta_numeric)
     simulation = None
     if args.simulate:
         from .validate import kernel_sequence
-        v = kernel_sequence(act, args.rho0, width=args.width, depth=args.depth,
-                            seeds=range(args.seeds))
-        simulation = {"statistic": "correlation", "rho0": float(args.rho0), "width": args.width,
-                      "depth": args.depth, "seeds": args.seeds,
-                      "theory": [float(t) for t in v.theory], "mean": [float(m) for m in v.mean],
-                      "stderr": [float(s) for s in v.stderr], "agree": [bool(a) for a in v.agree],
-                      "ok": bool(v.all_agree)}
+
+        v = kernel_sequence(
+            act, args.rho0, width=args.width, depth=args.depth, seeds=range(args.seeds)
+        )
+        simulation = {
+            "statistic": "correlation",
+            "rho0": float(args.rho0),
+            "width": args.width,
+            "depth": args.depth,
+            "seeds": args.seeds,
+            "theory": [float(t) for t in v.theory],
+            "mean": [float(m) for m in v.mean],
+            "stderr": [float(s) for s in v.stderr],
+            "agree": [bool(a) for a in v.agree],
+            "ok": bool(v.all_agree),
+        }
     ok = all(c["ok"] is not False for c in checks) and (simulation is None or simulation["ok"])
     if args.json:
-        print(json.dumps(_envelope(args, act, quantities=[], checks=checks, simulation=simulation,
-                                   ok=ok), indent=2))
+        print(
+            json.dumps(
+                _envelope(args, act, quantities=[], checks=checks, simulation=simulation, ok=ok),
+                indent=2,
+            )
+        )
         return 0 if ok else 1
-    print(f"exact engine vs numeric engine (mpmath quadrature), {dps} digits, sigma = {sp.sstr(act.expr)}")
+    print(
+        f"exact engine vs numeric engine (mpmath quadrature), {dps} digits, "
+        f"sigma = {sp.sstr(act.expr)}"
+    )
     for c in checks:
         if c["exact"] is None:
             print(f"  {c['name']:<11} numeric only (no closed form): {c['numeric']}")
@@ -303,11 +386,18 @@ def cmd_check(args):
             mark = "OK  " if c["ok"] else "FAIL"
             print(f"  [{mark}] {c['name']:<11} {c['exact']}  agree to {c['digits']} digits")
     if simulation is not None:
-        print(f"mean-field correlation map vs finite-width MLP (width {args.width}, {args.seeds} seeds, "
-              "layer norm + centering; agreement within 4 standard errors)")
-        for layer, (t, m, s, a) in enumerate(zip(simulation["theory"], simulation["mean"],
-                                                 simulation["stderr"], simulation["agree"])):
-            print(f"  [{'OK  ' if a else 'FAIL'}] layer {layer}: theory {t:.6f}  simulated {m:.6f} ± {s:.1e}")
+        print(
+            f"mean-field correlation map vs finite-width MLP (width {args.width}, "
+            f"{args.seeds} seeds, "
+            "layer norm + centering; agreement within 4 standard errors)"
+        )
+        for layer, (t, m, s, a) in enumerate(
+            zip(simulation["theory"], simulation["mean"], simulation["stderr"], simulation["agree"])
+        ):
+            print(
+                f"  [{'OK  ' if a else 'FAIL'}] layer {layer}: theory {t:.6f}  "
+                f"simulated {m:.6f} ± {s:.1e}"
+            )
     print("all checks passed" if ok else "SOME CHECKS FAILED")
     return 0 if ok else 1
 
@@ -316,13 +406,16 @@ def cmd_tables(args):
     """Each table is printed as soon as it is computed (Seed 000 Table S.1 takes about a minute)."""
     from .latex import document
     from .tables import table_builders
+
     builders = table_builders()
     if args.only:
         wanted = [w.lower() for w in args.only]
         builders = [(n, b) for n, b in builders if any(w in n.lower() for w in wanted)]
         if not builders:
-            raise _BadInput(f"no table matches {', '.join(args.only)}; known: "
-                            + "; ".join(n for n, _ in table_builders()))
+            raise _BadInput(
+                f"no table matches {', '.join(args.only)}; known: "
+                + "; ".join(n for n, _ in table_builders())
+            )
     tables = []
     for name, build in builders:
         if sys.stderr.isatty():
@@ -334,18 +427,31 @@ def cmd_tables(args):
             print(flush=True)
     disagreements = sum(len(t.disagreements) for t in tables)
     if args.json:
-        print(json.dumps({"schema": SCHEMA, "command": "tables", "dps": args.dps,
-                          "tables": [t.as_dict(args.dps) for t in tables],
-                          "disagreements": disagreements}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "schema": SCHEMA,
+                    "command": "tables",
+                    "dps": args.dps,
+                    "tables": [t.as_dict(args.dps) for t in tables],
+                    "disagreements": disagreements,
+                },
+                indent=2,
+            )
+        )
         return 0
     if args.latex:
-        blocks = [t.to_latex(digits=args.dps, notation=args.notation, float_env=True) for t in tables]
+        blocks = [
+            t.to_latex(digits=args.dps, notation=args.notation, float_env=True) for t in tables
+        ]
         print(document(*blocks) if args.standalone else "\n\n".join(blocks))
         return 0
     rows = sum(len(t.rows) for t in tables)
-    print(f"{disagreements} of {rows} rows in {len(tables)} table{'s' if len(tables) != 1 else ''} "
-          "disagree with the published values"
-          + (": see the [DIFF] lines above for which entries and why." if disagreements else "."))
+    print(
+        f"{disagreements} of {rows} rows in {len(tables)} table{'s' if len(tables) != 1 else ''} "
+        "disagree with the published values"
+        + (": see the [DIFF] lines above for which entries and why." if disagreements else ".")
+    )
     return 0
 
 
@@ -356,86 +462,171 @@ class _BadInput(SymkernelError):
 
 def build_parser():
     from . import __version__
-    parser = _Parser(prog="symkernel", description="Exact and high-precision mean-field theory of "
-                     "deep networks: Hermite coefficients, kernels, isometry strength, kernel "
-                     "dynamics, edge of chaos, and the published tables.",
-                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    parser = _Parser(
+        prog="symkernel",
+        description="Exact and high-precision mean-field theory of "
+        "deep networks: Hermite coefficients, kernels, isometry strength, kernel "
+        "dynamics, edge of chaos, and the published tables.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"symkernel {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     def output(p, dps_help="significant digits of numeric values (default 15)"):
         p.add_argument("--dps", type=int, default=15, help=dps_help)
-        p.add_argument("--json", action="store_true", help="machine-readable output (schema in "
-                       "'symkernel --help' / the symkernel.cli docstring)")
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help="machine-readable output (schema in "
+            "'symkernel --help' / the symkernel.cli docstring)",
+        )
         p.add_argument("--latex", action="store_true", help="LaTeX output")
-        p.add_argument("--notation", default="default",
-                       help="LaTeX notation: default, seed000, seed001 (He_k), poole (rho -> c)")
+        p.add_argument(
+            "--notation",
+            default="default",
+            help="LaTeX notation: default, seed000, seed001 (He_k), poole (rho -> c)",
+        )
 
     def common(p):
         p.add_argument("activation", help="registry name (relu, tanh, ...) or an expression in x")
-        p.add_argument("--gain", type=_gain, default=sp.Integer(1),
-                       help="gain alpha > 0, sigma(alpha x); a number or 'alpha' for a symbolic gain")
+        p.add_argument(
+            "--gain",
+            type=_gain,
+            default=sp.Integer(1),
+            help="gain alpha > 0, sigma(alpha x); a number or 'alpha' for a symbolic gain",
+        )
         output(p)
 
     def add(name, help_text, func, examples):
-        p = sub.add_parser(name, help=help_text, description=help_text,
-                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(func=func)
         return p
 
-    p = add("tables", "reproduce the published tables, derived and published side by side",
-            cmd_tables, ["symkernel tables", "symkernel tables --only 'seed 001' --markdown",
-                         "symkernel tables --latex --standalone > tables.tex && pdflatex tables.tex"])
+    p = add(
+        "tables",
+        "reproduce the published tables, derived and published side by side",
+        cmd_tables,
+        [
+            "symkernel tables",
+            "symkernel tables --only 'seed 001' --markdown",
+            "symkernel tables --latex --standalone > tables.tex && pdflatex tables.tex",
+        ],
+    )
     output(p, "digits of the numeric value columns (default 15)")
     p.add_argument("--markdown", action="store_true", help="Markdown tables")
     p.add_argument("--standalone", action="store_true", help="with --latex: a complete document")
-    p.add_argument("--only", action="append", default=[], metavar="TEXT",
-                   help="only the tables whose name contains TEXT (e.g. 'seed 001', 'S.1'; repeatable)")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="only the tables whose name contains TEXT (e.g. 'seed 001', 'S.1'; repeatable)",
+    )
 
-    p = add("coeffs", "normalized Hermite coefficients c_0..c_{K-1}", cmd_coeffs,
-            ["symkernel coeffs relu -K 6", "symkernel coeffs tanh -K 4 --dps 30",
-             "symkernel coeffs exp --gain alpha --latex"])
+    p = add(
+        "coeffs",
+        "normalized Hermite coefficients c_0..c_{K-1}",
+        cmd_coeffs,
+        [
+            "symkernel coeffs relu -K 6",
+            "symkernel coeffs tanh -K 4 --dps 30",
+            "symkernel coeffs exp --gain alpha --latex",
+        ],
+    )
     common(p)
     p.add_argument("-K", type=int, default=6, help="number of coefficients (default 6)")
 
-    p = add("beta", "isometry strength beta_sigma (seed 001, Def. 3)", cmd_beta,
-            ["symkernel beta relu", "symkernel beta tanh --dps 40", "symkernel beta sin --gain alpha"])
+    p = add(
+        "beta",
+        "isometry strength beta_sigma (seed 001, Def. 3)",
+        cmd_beta,
+        ["symkernel beta relu", "symkernel beta tanh --dps 40", "symkernel beta sin --gain alpha"],
+    )
     common(p)
 
-    p = add("kernel", "kernel map kappa (or the dual / mean-reduced / derivative kernel)", cmd_kernel,
-            ["symkernel kernel relu", "symkernel kernel tanh --rho 0.5 --dps 20",
-             "symkernel kernel gelu --which dual --latex"])
+    p = add(
+        "kernel",
+        "kernel map kappa (or the dual / mean-reduced / derivative kernel)",
+        cmd_kernel,
+        [
+            "symkernel kernel relu",
+            "symkernel kernel tanh --rho 0.5 --dps 20",
+            "symkernel kernel gelu --which dual --latex",
+        ],
+    )
     common(p)
-    p.add_argument("--which", choices=sorted(_KERNELS), default="map",
-                   help="map: kappa = sigma_hat/sigma_hat(1) (default); dual: sigma_hat; "
-                        "reduced: sigma_bar; derivative: E[sigma'(X) sigma'(Y)]")
-    p.add_argument("--rho", type=_number, action="append", default=[],
-                   help="evaluate at this correlation in [-1, 1] (repeatable)")
+    p.add_argument(
+        "--which",
+        choices=sorted(_KERNELS),
+        default="map",
+        help="map: kappa = sigma_hat/sigma_hat(1) (default); dual: sigma_hat; "
+        "reduced: sigma_bar; derivative: E[sigma'(X) sigma'(Y)]",
+    )
+    p.add_argument(
+        "--rho",
+        type=_number,
+        action="append",
+        default=[],
+        help="evaluate at this correlation in [-1, 1] (repeatable)",
+    )
 
-    p = add("dynamics", "Theorem 1 of seed 000: case, fixed point rho*, rate alpha", cmd_dynamics,
-            ["symkernel dynamics relu", "symkernel dynamics tanh --dps 30",
-             "symkernel dynamics gelu --rho0 0.1 --depth 10"])
+    p = add(
+        "dynamics",
+        "Theorem 1 of seed 000: case, fixed point rho*, rate alpha",
+        cmd_dynamics,
+        [
+            "symkernel dynamics relu",
+            "symkernel dynamics tanh --dps 30",
+            "symkernel dynamics gelu --rho0 0.1 --depth 10",
+        ],
+    )
     common(p)
     p.add_argument("--rho0", type=_number, default=None, help="also print rho_0..rho_depth")
     p.add_argument("--depth", type=int, default=10, help="layers for --rho0 (default 10)")
 
-    p = add("meanfield", "mean-field q*, chi_1 and depth scales xi_q, xi_c (seed 003)", cmd_meanfield,
-            ["symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05"])
+    p = add(
+        "meanfield",
+        "mean-field q*, chi_1 and depth scales xi_q, xi_c (seed 003)",
+        cmd_meanfield,
+        ["symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05"],
+    )
     common(p)
     p.add_argument("--sigma-w2", type=_number, required=True, help="weight variance sigma_w^2")
-    p.add_argument("--sigma-b2", type=_number, default=sp.Integer(0), help="bias variance (default 0)")
+    p.add_argument(
+        "--sigma-b2", type=_number, default=sp.Integer(0), help="bias variance (default 0)"
+    )
 
-    p = add("eoc", "edge of chaos: sigma_w^2 and q* with chi_1 = 1 at a bias variance", cmd_eoc,
-            ["symkernel eoc tanh --sigma-b2 0.05", "symkernel eoc relu --sigma-b2 0"])
+    p = add(
+        "eoc",
+        "edge of chaos: sigma_w^2 and q* with chi_1 = 1 at a bias variance",
+        cmd_eoc,
+        ["symkernel eoc tanh --sigma-b2 0.05", "symkernel eoc relu --sigma-b2 0"],
+    )
     common(p)
-    p.add_argument("--sigma-b2", type=_number, default=sp.Rational(1, 20),
-                   help="bias variance sigma_b^2 (default 0.05)")
+    p.add_argument(
+        "--sigma-b2",
+        type=_number,
+        default=sp.Rational(1, 20),
+        help="bias variance sigma_b^2 (default 0.05)",
+    )
 
-    p = add("check", "check one activation two ways: exact vs numeric engine (c_k, E sigma^2, beta), "
-            "and with --simulate the kernel map vs a finite-width network", cmd_check,
-            ["symkernel check relu", "symkernel check gelu -K 4 --simulate --width 256"])
+    p = add(
+        "check",
+        "check one activation two ways: exact vs numeric engine (c_k, E sigma^2, beta), "
+        "and with --simulate the kernel map vs a finite-width network",
+        cmd_check,
+        ["symkernel check relu", "symkernel check gelu -K 4 --simulate --width 256"],
+    )
     common(p)
     p.add_argument("-K", type=int, default=4, help="number of coefficients to check (default 4)")
     p.add_argument("--simulate", action="store_true", help="also simulate a finite-width MLP")
@@ -460,14 +651,21 @@ def main(argv=None):
         parser.exit(2, "symkernel: error: choose one of --json and --latex\n")
     if hasattr(args, "notation"):
         from .latex import NOTATIONS
+
         if args.notation not in NOTATIONS:
-            parser.exit(2, f"symkernel: error: unknown notation {args.notation!r}; "
-                        f"known: {', '.join(sorted(NOTATIONS))}\n")
+            parser.exit(
+                2,
+                f"symkernel: error: unknown notation {args.notation!r}; "
+                f"known: {', '.join(sorted(NOTATIONS))}\n",
+            )
     for name, least in (("width", 1), ("depth", 0), ("seeds", 2), ("K", 1)):
         value = getattr(args, name, None)
         if value is not None and value < least:
-            parser.exit(2, f"symkernel: error: {'-' if name == 'K' else '--'}{name} must be at least "
-                        f"{least}, got {value}\n")
+            parser.exit(
+                2,
+                f"symkernel: error: {'-' if name == 'K' else '--'}{name} must be at least "
+                f"{least}, got {value}\n",
+            )
     try:
         return args.func(args) or 0
     except SymkernelError as exc:
@@ -476,8 +674,11 @@ def main(argv=None):
     except (ValueError, ArithmeticError, TypeError) as exc:
         if os.environ.get("SYMKERNEL_TRACEBACK"):
             raise
-        print(f"symkernel: error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-              "(set SYMKERNEL_TRACEBACK=1 for details)", file=sys.stderr)
+        print(
+            f"symkernel: error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(set SYMKERNEL_TRACEBACK=1 for details)",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -1,11 +1,12 @@
-r"""LaTeX export: one expression, one number, or a whole document (seed tables are in :mod:`.tables`).
+r"""LaTeX export: one expression, one number, or a whole document (tables: :mod:`.tables`).
 
 * :func:`latex` renders a Quantity, Kernel, Activation, SymPy expression or number, with a
   :class:`Notation` (kernel symbol ``\kappa``, correlation symbol ``\rho``, normalized Hermite
   ``\mathrm{he}_k`` or seed 001's ``\mathrm{He}_k``) and a ``mode``: ``"math"`` (bare),
   ``"inline"`` (``$...$``), ``"display"`` (``\[...\]``) or ``"equation"``.
 * :func:`format_number` never prints more digits than are correct: a Quantity is evaluated to
-  ``digits + 5`` correct digits and rounded to ``digits``; a float64 gives at most 15 digits; a value
+  ``digits + 5`` correct digits and rounded to ``digits``; a float64 gives at most 15 digits; a
+  value
   with a standard error stops at the error's first digit (``0.4372 \pm 0.0031``).
 * :func:`document` wraps snippets in a compilable article (``booktabs``, ``amsmath``, ``amssymb``).
 
@@ -21,6 +22,7 @@ r"""LaTeX export: one expression, one number, or a whole document (seed tables a
 >>> hermite_label("He_2(x)", notation="default"), hermite_label("He_2(x)", notation="seed001")
 ('\\mathrm{he}_{2}(x)', '\\mathrm{He}_{2}(x)')
 """
+
 import math
 import re
 from dataclasses import dataclass
@@ -123,7 +125,7 @@ def format_number(value, digits=15, *, error=None, latex=True):
         if not math.isfinite(err) or err == 0:
             return format_number(val, digits, latex=latex)
         lead = math.floor(math.log10(err))
-        quantum = 10.0 ** lead
+        quantum = 10.0**lead
         e = round(err / quantum) * quantum
         if e >= 10 * quantum:
             lead, quantum = lead + 1, quantum * 10
@@ -144,8 +146,11 @@ def format_number(value, digits=15, *, error=None, latex=True):
         text = mpmath.nstr(value, min(digits, mpmath.mp.dps))
     elif isinstance(value, (float, np.floating)):
         if not math.isfinite(float(value)):
-            return {math.inf: r"\infty", -math.inf: r"-\infty"}.get(float(value), "NaN") if latex \
+            return (
+                {math.inf: r"\infty", -math.inf: r"-\infty"}.get(float(value), "NaN")
+                if latex
                 else str(float(value))
+            )
         text = mpmath.nstr(mpmath.mpf(float(value)), min(digits, _float_digits(value)))
     else:
         raise InvalidInputError(f"cannot format {type(value).__name__} as a number")
@@ -158,7 +163,7 @@ def _expr_latex(expr, nota):
 
 
 def hermite_label(label, notation=None):
-    r"""A table label in plain text (``He_2(x)``, ``max(x,0)``, ``1[x>0]``, ``sin(alpha x)``) as LaTeX.
+    r"""A plain-text table label (``He_2(x)``, ``max(x,0)``, ``1[x>0]``, ``sin(alpha x)``) as LaTeX.
 
     >>> hermite_label("max(alpha x, 0)")
     '\\max(\\alpha x, 0)'
@@ -210,7 +215,7 @@ def latex(obj, *, mode="math", lhs=True, digits=15, notation=None):
 
     _check_digits(digits)
     nota = notation_of(notation)
-    if hasattr(obj, "to_latex") and hasattr(obj, "rows"):     # a Table: already a full block
+    if hasattr(obj, "to_latex") and hasattr(obj, "rows"):  # a Table: already a full block
         return obj.to_latex(digits=digits, notation=nota)
     if isinstance(obj, Quantity):
         body = _expr_latex(obj.expr, nota) if obj.exact else format_number(obj, digits)
@@ -226,7 +231,9 @@ def latex(obj, *, mode="math", lhs=True, digits=15, notation=None):
         head = f"{_rename_symbol(obj.symbol, nota)}({nota.rho})"
     elif isinstance(obj, sp.Basic):
         body, head = _expr_latex(obj, nota), None
-    elif isinstance(obj, (int, float, np.integer, np.floating, mpmath.mpf)) and not isinstance(obj, bool):
+    elif isinstance(obj, (int, float, np.integer, np.floating, mpmath.mpf)) and not isinstance(
+        obj, bool
+    ):
         body, head = format_number(obj, digits), None
     else:
         raise InvalidInputError(f"no LaTeX export for {type(obj).__name__}")
@@ -247,7 +254,8 @@ PREAMBLE = r"""\documentclass{article}
 
 
 def document(*snippets):
-    r"""A complete LaTeX document (article, ``amsmath``, ``amssymb``, ``booktabs``) holding ``snippets``
+    r"""A complete LaTeX document (article, ``amsmath``, ``amssymb``, ``booktabs``) holding
+    ``snippets``
     (strings, or objects :func:`latex` accepts, shown in display mode).
 
     >>> print(document("$x$").splitlines()[-1])
@@ -261,5 +269,14 @@ def document(*snippets):
     return PREAMBLE + "\n\n".join(parts) + "\n\\end{document}\n"
 
 
-__all__ = ["Notation", "NOTATIONS", "notation_of", "format_number", "hermite_label", "latex",
-           "document", "PREAMBLE", "MODES"]
+__all__ = [
+    "Notation",
+    "NOTATIONS",
+    "notation_of",
+    "format_number",
+    "hermite_label",
+    "latex",
+    "document",
+    "PREAMBLE",
+    "MODES",
+]

@@ -18,6 +18,7 @@ Jupyter displays a returned Figure, ``fig.savefig("f.pdf")`` writes it.
 >>> [ax.get_xlabel() for ax in fig.axes]
 ['$\\rho_\\ell$']
 """
+
 import numpy as np
 
 from .errors import InvalidInputError
@@ -32,6 +33,7 @@ def _figure(ncols=1, width=4.2, height=3.4):
 
 def _name(act):
     from .activations import Activation
+
     return act.name if isinstance(act, Activation) else str(act)
 
 
@@ -59,8 +61,9 @@ def cobweb(act, rho0=(-0.6, 0.1, 0.9), depth=12, *, ax=None, grid=401):
         xs, ys = dyn.cobweb(float(s), depth)
         ax.plot(xs, ys, "-", color=f"C{i + 1}", lw=0.9, label=rf"$\rho_0 = {s:g}$")
     star = float(dyn.fixed_point.value(15))
-    ax.plot([star], [star], "o", color="C3", ms=6,
-            label=rf"$\rho^* = {star:.4g}$ (case {dyn.case})")
+    ax.plot(
+        [star], [star], "o", color="C3", ms=6, label=rf"$\rho^* = {star:.4g}$ (case {dyn.case})"
+    )
     ax.set_xlim(-1, 1)
     ax.set_ylim(-1, 1.02)
     ax.set_xlabel(r"$\rho_\ell$")
@@ -117,17 +120,36 @@ def isometry_depth(act, depth=20, *, n=4, rho0=0.5, G0=None, validation=None, re
     ax1.semilogy(layers, gaps, "-", color="k", label="mean field")
     if np.isfinite(start) and start <= depth and b > 1:
         ell = layers[layers >= start]
-        ax1.semilogy(ell, gram.isometry_gap_bound(G0, b, ell), "--", color="C3",
-                     label=rf"Theorem 4 ($\ell \geq {int(start)}$)")
+        ax1.semilogy(
+            ell,
+            gram.isometry_gap_bound(G0, b, ell),
+            "--",
+            color="C3",
+            label=rf"Theorem 4 ($\ell \geq {int(start)}$)",
+        )
     ax2.semilogy(layers, gammas, "-", color="k", label="mean field")
-    ax2.semilogy(layers, gram.potential_bound(gammas[0], b, layers), "--", color="C3",
-                 label=r"Cor. A.3: $\gamma_0\beta_\sigma^{-\ell}$")
+    ax2.semilogy(
+        layers,
+        gram.potential_bound(gammas[0], b, layers),
+        "--",
+        color="C3",
+        label=r"Cor. A.3: $\gamma_0\beta_\sigma^{-\ell}$",
+    )
     if validation is not None:
         target = {"gap": ax1, "potential": ax2}.get(validation.statistic)
         if target is None:
-            raise InvalidInputError("overlay a Validation of the 'gap' or the 'potential' statistic")
-        target.errorbar(validation.layers, validation.mean, yerr=2 * validation.stderr, fmt="o",
-                        ms=3, color="C0", label=f"width {validation.params.get('width')} (±2 s.e.)")
+            raise InvalidInputError(
+                "overlay a Validation of the 'gap' or the 'potential' statistic"
+            )
+        target.errorbar(
+            validation.layers,
+            validation.mean,
+            yerr=2 * validation.stderr,
+            fmt="o",
+            ms=3,
+            color="C0",
+            label=f"width {validation.params.get('width')} (±2 s.e.)",
+        )
     ax1.set_ylabel(r"isometry gap $-\log\mathcal{I}(G_\ell)$")
     ax2.set_ylabel(r"$\gamma(G_\ell)$")
     for ax in (ax1, ax2):

@@ -1,4 +1,4 @@
-r"""A small :class:`Table` for reproduced paper tables: terminal text, HTML (Jupyter), booktabs LaTeX,
+r"""A small :class:`Table` for reproduced paper tables: terminal text, HTML (Jupyter), booktabs,
 Markdown and JSON from the same cells; and :func:`paper_tables`, every published table the package
 reproduces, derived and published side by side.
 
@@ -18,6 +18,7 @@ Quantity), numbers, booleans (agreement marks) or ``None`` (empty).
 >>> t.disagreements
 []
 """
+
 import html
 import json
 from dataclasses import dataclass, field
@@ -91,8 +92,18 @@ def _cell_math(cell, digits, nota):
     return None
 
 
-_TEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-                "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+_TEX_ESCAPES = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
 
 
 def _tex_escape(text):
@@ -124,7 +135,9 @@ class Table:
         self.rows = [list(r) for r in self.rows]
         for r in self.rows:
             if len(r) != len(self.columns):
-                raise InvalidInputError(f"row {r!r} has {len(r)} cells for {len(self.columns)} columns")
+                raise InvalidInputError(
+                    f"row {r!r} has {len(r)} cells for {len(self.columns)} columns"
+                )
         n = len(self.rows)
         self.agrees = list(self.agrees) if self.agrees is not None else [None] * n
         self.reasons = list(self.reasons) if self.reasons is not None else [""] * n
@@ -148,7 +161,12 @@ class Table:
             body = "  ".join(s.ljust(w) for s, w in zip(items, widths)).rstrip()
             return (f"{flag:<7}" if mark else "") + body
 
-        out = [self.title, "=" * len(self.title), line(self.columns), line(["-" * w for w in widths])]
+        out = [
+            self.title,
+            "=" * len(self.title),
+            line(self.columns),
+            line(["-" * w for w in widths]),
+        ]
         for r, a in zip(cells, self.agrees):
             out.append(line(r, {True: "[OK]", False: "[DIFF]", None: ""}[a]))
         for i, reason in self.disagreements:
@@ -161,14 +179,18 @@ class Table:
 
     # -- LaTeX ----------------------------------------------------------------------------------
     def to_latex(self, digits=15, notation=None, float_env=False, label=None):
-        r"""A booktabs ``tabular`` (``\toprule``/``\midrule``/``\bottomrule``); math cells in ``$...$``.
+        r"""A booktabs ``tabular`` (``\toprule``, ``\midrule``, ``\bottomrule``); math in ``$...$``.
 
         ``float_env=True`` wraps it in a ``table`` environment with the title as caption.
         """
         nota = notation_of(notation)
         spec = "l" * len(self.columns)
-        lines = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-                 " & ".join(_tex_escape(h) for h in self.columns) + r" \\", r"\midrule"]
+        lines = [
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(_tex_escape(h) for h in self.columns) + r" \\",
+            r"\midrule",
+        ]
         for r in self.rows:
             out = []
             for c in r:
@@ -182,7 +204,8 @@ class Table:
         cap = _tex_escape(self.title)
         lab = f"\n\\label{{{label}}}" if label else ""
         notes = "".join(f"\n\\par\\footnotesize {_tex_escape(n)}" for n in self.notes)
-        return f"\\begin{{table}}[ht]\n\\centering\n\\caption{{{cap}}}{lab}\n{body}{notes}\n\\end{{table}}"
+        head = f"\\begin{{table}}[ht]\n\\centering\n\\caption{{{cap}}}{lab}\n"
+        return f"{head}{body}{notes}\n\\end{{table}}"
 
     def _latex(self, printer=None):
         return self.to_latex()
@@ -195,13 +218,19 @@ class Table:
     def to_markdown(self, digits=15, notation=None):
         """A GitHub-flavoured Markdown table; math cells in ``$...$``."""
         nota = notation_of(notation)
-        out = [f"**{_md_escape(self.title)}**", "", "| " + " | ".join(map(_md_escape, self.columns)) + " |",
-               "|" + "---|" * len(self.columns)]
+        out = [
+            f"**{_md_escape(self.title)}**",
+            "",
+            "| " + " | ".join(map(_md_escape, self.columns)) + " |",
+            "|" + "---|" * len(self.columns),
+        ]
         for r in self.rows:
             cells = []
             for c in r:
                 m = _cell_math(c, digits, nota)
-                cells.append(f"${_md_escape(m)}$" if m is not None else _md_escape(_cell_text(c, digits)))
+                cells.append(
+                    f"${_md_escape(m)}$" if m is not None else _md_escape(_cell_text(c, digits))
+                )
             out.append("| " + " | ".join(cells) + " |")
         for i, reason in self.disagreements:
             out.append(f"\nRow {i + 1} disagrees: {_md_escape(reason)}")
@@ -216,20 +245,29 @@ class Table:
             cells = []
             for c in r:
                 m = _cell_math(c, digits, nota)
-                cells.append(f"<td>{html.escape(f'${m}$') if m is not None else html.escape(_cell_text(c, digits))}</td>")
+                cells.append(
+                    f"<td>{html.escape(f'${m}$' if m is not None else _cell_text(c, digits))}</td>"
+                )
             style = ' style="background:#fdd"' if a is False else ""
             body.append(f"<tr{style}>{''.join(cells)}</tr>")
         notes = "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.notes)
-        return (f"<table><caption>{html.escape(self.title)}</caption><thead><tr>{head}</tr></thead>"
-                f"<tbody>{''.join(body)}</tbody></table>{notes}")
+        return (
+            f"<table><caption>{html.escape(self.title)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{notes}"
+        )
 
     # -- JSON -----------------------------------------------------------------------------------
     def as_dict(self, digits=15):
-        """``{"title", "columns", "rows": [[text cells]], "agrees", "reasons", "notes", "source"}``."""
-        return {"title": self.title, "columns": list(self.columns),
-                "rows": [[_cell_text(c, digits) for c in r] for r in self.rows],
-                "agrees": list(self.agrees), "reasons": list(self.reasons), "notes": list(self.notes),
-                "source": self.source}
+        """``{"title", "columns", "rows": [[text]], "agrees", "reasons", "notes", "source"}``."""
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[_cell_text(c, digits) for c in r] for r in self.rows],
+            "agrees": list(self.agrees),
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "source": self.source,
+        }
 
     def to_json(self, digits=15):
         return json.dumps(self.as_dict(digits), indent=2)
@@ -240,10 +278,24 @@ def _seed001_table(title, rows, value_column, at):
     cols = ["activation", "beta (derived)", "beta (published)", value_column, "agrees", "shown by"]
     cells = []
     for r in rows:
-        cells.append([Label(r.label), r.derived, r.published,
-                      Value(r.derived.subs(at) if at else r.derived), r.agrees, r.method])
-    return Table(title, cols, cells, agrees=[r.agrees for r in rows], reasons=[r.method for r in rows],
-                 source="seed 001 (Joudaki, Daneshmand, Bach)")
+        cells.append(
+            [
+                Label(r.label),
+                r.derived,
+                r.published,
+                Value(r.derived.subs(at) if at else r.derived),
+                r.agrees,
+                r.method,
+            ]
+        )
+    return Table(
+        title,
+        cols,
+        cells,
+        agrees=[r.agrees for r in rows],
+        reasons=[r.method for r in rows],
+        source="seed 001 (Joudaki, Daneshmand, Bach)",
+    )
 
 
 def seed001_table2():
@@ -254,15 +306,23 @@ def seed001_table2():
     (['activation', 'beta (derived)', 'beta (published)'], 6, [])
     """
     from .papers import seed001
-    return _seed001_table("Seed 001, Table 2: isometry strength beta", seed001.table2(), "value", None)
+
+    return _seed001_table(
+        "Seed 001, Table 2: isometry strength beta", seed001.table2(), "value", None
+    )
 
 
 def seed001_table_b1():
-    """Seed 001, Table B.1 (beta against the gain alpha), derived and published; value at alpha = 1."""
+    """Seed 001, Table B.1 (beta against the gain alpha), derived and published; value at 1."""
     from .papers import seed001
     from .symbols import alpha
-    t = _seed001_table("Seed 001, Table B.1: isometry strength against the gain alpha",
-                       seed001.table_b1(), "value at alpha = 1", {alpha: 1})
+
+    t = _seed001_table(
+        "Seed 001, Table B.1: isometry strength against the gain alpha",
+        seed001.table_b1(),
+        "value at alpha = 1",
+        {alpha: 1},
+    )
     return t
 
 
@@ -278,8 +338,10 @@ def _seed000_builders():
 
 def table_builders():
     """``[(name, function returning a Table)]`` for every published table the package reproduces."""
-    return [("Seed 001, Table 2", seed001_table2), ("Seed 001, Table B.1", seed001_table_b1)] + \
-        _seed000_builders()
+    return [
+        ("Seed 001, Table 2", seed001_table2),
+        ("Seed 001, Table B.1", seed001_table_b1),
+    ] + _seed000_builders()
 
 
 def paper_tables():
@@ -287,4 +349,13 @@ def paper_tables():
     return [build() for _, build in table_builders()]
 
 
-__all__ = ["Table", "Label", "Value", "Math", "paper_tables", "table_builders", "seed001_table2", "seed001_table_b1"]
+__all__ = [
+    "Table",
+    "Label",
+    "Value",
+    "Math",
+    "paper_tables",
+    "table_builders",
+    "seed001_table2",
+    "seed001_table_b1",
+]

@@ -1,4 +1,5 @@
 """The command line: output, the JSON schema, and one-line errors (exit 2, never a traceback)."""
+
 import json
 import subprocess
 import sys
@@ -29,7 +30,10 @@ def test_tables_json_and_markdown(capsys):
 
 
 def test_tables_latex_standalone(capsys):
-    assert main(["tables", "--latex", "--standalone", "--notation", "seed001", "--only", "seed 001"]) == 0
+    assert (
+        main(["tables", "--latex", "--standalone", "--notation", "seed001", "--only", "seed 001"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith(r"\documentclass") and r"\toprule" in out and r"\mathrm{He}_{2}(x)" in out
 
@@ -40,8 +44,15 @@ def test_coeffs_json_schema(capsys):
     assert data["schema"] == SCHEMA and data["command"] == "coeffs"
     assert data["activation"] == "relu" and data["sigma"] == "Max(0, x)" and data["dps"] == 15
     first = data["quantities"][1]
-    assert first == {"name": "c_1", "symbol": "c_{1}", "exact": True, "provenance": first["provenance"],
-                     "value": "0.5", "expr": "1/2", "latex": r"\frac{1}{2}"}
+    assert first == {
+        "name": "c_1",
+        "symbol": "c_{1}",
+        "exact": True,
+        "provenance": first["provenance"],
+        "value": "0.5",
+        "expr": "1/2",
+        "latex": r"\frac{1}{2}",
+    }
 
 
 def test_beta_numeric_with_digits(capsys):
@@ -52,7 +63,9 @@ def test_beta_numeric_with_digits(capsys):
 def test_symbolic_gain_prints_table_b1_form_in_latex(capsys):
     assert main(["beta", "exp", "--gain", "alpha", "--latex"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out == (r"\beta_{\sigma} = - \frac{\alpha^{2} - 2 e^{\alpha^{2}} + 2}{e^{\alpha^{2}} - 1}")
+    assert out == (
+        r"\beta_{\sigma} = - \frac{\alpha^{2} - 2 e^{\alpha^{2}} + 2}{e^{\alpha^{2}} - 1}"
+    )
 
 
 def test_kernel_values_exact_and_numeric_paths(capsys):
@@ -85,25 +98,57 @@ def test_meanfield_and_eoc(capsys):
 
 
 def test_check_two_paths_and_simulation(capsys):
-    assert main(["check", "relu", "-K", "3", "--dps", "20", "--simulate", "--width", "128",
-                 "--depth", "2", "--seeds", "3", "--json"]) == 0
+    assert (
+        main(
+            [
+                "check",
+                "relu",
+                "-K",
+                "3",
+                "--dps",
+                "20",
+                "--simulate",
+                "--width",
+                "128",
+                "--depth",
+                "2",
+                "--seeds",
+                "3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] and all(c["digits"] >= 19 for c in data["checks"])
     assert [c["name"] for c in data["checks"]] == ["c_0", "c_1", "c_2", "E[sigma^2]", "beta"]
     assert data["simulation"]["ok"] and len(data["simulation"]["theory"]) == 3
 
 
-@pytest.mark.parametrize("argv", [["beta", "exp(x**2)"], ["coeffs", "softmax"], ["beta", "x +"],
-                                  ["coeffs", "relu", "-K", "0"], ["beta", "relu", "--gain", "-1"],
-                                  ["beta", "relu", "--gain", "two"], ["kernel", "relu", "--rho", "2"],
-                                  ["kernel", "step", "--which", "derivative"], ["eoc", "relu"],
-                                  ["beta", "relu", "--dps", "0"], ["nonsense"], [],
-                                  ["beta", "relu", "--notation", "klingon"],
-                                  ["beta", "relu", "--json", "--latex"], ["tables", "--only", "seed 999"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["beta", "exp(x**2)"],
+        ["coeffs", "softmax"],
+        ["beta", "x +"],
+        ["coeffs", "relu", "-K", "0"],
+        ["beta", "relu", "--gain", "-1"],
+        ["beta", "relu", "--gain", "two"],
+        ["kernel", "relu", "--rho", "2"],
+        ["kernel", "step", "--which", "derivative"],
+        ["eoc", "relu"],
+        ["beta", "relu", "--dps", "0"],
+        ["nonsense"],
+        [],
+        ["beta", "relu", "--notation", "klingon"],
+        ["beta", "relu", "--json", "--latex"],
+        ["tables", "--only", "seed 999"],
+    ],
+)
 def test_bad_input_is_one_line_and_exit_code_2(argv, capsys):
     try:
         status = main(argv)
-    except SystemExit as exc:     # argparse-level errors exit through parser.exit
+    except SystemExit as exc:  # argparse-level errors exit through parser.exit
         status = exc.code
     assert status == 2
     err = capsys.readouterr().err
@@ -120,14 +165,18 @@ def test_help_has_examples(capsys):
 
 
 def test_console_entry_point_runs_as_module():
-    done = subprocess.run([sys.executable, "-m", "symkernel", "beta", "relu"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "symkernel", "beta", "relu"], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "1.26652889653787" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "symkernel", "beta", "softmax"], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "symkernel", "beta", "softmax"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
 
 
 def _readme_console_examples():
-    """``(command, expected lines)`` for every ``$ symkernel ...`` line of README's console blocks."""
+    """``(command, expected lines)`` for each ``$ symkernel ...`` line of the README."""
     import pathlib
     import shlex
 
@@ -148,7 +197,9 @@ def test_readme_has_console_examples():
     assert len(README_EXAMPLES) >= 6
 
 
-@pytest.mark.parametrize("argv, expected", README_EXAMPLES, ids=[" ".join(a) for a, _ in README_EXAMPLES])
+@pytest.mark.parametrize(
+    "argv, expected", README_EXAMPLES, ids=[" ".join(a) for a, _ in README_EXAMPLES]
+)
 def test_readme_console_example(argv, expected, capsys):
     status = main(argv)
     captured = capsys.readouterr()

@@ -1,4 +1,5 @@
 """LaTeX export: golden strings, notation options, digit honesty, and a real pdflatex compile."""
+
 import shutil
 import subprocess
 
@@ -15,17 +16,31 @@ from symkernel.tables import seed001_table2, seed001_table_b1
 
 GOLDEN = [
     (lambda: sk.hermite_coefficient("relu", 2), {}, r"c_{2} = \frac{1}{2 \sqrt{\pi}}"),
-    (lambda: sk.isometry_strength("relu"), {}, r"\beta_{\sigma} = \frac{-4 + 3 \pi}{2 \left(-1 + \pi\right)}"),
+    (
+        lambda: sk.isometry_strength("relu"),
+        {},
+        r"\beta_{\sigma} = \frac{-4 + 3 \pi}{2 \left(-1 + \pi\right)}",
+    ),
     (lambda: sk.activation("relu"), {"mode": "inline"}, r"$\sigma(x) = \max\left(0, x\right)$"),
     (lambda: sk.kernel_map("exp"), {}, r"\kappa(\rho) = e^{\rho - 1}"),
     (lambda: sk.kernel_map("exp"), {"notation": "poole"}, r"\kappa(c) = e^{c - 1}"),
-    (lambda: sk.kernel_map("exp"), {"notation": Notation(kernel=r"\mathcal{K}", rho="t")},
-     r"\mathcal{K}(t) = e^{t - 1}"),
-    (lambda: sk.dual_kernel("erf"), {"mode": "display"},
-     r"\[ \hat{\sigma}(\rho) = \frac{2 \operatorname{asin}{\left(\frac{2 \rho}{3} \right)}}{\pi} \]"),
-    (lambda: sk.isometry_strength("sin", gain=sk.alpha), {"lhs": False, "mode": "equation"},
-     "\\begin{equation}\n  - \\frac{2 \\alpha^{2} e^{\\alpha^{2}} - 2 e^{2 \\alpha^{2}} + 2}"
-     "{e^{2 \\alpha^{2}} - 1}\n\\end{equation}"),
+    (
+        lambda: sk.kernel_map("exp"),
+        {"notation": Notation(kernel=r"\mathcal{K}", rho="t")},
+        r"\mathcal{K}(t) = e^{t - 1}",
+    ),
+    (
+        lambda: sk.dual_kernel("erf"),
+        {"mode": "display"},
+        r"\[ \hat{\sigma}(\rho) = \frac{2 \operatorname{asin}{\left(\frac{2 \rho}{3} \right)}}"
+        r"{\pi} \]",
+    ),
+    (
+        lambda: sk.isometry_strength("sin", gain=sk.alpha),
+        {"lhs": False, "mode": "equation"},
+        "\\begin{equation}\n  - \\frac{2 \\alpha^{2} e^{\\alpha^{2}} - 2 e^{2 \\alpha^{2}} + 2}"
+        "{e^{2 \\alpha^{2}} - 1}\n\\end{equation}",
+    ),
     (lambda: sk.isometry_strength("tanh"), {"digits": 12}, r"\beta_{\sigma} = 1.06953007638"),
     (lambda: sk.rho**2, {"lhs": False}, r"\rho^{2}"),
 ]
@@ -51,14 +66,17 @@ def test_hermite_notation_in_labels():
 
 
 def test_numeric_digits_are_correct_digits():
-    beta = sk.isometry_strength("tanh")          # numeric only
+    beta = sk.isometry_strength("tanh")  # numeric only
     with mpmath.workdps(60):
         reference = beta.value(50)
     for digits in (3, 8, 20, 40):
         shown = format_number(beta, digits, latex=False)
         assert len(shown.replace(".", "").lstrip("0")) <= digits
         with mpmath.workdps(60):
-            assert abs(mpmath.mpf(shown) - reference) <= mpmath.mpf(10) ** (-digits + 1) / 2 * reference
+            assert (
+                abs(mpmath.mpf(shown) - reference)
+                <= mpmath.mpf(10) ** (-digits + 1) / 2 * reference
+            )
 
 
 def test_floats_never_show_more_than_they_carry():
@@ -87,19 +105,32 @@ def test_unknown_object():
 
 def _compile(tex, tmp_path):
     if shutil.which("pdflatex") is None:
-        pytest.skip("pdflatex is not installed (Debian: apt-get install texlive-latex-base "
-                    "texlive-latex-recommended); CI installs it in .ci/run")
+        pytest.skip(
+            "pdflatex is not installed (Debian: apt-get install texlive-latex-base "
+            "texlive-latex-recommended); CI installs it in .ci/run"
+        )
     (tmp_path / "doc.tex").write_text(tex)
-    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
 
 
 def test_exported_tables_and_expressions_compile_with_pdflatex(tmp_path):
-    objects = [sk.hermite_coefficient("relu", 2), sk.isometry_strength("tanh"),
-               sk.isometry_strength("sin", gain=sk.alpha), sk.kernel_map("relu"), sk.dual_kernel("erf"),
-               sk.activation("gelu"), sk.kernel_map("tanh")]
+    objects = [
+        sk.hermite_coefficient("relu", 2),
+        sk.isometry_strength("tanh"),
+        sk.isometry_strength("sin", gain=sk.alpha),
+        sk.kernel_map("relu"),
+        sk.dual_kernel("erf"),
+        sk.activation("gelu"),
+        sk.kernel_map("tanh"),
+    ]
     snippets = [latex(o, mode=m) for o, m in zip(objects, ["inline", "display", "equation"] * 3)]
     tables = [seed001_table2(), seed001_table_b1()]
     snippets += [t.to_latex(float_env=True) for t in tables]

@@ -1,4 +1,5 @@
 """sk.plot: each function returns a Figure drawn from the other modules' data (small sizes)."""
+
 import numpy as np
 import pytest
 
@@ -24,8 +25,8 @@ def test_cobweb_draws_the_kernel_map_and_its_iterates():
     r, k = kappa.get_data()
     assert np.allclose(k, sk.kernel_map("relu").numpy(r))
     seq = sk.kernel_dynamics("relu").sequence(0.2, 3)
-    assert np.allclose(web.get_xdata()[::2], seq)            # the cobweb visits rho_0..rho_3
-    assert star.get_xdata()[0] == 1.0                         # ReLU: case 3, rho* = 1
+    assert np.allclose(web.get_xdata()[::2], seq)  # the cobweb visits rho_0..rho_3
+    assert star.get_xdata()[0] == 1.0  # ReLU: case 3, rho* = 1
 
 
 def test_beta_vs_gain_matches_the_exact_form():

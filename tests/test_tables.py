@@ -1,4 +1,5 @@
 """The Table object and the reproduced paper tables: every output format from the same cells."""
+
 import json
 
 import pytest
@@ -6,31 +7,64 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.errors import InvalidInputError
-from symkernel.tables import Label, Math, Table, Value, seed001_table2, seed001_table_b1, table_builders
+from symkernel.tables import (
+    Label,
+    Math,
+    Table,
+    Value,
+    seed001_table2,
+    seed001_table_b1,
+    table_builders,
+)
 
 
 @pytest.fixture(scope="module")
 def demo():
-    return Table("Demo & test", ["activation", "beta", "value", "ok"],
-                 [[Label("He_2(x)"), sp.Integer(2), Value(sp.pi), True],
-                  [Label("max(x,0)"), sk.isometry_strength("relu"), Value(sk.isometry_strength("tanh")), False]],
-                 agrees=[True, False], reasons=["simplify", "differs at the value"], notes=["a note"])
+    return Table(
+        "Demo & test",
+        ["activation", "beta", "value", "ok"],
+        [
+            [Label("He_2(x)"), sp.Integer(2), Value(sp.pi), True],
+            [
+                Label("max(x,0)"),
+                sk.isometry_strength("relu"),
+                Value(sk.isometry_strength("tanh")),
+                False,
+            ],
+        ],
+        agrees=[True, False],
+        reasons=["simplify", "differs at the value"],
+        notes=["a note"],
+    )
 
 
 def test_golden_booktabs(demo):
-    assert demo.to_latex(digits=6) == "\n".join([
-        r"\begin{tabular}{llll}", r"\toprule", r"activation & beta & value & ok \\", r"\midrule",
-        r"$\mathrm{he}_{2}(x)$ & $2$ & $3.14159$ & yes \\",
-        r"$\max(x,0)$ & $\frac{-4 + 3 \pi}{2 \left(-1 + \pi\right)}$ & $1.06953$ & NO \\",
-        r"\bottomrule", r"\end{tabular}"])
+    assert demo.to_latex(digits=6) == "\n".join(
+        [
+            r"\begin{tabular}{llll}",
+            r"\toprule",
+            r"activation & beta & value & ok \\",
+            r"\midrule",
+            r"$\mathrm{he}_{2}(x)$ & $2$ & $3.14159$ & yes \\",
+            r"$\max(x,0)$ & $\frac{-4 + 3 \pi}{2 \left(-1 + \pi\right)}$ & $1.06953$ & NO \\",
+            r"\bottomrule",
+            r"\end{tabular}",
+        ]
+    )
     wrapped = demo.to_latex(float_env=True, label="tab:demo")
-    assert wrapped.startswith("\\begin{table}[ht]\n\\centering\n\\caption{Demo \\& test}\n\\label{tab:demo}")
+    assert wrapped.startswith(
+        "\\begin{table}[ht]\n\\centering\n\\caption{Demo \\& test}\n\\label{tab:demo}"
+    )
 
 
 def test_golden_markdown(demo):
     assert demo.to_markdown(digits=4).splitlines()[:5] == [
-        "**Demo & test**", "", "| activation | beta | value | ok |", "|---|---|---|---|",
-        r"| $\mathrm{he}_{2}(x)$ | $2$ | $3.142$ | yes |"]
+        "**Demo & test**",
+        "",
+        "| activation | beta | value | ok |",
+        "|---|---|---|---|",
+        r"| $\mathrm{he}_{2}(x)$ | $2$ | $3.142$ | yes |",
+    ]
     assert "Row 2 disagrees: differs at the value" in demo.to_markdown()
 
 
@@ -69,4 +103,4 @@ def test_seed001_tables_agree_with_the_publication():
 def test_paper_tables_lists_every_table():
     names = [name for name, _ in table_builders()]
     assert names[:2] == ["Seed 001, Table 2", "Seed 001, Table B.1"]
-    assert "Seed 000, Table S.1" in names          # built by symkernel.papers.seed000
+    assert "Seed 000, Table S.1" in names  # built by symkernel.papers.seed000
