@@ -132,7 +132,15 @@ def test_exported_tables_and_expressions_compile_with_pdflatex(tmp_path):
         sk.kernel_map("tanh"),
     ]
     snippets = [latex(o, mode=m) for o, m in zip(objects, ["inline", "display", "equation"] * 3)]
-    tables = [seed001_table2(), seed001_table_b1()]
+    from symkernel.papers.seed000 import TABLE_S1, TABLE_S1_COLUMNS
+    from symkernel.tables import Label, Table
+
+    s1_like = Table(  # Table S.1's headers and labels with its published numbers (fast to build)
+        "Seed 000, Table S.1 (published)",
+        ["activation", *TABLE_S1_COLUMNS],
+        [[Label(label), *published] for label, _, published in TABLE_S1],
+    )
+    tables = [seed001_table2(), seed001_table_b1(), s1_like]
     snippets += [t.to_latex(float_env=True) for t in tables]
     snippets += [t.to_latex(notation="seed001", digits=6) for t in tables]
     _compile(document(*snippets), tmp_path)
