@@ -1,0 +1,69 @@
+"""Validation of the arguments of a kernel evaluation: a correlation ``rho`` in [-1, 1] and ``dps``.
+
+``_rho_value(r)`` -> ``(at, exact)``: ``at(wp)`` gives ``rho`` as an mpf good to ``wp`` digits
+(every bit of a float/mpf kept), ``exact`` is the SymPy value when ``rho`` is one of -1, 0, 1.
+
+>>> at, exact = _rho_value(0.5); at(20), exact
+(mpf('0.5'), None)
+>>> _rho_value(1)[1]
+1
+"""
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..errors import InvalidInputError, SymbolicValueError
+
+
+def _rho_value(value):
+    """A function wp -> mpf for a correlation in [-1, 1]; InvalidInputError otherwise (also NaN)."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"rho must be a number in [-1, 1], got {value!r}")
+    if isinstance(value, sp.Basic):
+        if not value.is_number:
+            raise SymbolicValueError(f"rho = {value} is symbolic; use kernel.expr.subs(sk.rho, ...)")
+        if value.has(sp.nan) or value.is_real is False:
+            raise InvalidInputError(f"rho must be a real number in [-1, 1], got {value}")
+        if sp.Abs(value) > 1:
+            raise InvalidInputError(f"rho = {value} is outside [-1, 1]")
+
+        def at(wp):
+            return mpmath.mpf(sp.N(value, wp + 5)._mpf_) if value != 0 else mpmath.mpf(0)
+        return at, value
+    if isinstance(value, str):
+        try:
+            with mpmath.workdps(50):
+                test = mpmath.mpf(value)
+        except (ValueError, TypeError):
+            raise InvalidInputError(f"rho must be a number in [-1, 1], got {value!r}") from None
+        fixed = None
+
+        def at(wp):
+            with mpmath.workdps(wp):
+                return mpmath.mpf(value)
+    elif isinstance(value, (int, float, np.floating, np.integer, mpmath.mpf)):
+        if isinstance(value, mpmath.mpf):
+            test = value                      # keep every bit (no rounding to the context precision)
+        elif isinstance(value, (np.floating, np.integer)):
+            test = mpmath.mpf(float(value))
+        else:
+            test = mpmath.mpf(value)
+        fixed = test
+
+        def at(wp):
+            return fixed
+    else:
+        raise InvalidInputError(f"rho must be a number in [-1, 1], got {type(value).__name__}")
+    if mpmath.isnan(test):
+        raise InvalidInputError("rho is NaN; it must be a number in [-1, 1]")
+    if abs(test) > 1:
+        raise InvalidInputError(f"rho = {value} is outside [-1, 1]")
+    exact_value = None
+    if test in (-1, 0, 1):
+        exact_value = sp.Integer(int(test))
+    return at, exact_value
+
+
+def _check_dps(dps):
+    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 1 or dps > 2000:
+        raise InvalidInputError(f"dps must be an integer in [1, 2000], got {dps!r}")
