@@ -198,3 +198,11 @@ def test_kernel_of_correlation_matrix_is_psd(seed, name):
     corr = np.clip(g / np.outer(d, d), -1, 1)
     k = _KMAPS.setdefault(name, sk.kernel_map(name)).numpy(corr)
     assert np.linalg.eigvalsh((k + k.T) / 2).min() > -1e-10
+
+
+def test_exact_sympy_rho_gives_the_same_value_as_a_float_on_numeric_paths():
+    # regression: a SymPy rho other than -1, 0, 1 used to be truncated to int(rho) on numeric paths
+    for name in ("tanh", "sigmoid", "elu"):
+        kmap = sk.kernel_map(name)
+        assert abs(kmap(sp.Rational(1, 2), dps=20) - kmap(0.5, dps=20)) < 1e-18
+        assert abs(kmap(sp.Rational(1, 2), dps=20) - kmap(0, dps=20)) > 1e-3

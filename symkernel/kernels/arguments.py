@@ -1,7 +1,8 @@
 """Validation of the arguments of a kernel evaluation: a correlation ``rho`` in [-1, 1] and ``dps``.
 
 ``_rho_value(r)`` -> ``(at, exact)``: ``at(wp)`` gives ``rho`` as an mpf good to ``wp`` digits
-(every bit of a float/mpf kept), ``exact`` is the SymPy value when ``rho`` is one of -1, 0, 1.
+(every bit of a float/mpf kept), ``exact`` is the SymPy value when ``rho`` is one of -1, 0, 1 or
+was given as an exact SymPy number (closed forms are then evaluated by substitution).
 
 >>> at, exact = _rho_value(0.5); at(20), exact
 (mpf('0.5'), None)

@@ -56,7 +56,7 @@ class _Dual:
         if self.act.free_parameters:
             raise SymbolicValueError(f"give the parameters {sorted(map(str, self.act.free_parameters))} "
                                      "numeric values before evaluating")
-        if exact_rho is not None:
+        if exact_rho is not None and exact_rho in (-1, 0, 1):  # a SymPy rho may be any exact number
             return self._special(int(exact_rho), dps)
         if self.closed is not None:
             return _eval_expr(self.closed, at, dps)
