@@ -390,8 +390,88 @@ class KernelDynamics:
                 "kappa'(0)": float(self.kappa_prime_0.value(15)),
                 "kappa'(1)": float(self.kappa_prime_1.value(15)) if self.kappa_prime_1.expr != sp.oo else math.inf}
 
+    # -- display (terminal, LaTeX, Jupyter) ----------------------------------------------------
+    def _display_quantities(self):
+        """``[(label, latex label, Quantity)]`` of Theorem 1, for the displays below."""
+        return [
+            ("rho*", r"\rho^*", self.fixed_point),
+            ("alpha", r"\alpha", self.rate),
+            ("kappa(0)", r"\kappa(0)", self.kappa_0),
+            ("kappa'(0)", r"\kappa'(0)", self.kappa_prime_0),
+            ("kappa'(1)", r"\kappa'(1)", self.kappa_prime_1),
+        ]
+
     def __repr__(self):
-        return f"KernelDynamics(case={self.case}, kernel={self.kmap!r})"
+        """``KernelDynamics(case=..., kernel=...)`` then one line per Theorem-1 quantity."""
+        head = f"KernelDynamics(case={self.case}, kernel={self.kmap!r})"
+        lines = [head]
+        for label, _, q in self._display_quantities():
+            text = _quantity_text(q)
+            sep = "" if text.startswith("≈") else "= "
+            lines.append(f"  {label:<9} {sep}{text}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def latex(self, digits=15, mode="math"):
+        r"""``\text{case } 3:\ \rho^* = 1,\ \alpha = ...``: exact LaTeX where exact, else ``digits``
+        correct digits; ``mode`` as in :func:`symkernel.latex.latex`.
+
+        >>> print(kernel_dynamics("relu").latex().split(r",\quad ")[1])
+        \alpha = \frac{1}{2} - \frac{1}{\pi}
+        """
+        from .latex import _wrap, latex as to_latex
+
+        parts = [f"{sym} = {to_latex(q, lhs=False, digits=digits)}"
+                 for _, sym, q in self._display_quantities()]
+        body = rf"\text{{Theorem 1, case {self.case}:}}\quad " + r",\quad ".join(parts)
+        return _wrap(body, mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_html_(self, digits=15):
+        """A table (case, rho*, alpha, kappa(0), kappa'(0), kappa'(1)) with LaTeX cells."""
+        from .tables import Math, Table
+
+        rows = [["case", str(self.case), None]]
+        for label, sym, q in self._display_quantities():
+            rows.append([Math(sym, label), *_quantity_cells(q)])
+        title = f"Theorem 1 (seed 000): {self.kmap.name} of {self.kmap.act.name}"
+        table = Table(title, ["quantity", "exact", "value"], rows, notes=list(self.notes))
+        return table._repr_html_(digits)
+
+
+def _quantity_text(q, digits=15):
+    """``1/2 - 1/pi ≈ 0.181690113816209`` (exact) or ``≈ 0.93...`` (numeric); errors are shown."""
+    from .errors import SymkernelError
+    from .latex import format_number
+
+    try:
+        if q.exact:
+            text = sp.sstr(q.expr)
+            if q.expr.is_number and not q.expr.is_Rational and q.expr.is_finite:
+                text += f" ≈ {format_number(q, digits, latex=False)}"
+            return text
+        return f"≈ {format_number(q, digits, latex=False)}"
+    except SymkernelError as exc:
+        return f"<{exc}>"
+
+
+def _quantity_cells(q):
+    """Table cells ``(exact, value)`` of a Quantity: the exact expression (if any), its value."""
+    from .errors import SymkernelError
+    from .tables import Math, Value
+
+    exact = q if q.exact else None
+    if q.exact and q.expr in (sp.oo, -sp.oo):
+        return exact, Math(sp.latex(q.expr), str(q.expr))
+    if q.exact and not q.expr.is_number:
+        return exact, None
+    try:
+        q.value(20)
+    except SymkernelError as exc:
+        return exact, f"unavailable: {exc}"
+    return exact, Value(q)
 
 
 def _div_logs(eps, k1, dps):

@@ -107,6 +107,29 @@ class Validation:
         return (f"Validation({self.statistic}, {self.params.get('activation')}, layers 0..{self.layers[-1]}, "
                 f"agree={self.all_agree}{'' if not bad else f', disagree at layers {bad}'})")
 
+    def _repr_html_(self, digits=8):
+        r"""A table (layer, theory, mean, standard error, agree) with LaTeX in the cells; the mean
+        is rounded at its standard error's first digit, rows that disagree are shaded."""
+        from .latex import format_number
+        from .tables import Math, Table
+
+        rows = []
+        for l, t, m, s, a in self.table():
+            shown = format_number(m, digits, error=s) if math.isfinite(s) and s > 0 else None
+            mean = Math(shown.split(r" \pm ")[0], format_number(m, digits, error=s, latex=False)
+                        .split(" +- ")[0]) if shown else m
+            err = Math(format_number(s, 2), format_number(s, 2, latex=False))
+            rows.append([l, t, mean, err, a])
+        p = self.params
+        keys = ("width", "depth", "dtype", "centering", "normalization", "residual")
+        notes = [", ".join(f"{key} = {p[key]}" for key in keys if key in p)]
+        notes.append(f"{self.samples.shape[0]} seeds; agree: |mean - theory| <= "
+                     f"{self.n_sigma:g} standard errors + {self.atol:g}")
+        notes += [f"bound: {label}" for label in self.bounds]
+        title = f"{self.statistic} of {p.get('activation')}: mean field against simulation"
+        return Table(title, ["layer", "theory", "mean", "standard error", "agree"], rows,
+                     notes=notes, agrees=[bool(a) for a in self.agree])._repr_html_(digits)
+
 
 def _act(act, gain):
     act = act if isinstance(act, Activation) else activation(act)

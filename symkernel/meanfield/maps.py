@@ -172,7 +172,88 @@ class MeanField:
                        ("sigma_b2", self.sigma_b2))
 
     def __repr__(self):
-        return f"MeanField({self.act.name}, sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2})"
+        """``MeanField(act, sigma_w2=..., sigma_b2=...)`` then q*, chi_1, c*, xi_q, xi_c, phase."""
+        from ..dynamics import _quantity_text
+
+        lines = [f"MeanField({self.act.name}, sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2})"]
+        entries = self._display_entries()
+        for label, _, q in entries:
+            if isinstance(q, Exception):
+                text = "unavailable (see below)"
+            elif isinstance(q, str):
+                text = f"= {q}"
+            else:
+                text = _quantity_text(q)
+                text = text if text.startswith("≈") else f"= {text}"
+            lines.append(f"  {label:<6} {text}")
+        lines += [f"  unavailable: {why}" for why in _reasons(entries)]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ display
+    def _display_entries(self):
+        """``[(label, latex label, Quantity, phase string or the SymkernelError raised)]``."""
+        from ..errors import SymkernelError
+
+        out = []
+        for label, sym, attr in (("q*", "q^{*}", "q_star"), ("chi_1", r"\chi_{1}", "chi_1"),
+                                 ("c*", "c^{*}", "c_star"), ("xi_q", r"\xi_{q}", "xi_q"),
+                                 ("xi_c", r"\xi_{c}", "xi_c"), ("phase", "", "phase")):
+            try:
+                value = getattr(self, attr)
+            except SymkernelError as exc:
+                value = exc
+            out.append((label, sym, value))
+        return out
+
+    def _parameters_latex(self, digits=15):
+        from ..latex import latex as to_latex
+
+        def one(v):
+            return to_latex(v, lhs=False, digits=digits) if isinstance(v, Quantity) else sp.latex(v)
+        return (rf"\sigma_w^2 = {one(self.sigma_w2)},\ \sigma_b^2 = {one(self.sigma_b2)}")
+
+    def latex(self, digits=15, mode="math"):
+        r"""``\sigma_w^2 = 2,\ \sigma_b^2 = 0:\quad q^{*} = 1,\quad ...,\quad \text{critical}``;
+        exact LaTeX where exact, else ``digits`` correct digits.
+
+        >>> print(mean_field("relu", 1, sp.Rational(1, 10)).latex().split(r",\quad ")[0])
+        \sigma_w^2 = 1,\ \sigma_b^2 = \frac{1}{10}:\quad q^{*} = \frac{1}{5}
+        """
+        from ..latex import _wrap, latex as to_latex
+
+        parts = []
+        for label, sym, q in self._display_entries():
+            if isinstance(q, Exception):
+                continue  # said in __repr__ and _repr_html_
+            if isinstance(q, str):
+                parts.append(rf"\text{{{q}}}")
+            else:
+                parts.append(f"{sym} = {to_latex(q, lhs=False, digits=digits)}")
+        body = self._parameters_latex(digits)
+        if parts:
+            body += ":\\quad " + ",\\quad ".join(parts)
+        return _wrap(body, mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_html_(self, digits=15):
+        """A table of q*, chi_1, c*, xi_q, xi_c and the phase, with LaTeX in the cells."""
+        from ..dynamics import _quantity_cells
+        from ..tables import Math, Table
+
+        rows, entries = [], self._display_entries()
+        for label, sym, q in entries:
+            if isinstance(q, Exception):
+                rows.append([Math(sym, label) if sym else label, None, "unavailable"])
+            elif isinstance(q, str):
+                rows.append([label, q, None])
+            else:
+                rows.append([Math(sym, label), *_quantity_cells(q)])
+        title = f"Mean field of {self.act.name}"
+        return Table(title, ["quantity", "exact", "value"], rows,
+                     notes=[f"${self._parameters_latex(digits)}$"]
+                     + [f"unavailable: {why}" for why in _reasons(entries)])._repr_html_(digits)
 
     @property
     def symbolic(self):
@@ -529,6 +610,15 @@ class MeanField:
     def floats(self):
         """All quantities in float64 at once (fast path): a dict."""
         return float_state(self.act, float(self._sw2_expr), float(self._sb2_expr), float(self.q0))
+
+
+def _reasons(entries):
+    """The distinct messages of the errors among display entries, in order."""
+    out = []
+    for _, _, q in entries:
+        if isinstance(q, Exception) and str(q) not in out:
+            out.append(str(q))
+    return out
 
 
 # ---------------------------------------------------------------------- float64 path

@@ -63,6 +63,49 @@ def _sym(value, name):
     return out
 
 
+def _term(coeff, differential, names):
+    """``(negative, body)`` of ``coeff * differential`` in LaTeX, or None when ``coeff`` is 0."""
+    if isinstance(coeff, sp.MatrixBase):
+        if coeff.is_zero_matrix:
+            return None
+        return False, rf"{sp.latex(coeff, symbol_names=names)} \, {differential}"
+    coeff = sp.sympify(coeff)
+    if coeff == 0:
+        return None
+    neg = coeff.could_extract_minus_sign() and not coeff.is_Add
+    body = -coeff if neg else coeff
+    if body == 1:
+        return neg, differential
+    text = sp.latex(body, symbol_names=names)
+    if body.is_Add:
+        text = rf"\left({text}\right)"
+    return neg, rf"{text} \, {differential}"
+
+
+def sde_latex(lhs, drift, vol, dt="dt", noise="dB_{t}", names=None):
+    r"""``lhs = drift \, dt + vol \, dB_t`` in LaTeX (zero terms dropped, signs folded);
+    ``names`` maps symbols to their LaTeX (as ``sympy.latex``'s ``symbol_names``).
+
+    >>> sde_latex("dX_{t}", -x, 1)
+    'dX_{t} = - x \\, dt + dB_{t}'
+    """
+    names = names or {}
+    terms = [tm for tm in (_term(drift, dt, names), _term(vol, noise, names)) if tm is not None]
+    if not terms:
+        return f"{lhs} = 0"
+    out = ""
+    for i, (neg, body) in enumerate(terms):
+        out += ("- " if neg else "") + body if i == 0 else (" - " if neg else " + ") + body
+    return f"{lhs} = {out}"
+
+
+def process_symbol(var):
+    """The symbol shown for the process of a state variable: ``x -> X_t``, ``z -> Z_t``; a longer
+    name (``x_1``) is kept as it is."""
+    name = var.name
+    return sp.Symbol(f"{name.upper()}_t") if len(name) == 1 else var
+
+
 class Diffusion:
     """The scalar diffusion ``dX = drift dt + vol dB`` in the variable ``var`` (default ``sk.x``).
 
@@ -78,6 +121,26 @@ class Diffusion:
 
     def __repr__(self):
         return f"Diffusion(drift={self.drift}, vol={self.vol}, var={self.var})"
+
+    def latex(self, mode="math"):
+        r"""``dX_t = \mu \, dt + s \, dB_t`` with the state written ``X_t`` (``mode`` as in
+        :func:`symkernel.latex.latex`).
+
+        >>> mu, s = sp.symbols("mu sigma", positive=True)
+        >>> print(Diffusion(mu * x, s * x).latex())
+        dX_{t} = \mu X_{t} \, dt + \sigma X_{t} \, dB_{t}
+        """
+        from ..latex import _wrap
+
+        state = sp.latex(process_symbol(self.var))
+        body = sde_latex(f"d{state}", self.drift, self.vol, names={self.var: state})
+        return _wrap(body, mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
 
     def __eq__(self, other):
         return (
@@ -150,6 +213,23 @@ class VectorDiffusion:
 
     def __repr__(self):
         return f"VectorDiffusion(dim={self.dim}, drift={list(self.drift)}, vol={self.vol.tolist()})"
+
+    def latex(self, mode="math"):
+        r"""``d(x_1, ..., x_n)^T = \mu \, dt + S \, d\mathbf{B}_t`` with column matrices.
+
+        >>> print(VectorDiffusion(0, sp.eye(2), sp.symbols("x_1 x_2")).latex().split(" = ")[0])
+        d\left[\begin{matrix}x_{1}\\x_{2}\end{matrix}\right]
+        """
+        from ..latex import _wrap
+
+        lhs = "d" + sp.latex(sp.Matrix(self.variables))
+        return _wrap(sde_latex(lhs, self.drift, self.vol, noise=r"d\mathbf{B}_{t}"), mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
 
     def generator(self, g):
         r"""``(\partial_t + L) g = \partial_t g + \nabla g\cdot\mu + tr(S S^T \nabla^2 g)/2``."""
@@ -281,4 +361,6 @@ __all__ = [
     "tidy",
     "state_symbols",
     "check_width",
+    "sde_latex",
+    "process_symbol",
 ]

@@ -172,6 +172,49 @@ class Law:
         hfun = sp.lambdify(z, self.h, modules=["scipy", "numpy"])
         return np.asarray(hfun(m + s * np.random.default_rng(seed).standard_normal(size)), float)
 
+    # -- display --------------------------------------------------------------------------------
+    def _gaussian_side(self, names):
+        """``(g(X_t) text, g(X_t) LaTeX)`` for the Gaussian variable ``Z_t = g(X_t)``."""
+        state = sp.Symbol("X_t")
+        return sp.sstr(self.g.subs(x, state)), sp.latex(self.g, symbol_names=names)
+
+    def __repr__(self):
+        """``Law(lognormal: log(X_t) ~ N(-t/2 + log(2), t), X_0 = 2, X_t = 2*exp(B_t - t/2))``."""
+        if self.kind == "constant":
+            return f"Law(constant: X_t = {self.x0})"
+        text, _ = self._gaussian_side({})
+        out = f"Law({self.kind}: {text} ~ N({self.z_mean}, {self.z_var}), X_0 = {self.x0}"
+        if self.solution is not None:
+            out += f", X_t = {self.solution}"
+        return out + ")"
+
+    def latex(self, mode="math"):
+        r"""``\log{\left(X_{t} \right)} \sim \mathcal{N}\left(m, v\right)`` (and the pathwise
+        solution when known), or ``X_{t} = x_0`` for a constant law.
+
+        >>> print(Law("constant", sp.Integer(-1)).latex())
+        X_{t} = -1
+        """
+        from ..latex import _wrap
+
+        names = {x: "X_{t}"}
+        if self.kind == "constant":
+            return _wrap(f"X_{{t}} = {sp.latex(self.x0)}", mode)
+        _, g = self._gaussian_side(names)
+        body = (
+            rf"{g} \sim \mathcal{{N}}\left({sp.latex(self.z_mean)}, "
+            rf"{sp.latex(self.z_var)}\right)"
+        )
+        if self.solution is not None:
+            body += rf",\quad X_{{t}} = {sp.latex(self.solution)}"
+        return _wrap(body, mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
+
     def subs(self, *args, **kwargs):
         """Substitute parameter values (``x0`` included)."""
         f = lambda e: None if e is None else sp.sympify(e).subs(*args, **kwargs)
@@ -384,6 +427,34 @@ class InverseSolution:
     G: sp.Expr  # x = G(z)
     g: sp.Expr  # z = g(x)
     phi: sp.Expr  # the activation, an expression in x
+
+    def __repr__(self):
+        return (
+            f"InverseSolution(phi(x) = {self.phi}, z = g(x) = {self.g}, x = G(z) = {self.G}, "
+            f"target {self.target!r})"
+        )
+
+    def latex(self, mode="math"):
+        r"""The target SDE, ``g``, ``G`` and the activation ``\phi``, separated by ``\quad``.
+
+        >>> print(ou_activation().latex().split(r",\quad ")[:2])
+        ['dZ_{t} = - Z_{t} \\, dt + dB_{t}', 'g(x) = \\operatorname{erfi}^{-1}\\left(x\\right)']
+        """
+        from ..latex import _wrap
+
+        parts = [
+            self.target.latex(),
+            f"g(x) = {sp.latex(self.g)}",
+            f"G(z) = {sp.latex(self.G)}",
+            rf"\phi(x) = {sp.latex(self.phi)}",
+        ]
+        return _wrap(r",\quad ".join(parts), mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
 
     def law(self, z0):
         """Law of ``X_t = G(Z_t)`` when the target is linear Gaussian, ``Z_0 = z0``."""

@@ -146,6 +146,24 @@ class ResNetRun:
     observed_layers: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
 
+    def __repr__(self):
+        p = self.params
+        shown = ", ".join(
+            f"{k}={p[k]}"
+            for k in ("width", "depth", "n_paths", "horizon", "method", "backend", "dtype", "seed")
+            if k in p
+        )
+        return f"ResNetRun({shown}, observed layers={len(self.observed_layers)})"
+
+    def _repr_html_(self):
+        """The parameters of the run as a small table."""
+        from ..tables import Table
+
+        rows = [[k, str(v)] for k, v in self.params.items()]
+        rows.append(["final states", f"array of shape {tuple(np.shape(self.final))}"])
+        rows.append(["observed layers", str(len(self.observed_layers))])
+        return Table("ResNet run (finite depth)", ["parameter", "value"], rows)._repr_html_()
+
 
 def _initial(x0, n_paths, width, rng):
     if x0 is None or (isinstance(x0, str) and x0 == "gaussian"):

@@ -69,6 +69,38 @@ class NormDynamics:
     n: sp.Expr
     notes: tuple = field(default=())
 
+    # -- display --------------------------------------------------------------------------------
+    def _lhs(self, latex):
+        if latex:
+            return r"d \log\|\phi(X_{t})\|" if self.quantity == "log" else r"d \|\phi(X_{t})\|"
+        return "d log‖φ(X_t)‖" if self.quantity == "log" else "d ‖φ(X_t)‖"
+
+    def __repr__(self):
+        """``NormDynamics(relu: d log‖φ(X_t)‖ = (k - 2)/(2*n) dt + 1/sqrt(n) dW_t; notes)``."""
+        name = getattr(self.activation, "name", self.activation)
+        notes = "".join(f"; {n}" for n in self.notes)
+        return (
+            f"NormDynamics({name}: {self._lhs(False)} = ({self.drift}) dt + ({self.vol}) dW_t"
+            f"{notes})"
+        )
+
+    def latex(self, mode="math"):
+        r"""``d \log\|\phi(X_t)\| = drift \, dt + vol \, dW_t`` (``W`` a 1-d Brownian motion).
+
+        >>> print(norm_dynamics("identity").latex().split(" = ")[1])
+        \left(\frac{1}{2} - \frac{1}{n}\right) \, dt + \frac{1}{\sqrt{n}} \, dW_{t}
+        """
+        from ..latex import _wrap
+        from .ito import sde_latex
+
+        return _wrap(sde_latex(self._lhs(True), self.drift, self.vol, noise="dW_{t}"), mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
+
     def depends_only_on_counts(self):
         syms = self.drift.free_symbols | self.vol.free_symbols
         return not (syms & (set(self.norms) | {self.S}))
