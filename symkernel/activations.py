@@ -20,6 +20,8 @@ from functools import cached_property, lru_cache
 import numpy as np
 import sympy as sp
 
+from .parsing import to_sympy
+
 from .errors import InvalidInputError, UnknownActivationError
 from .parsing import parse_activation
 from .pieces import Piece, split
@@ -221,11 +223,11 @@ class Activation:
 
     def with_expr(self, expr, name=None):
         """A new activation with expression ``expr`` (gain 1)."""
-        return Activation(name or self.name, sp.sympify(expr))
+        return Activation(name or self.name, to_sympy(expr))
 
     def scaled(self, a=1, b=0):
         """The activation ``a sigma + b``."""
-        return Activation(f"{a}*{self.name}+{b}", sp.sympify(a) * self.expr + sp.sympify(b))
+        return Activation(f"{a}*{self.name}+{b}", to_sympy(a) * self.expr + to_sympy(b))
 
     def reflected(self):
         """The activation ``sigma(-x)``."""
@@ -379,7 +381,7 @@ def activation(spec, gain=1, **params):
     if isinstance(spec, (int, float)) or isinstance(spec, sp.Basic):
         if params:
             raise InvalidInputError("parameters apply to registry names only; substitute them in the expression")
-        return _from_expr(sp.sympify(spec), str(spec), gain)
+        return _from_expr(to_sympy(spec), str(spec), gain)
     raise InvalidInputError(f"cannot make an activation from {type(spec).__name__}; give a registry "
                             "name, a SymPy expression in sk.x, or a string")
 

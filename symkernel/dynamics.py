@@ -30,6 +30,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .parsing import to_sympy
+
 from .errors import InvalidInputError, PrecisionError
 from .expectations import as_activation, second_moment
 from .hermite import hermite_coefficient
@@ -54,7 +56,7 @@ def residual_kernel_map(kmap, r):
     rho/4 + 3*exp(rho - 1)/4
     """
     kmap = _as_kernel_map(kmap)
-    r = sp.sympify(r)
+    r = to_sympy(r)
     if r.is_number and not (0 <= r <= 1):
         raise InvalidInputError(f"the residual strength r must lie in [0, 1], got {r}")
     return kmap.affine(1 - r**2, 0, r**2, symbol=r"\kappa_{\mathrm{res}}", name=f"residual kernel map (r={r})")
@@ -298,7 +300,7 @@ class KernelDynamics:
         if exact:
             if self.kmap.expr is None:
                 raise InvalidInputError("no closed form: use dps=... for a numeric sequence")
-            out = [sp.sympify(rho0)]
+            out = [to_sympy(rho0)]
             for _ in range(depth):
                 out.append(self.kmap.expr.subs(rho, out[-1]))
             return out
@@ -350,7 +352,7 @@ class KernelDynamics:
         """Corollary 2: ``L = ln(1/eps)/ln(1/kappa'(1))`` layers (case 2 only), a Quantity."""
         if self.case != 2:
             raise InvalidInputError(f"Corollary 2 needs kappa(0) > 0 and kappa'(1) < 1 (case 2); this is case {self.case}")
-        eps = sp.nsimplify(eps) if isinstance(eps, float) else sp.sympify(eps)
+        eps = sp.nsimplify(eps) if isinstance(eps, float) else to_sympy(eps)
         if not (eps.is_positive and eps < 1):
             raise InvalidInputError(f"eps must lie in (0, 1), got {eps}")
         k1 = self.kappa_prime_1
@@ -488,7 +490,7 @@ def _rename(q, symbol):
 
 def _combine(fn, qs, provenance):
     if all(q.exact for q in qs):
-        return Quantity(_nice(sp.sympify(fn(*[q.expr for q in qs]))), r"\alpha", "exact: " + provenance)
+        return Quantity(_nice(to_sympy(fn(*[q.expr for q in qs]))), r"\alpha", "exact: " + provenance)
 
     def value(dps):
         vals = [q.value(dps + 10) for q in qs]

@@ -29,6 +29,8 @@ from collections import namedtuple
 import numpy as np
 import sympy as sp
 
+from .parsing import to_sympy
+
 from .errors import InvalidInputError, NoClosedFormError
 from .quantity import Quantity
 from .symbols import rho as rho_symbol
@@ -101,7 +103,7 @@ def _check_sympy(G):
 
 
 def _quantity(expr, symbol):
-    return Quantity(sp.sympify(expr), symbol, EXACT)
+    return Quantity(to_sympy(expr), symbol, EXACT)
 
 
 # ---------------------------------------------------------------- isometry, gap, potential
@@ -279,7 +281,7 @@ def potential_bound(gamma0, beta, ell):
     """
     beta = _beta_value(beta)
     if isinstance(ell, sp.Basic):
-        return sp.sympify(gamma0) * sp.sympify(beta) ** (-ell)
+        return to_sympy(gamma0) * to_sympy(beta) ** (-ell)
     return float(gamma0) * np.power(float(beta), -np.asarray(ell, dtype=float))
 
 
@@ -297,7 +299,7 @@ def isometry_gap_bound(G0, beta, ell, *, tol=None):
         i0 = isometry(sp.Matrix(G0), tol=tol).expr
         if i0 == 0:
             return sp.oo
-        return 4 * n * sp.sympify(beta) ** (-ell) / i0**n
+        return 4 * n * to_sympy(beta) ** (-ell) / i0**n
     i0, beta = isometry(G0, tol=tol), float(beta)
     ell = np.asarray(ell, dtype=float)
     if i0 == 0:
@@ -392,7 +394,7 @@ def _apply_exact(kernel, value):
     expr = getattr(kernel, "expr", None)
     if expr is None:
         if isinstance(kernel, sp.Lambda) or not hasattr(kernel, "numpy"):
-            return sp.sympify(kernel(value))
+            return to_sympy(kernel(value))
         raise NoClosedFormError("this kernel has no closed form: use a float Gram matrix")
     return expr.subs(rho_symbol, value)
 

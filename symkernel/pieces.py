@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import sympy as sp
 
+from .parsing import to_sympy
+
 from .errors import InvalidInputError
 from .symbols import x
 
@@ -82,7 +84,7 @@ def _test_subs(expr, which=0):
 
 
 def _num(expr, which=0):
-    val = sp.sympify(expr).subs(_test_subs(sp.sympify(expr), which))
+    val = to_sympy(expr).subs(_test_subs(to_sympy(expr), which))
     return float(sp.N(val, 30))
 
 
@@ -157,7 +159,7 @@ def _holds(cond, point):
 
 def split(expr):
     """Split ``expr`` into its smooth :class:`Piece` s (see the module docstring)."""
-    expr = sp.sympify(expr)
+    expr = to_sympy(expr)
     pts = breakpoints_of(expr)
     edges = [-sp.oo, *pts, sp.oo]
     pieces = []

@@ -15,6 +15,8 @@ from typing import Callable, Optional
 import mpmath
 import sympy as sp
 
+from .parsing import to_sympy
+
 from .errors import InvalidInputError, PrecisionError, SymbolicValueError
 
 
@@ -67,7 +69,7 @@ class Quantity:
         if self.expr is None and self.numeric is None:
             raise InvalidInputError("a Quantity needs an exact expression or a numeric evaluator")
         if self.expr is not None and not isinstance(self.expr, sp.Basic):
-            object.__setattr__(self, "expr", sp.sympify(self.expr))
+            object.__setattr__(self, "expr", to_sympy(self.expr))
 
     @property
     def exact(self):

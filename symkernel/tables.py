@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import mpmath
 import sympy as sp
 
+from .parsing import to_sympy
+
 from .errors import InvalidInputError
 from .latex import format_number, hermite_label, latex as _latex, notation_of
 from .quantity import Quantity
@@ -46,7 +48,7 @@ class Value:
 
     def as_quantity(self):
         q = self.quantity
-        return q if isinstance(q, Quantity) else Quantity(sp.sympify(q))
+        return q if isinstance(q, Quantity) else Quantity(to_sympy(q))
 
 
 @dataclass(frozen=True)

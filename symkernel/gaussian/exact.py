@@ -31,6 +31,8 @@ from typing import NamedTuple
 
 import sympy as sp
 
+from ..parsing import to_sympy
+
 from ..errors import NoClosedFormError, NotSquareIntegrableError
 from ..pieces import split
 from ..symbols import x
@@ -89,7 +91,7 @@ def _linear(arg):
 def decompose(expr):
     """Terms of ``expr`` (one smooth piece) or :class:`NoClosedFormError` if outside the class."""
     terms = []
-    for add in sp.Add.make_args(_to_exponential_class(sp.sympify(expr))):
+    for add in sp.Add.make_args(_to_exponential_class(to_sympy(expr))):
         coef, n, c, p, phis = sp.Integer(1), 0, sp.Integer(0), sp.Integer(0), []
         for factor in sp.Mul.make_args(add):
             if not factor.has(x):
@@ -212,7 +214,7 @@ def integrate_term(term, lo=-sp.oo, hi=sp.oo):
         if s2.is_positive is not True:
             if unbounded and (s2.is_nonpositive or s2.is_zero):
                 raise NotSquareIntegrableError(
-                    f"the Gaussian expectation diverges: the integrand grows like exp({sp.sympify(c)*2 - 1}*x**2/2)")
+                    f"the Gaussian expectation diverges: the integrand grows like exp({to_sympy(c)*2 - 1}*x**2/2)")
             raise NoClosedFormError(f"cannot decide whether 1 - 2*({c}) > 0")
         s = sp.sqrt(s2)
         coef = coef / s**(n + 1)
@@ -248,7 +250,7 @@ def expectation_of_pieces(pieces):
 
 def expectation(expr):
     """Exact ``E[expr(Z)]`` for an expression in ``x`` (split at its breakpoints)."""
-    return expectation_of_pieces(split(sp.sympify(expr)))
+    return expectation_of_pieces(split(to_sympy(expr)))
 
 
 def tidy(expr, combine_powers=True):

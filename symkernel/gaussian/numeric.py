@@ -17,6 +17,8 @@ how many digits were established.
 import mpmath
 import sympy as sp
 
+from ..parsing import to_sympy
+
 from ..errors import InvalidInputError, PrecisionError
 from ..pieces import split
 from ..symbols import x
@@ -33,8 +35,8 @@ class _Integrand:
         for lo, hi, expr in pieces:
             if expr == 0:
                 continue
-            free = (sp.sympify(expr).free_symbols | sp.sympify(lo).free_symbols
-                    | sp.sympify(hi).free_symbols) - {x}
+            free = (to_sympy(expr).free_symbols | to_sympy(lo).free_symbols
+                    | to_sympy(hi).free_symbols) - {x}
             if free:
                 raise InvalidInputError(f"numeric evaluation needs numbers for {sorted(map(str, free))}")
             fn = sp.lambdify(x, _high_precision_constants(expr) * _WEIGHT, modules="mpmath")
@@ -61,8 +63,8 @@ def _high_precision_constants(expr, digits=400):
     (requests above 350 digits fall back to the closed-form definitions themselves).
     """
     from ..activations import _NamedConstant
-    constants = [a for a in sp.sympify(expr).atoms(sp.NumberSymbol) if isinstance(a, _NamedConstant)]
-    return sp.sympify(expr).xreplace({c: sp.Float(c.definition.evalf(digits + 10), digits) for c in constants})
+    constants = [a for a in to_sympy(expr).atoms(sp.NumberSymbol) if isinstance(a, _NamedConstant)]
+    return to_sympy(expr).xreplace({c: sp.Float(c.definition.evalf(digits + 10), digits) for c in constants})
 
 
 def _safe(fn):
@@ -110,4 +112,4 @@ def expectation_of_pieces(pieces, dps=15):
 
 def expectation(expr, dps=15):
     """``(value, error_estimate)`` of ``E[expr(Z)]`` for an expression in ``x``."""
-    return expectation_of_pieces(split(sp.sympify(expr)), dps)
+    return expectation_of_pieces(split(to_sympy(expr)), dps)

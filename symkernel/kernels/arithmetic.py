@@ -10,12 +10,14 @@ A numeric ``a op b`` is returned to ``dps`` digits only when the digits lost to 
 import mpmath
 import sympy as sp
 
+from ..parsing import to_sympy
+
 from ..errors import PrecisionError
 from ..quantity import Quantity
 
 
 def _q(value, symbol="q", provenance="exact"):
-    return value if isinstance(value, Quantity) else Quantity(sp.sympify(value), symbol, provenance)
+    return value if isinstance(value, Quantity) else Quantity(to_sympy(value), symbol, provenance)
 
 
 def _qmul(a, b):

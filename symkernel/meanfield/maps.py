@@ -27,6 +27,8 @@ from functools import cached_property
 import mpmath
 import numpy as np
 import sympy as sp
+
+from ..parsing import to_sympy
 from scipy import optimize
 
 from ..errors import InvalidInputError, PrecisionError, SymbolicValueError
@@ -59,7 +61,7 @@ def _as_variance(name, value, allow_zero=True):
         value = sp.Rational(repr(value))
     elif isinstance(value, mpmath.mpf):
         value = sp.Float(value, mpmath.mp.dps)
-    value = sp.sympify(value)
+    value = to_sympy(value)
     if value.is_negative or (value.is_number and value.is_real is False):
         raise InvalidInputError(f"{name} is a variance and must be nonnegative, got {value}")
     if value.is_zero and not allow_zero:
@@ -293,7 +295,7 @@ class MeanField:
         """
         from ..activations import activation
         from ..kernels import dual_kernel
-        q = sp.sympify(q)
+        q = to_sympy(q)
         if not (q.is_positive or (q.is_number and q > 0)):
             raise InvalidInputError(f"q must be a positive number or a positive symbol, got {q}")
         return dual_kernel(activation(self.act, gain=sp.sqrt(q))).affine(
@@ -600,7 +602,7 @@ class MeanField:
 
     def trainable_depth(self, multiple=6):
         """``multiple * xi_c``: Schoenholz et al. use 6, seed 003 uses 4.5."""
-        mult = sp.nsimplify(multiple) if isinstance(multiple, float) else sp.sympify(multiple)
+        mult = sp.nsimplify(multiple) if isinstance(multiple, float) else to_sympy(multiple)
         xi = self.xi_c
         if xi.exact:
             return Quantity(mult * xi.expr, f"{mult}" + r"\xi_{c}", "exact", params=xi.params)

@@ -18,6 +18,8 @@ r"""Theory against simulation for seed 002: statistics (dicts) and matplotlib fi
 import numpy as np
 import sympy as sp
 
+from ..parsing import to_sympy
+
 from ..errors import InvalidInputError
 from ..symbols import x
 from .laws import ou_activation, width1_law
@@ -88,7 +90,7 @@ def ou_check(theta=1, k=1, x0=0.5, depth=500, n_paths=20000, seed=0, progress=Fa
     ``(1 − e^{-2θ})/2``.
     """
     sol = ou_activation(theta, k)
-    z0 = sol.g.subs(x, sp.sympify(x0))
+    z0 = sol.g.subs(x, to_sympy(x0))
     law = sol.law(z0).at(1)
     run = simulate_resnet(sol.phi, 1, depth, n_paths, x0=[float(x0)], seed=seed, progress=progress)
     y = run.final[:, 0]

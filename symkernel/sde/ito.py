@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 import sympy as sp
 
+from ..parsing import to_sympy
+
 from ..errors import InvalidInputError, NoClosedFormError
 from ..symbols import t, x
 
@@ -43,16 +45,18 @@ class Ito(NamedTuple):
 
 def tidy(expr):
     """Simplify a drift or volatility (``simplify`` then ``powsimp``); Piecewise kept as it is."""
-    expr = sp.sympify(expr)
+    expr = to_sympy(expr)
     if expr.has(sp.Piecewise, sp.Max, sp.Min, sp.Heaviside, sp.Abs):
         return sp.piecewise_fold(expr)
     return sp.powsimp(sp.simplify(expr))
 
 
 def _sym(value, name):
+    if isinstance(value, str):
+        raise InvalidInputError(f"the {name} must be a SymPy expression or a number, not a string")
     try:
-        out = sp.sympify(value, strict=True) if not isinstance(value, sp.Basic) else value
-    except sp.SympifyError:
+        out = to_sympy(value)
+    except (sp.SympifyError, InvalidInputError):
         raise InvalidInputError(
             f"the {name} must be a SymPy expression or a number, got {type(value).__name__}"
         ) from None
@@ -69,7 +73,7 @@ def _term(coeff, differential, names):
         if coeff.is_zero_matrix:
             return None
         return False, rf"{sp.latex(coeff, symbol_names=names)} \, {differential}"
-    coeff = sp.sympify(coeff)
+    coeff = to_sympy(coeff)
     if coeff == 0:
         return None
     neg = coeff.could_extract_minus_sign() and not coeff.is_Add
@@ -311,7 +315,7 @@ def invert(g, var, new_var):
     from .special import erfiinv
 
     target = new_var
-    expr = sp.sympify(g)
+    expr = to_sympy(g)
     for _ in range(50):
         if expr == var:
             return tidy(target)

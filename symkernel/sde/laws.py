@@ -34,6 +34,8 @@ from typing import Optional
 import numpy as np
 import sympy as sp
 
+from ..parsing import to_sympy
+
 from ..errors import InvalidInputError, NoClosedFormError
 from ..symbols import t, x
 from .ito import Diffusion, _activation_expr, _sym, invert, tidy
@@ -70,7 +72,7 @@ class Law:
 
     def at(self, time):
         """The same law with ``sk.t`` replaced by ``time``."""
-        s = {t: sp.sympify(time)}
+        s = {t: to_sympy(time)}
         return Law(
             self.kind,
             self.x0,
@@ -109,9 +111,9 @@ class Law:
         from ..gaussian.exact import expectation
 
         if self.kind == "constant":
-            return tidy(sp.sympify(fn).subs(x, self.x0))
+            return tidy(to_sympy(fn).subs(x, self.x0))
         std = sp.sqrt(self.z_var)
-        expr = sp.sympify(fn).subs(x, self.h).subs(z, self.z_mean + std * x)
+        expr = to_sympy(fn).subs(x, self.h).subs(z, self.z_mean + std * x)
         return tidy(expectation(sp.expand(expr)))
 
     def _numeric(self):
@@ -217,7 +219,7 @@ class Law:
 
     def subs(self, *args, **kwargs):
         """Substitute parameter values (``x0`` included)."""
-        f = lambda e: None if e is None else sp.sympify(e).subs(*args, **kwargs)
+        f = lambda e: None if e is None else to_sympy(e).subs(*args, **kwargs)
         return Law(
             self.kind,
             f(self.x0),
@@ -280,7 +282,7 @@ def solve_law(diffusion, x0, transforms=None):
     ``log(-x)`` for ``x0 < 0``) until the diffusion of ``Z`` is linear Gaussian; raises
     :class:`NoClosedFormError` when none works.
     """
-    x0 = sp.sympify(x0)
+    x0 = to_sympy(x0)
     v_ = diffusion.var
     if diffusion.vol.subs(v_, x0) == 0 and tidy(diffusion.drift.subs(v_, x0)) == 0:
         return Law("constant", x0, diffusion=diffusion, solution=x0)
@@ -560,7 +562,7 @@ def ou_activation(theta=1, k=1):
     >>> sol.phi
     2*exp(erfiinv(x)**2)/sqrt(pi)
     """
-    theta, k = sp.sympify(theta), sp.sympify(k)
+    theta, k = to_sympy(theta), to_sympy(k)
     if not (theta.is_positive and k.is_positive):
         raise InvalidInputError("theta and k must be positive")
     return solve_activation(-theta * z, sp.sqrt(theta), scale=2 / (k * sp.sqrt(sp.pi)))

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..parsing import to_sympy
+
 from ..errors import InvalidInputError, NoClosedFormError
 from ..expectations import as_activation
 from ..quantity import Quantity
@@ -167,7 +169,7 @@ def norm_dynamics(phi, n=n_sym, of="log"):
             f"k = number of coordinates with {pieces[nonzero[0]].lo} < X_i < "
             f"{pieces[nonzero[0]].hi}"
         )
-    sum_q1, sum_q2 = sp.sympify(sum_q1).subs(subs), sp.sympify(sum_q2).subs(subs)
+    sum_q1, sum_q2 = to_sympy(sum_q1).subs(subs), to_sympy(sum_q2).subs(subs)
     # dS = (S/(2n)) sum q1 dt + sqrt(S/n) sqrt(sum q2) dW, then Itô for F(S)
     dS = Diffusion(S / (2 * n) * sum_q1, sp.sqrt(S / n) * sp.sqrt(sum_q2), var=S)
     F = sp.log(S) / 2 if of == "log" else sp.sqrt(S)
@@ -241,7 +243,7 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True):
         )
     drift = sp.expand(dyn.drift)
     act = dyn.activation
-    probs = _count_probabilities(act, sp.sympify(scale))
+    probs = _count_probabilities(act, to_sympy(scale))
     nn = dyn.n
     zero = [j for j, p in enumerate(act.pieces) if tidy(p.expr**2) == 0]
     p0 = sum(probs[j] for j in zero) if zero else sp.S.Zero
