@@ -34,7 +34,6 @@ from .parsing import to_sympy
 
 from .errors import InvalidInputError, PrecisionError
 from .expectations import as_activation, second_moment
-from .hermite import hermite_coefficient
 from .kernels import Kernel, _q, _qadd, _qmul, _rho_value, kernel_map, weak_derivative
 from .quantity import Quantity, evaluate_exact
 from .symbols import rho

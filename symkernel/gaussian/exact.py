@@ -222,7 +222,6 @@ def integrate_term(term, lo=-sp.oo, hi=sp.oo):
         phis = [(a / s, b) for a, b in phis]
         lo = lo if _is_inf(lo) else s * lo
         hi = hi if _is_inf(hi) else s * hi
-    shifts = [sp.Integer(1)]
     if p != 0:
         coef *= sp.exp(p**2 / 2)
         lo = lo if _is_inf(lo) else lo - p
