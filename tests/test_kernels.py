@@ -206,3 +206,71 @@ def test_exact_sympy_rho_gives_the_same_value_as_a_float_on_numeric_paths():
         kmap = sk.kernel_map(name)
         assert abs(kmap(sp.Rational(1, 2), dps=20) - kmap(0.5, dps=20)) < 1e-18
         assert abs(kmap(sp.Rational(1, 2), dps=20) - kmap(0, dps=20)) > 1e-3
+
+
+# ------------------------------------------- softsign: nested Gauss-Legendre panels (no inner form)
+def _softsign_gauss_hermite(r, deg=240):
+    """Independent float64 check: 2D Gauss-Hermite sum of E[sigma(X) sigma(rho X + s W)] (~1e-6: kink)."""
+    z, w = np.polynomial.hermite_e.hermegauss(deg)
+    w = w / np.sqrt(2 * np.pi)
+    f = sk.activation("softsign").numpy()
+    s = np.sqrt(1 - r * r)
+    return float((f(z) * w) @ (f(r * z[:, None] + s * z[None, :]) @ w))
+
+
+def test_softsign_kernel_map_mpmath_float64_and_gauss_hermite():
+    kmap = sk.kernel_map("softsign")
+    dual = sk.dual_kernel("softsign")
+    assert "Gauss-Legendre panels" in kmap.provenance
+    assert kmap(1, dps=30) == 1
+    pts = np.array([-1.0, -0.999, -0.93, -0.6, 0.0, 0.3, 0.85, 0.999, 1.0])
+    got = kmap.numpy(pts)
+    assert abs(got[-1] - 1) < 4e-15 and abs(got[4]) < 1e-15     # float64 rounding of 1/E sigma^2
+    for r, g in zip(pts, got):
+        if abs(r) <= 0.85:     # Gauss-Hermite degrades (kink, narrow inner Gaussian) as |rho| -> 1
+            assert abs(dual.numpy(np.array([r]))[0] - _softsign_gauss_hermite(r)) < 5e-6   # GH error ~ deg^-3 (kink)
+    for r in (0.3, -0.999):       # mpmath panels at 16 digits (two precisions) vs float64
+        ref = kmap(r, dps=16)
+        assert abs(kmap.numpy(np.array([r]))[0] - float(ref)) < 1e-14
+    big = kmap.numpy(np.linspace(-1, 1, 10001))
+    assert np.all(np.abs(big) <= 1 + 1e-15) and np.all(np.diff(big) > 0)    # odd Hermite sum: increasing
+
+
+def test_softsign_mpmath_panels_agree_with_the_hermite_series_at_small_rho():
+    """c_k from the core's 1D expectations; at rho = 0.05 the tail after k = 12 is below 1e-18."""
+    act = sk.activation("softsign")
+    coeffs = [c.value(20) for c in sk.hermite_coefficients(act, 13)]
+    r = mpmath.mpf("0.05")
+    with mpmath.workdps(20):
+        series = mpmath.fsum(c * c * r**k for k, c in enumerate(coeffs))
+    ours = sk.dual_kernel(act)(r, dps=17)
+    assert abs(ours - series) < mpmath.mpf(10) ** -17
+
+
+def test_softsign_psd_and_derivative_kernel():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((8, 3))
+    g = a @ a.T
+    d = np.sqrt(np.diag(g))
+    corr = np.clip(g / np.outer(d, d), -1, 1)
+    k = sk.kernel_map("softsign").numpy(corr)
+    assert np.linalg.eigvalsh((k + k.T) / 2).min() > -1e-12
+    # Price: E[sigma'(X) sigma'(Y)] = d/drho sigma_hat, against a finite difference of the float path
+    dual, dk = sk.dual_kernel("softsign"), sk.derivative_kernel("softsign")
+    r, h = np.array([-0.97, -0.4, 0.2, 0.95]), 1e-5
+    fd = (dual.numpy(r + h) - dual.numpy(r - h)) / (2 * h)
+    assert np.max(np.abs(dk.numpy(r) - fd)) < 1e-8
+    assert dk.numpy(np.array([1.0]))[0] == pytest.approx(float(sk.expectation(
+        sk.activation("softsign").expr.diff(sk.x) ** 2).value(20)), rel=1e-13)
+
+
+def test_softsign_kernel_dynamics():
+    dyn = sk.kernel_dynamics("softsign")
+    assert dyn.case == 1 and dyn.fixed_point.value(20) == 0        # odd: kappa(0) = c_0^2 = 0
+    kmap = dyn.kmap
+    h = 1e-6
+    slope = (kmap.numpy(np.array([h]))[0] - kmap.numpy(np.array([-h]))[0]) / (2 * h)
+    assert abs(slope - float(dyn.kappa_prime_0.value(17))) < 1e-8
+    assert float(dyn.rate.value(17)) == pytest.approx(1 / (2 - slope), rel=1e-8)
+    seq = dyn.sequence(0.9, 60)
+    assert np.all(dyn.distance(seq) <= dyn.bound(np.arange(61), 0.9) * (1 + 1e-9) + 1e-15)

@@ -21,6 +21,7 @@ from ..symbols import rho
 from .arguments import _check_dps, _rho_value
 from .arithmetic import _q, _qadd, _qmul
 from .closed_forms import _clean, _inner_form
+from .nested import Nested
 from .numeric import _Dual
 from .precision import _eval_expr, _numpy_modules
 
@@ -29,6 +30,8 @@ CLOSED_PROVENANCE = "exact: iterated Gaussian integrals (inner over W, outer ove
 INNER_PROVENANCE = ("numeric: 1D mpmath quadrature over X of the exact inner expectation "
                     "E_W[sigma(rho X + sqrt(1-rho^2) W)], two precisions")
 NESTED_PROVENANCE = "numeric: nested 2D mpmath quadrature over (X, W), two precisions"
+PANELS_PROVENANCE = ("numeric: nested Gauss-Legendre panels over (X, W) split at the breakpoints, "
+                     "explicit Gaussian tail bound, two precisions")
 
 
 class Kernel:
@@ -111,7 +114,11 @@ class Kernel:
     def provenance(self):
         if self.expr is not None:
             return CLOSED_PROVENANCE
-        return INNER_PROVENANCE if _inner_form(self.act) is not None else NESTED_PROVENANCE
+        if _inner_form(self.act) is not None:
+            return INNER_PROVENANCE
+        if len(self.act.pieces) > 1 and Nested.applicable(self.act):
+            return PANELS_PROVENANCE
+        return NESTED_PROVENANCE
 
     def coefficient(self, k):
         """The Taylor coefficient of rho^k: ``scale (k+m)!/k! c_{k+m}^2 + poly_k`` (a Quantity)."""
@@ -215,6 +222,15 @@ class Kernel:
         if _inner_form(act) is not None:
             def fn(arr):
                 out = s * dual.numpy_quadrature(arr)
+                for i, c in enumerate(poly):
+                    out = out + c * arr**i
+                return out
+            return fn
+        if Nested.applicable(act):
+            nested = Nested.of(act)
+
+            def fn(arr):
+                out = s * nested.numpy(arr)
                 for i, c in enumerate(poly):
                     out = out + c * arr**i
                 return out

@@ -3,7 +3,8 @@
 Paths, in order (MATH.md §2): the closed form; a 1D mpmath quadrature over ``X`` of the exact
 inner expectation ``E_W[sigma(rho X + sqrt(1-rho^2) W)]``; the Hermite series
 ``sum_k c_k^2 rho^k`` with the Parseval tail bound ``(E sigma^2 - sum_{j<=K} c_j^2) |rho|^(K+1)``;
-a nested 2D quadrature.  Each numeric value agrees at two precisions.  Float64 arrays use
+nested Gauss-Legendre panels split at the breakpoints (:mod:`.nested`, piecewise-smooth sigma of
+polynomial growth); a nested 2D tanh-sinh quadrature.  Each numeric value agrees at two precisions.  Float64 arrays use
 Gauss-Legendre over ``X``.
 
 >>> import mpmath
@@ -25,6 +26,7 @@ from ..pieces import split
 from ..quantity import evaluate_exact
 from ..symbols import rho, x
 from .closed_forms import _S, _closed_form, _inner_form, weak_derivative
+from .nested import Nested
 from .hermite_squares import (SERIES_K_MAX, _float_hermite_squares, _gl_pieces,
                               _trapezoid_coefficients)
 from .precision import _eval_expr, _numpy_modules, _points, _refine, _two_precisions
@@ -67,6 +69,8 @@ class _Dual:
                 return self._series_value(at, dps)
             except PrecisionError:
                 pass
+        if Nested.applicable(self.act):
+            return Nested.of(self.act).value(at(dps + 12), dps)
         return _two_precisions(lambda wp, deg: self._quad_nested(at(wp), wp, deg), dps)
 
     # -- Hermite series with a Parseval tail bound (analytic activations) -----------------------
