@@ -142,7 +142,8 @@ class Quantity:
             shown = mpmath.nstr(self.value(15), 15)
         except (PrecisionError, SymbolicValueError) as exc:
             shown = f"<{exc}>"
-        return f"Quantity({self.symbol} ≈ {shown}, numeric: {self.provenance})"
+        how = self.provenance if self.provenance.startswith("numeric") else f"numeric: {self.provenance}"
+        return f"Quantity({self.symbol} ≈ {shown}, {how})"
 
     def __str__(self):
         return str(self.expr) if self.expr is not None else mpmath.nstr(self.value(15), 15)
