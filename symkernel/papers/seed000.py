@@ -73,8 +73,11 @@ def table_s1_rows(dps=30, names=None):
                 differs.append(col)
         reason = ""
         if differs:
-            reason = f"{label}: {', '.join(differs)} differ; {REASON}"
-            if "alpha" in differs and dyn.case == 3 and abs(float(values[1]) + p_alpha(published) - 1) < ROUNDING:
+            convention = ("alpha" in differs and dyn.case == 3
+                          and abs(float(values[1]) + p_alpha(published) - 1) < ROUNDING)
+            why = REASON if set(differs) - ({"alpha"} if convention else set()) else ""
+            reason = f"{label}: {', '.join(differs)} differ" + (f"; {why}" if why else "")
+            if convention:
                 reason += ("; the published alpha equals 1 - alpha = kappa(0) + kappa'(0): the table "
                            "used the complementary convention for case 3")
             if "case" in differs and dyn.case == 3:
