@@ -220,17 +220,14 @@ class Kernel:
         s = float(self.scale.value(20))
         poly = [float(c.value(20)) for c in self.poly]
         if _inner_form(act) is not None:
-            def fn(arr):
-                out = s * dual.numpy_quadrature(arr)
-                for i, c in enumerate(poly):
-                    out = out + c * arr**i
-                return out
-            return fn
-        if Nested.applicable(act):
-            nested = Nested.of(act)
-
-            def fn(arr):
-                out = s * nested.numpy(arr)
+            base = dual.numpy_quadrature
+        elif Nested.applicable(act):
+            base = Nested.of(act).numpy
+        else:
+            base = None
+        if base is not None:
+            def fn(arr):  # scale * base + polynomial part of the kernel
+                out = s * base(arr)
                 for i, c in enumerate(poly):
                     out = out + c * arr**i
                 return out
