@@ -293,6 +293,16 @@ def _agreement_digits(a, b, dps):
         return max(0, min(dps, int(mpmath.floor(-mpmath.log10(abs(a - b) / scale)))))
 
 
+def _engine_value(evaluate):
+    """dps -> mpf from a numeric-engine evaluator (which returns a Result or an mpf)."""
+    from .numerics import GUARD, as_result, working
+
+    def value(dps):
+        with working(dps + GUARD):
+            return as_result(evaluate(dps), dps).rounded(dps)
+    return value
+
+
 def cmd_check(args):
     """Exact engine vs numeric engine for c_k, E[sigma^2] and beta; optional finite-width check."""
     from .expectations import numeric_evaluator, pieces_map, pieces_times, second_moment
@@ -334,9 +344,9 @@ def cmd_check(args):
     num_c = []
     for k, c in enumerate(cs):
         he_k = sp.Poly(_he_coefficients(k)[::-1], x).as_expr() / sp.sqrt(sp.factorial(k))
-        num_c.append(numeric_evaluator(pieces_times(act, he_k)))
+        num_c.append(_engine_value(numeric_evaluator(pieces_times(act, he_k))[0]))
         compare(f"c_{k}", c, num_c[-1])
-    m2_num = numeric_evaluator(pieces_map(act, lambda e: e**2))
+    m2_num = _engine_value(numeric_evaluator(pieces_map(act, lambda e: e**2))[0])
     compare("E[sigma^2]", second_moment(act), m2_num)
 
     def beta_numeric(d):

@@ -12,12 +12,15 @@ import sympy as sp
 from .activations import Activation, activation
 from .errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError
 from .gaussian import exact, numeric
+from .numerics import arb
 from .pieces import Piece
 from .quantity import Quantity
 from .symbols import x
 
 EXACT_PROVENANCE = "exact: Gaussian integral engine (completing the square, Stein recurrences)"
-NUMERIC_PROVENANCE = "numeric: mpmath tanh-sinh quadrature split at breakpoints, two precisions"
+CERTIFIED_PROVENANCE = ("certified: Arb ball quadrature (acb.integral) of each analytic piece, "
+                        "explicit Gaussian tail bound")
+NUMERIC_PROVENANCE = "estimated: " + numeric.METHOD
 
 
 def as_activation(act):
@@ -34,12 +37,16 @@ def try_exact(pieces):
 
 
 def numeric_evaluator(pieces):
-    """A function dps -> mpf for E over ``pieces`` (raises PrecisionError when it cannot)."""
-    def evaluate(dps):
-        val, _ = numeric.expectation_of_pieces(pieces, dps)
-        with mpmath.workdps(dps):
-            return +val
-    return evaluate
+    """``(evaluate, provenance)``: ``evaluate(dps)`` -> Result for E over ``pieces``.
+
+    A proven Arb enclosure where the pieces compile to Arb with a tail envelope
+    (:mod:`symkernel.numerics.arb`), labelled ``certified``; mpmath quadrature otherwise,
+    labelled ``estimated``.  Raises PrecisionError when the digits cannot be reached.
+    """
+    plan = arb.plan([(p.lo, p.hi, p.expr) for p in pieces])
+    if plan is not None:
+        return plan.evaluate, CERTIFIED_PROVENANCE
+    return (lambda dps: numeric.estimate(pieces, dps)), NUMERIC_PROVENANCE
 
 
 def pieces_times(act, g):
@@ -56,7 +63,8 @@ def quantity_of_pieces(pieces, symbol, params=()):
     val = try_exact(pieces)
     if val is not None:
         return Quantity(val, symbol, EXACT_PROVENANCE, params=params)
-    return Quantity(None, symbol, NUMERIC_PROVENANCE, numeric_evaluator(pieces), params)
+    evaluate, provenance = numeric_evaluator(pieces)
+    return Quantity(None, symbol, provenance, evaluate, params)
 
 
 def expectation(f):

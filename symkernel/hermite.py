@@ -134,16 +134,9 @@ def hermite_coefficient(act, k, **params):
         return Quantity(_nice(exact.tidy(value)), symbol, EXACT_PROVENANCE,
                         params=(("sigma", act.expr), ("k", k)))
     he_k = sp.Poly(_he_coefficients(k)[::-1], x).as_expr() / sp.sqrt(sp.factorial(k))
-    return Quantity(None, symbol, "numeric: mpmath quadrature of sigma*he_k, two precisions",
-                    _numeric_coefficient(act, k, he_k), params=(("sigma", act.expr), ("k", k)))
-
-
-def _numeric_coefficient(act, k, he_k):
-    evaluate = numeric_evaluator(pieces_times(act, he_k))
-
-    def value(dps):
-        return evaluate(dps)
-    return value
+    evaluate, provenance = numeric_evaluator(pieces_times(act, he_k))
+    return Quantity(None, symbol, f"{provenance} (of sigma*he_k)", evaluate,
+                    params=(("sigma", act.expr), ("k", k)))
 
 
 def hermite_coefficients(act, K, **params):

@@ -15,16 +15,16 @@ from typing import Callable, Optional
 import mpmath
 import sympy as sp
 
+from .errors import InvalidInputError, PrecisionError, SymbolicValueError
+from .numerics import GUARD, Result, as_result, check_dps, working
 from .parsing import to_sympy
 
-from .errors import InvalidInputError, PrecisionError, SymbolicValueError
+#: The three words a provenance starts with (README, "Exact, certified, estimated").
+KINDS = ("exact", "certified", "estimated")
 
 
 def _check_dps(dps):
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 1:
-        raise InvalidInputError(f"dps must be a positive integer, got {dps!r}")
-    if dps > 10000:
-        raise InvalidInputError(f"dps={dps} is beyond what symkernel supports (10000)")
+    check_dps(dps)
 
 
 def evaluate_exact(expr, dps):
@@ -46,16 +46,27 @@ def evaluate_exact(expr, dps):
         val = re
     if not val.is_number or val.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
         raise PrecisionError(f"{expr} does not evaluate to a finite real number ({val})")
-    with mpmath.workdps(dps):
+    with mpmath.workdps(dps + 3):
         return mpmath.mpf(sp.Float(val, dps + 3)._mpf_)
+
+
+def exact_result(expr, dps):
+    """``expr`` evaluated by SymPy's evalf as a certified :class:`~symkernel.numerics.Result`."""
+    value = evaluate_exact(expr, dps)
+    return Result(value, abs(value) * mpmath.mpf(10) ** (-(dps + 2)), True, "exact: SymPy evalf")
 
 
 @dataclass(frozen=True, eq=False)
 class Quantity:
     """A derived number: ``expr`` (exact SymPy, or ``None``) and/or a numeric evaluator.
 
-    ``numeric(dps)`` returns an mpf correct to ``dps`` digits or raises ``PrecisionError``.
-    ``symbol`` is the LaTeX name (``c_{3}``), ``provenance`` says how the value was obtained.
+    ``numeric(dps)`` returns an mpf correct to ``dps`` digits, or a
+    :class:`~symkernel.numerics.Result` (value with an error bound), or raises
+    ``PrecisionError``; it always runs inside :func:`symkernel.numerics.working` at
+    ``dps + GUARD`` digits, whatever the caller's mpmath precision.  ``symbol`` is the LaTeX name
+    (``c_{3}``); ``provenance`` says how the value was obtained and starts with one of
+    :data:`KINDS`: ``exact`` (a closed form), ``certified`` (a proven enclosure) or
+    ``estimated`` (no enclosure; the method follows).
     """
 
     expr: Optional[sp.Expr]
@@ -70,6 +81,14 @@ class Quantity:
             raise InvalidInputError("a Quantity needs an exact expression or a numeric evaluator")
         if self.expr is not None and not isinstance(self.expr, sp.Basic):
             object.__setattr__(self, "expr", to_sympy(self.expr))
+        object.__setattr__(self, "provenance", _normalized_provenance(self))
+
+    @property
+    def kind(self):
+        """``'exact'``, ``'certified'`` (a proven enclosure) or ``'estimated'``."""
+        if self.expr is not None:
+            return "exact"
+        return "certified" if self.provenance.startswith("certified") else "estimated"
 
     @property
     def exact(self):
@@ -85,15 +104,29 @@ class Quantity:
     def free_symbols(self):
         return self.expr.free_symbols if self.expr is not None else set()
 
-    def value(self, dps=15):
-        """The value as an ``mpmath.mpf`` correct to ``dps`` significant digits."""
+    def result(self, dps=15):
+        """The value with its absolute error bound, as a :class:`~symkernel.numerics.Result`."""
         _check_dps(dps)
         if dps not in self._cache:
-            if self.expr is not None:
-                self._cache[dps] = evaluate_exact(self.expr, dps)
-            else:
-                self._cache[dps] = self.numeric(dps)
+            with working(dps + GUARD):
+                if self.expr is not None:
+                    res = exact_result(self.expr, dps)
+                else:
+                    res = as_result(self.numeric(dps), dps, self.provenance,
+                                    certified=self.kind == "certified")
+            self._cache[dps] = res
         return self._cache[dps]
+
+    def value(self, dps=15):
+        """The value as an ``mpmath.mpf`` correct to ``dps`` significant digits."""
+        return self.result(dps).rounded(dps)
+
+    def error(self, dps=15):
+        """An absolute error bound of :meth:`value` at ``dps`` (proven unless ``kind`` is
+        ``'estimated'``, where it is the estimate of the method)."""
+        res = self.result(dps)
+        with working(dps + GUARD):
+            return res.error + abs(res.value - res.rounded(dps))
 
     def __float__(self):
         return float(self.value(17))
@@ -142,8 +175,22 @@ class Quantity:
             shown = mpmath.nstr(self.value(15), 15)
         except (PrecisionError, SymbolicValueError) as exc:
             shown = f"<{exc}>"
-        how = self.provenance if self.provenance.startswith("numeric") else f"numeric: {self.provenance}"
-        return f"Quantity({self.symbol} ≈ {shown}, {how})"
+        return f"Quantity({self.symbol} ≈ {shown}, {self.provenance})"
 
     def __str__(self):
         return str(self.expr) if self.expr is not None else mpmath.nstr(self.value(15), 15)
+
+
+def _normalized_provenance(q):
+    """Provenance that starts with its kind: a numeric value without a claim is 'estimated'."""
+    text = q.provenance or ""
+    if q.expr is not None:
+        return text if text.startswith("exact") else f"exact: {text}".rstrip(": ")
+    for word in ("certified", "estimated"):
+        if text.startswith(word):
+            return text
+    if text.startswith("numeric:"):
+        text = text[len("numeric:"):].strip()
+    elif text in ("numeric", "exact"):
+        text = ""
+    return f"estimated: {text}".rstrip(": ") if text else "estimated"

@@ -45,7 +45,9 @@ def test_quantity_is_frozen_and_has_provenance():
     with pytest.raises(dataclasses.FrozenInstanceError):
         q.expr = 0
     assert q.provenance.startswith("exact")
-    assert "numeric" in sk.hermite_coefficient("softplus", 2).provenance
+    assert sk.hermite_coefficient("softplus", 2).provenance.startswith("certified")
+    assert sk.hermite_coefficient("softplus", 2).kind == "certified"
+    assert q.kind == "exact"
 
 
 @pytest.mark.parametrize("dps", [0, -3, 2.5, "10", True])
@@ -56,4 +58,4 @@ def test_bad_dps(dps):
 
 def test_repr_is_readable():
     assert repr(sk.hermite_coefficient("relu", 1)) == "Quantity(c_{1} = 1/2, exact)"
-    assert repr(sk.hermite_coefficient("tanh", 1)).startswith("Quantity(c_{1} ≈ 0.605705509602159, numeric")
+    assert repr(sk.hermite_coefficient("tanh", 1)).startswith("Quantity(c_{1} ≈ 0.605705509602159, certified: Arb")

@@ -2,11 +2,10 @@
 
 ``E[f(Z)] = sum over pieces of int_lo^hi f(x) phi(x) dx``, each piece integrated by mpmath's
 tanh-sinh rule on sub-intervals split at the breakpoints and at +-3, +-6, +-12 (where the Gaussian
-weight changes scale).  The value is computed at two working precisions (``dps + 10`` and
-``dps + 20``, more if needed); it is accepted only when the two agree to ``dps + 2`` digits and
-the quadrature's own error estimate is below that too.  A value below ``10^-(dps+10)`` in
-absolute value at both precisions is returned as 0 (zero to that absolute accuracy).  Otherwise :class:`PrecisionError` says
-how many digits were established.
+weight changes scale).  The value is computed at successive working precisions until two agree
+to ``dps + 2`` significant digits (:func:`symkernel.numerics.converge`); that agreement is an
+*estimate*, not a proof (the certified path is :mod:`symkernel.numerics.arb`).  Otherwise
+:class:`PrecisionError` says how many digits were established.
 
 >>> import sympy as sp, mpmath
 >>> from symkernel.symbols import x
@@ -19,18 +18,20 @@ import sympy as sp
 
 from ..parsing import to_sympy
 
-from ..errors import InvalidInputError, PrecisionError
+from ..errors import InvalidInputError
+from ..numerics import GUARD, Result, check_dps, converge
 from ..pieces import split
 from ..symbols import x
 
 _SPLITS = (-12, -6, -3, 0, 3, 6, 12)
+METHOD = "mpmath tanh-sinh quadrature split at breakpoints, successive precisions agree"
 _WEIGHT = sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
 
 
 class _Integrand:
     """Piece integrands lambdified once for mpmath."""
 
-    def __init__(self, pieces):
+    def __init__(self, pieces, digits=400):
         self.parts = []
         for lo, hi, expr in pieces:
             if expr == 0:
@@ -39,7 +40,7 @@ class _Integrand:
                     | to_sympy(hi).free_symbols) - {x}
             if free:
                 raise InvalidInputError(f"numeric evaluation needs numbers for {sorted(map(str, free))}")
-            fn = sp.lambdify(x, _high_precision_constants(expr) * _WEIGHT, modules="mpmath")
+            fn = sp.lambdify(x, _high_precision_constants(expr, digits) * _WEIGHT, modules="mpmath")
             self.parts.append((lo, hi, fn))
 
     def integrate(self, wp, maxdegree):
@@ -56,11 +57,10 @@ class _Integrand:
 
 
 def _high_precision_constants(expr, digits=400):
-    """Replace named constants defined in closed form (SELU's) by 400-digit Floats.
+    """Replace named constants defined in closed form (SELU's) by ``digits``-digit Floats.
 
     lambdify would print them as double-precision literals; nested closed forms would be
-    re-evaluated at every node.  400 digits exceed any precision the engine works at
-    (requests above 350 digits fall back to the closed-form definitions themselves).
+    re-evaluated at every node.  The caller passes more digits than it works at.
     """
     from ..activations import _NamedConstant
     constants = [a for a in to_sympy(expr).atoms(sp.NumberSymbol) if isinstance(a, _NamedConstant)]
@@ -80,36 +80,28 @@ def _safe(fn):
     return wrapped
 
 
-def expectation_of_pieces(pieces, dps=15):
-    """``(value, error_estimate)`` of ``E[f(Z)]``; the value is correct to ``dps`` digits."""
-    if not isinstance(dps, int) or dps < 1:
-        raise InvalidInputError(f"dps must be a positive integer, got {dps!r}")
-    if dps > 350:
-        raise InvalidInputError(f"the numeric engine supports up to 350 digits, not {dps}")
-    integrand = _Integrand(pieces)
-    target = mpmath.mpf(10) ** (-(dps + 2))
-    tiny = mpmath.mpf(10) ** (-(2 * dps + 20))
-    zero = mpmath.mpf(10) ** (-(dps + 10))
-    previous = None
-    best = None
-    for extra, maxdegree in ((10, 8), (20, 9), (35, 10)):
-        val, err = integrand.integrate(dps + extra, maxdegree)
-        if previous is not None:
-            scale = max(abs(val), tiny)
-            diff = abs(val - previous)
-            bound = max(diff, err)
-            if bound <= target * scale:
-                with mpmath.workdps(dps + 5):
-                    return +val, bound
-            if abs(val) < zero and abs(previous) < zero and err < zero:
-                return mpmath.mpf(0), zero  # zero to within 10^-(dps+10), absolutely
-            best = (val, bound / scale)
-        previous = val
-    achieved = int(-mpmath.log10(best[1])) if best[1] > 0 else dps
-    raise PrecisionError(f"mpmath quadrature established only about {max(achieved, 0)} digits "
-                         f"(requested {dps}); the integrand may be singular or badly conditioned")
+def expectation_of_pieces(pieces, dps=15, absolute=None):
+    """``(value, error_estimate)`` of ``E[f(Z)]``; the value is correct to ``dps`` digits.
+
+    Successive working precisions (and tanh-sinh degrees) must agree to ``dps + 2`` significant
+    digits (:func:`symkernel.numerics.converge`); tiny values are judged on their own scale.
+    ``absolute`` (optional) also accepts two values both below it in size as 0 to that accuracy.
+    """
+    res = estimate(pieces, dps, absolute)
+    return res.value, res.error
 
 
-def expectation(expr, dps=15):
+def estimate(pieces, dps=15, absolute=None):
+    """``E[f(Z)]`` over pieces as an estimated :class:`~symkernel.numerics.Result`."""
+    check_dps(dps)
+    integrand = _Integrand(pieces, digits=dps + 6 * GUARD)
+    if not integrand.parts:
+        return Result(mpmath.mpf(0), mpmath.mpf(0), True, "exact: zero integrand")
+    degrees = {GUARD: 8, 2 * GUARD: 9, 4 * GUARD: 10}
+    return converge(lambda wp: integrand.integrate(wp, degrees[wp - dps])[0], dps,
+                    method=METHOD, zero=absolute)
+
+
+def expectation(expr, dps=15, absolute=None):
     """``(value, error_estimate)`` of ``E[expr(Z)]`` for an expression in ``x``."""
-    return expectation_of_pieces(split(to_sympy(expr)), dps)
+    return expectation_of_pieces(split(to_sympy(expr)), dps, absolute)

@@ -1,0 +1,166 @@
+r"""Working precision: the one place it is chosen, scoped, judged and rounded.
+
+mpmath's ``mp`` context and python-flint's ``ctx`` are process-wide.  Every numeric evaluation in
+symkernel runs inside :func:`working`, which holds one re-entrant lock (so that concurrent calls
+from threads cannot change each other's precision), sets both contexts to the requested digits
+plus :data:`GUARD` and restores exactly what it found.  A caller's ambient precision therefore
+never changes a result and is never left changed.
+
+:func:`converge` is the single acceptance rule for values without a proven enclosure: an
+evaluator is run at increasing working precisions until two successive values agree to
+``dps + 2`` significant digits (relative: a value of 1e-40 is judged on its own scale, never
+flushed to zero).  The agreement is an *estimate* and is labelled so; a proven enclosure comes
+from :mod:`symkernel.numerics.arb`.
+
+>>> import mpmath
+>>> mpmath.mp.dps = 15
+>>> with working(40):
+...     mpmath.mp.dps >= 40
+True
+>>> mpmath.mp.dps
+15
+>>> est = converge(lambda wp: mpmath.mpf(1) / 3, 25, method="division")
+>>> mpmath.nstr(est.value, 25), est.certified
+('0.3333333333333333333333333', False)
+"""
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import mpmath
+
+from ..errors import InvalidInputError, PrecisionError
+
+#: Largest number of significant digits any symkernel function accepts.
+MAX_DPS = 1000
+#: Guard digits added to the requested ones for intermediate work.
+GUARD = 10
+
+_LOCK = threading.RLock()
+
+
+def check_dps(dps, name="dps"):
+    """Validate a requested number of significant digits (a positive int, at most MAX_DPS)."""
+    if isinstance(dps, bool) or not isinstance(dps, int):
+        raise InvalidInputError(f"{name} must be a positive integer, got {dps!r}")
+    if dps < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, got {dps}")
+    if dps > MAX_DPS:
+        raise InvalidInputError(f"{name}={dps} is beyond what symkernel supports ({MAX_DPS} digits)")
+    return dps
+
+
+@contextmanager
+def working(dps):
+    """Hold the numerics lock with mpmath (and Arb) at ``dps`` digits; restore both on exit."""
+    with _LOCK:
+        old_prec = mpmath.mp.prec
+        flint_ctx = _flint_ctx()
+        old_flint = flint_ctx.prec if flint_ctx is not None else None
+        try:
+            mpmath.mp.dps = dps
+            if flint_ctx is not None:
+                flint_ctx.prec = mpmath.mp.prec
+            yield
+        finally:
+            mpmath.mp.prec = old_prec
+            if flint_ctx is not None:
+                flint_ctx.prec = old_flint
+
+
+def locked():
+    """The numerics lock alone (for code that sets its own precisions inside)."""
+    return _LOCK
+
+
+def _flint_ctx():
+    try:
+        from flint import ctx
+    except ImportError:  # pragma: no cover - python-flint is a core dependency
+        return None
+    return ctx
+
+
+def round_to(value, dps):
+    """``value`` rounded to ``dps`` significant digits (an mpf of that precision)."""
+    with mpmath.workdps(dps):
+        return +mpmath.mpf(value)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A numeric value with an absolute error bound.
+
+    ``certified`` is True when ``error`` is proven (an Arb enclosure, or rounding of an exact
+    value); False when it is an estimate (agreement of successive precisions, quadrature error
+    estimates).  ``method`` says how it was obtained.
+    """
+
+    value: mpmath.mpf
+    error: mpmath.mpf
+    certified: bool
+    method: str = ""
+
+    def rounded(self, dps):
+        return round_to(self.value, dps)
+
+    def digits(self):
+        """Significant digits the error bound supports (``inf`` for an exact zero)."""
+        if self.error == 0:
+            return mpmath.inf
+        if self.value == 0:
+            return 0
+        return max(0, int(mpmath.floor(-mpmath.log10(self.error / abs(self.value)))))
+
+
+def as_result(obj, dps, method="", certified=False):
+    """Wrap an evaluator's return value as a Result: a Result as it is, an mpf said to be correct
+    to ``dps`` digits with the error bound ``|value| 10^-dps`` that claim implies."""
+    if isinstance(obj, Result):
+        return obj
+    value = mpmath.mpf(obj)
+    return Result(value, abs(value) * mpmath.mpf(10) ** (-dps), certified, method)
+
+
+def agree(a, b, dps):
+    """True when ``a`` and ``b`` agree to ``dps + 2`` significant digits (relative; 0 == 0)."""
+    if a == b:
+        return True
+    scale = max(abs(a), abs(b))
+    return abs(a - b) <= scale * mpmath.mpf(10) ** (-(dps + 2))
+
+
+def converge(run, dps, method="", steps=(GUARD, 2 * GUARD, 4 * GUARD), zero=None):
+    """Evaluate ``run(wp)`` at increasing working precisions ``dps + step`` until two agree.
+
+    Returns an estimated :class:`Result`.  ``zero`` (an absolute threshold, optional) accepts two
+    values both below it as an *absolute* answer 0 with that error, for callers that need
+    absolute accuracy (a value that is zero in exact arithmetic but has no exact form); without
+    it tiny values are judged relatively like any other.  Raises :class:`PrecisionError` with
+    the digits reached when the precisions never agree.
+    """
+    check_dps(dps)
+    previous = None
+    best = 0
+    for step in steps:
+        with working(dps + step):
+            value = mpmath.mpf(run(dps + step))
+        if not mpmath.isfinite(value):
+            raise PrecisionError(f"{method or 'the evaluation'} gave a non-finite value ({value})")
+        if previous is not None:
+            if agree(value, previous, dps):
+                err = abs(value - previous) + abs(value) * mpmath.mpf(10) ** (-(dps + 2))
+                return Result(value, err, False, method)
+            if zero is not None and abs(value) < zero and abs(previous) < zero:
+                return Result(mpmath.mpf(0), mpmath.mpf(zero), False, method)
+            scale = max(abs(value), abs(previous))
+            if scale:
+                rel = abs(value - previous) / scale
+                best = max(best, int(-mpmath.log10(rel)) if rel else dps)
+        previous = value
+    raise PrecisionError(f"{method or 'the evaluation'} did not reach {dps} digits: successive "
+                         f"working precisions agree to about {best} digits only")
+
+
+__all__ = ["MAX_DPS", "GUARD", "check_dps", "working", "locked", "round_to", "Result",
+           "as_result", "agree", "converge"]
