@@ -264,6 +264,20 @@ class Activation:
         """For an activation that is odd up to a constant, the constant sigma(x) + sigma(-x)."""
         return self._cache.get("odd_offset") if self.parity == "odd" else None
 
+    @property
+    def strict_parity(self):
+        """``'even'``, ``'odd'`` (sigma(-x) = -sigma(x) exactly, offset 0) or ``None``.
+
+        Use this, not :attr:`parity`, for any shortcut that needs sigma(-x) = +-sigma(x) itself
+        (half-line integration, sigma_hat(-rho) = +-sigma_hat(rho)); :attr:`parity` also calls
+        sigmoid "odd" (odd up to the constant 1/2), which is right only for Hermite zeros.
+        """
+        if self.parity == "even":
+            return "even"
+        if self.parity == "odd" and self.odd_offset == 0:
+            return "odd"
+        return None
+
     def numpy(self):
         """A vectorized float64 NumPy function of sigma (parameters must be numbers)."""
         if self.free_parameters:
