@@ -264,6 +264,26 @@ class Activation:
         """For an activation that is odd up to a constant, the constant sigma(x) + sigma(-x)."""
         return self._cache.get("odd_offset") if self.parity == "odd" else None
 
+    @cached_property
+    def linear_odd_part(self):
+        """``b`` when ``sigma(x) - b x`` is even (``sigma(x) - sigma(-x) = 2 b x`` exactly), else None.
+
+        SiLU, GELU and its tanh form are even up to ``x/2``: then ``c_1 = b`` and ``c_k = 0`` for
+        every odd ``k >= 3``.  Screened at three points, confirmed by simplification.
+        """
+        if self.parity == "even":
+            return sp.Integer(0)
+        diff = self.expr - self.expr.subs(x, -x)
+        try:
+            if not _numerically_constant(diff / x):
+                return None
+            b = _piecewise_simplify(diff / (2 * x))
+        except Exception:  # noqa: BLE001 - a failed simplification just means "unknown"
+            return None
+        if b.has(x) or b.has(sp.nan, sp.zoo):
+            return None
+        return b
+
     @property
     def strict_parity(self):
         """``'even'``, ``'odd'`` (sigma(-x) = -sigma(x) exactly, offset 0) or ``None``.

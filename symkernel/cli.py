@@ -19,8 +19,10 @@ JSON schema (``--json``, schema ``"symkernel-cli/1"``; stable: keys are only eve
 
     {"schema": "symkernel-cli/1", "command": str, "activation": str (as typed),
      "sigma": str (the SymPy expression of sigma), "gain": str, "dps": int,
-     "quantities": [{"name": str, "symbol": str (LaTeX), "exact": bool, "provenance": str,
+     "quantities": [{"name": str, "symbol": str (LaTeX), "exact": bool,
+                     "kind": "exact" | "certified" | "estimated", "provenance": str,
                      "value": str (dps correct digits; absent when a symbol is left free),
+                     "error": str (absolute error bound of value; numeric values only),
                      "expr": str, "latex": str (both only when exact)}],
      ... command-specific keys:
      kernel:    "kernel": {"name", "symbol", "exact", "expr", "latex", "provenance"},
@@ -104,10 +106,13 @@ def _record(q, dps, name=None):
         "name": name or q.plain_symbol,
         "symbol": q.symbol,
         "exact": q.exact,
+        "kind": q.kind,
         "provenance": q.provenance,
     }
     if not q.free_symbols:
         record["value"] = mpmath.nstr(q.value(dps), dps)
+        if not q.exact:
+            record["error"] = mpmath.nstr(q.error(dps), 3)
     if q.exact:
         record["expr"] = sp.sstr(q.expr)
         record["latex"] = q.latex()
@@ -147,7 +152,7 @@ def _show(quantities, args, act, names=None, **extra):
             text = shown if q.expr.is_Rational or not value else f"{shown}  = {value}"
         else:
             text = value
-        print(f"{label:<12} {text}   [{'exact' if q.exact else 'numeric'}]")
+        print(f"{label:<12} {text}   [{q.kind}]")
 
 
 # ------------------------------------------------------------------------------ commands
@@ -293,21 +298,26 @@ def _agreement_digits(a, b, dps):
         return max(0, min(dps, int(mpmath.floor(-mpmath.log10(abs(a - b) / scale)))))
 
 
-def _engine_value(evaluate):
-    """dps -> mpf from a numeric-engine evaluator (which returns a Result or an mpf)."""
+def _engine_result(evaluate):
+    """dps -> Result from a numeric-engine evaluator (which returns a Result or an mpf)."""
     from .numerics import GUARD, as_result, working
 
-    def value(dps):
+    def result(dps):
         with working(dps + GUARD):
-            return as_result(evaluate(dps), dps).rounded(dps)
-    return value
+            return as_result(evaluate(dps), dps)
+    return result
+
+
+def _engine_value(result):
+    return lambda dps: result(dps).rounded(dps)
 
 
 def cmd_check(args):
     """Exact engine vs numeric engine for c_k, E[sigma^2] and beta; optional finite-width check."""
     from .expectations import numeric_evaluator, pieces_map, pieces_times, second_moment
     from .hermite import _he_coefficients, hermite_coefficients
-    from .strength import isometry_strength
+    from .numerics.combine import combine
+    from .strength import beta_from_moments, isometry_strength
     from .symbols import x
 
     act = _activation(args)
@@ -344,16 +354,13 @@ def cmd_check(args):
     num_c = []
     for k, c in enumerate(cs):
         he_k = sp.Poly(_he_coefficients(k)[::-1], x).as_expr() / sp.sqrt(sp.factorial(k))
-        num_c.append(_engine_value(numeric_evaluator(pieces_times(act, he_k))[0]))
-        compare(f"c_{k}", c, num_c[-1])
-    m2_num = _engine_value(numeric_evaluator(pieces_map(act, lambda e: e**2))[0])
-    compare("E[sigma^2]", second_moment(act), m2_num)
+        num_c.append(_engine_result(numeric_evaluator(pieces_times(act, he_k))[0]))
+        compare(f"c_{k}", c, _engine_value(num_c[-1]))
+    m2_num = _engine_result(numeric_evaluator(pieces_map(act, lambda e: e**2))[0])
+    compare("E[sigma^2]", second_moment(act), _engine_value(m2_num))
 
     def beta_numeric(d):
-        wp = d + 15
-        c0, c1, m2 = num_c[0](wp), num_c[1](wp), m2_num(wp)
-        with mpmath.workdps(wp):
-            return 2 - c1**2 / (m2 - c0**2)
+        return combine(beta_from_moments, [num_c[0], num_c[1], m2_num], d, "beta").rounded(d)
 
     if args.K >= 2:
         compare("beta", isometry_strength(act), beta_numeric)

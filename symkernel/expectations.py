@@ -71,6 +71,9 @@ def expectation(f):
     r"""``E[f(Z)]``, ``Z ~ N(0,1)``, for an expression, string or activation, as a Quantity."""
     act = as_activation(f)
     check_square_integrable(act, power=1)
+    if act.strict_parity == "odd":
+        return Quantity(sp.Integer(0), r"\mathbb{E}[f(Z)]", "exact: parity (f is odd)",
+                        params=(("f", act.expr),))
     return quantity_of_pieces(act.pieces, r"\mathbb{E}[f(Z)]", (("f", act.expr),))
 
 

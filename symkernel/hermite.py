@@ -87,7 +87,9 @@ def _exact_moments(act, count):
 def _parity_zero(act, k):
     if act.parity == "even" and k % 2 == 1:
         return True
-    return act.parity == "odd" and k % 2 == 0 and k >= 2
+    if act.parity == "odd" and k % 2 == 0 and k >= 2:
+        return True
+    return k % 2 == 1 and k >= 3 and act.parity is None and act.linear_odd_part is not None
 
 
 def _nice(expr):
@@ -122,7 +124,11 @@ def hermite_coefficient(act, k, **params):
         return Quantity(closed_form_in_k(act, k), symbol, "exact: Stein's identity, closed form in k",
                         params=(("sigma", act.expr),))
     if _parity_zero(act, k):
-        return Quantity(sp.Integer(0), symbol, f"exact: parity ({act.parity} activation)",
+        how = act.parity or "linear plus even"
+        return Quantity(sp.Integer(0), symbol, f"exact: parity ({how} activation)",
+                        params=(("sigma", act.expr), ("k", k)))
+    if k == 1 and act.parity is None and act.linear_odd_part is not None:
+        return Quantity(act.linear_odd_part, symbol, "exact: parity (sigma - c_1 x is even)",
                         params=(("sigma", act.expr), ("k", k)))
     if k == 0 and act.parity == "odd":
         return Quantity(act.odd_offset / 2, symbol, "exact: parity (sigma - c_0 is odd)",

@@ -33,10 +33,10 @@ def evaluate_exact(expr, dps):
         raise SymbolicValueError(f"{expr} has free symbols {sorted(map(str, expr.free_symbols))}; "
                                  "substitute values first (quantity.subs(...))")
     try:
-        val = sp.N(expr, dps + 3, strict=True, maxn=max(4 * dps, 200), chop=True)
+        val = sp.N(expr, dps + 3, strict=True, maxn=max(4 * dps, 200))
     except sp.core.evalf.PrecisionExhausted:
-        val = sp.N(expr, dps + 3, maxn=max(16 * dps, 1000), chop=True)
-        check = sp.N(expr, dps + 25, maxn=max(16 * dps, 1000), chop=True)
+        val = sp.N(expr, dps + 3, maxn=max(16 * dps, 1000))
+        check = sp.N(expr, dps + 25, maxn=max(16 * dps, 1000))
         if abs(val - check) > abs(check) * sp.Float(10) ** (-(dps + 1)) and check != 0:
             raise PrecisionError(f"could not evaluate {expr} to {dps} digits") from None
     if val.has(sp.I):

@@ -4,7 +4,9 @@ r"""Isometry strength ``beta_sigma`` (seed 001, Definition 3).
           \in [1, 2],
 
 equal to 1 exactly for affine sigma.  Exact whenever ``c_0``, ``c_1`` and ``E sigma^2`` are (also
-with a symbolic gain); numeric to the requested digits otherwise.
+with a symbolic gain); otherwise computed in Arb ball arithmetic from the enclosures of ``c_0``,
+``c_1`` and ``E sigma^2`` (certified when all three are), with more working digits where
+``E sigma^2 - c_0^2`` cancels.
 
 >>> import symkernel as sk
 >>> sk.isometry_strength("relu").expr
@@ -12,13 +14,13 @@ with a symbolic gain); numeric to the requested digits otherwise.
 >>> sk.isometry_strength("exp", gain=sk.alpha).expr
 -(alpha**2 - 2*exp(alpha**2) + 2)/(exp(alpha**2) - 1)
 """
-import mpmath
 import sympy as sp
 
 from .activations import Activation, activation
 from .errors import InvalidInputError
 from .expectations import EXACT_PROVENANCE, check_square_integrable, pieces_map, quantity_of_pieces
 from .hermite import hermite_coefficient
+from .numerics.combine import combine
 from .quantity import Quantity
 
 
@@ -28,6 +30,17 @@ def _beta_form(expr):
         return expr
     candidates = [sp.simplify(expr), sp.factor(sp.together(expr))]
     return min(candidates, key=sp.count_ops)
+
+
+def beta_from_moments(c0, c1, m2, act=None):
+    """``2 - c_1^2/(E sigma^2 - c_0^2)`` for numbers or Arb balls (InvalidInputError when the
+    variance is not positive: a constant activation)."""
+    variance = m2 - c0 * c0
+    if not variance > 0:
+        what = f" {act.expr}" if act is not None else ""
+        raise InvalidInputError(f"beta is undefined for the constant activation{what} "
+                                "(E[sigma^2] - c_0^2 is not positive)")
+    return 2 - c1 * c1 / variance
 
 
 def isometry_strength(act, gain=1, **params):
@@ -47,20 +60,13 @@ def isometry_strength(act, gain=1, **params):
         beta = _beta_form(2 - c1.expr**2 / variance)
         return Quantity(beta, r"\beta_{\sigma}", EXACT_PROVENANCE, params=params)
 
-    def numeric(dps):
-        work = dps + 10
-        for _ in range(4):
-            v0, v1, v2 = c0.value(work), c1.value(work), m2.value(work)
-            with mpmath.workdps(work + 5):
-                variance = v2 - v0**2
-                if variance <= 0:
-                    raise InvalidInputError(f"beta is undefined for the constant activation {act.expr}")
-                loss = mpmath.log10(v2 / variance)  # digits lost to cancellation in E s^2 - c0^2
-                if work - loss >= dps + 5:
-                    with mpmath.workdps(dps):
-                        return +(2 - v1**2 / variance)
-            work += int(loss) + 10
-        raise InvalidInputError("E[sigma^2] - c_0^2 cancels too badly to evaluate beta")
+    def beta_of(b0, b1, b2):
+        return beta_from_moments(b0, b1, b2, act)
 
-    return Quantity(None, r"\beta_{\sigma}", "numeric: c_0, c_1, E sigma^2 by mpmath quadrature",
-                    numeric, params)
+    sources = [c0.result, c1.result, m2.result]
+    kinds = {q.kind for q in (c0, c1, m2)}
+    kind = "certified" if kinds <= {"exact", "certified"} else "estimated"
+    return Quantity(None, r"\beta_{\sigma}",
+                    f"{kind}: 2 - c_1^2/(E sigma^2 - c_0^2) in Arb ball arithmetic from "
+                    f"c_0 ({c0.kind}), c_1 ({c1.kind}), E sigma^2 ({m2.kind})",
+                    lambda dps: combine(beta_of, sources, dps, "isometry strength"), params)

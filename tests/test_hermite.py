@@ -54,7 +54,8 @@ def test_exact_beta_agrees_with_a_numeric_beta_to_30_digits(spec):
 
 @pytest.mark.parametrize("name", NUMERIC_ONLY)
 def test_numeric_only_activations_give_numeric_quantities(name):
-    c1 = sk.hermite_coefficient(name, 1)
+    k = 1 if sk.activation(name).linear_odd_part is None else 2  # else c_1 is exact by parity
+    c1 = sk.hermite_coefficient(name, k)
     assert not c1.exact and c1.expr is None
     assert c1.kind == "certified" and c1.provenance.startswith("certified: Arb")
     assert abs(float(c1)) > 0
@@ -147,3 +148,19 @@ def test_he_coefficients_match_sympy():
     for k in range(12):
         assert sp.expand(sp.Poly(_he_coefficients(k)[::-1], sk.x).as_expr() - sp.hermite_prob(k, sk.x)) == 0
     assert math.isclose(float(sk.hermite_coefficient("gaussian", 0)), 1 / math.sqrt(2))
+
+
+@pytest.mark.parametrize("name", ["silu", "gelu_tanh", "softplus", "relu", "gelu"])
+def test_linear_plus_even_activations_have_exact_odd_zeros(name):
+    """sigma(x) - sigma(-x) = x exactly: c_1 = 1/2 and c_k = 0 for odd k >= 3, checked against an
+    mpmath quadrature of sigma * he_k (independent of the parity shortcut)."""
+    act = sk.activation(name)
+    assert act.linear_odd_part == sp.Rational(1, 2)
+    coeffs = sk.hermite_coefficients(act, 8)
+    assert coeffs[1].expr == sp.Rational(1, 2)
+    for k in (3, 5, 7):
+        assert coeffs[k].expr == 0 and coeffs[k].exact
+        ref, _ = numeric.expectation_of_pieces(pieces_times(act, _he(k)), dps=30, absolute=1e-35)
+        assert abs(ref) < 1e-35
+    c1, _ = numeric.expectation_of_pieces(pieces_times(act, sk.x), dps=30)
+    assert abs(c1 - mpmath.mpf(1) / 2) < 1e-29

@@ -338,29 +338,28 @@ class Plan:
         check_dps(dps)
         old = _ctx.prec
         try:
-            estimate = None
-            for extra in (10, 25, 60, 150):
-                ball = self._ball(dps + extra, estimate)
+            bound = None  # an upper bound of |value| once one is known
+            for extra in (10, 25, 25, 25, 25, 60, 150):
+                ball = self._ball(dps + extra, bound)
                 mid, rad = _mid_rad(ball)
                 if (rad == 0 or (mid != 0 and rad <= abs(mid) * mpmath.mpf(10) ** (-(dps + 2)))
                         or (absolute is not None and rad <= absolute)):
                     return Result(mid, rad, True, "Arb ball quadrature + Gaussian tail bound")
-                estimate = (abs(mid), rad)
+                # the absolute tolerance was too coarse for a small value: rescale to |mid| + rad
+                bound = abs(mid) + rad if bound is None else min(bound, abs(mid) + rad)
         finally:
             _ctx.prec = old
         raise PrecisionError(f"Arb could not enclose the expectation to {dps} digits "
                              f"(|value| <= {mpmath.nstr(abs(mid) + rad, 3)}; radius "
                              f"{mpmath.nstr(rad, 3)}): it may be zero or lose digits to cancellation")
 
-    def _ball(self, wp, estimate):
+    def _ball(self, wp, bound):
         prec = int(wp * 3.33) + 10
         _ctx.prec = prec
-        if estimate is not None and estimate[0] > estimate[1]:
-            scale = mpmath.mpf(estimate[0])
-        else:
-            scale = mpmath.mpf(1) if estimate is None else max(mpmath.mpf(estimate[0]), mpmath.mpf(10) ** -wp)
+        scale = mpmath.mpf(1) if bound is None else mpmath.mpf(bound)
         tol = scale * mpmath.mpf(2) ** (-prec + 5)
         abs_tol = arb(mpmath.nstr(tol, 20))
+        rel_tol = arb(2) ** (-prec + 5)
         total = arb(0)
         inv = (2 * arb.pi()).rsqrt()
         for lo, hi, f, envs in self.parts:
@@ -381,7 +380,7 @@ class Plan:
             if b <= a:
                 val = arb(0)
             else:
-                val = acb.integral(g, _arb(a), _arb(b), abs_tol=abs_tol, rel_tol=abs_tol,
+                val = acb.integral(g, _arb(a), _arb(b), abs_tol=abs_tol, rel_tol=rel_tol,
                                    eval_limit=10**7).real
             if not val.is_finite():
                 raise PrecisionError("Arb integration did not converge on a piece")

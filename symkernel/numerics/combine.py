@@ -1,0 +1,84 @@
+r"""Arithmetic on numeric results with error propagation in Arb ball arithmetic.
+
+``combine(fn, sources, dps)`` evaluates every source (a function ``wp -> Result``) at a working
+precision, turns each into a ball ``value +- error``, applies ``fn`` to the balls and accepts the
+result when its radius is below ``10^-(dps+2)`` of its size; cancellation (a radius too large)
+raises the working precision and tries again.  The result is certified exactly when every input
+was: error propagation through ball arithmetic is rigorous, so it never turns an estimate into a
+proof nor a proof into an estimate.
+
+>>> import mpmath
+>>> third = lambda wp: Result(mpmath.mpf(1) / 3, mpmath.mpf(10) ** -(wp + 1), True, "division")
+>>> r = combine(lambda a: 1 - 3 * a, [third], 10)     # total cancellation: no digits to give
+Traceback (most recent call last):
+...
+symkernel.errors.PrecisionError: ...
+>>> r = combine(lambda a: 2 - a * a, [third], 20)
+>>> mpmath.nstr(r.value, 20), r.certified
+('1.8888888888888888889', True)
+"""
+import mpmath
+
+from ..errors import PrecisionError
+from .precision import GUARD, Result, check_dps, working
+
+try:
+    from flint import arb, ctx as _ctx
+except ImportError:  # pragma: no cover - python-flint is a core dependency
+    arb = _ctx = None
+
+
+def to_ball(result):
+    """A Result as an Arb ball ``value +- error`` (at the current flint precision)."""
+    mid = from_mpf(result.value)
+    if result.error == 0:
+        return mid
+    return mid + arb(0, from_mpf(abs(result.error)) * (1 + arb(2) ** -40))
+
+
+def from_mpf(value):
+    """An mpf as an exact Arb number (binary to binary, no rounding)."""
+    man, exp = mpmath.mpf(value).man_exp
+    return arb((int(man), int(exp))) if man else arb(0)
+
+
+def from_ball(ball, certified, method):
+    """An Arb ball as a Result (the midpoint and radius as mpf numbers)."""
+    with mpmath.workprec(_ctx.prec + 20):
+        mid = _to_mpf(ball.mid())
+        rad = _to_mpf(ball.rad())
+    return Result(mid, rad, certified, method)
+
+
+def _to_mpf(a):
+    man, exp = a.man_exp()
+    return mpmath.mpf((int(man), int(exp))) if man != 0 else mpmath.mpf(0)
+
+
+def combine(fn, sources, dps, method="ball arithmetic", steps=(GUARD, 3 * GUARD, 8 * GUARD)):
+    """``fn(*balls)`` of the sources' results at ``dps`` digits (see the module docstring).
+
+    ``sources`` are functions ``wp -> Result`` (e.g. ``quantity.result``).  An exact zero (a
+    ball of radius 0 at 0) is returned as it is.
+    """
+    check_dps(dps)
+    for step in steps:
+        wp = dps + step
+        with working(wp):
+            results = [src(wp) for src in sources]
+        with working(wp + GUARD):
+            ball = fn(*[to_ball(r) for r in results])
+            if not isinstance(ball, arb):
+                ball = arb(ball)
+            out = from_ball(ball, all(r.certified for r in results), method)
+        if not mpmath.isfinite(out.value) or not mpmath.isfinite(out.error):
+            raise PrecisionError(f"{method}: the result is not finite")
+        if out.error == 0 or (out.value != 0
+                              and out.error <= abs(out.value) * mpmath.mpf(10) ** (-(dps + 2))):
+            return out
+    raise PrecisionError(f"{method}: cancellation left fewer than {dps} digits "
+                         f"(|result| <= {mpmath.nstr(abs(out.value) + out.error, 3)}, error "
+                         f"{mpmath.nstr(out.error, 3)})")
+
+
+__all__ = ["combine", "to_ball", "from_ball"]
