@@ -1,8 +1,12 @@
 r"""Global kernel dynamics ``rho_{l+1} = kappa(rho_l)`` (seed 000, Theorem 1; MATH.md §4).
 
-For the normalized kernel map (``kappa(1) = 1``) the four cases of Theorem 1 are decided exactly
-whenever ``kappa(0)`` and ``kappa'(1)`` are exact (``kappa'(1)`` is compared with 1 by
-``sympy.simplify``, then by a certified high-precision sign):
+For the normalized kernel map (``kappa(1) = 1``) the four cases of Theorem 1 are decided by the
+signs of ``kappa(0)`` and ``kappa'(1) - 1``: zero only when exact reasoning proves it
+(``sympy.simplify``, named constants replaced by their definitions), otherwise the sign of a
+strict SymPy evaluation or of an error bound that excludes 0 (a sign resting on an *estimated*
+value is said in ``.notes``); an undecidable sign raises ``PrecisionError``.  Numeric values are
+exact, Arb-ball combinations of their inputs' enclosures (certified when the inputs are), or,
+for ``rho*`` in case 4, an estimate accepted by :func:`symkernel.numerics.converge`:
 
 1. ``kappa(0) = 0``: ``rho* = 0``, ``|rho_l|/(1-|rho_l|) <= |rho_0|/(1-|rho_0|) alpha^l``,
    ``alpha = 1/(2 - kappa'(0))``;
@@ -25,26 +29,167 @@ corollary ``|rho_l| <= |rho_0|^(m^l)``.
 1
 """
 import math
+import weakref
 
 import mpmath
 import numpy as np
 import sympy as sp
+from flint import arb
 
 from .parsing import to_sympy
 
-from .errors import InvalidInputError, PrecisionError
+from .errors import InvalidInputError, PrecisionError, SymbolicValueError, SymkernelError
 from .expectations import as_activation, second_moment
-from .kernels import Kernel, _q, _qadd, _qmul, _rho_value, kernel_map, weak_derivative
+from .kernels import Kernel, _q, _rho_value, kernel_map, weak_derivative
+from .numerics import GUARD, Result, check_dps, converge, round_to, working
 from .quantity import Quantity, evaluate_exact
 from .symbols import rho
 
-_ZERO_DIGITS = 40   # a numeric kappa(0) or kappa'(1) - 1 below 10^-40 counts as zero (said in .notes)
+#: Working digits tried, in turn, to decide the sign of a numeric quantity.
+_SIGN_DIGITS = (30, 60, 120)
+#: Newton steps allowed at one working precision in the rho* refinement.
+_NEWTON_CAP = 60
+#: Digits of kappa' used for the Newton slope.
+_SLOPE_DIGITS = 20
 
 
 def _as_kernel_map(obj):
     if isinstance(obj, Kernel):
         return obj
     return kernel_map(as_activation(obj))
+
+
+# ---------------------------------------------------------------------------------------------
+# numeric combinations of Quantities (Arb balls), exact zeros, signs
+# ---------------------------------------------------------------------------------------------
+def _kind_of(qs):
+    """'certified' when every input is exact or certified, else 'estimated'."""
+    return "certified" if all(q.kind in ("exact", "certified") for q in qs) else "estimated"
+
+
+def _to_ball(res):
+    """A Result as the Arb ball ``value +- error`` (both converted exactly, binary to binary)."""
+    def exact(v):
+        sign, man, exp, _ = v._mpf_ if isinstance(v, mpmath.mpf) else mpmath.mpf(v)._mpf_
+        return arb((-int(man) if sign else int(man), int(exp))) if man else arb(0)
+    return exact(res.value) + arb(0, exact(abs(res.error))) if res.error else exact(res.value)
+
+
+def _balls(fn, qs, dps, method):
+    r"""``fn(*qs)`` to ``dps`` digits as a :class:`~symkernel.numerics.Result`: Arb ball arithmetic
+    on the inputs' enclosures ``value +- error`` (``q.result(wp)``) at working precisions
+    ``dps + GUARD, + 3 GUARD, + 8 GUARD`` until the radius is below ``10^-(dps+2)`` relative
+    (cancellation: more working digits).  Proven when every input's bound is (``certified``).
+
+    (The same rule as :func:`symkernel.numerics.combine.combine`, whose mpf -> Arb conversion
+    currently drops the sign of negative values.)
+    """
+    check_dps(dps)
+    for step in (GUARD, 3 * GUARD, 8 * GUARD):
+        wp = dps + step
+        results = [q.result(wp) for q in qs]
+        with working(wp + GUARD):
+            ball = fn(*[_to_ball(r) for r in results])
+            ball = ball if isinstance(ball, arb) else arb(ball)
+            if not ball.is_finite():
+                raise PrecisionError(f"{method}: the enclosure is not finite")
+            (m_man, m_exp), (r_man, r_exp) = ball.mid().man_exp(), ball.rad().man_exp()
+            with mpmath.workprec(max(mpmath.mp.prec, m_man.bit_length(), r_man.bit_length()) + 8):
+                mid = mpmath.mpf((int(m_man), int(m_exp))) if m_man else mpmath.mpf(0)
+                rad = mpmath.mpf((int(r_man), int(r_exp))) if r_man else mpmath.mpf(0)
+            done = rad == 0 or (mid != 0 and rad <= abs(mid) * mpmath.mpf(10) ** (-(dps + 2)))
+        if done:
+            return Result(mid, rad, all(r.certified for r in results), method)
+    raise PrecisionError(f"{method}: could not reach {dps} digits (cancellation, or the value is 0: "
+                         f"|value| <= {mpmath.nstr(abs(mid) + rad, 3)})")
+
+
+def _ball_quantity(fn, qs, symbol, what):
+    """A Quantity ``fn(*qs)`` evaluated by :func:`_balls`; its kind follows the inputs'."""
+    kind = _kind_of(qs)
+    provenance = f"{kind}: {what} (Arb ball arithmetic on the inputs' enclosures)"
+    return Quantity(None, symbol, provenance, lambda dps: _balls(fn, qs, dps, provenance))
+
+
+def _combine_quantities(exact_fn, ball_fn, qs, symbol, what):
+    """Exact ``exact_fn(*exprs)`` when every input is exact, else ``ball_fn`` on Arb balls."""
+    if all(q.exact for q in qs):
+        return Quantity(_nice(to_sympy(exact_fn(*[q.expr for q in qs]))), symbol, f"exact: {what}")
+    if any(q.exact and q.expr.free_symbols for q in qs):
+        raise SymbolicValueError(f"{what}: give the symbols numeric values first")
+    return _ball_quantity(ball_fn, qs, symbol, what)
+
+
+def _proved_zero(expr):
+    """True when exact reasoning shows ``expr == 0``: ``sympy.simplify``, then again with named
+    constants (SELU's ``alpha_01``, ``lambda_01``) replaced by their closed-form definitions and
+    ``erf`` written through ``erfc`` (the form the SELU constants are defined in)."""
+    if sp.simplify(expr) == 0:
+        return True
+    defs = {a: a.definition for a in expr.atoms(sp.NumberSymbol) if hasattr(a, "definition")}
+    if not defs and not expr.has(sp.erf):
+        return False
+    return sp.simplify(expr.subs(defs).rewrite(sp.erfc)) == 0
+
+
+def _sign(q, label, offset=0):
+    """``(s, note)``: the sign -1, 0, 1 of ``q - offset`` and a note when it rests on an estimate.
+
+    Zero only by exact reasoning (:func:`_proved_zero`); otherwise a strict SymPy evaluation
+    (exact q) or an error bound (numeric q, ``q.result``) that excludes 0.  Raises
+    :class:`PrecisionError` when neither decides (no numeric 'tiny means zero' rule).
+    """
+    if q.exact:
+        expr = q.expr - offset
+        if expr in (sp.oo, -sp.oo):
+            return (1 if expr == sp.oo else -1), None
+        if _proved_zero(expr):
+            return 0, None
+        for dps in _SIGN_DIGITS:
+            try:
+                v = evaluate_exact(expr, dps)
+            except PrecisionError:
+                continue
+            if v != 0:
+                return (1 if v > 0 else -1), None
+        raise PrecisionError(f"cannot decide the sign of {label} = {expr}: SymPy does not simplify "
+                             f"it to 0 and it evaluates to 0 at {_SIGN_DIGITS[-1]} digits")
+    for dps in _SIGN_DIGITS:
+        res = q.result(dps)
+        with working(dps + GUARD):
+            d = res.value - offset
+            if abs(d) > res.error:
+                note = None if res.certified else (f"the sign of {label} rests on an estimated value "
+                                                   f"({q.provenance})")
+                return (1 if d > 0 else -1), note
+    raise PrecisionError(f"cannot decide the sign of {label}: it is 0 to {_SIGN_DIGITS[-1]} digits "
+                         "and there is no exact proof that it vanishes")
+
+
+# Coefficients known exactly by construction (Proposition 3: kappa_LN(0) = 0), per kernel map.
+_KNOWN = weakref.WeakKeyDictionary()
+
+
+def _coefficient(kmap, k):
+    r"""Taylor coefficient ``a_k`` of a kernel map: exactly known by construction (Proposition 3),
+    else :meth:`Kernel.coefficient` (exact, or with propagated error bounds)."""
+    known = _KNOWN.get(kmap, {})
+    return known[k] if k in known else kmap.coefficient(k)
+
+
+def _affine(kmap, a, b0, b1, symbol, name):
+    """:meth:`Kernel.affine` ``a kappa + b0 + b1 rho``, with the exactly known coefficients of
+    ``kmap`` carried over (``a a_k + b_k``)."""
+    a, b0, b1 = _q(a), _q(b0), _q(b1)
+    out = kmap.affine(a, b0, b1, symbol=symbol, name=name)
+    known = {}
+    for k, q in _KNOWN.get(kmap, {}).items():
+        if q.exact and a.exact and (k > 1 or (b0, b1)[k].exact):
+            value = a.expr * q.expr + (b0.expr if k == 0 else b1.expr if k == 1 else 0)
+            known[k] = Quantity(sp.simplify(value), f"a_{{{k}}}", q.provenance)
+    if known:
+        _KNOWN[out] = known
+    return out
 
 
 def residual_kernel_map(kmap, r):
@@ -58,14 +203,15 @@ def residual_kernel_map(kmap, r):
     r = to_sympy(r)
     if r.is_number and not (0 <= r <= 1):
         raise InvalidInputError(f"the residual strength r must lie in [0, 1], got {r}")
-    return kmap.affine(1 - r**2, 0, r**2, symbol=r"\kappa_{\mathrm{res}}", name=f"residual kernel map (r={r})")
+    return _affine(kmap, 1 - r**2, 0, r**2, r"\kappa_{\mathrm{res}}", f"residual kernel map (r={r})")
 
 
 def normalized_kernel_map(kmap, layers="LN*phi"):
     r"""Proposition 3: the kernel map with a normalization layer.
 
-    ``layers="LN*phi"`` (layer norm after the activation) gives ``(kappa - kappa(0))/(1 - kappa(0))``;
-    ``"phi*LN"``, ``"phi*RMS"``, ``"RMS*phi"`` leave ``kappa`` unchanged.
+    ``layers="LN*phi"`` (layer norm after the activation) gives ``(kappa - kappa(0))/(1 - kappa(0))``
+    (its ``kappa(0) = 0`` exactly, by construction); ``"phi*LN"``, ``"phi*RMS"``, ``"RMS*phi"``
+    leave ``kappa`` unchanged.  Numeric coefficients are Arb balls on ``kappa(0)``'s enclosure.
     """
     kmap = _as_kernel_map(kmap)
     key = layers.replace(" ", "").replace("∘", "*").lower()
@@ -73,16 +219,18 @@ def normalized_kernel_map(kmap, layers="LN*phi"):
         return kmap
     if key != "ln*phi":
         raise InvalidInputError(f"unknown layer order {layers!r}; use 'LN*phi', 'phi*LN', 'phi*RMS' or 'RMS*phi'")
-    k0 = kmap.coefficient(0)
-    one_minus = _qadd(_q(1), _qmul(_q(-1), k0))
-    if one_minus.exact and sp.simplify(one_minus.expr) == 0:
+    k0 = _coefficient(kmap, 0)
+    if k0.exact and _proved_zero(1 - k0.expr):
         raise InvalidInputError("kappa(0) = 1: the activation is constant after centering")
-    if one_minus.exact:
-        inv = Quantity(sp.simplify(1 / one_minus.expr), "1/(1-kappa(0))")
-    else:
-        inv = Quantity(None, "1/(1-kappa(0))", "numeric", lambda dps: 1 / one_minus.value(dps + 5))
-    minus_k0 = _qmul(_q(-1), _qmul(inv, k0))
-    return kmap.affine(inv, minus_k0, 0, symbol=r"\kappa_{\mathrm{LN}}", name="kernel map with LN after the activation")
+    inv = _combine_quantities(lambda k: sp.simplify(1 / (1 - k)), lambda k: 1 / (1 - k), [k0],
+                              r"1/(1-\kappa(0))", "1/(1 - kappa(0)), Proposition 3")
+    minus_k0 = _combine_quantities(lambda k: sp.simplify(-k / (1 - k)), lambda k: -k / (1 - k), [k0],
+                                   r"-\kappa(0)/(1-\kappa(0))", "-kappa(0)/(1 - kappa(0)), Proposition 3")
+    out = _affine(kmap, inv, minus_k0, 0, r"\kappa_{\mathrm{LN}}", "kernel map with LN after the activation")
+    _KNOWN[out] = {**_KNOWN.get(out, {}),
+                   0: Quantity(sp.Integer(0), r"\kappa(0)", "exact: Proposition 3 (LN after the "
+                               "activation centers it: kappa_LN(0) = 0 by construction)")}
+    return out
 
 
 def _kappa_prime_one(kmap):
@@ -93,14 +241,12 @@ def _kappa_prime_one(kmap):
         if act is None:
             return Quantity(sp.oo, r"\kappa'(1)", f"exact: infinite ({why})")
     m2 = second_moment(act)
-    m2 = Quantity(m2.expr, m2.symbol, m2.provenance, m2.numeric)
-    value = _qmul(kmap.scale, m2)
-    for i, c in enumerate(kmap.poly):
-        if i >= 1:
-            value = _qadd(value, _qmul(_q(i), c))
-    if value.exact:
-        value = Quantity(_nice(value.expr), r"\kappa'(1)", value.provenance)
-    return value
+    weights = [i for i in range(1, len(kmap.poly))]
+    qs = [kmap.scale, m2, *kmap.poly[1:]]
+    return _combine_quantities(
+        lambda s, m, *p: sp.simplify(s * m + sum(w * c for w, c in zip(weights, p))),
+        lambda s, m, *p: sum((w * c for w, c in zip(weights, p)), s * m),
+        qs, r"\kappa'(1)", "kappa'(1) = scale E[sigma'^2] + sum_i i poly_i")
 
 
 def _nice(expr):
@@ -109,109 +255,152 @@ def _nice(expr):
     return min([expr, sp.simplify(expr), sp.nsimplify(expr) if expr.is_Rational else expr], key=sp.count_ops)
 
 
-def _sign(q, dps=60):
-    """-1, 0, 1 for a Quantity: exact simplify first, then a high-precision value."""
-    if q.exact:
-        if q.expr in (sp.oo, -sp.oo):
-            return 1 if q.expr == sp.oo else -1
-        if sp.simplify(q.expr) == 0:
-            return 0
-        v = evaluate_exact(q.expr, dps)
-        if abs(v) < mpmath.mpf(10) ** (-(dps - 10)):
-            return 0   # an identity SymPy cannot simplify: zero to dps - 10 digits
-        return 1 if v > 0 else -1
-    v = q.value(dps)
-    if abs(v) < mpmath.mpf(10) ** (-_ZERO_DIGITS):
-        return 0
-    return 1 if v > 0 else -1
-
-
 class KernelDynamics:
     """Theorem 1 of seed 000 for a normalized kernel map; see the module docstring."""
 
     def __init__(self, kmap):
         self.kmap = kmap
         self.notes = []
-        self.kappa_0 = _rename(kmap.coefficient(0), r"\kappa(0)")
-        self.kappa_prime_0 = _rename(kmap.coefficient(1), r"\kappa'(0)")
-        self.kappa_prime_1 = _kappa_prime_one(kmap)
-        s0 = _sign(self.kappa_0)
+        self.kappa_0 = _rename(_coefficient(kmap, 0), r"\kappa(0)")
+        self.kappa_prime_0 = _rename(_coefficient(kmap, 1), r"\kappa'(0)")
+        self.kappa_prime_1 = _rename(_kappa_prime_one(kmap), r"\kappa'(1)")
+        s0, note = _sign(self.kappa_0, "kappa(0)")
+        self.notes += [note] if note else []
         if s0 < 0:
             raise InvalidInputError("kappa(0) < 0 is impossible for a kernel map")
         if s0 == 0:
             self.case = 1
-            if not self.kappa_0.exact:
-                self.notes.append(f"kappa(0) = 0 to {_ZERO_DIGITS} digits (numeric)")
+            if not (self.kappa_0.exact and self.kappa_0.expr == 0):   # proved zero by _proved_zero
+                self.kappa_0 = Quantity(sp.Integer(0), r"\kappa(0)", "exact: the closed form of "
+                                        "kappa(0) simplifies to 0 (named constants replaced by their "
+                                        "closed-form definitions)")
         else:
-            d = _qadd(self.kappa_prime_1, _q(-1)) if self.kappa_prime_1.expr != sp.oo else _q(sp.oo)
-            s1 = _sign(d)
-            if s1 == 0 and not d.exact:
-                self.notes.append(f"kappa'(1) = 1 to {_ZERO_DIGITS} digits (numeric)")
+            s1, note = _sign(self.kappa_prime_1, "kappa'(1) - 1", offset=1)
+            self.notes += [note] if note else []
             self.case = {-1: 2, 0: 3, 1: 4}[s1]
 
     # -- fixed point and rate -------------------------------------------------------------------
     @property
     def fixed_point(self):
-        """The globally attracting fixed point rho* (exact 0 or 1; numeric root in case 4)."""
+        """The globally attracting fixed point rho* (exact 0 or 1; an estimated root in case 4)."""
         if "fp" not in self.__dict__:
             if self.case == 1:
                 fp = Quantity(sp.Integer(0), r"\rho^*", "exact: Theorem 1, case 1")
             elif self.case in (2, 3):
                 fp = Quantity(sp.Integer(1), r"\rho^*", f"exact: Theorem 1, case {self.case}")
             else:
-                fp = Quantity(None, r"\rho^*", "numeric: bracketed root of kappa(rho) - rho in (0, 1), "
-                              "refined by mpmath.findroot and certified by a sign change", self._root)
+                fp = Quantity(None, r"\rho^*", "estimated: the root of kappa(rho) - rho in (0, 1) "
+                              "(Theorem 1 case 4): bracketed, safeguarded Newton steps at each "
+                              "working precision, accepted when two precisions agree "
+                              "(numerics.converge), sign change of kappa(rho) - rho checked at "
+                              "rho* -+ 10^-(dps+1) rho*", self._root)
             self.__dict__["fp"] = fp
         return self.__dict__["fp"]
 
     def _root(self, dps):
-        cached = self.__dict__.get("_root_cache")
-        if cached is not None and cached[0] >= dps:
-            with mpmath.workdps(dps):
-                return +cached[1]
-        value = self._find_root(dps + 8)          # accurate to dps + 8 digits: serves later requests
-        self.__dict__["_root_cache"] = (dps + 8, value)
-        with mpmath.workdps(dps):
-            return +value
+        """rho* to ``dps`` digits (case 4) as an estimated Result (one accepted at more digits
+        serves a later request for fewer)."""
+        done = self.__dict__.get("_root_done")
+        if done is not None and done[0] >= dps:
+            return done[1]
+        res = converge(self._newton, dps, method="rho* (Theorem 1 case 4)")
+        wp = dps + GUARD
+        with working(wp):
+            eps = abs(res.value) * mpmath.mpf(10) ** (-(dps + 1))
+            lo, hi = res.value - eps, res.value + eps
+            left = self.kmap(lo, dps=wp) - lo
+            right = self.kmap(hi, dps=wp) - hi
+        if not (left > 0 > right):
+            raise PrecisionError(f"rho* to {dps} digits: kappa(rho) - rho does not change sign around "
+                                 f"{mpmath.nstr(res.value, dps)}")
+        res = Result(res.value, max(res.error, eps), False, res.method)
+        self.__dict__["_root_done"] = (dps, res)
+        return res
 
-    def _find_root(self, dps):
-        grid = np.linspace(0, 1, 4097)[:-1]
-        f = self.kmap.numpy(grid) - grid
+    def _f(self, r, wp):
+        """kappa(r) - r at ``wp`` digits (inside a working block)."""
+        return self.kmap(r, dps=wp) - r
+
+    def _bracket(self):
+        """``(a, b)`` in [0, 1) with ``kappa(a) > a`` and ``kappa(b) < b`` (exact binary numbers).
+
+        In case 4, ``f = kappa - id`` is convex on [0, 1] (nonnegative Taylor coefficients) with
+        ``f(0) = kappa(0) > 0``, ``f(1) = 0`` and ``f'(1) = kappa'(1) - 1 > 0``: ``f`` has one root
+        in (0, 1), positive before it and negative after it.  Located on a float64 grid (or a
+        15-digit one when there is no float64 path), the bracket is then checked at 30 digits.
+        """
+        if "_bracket_cache" in self.__dict__:
+            return self.__dict__["_bracket_cache"]
+        try:
+            grid = np.linspace(0.0, 1.0, 4097)[:-1]
+            with np.errstate(all="ignore"):
+                f = self.kmap.numpy(grid) - grid
+            if not np.all(np.isfinite(f)):
+                raise InvalidInputError("non-finite float64 kernel values")
+        except SymkernelError:
+            grid = np.linspace(0.0, 1.0, 65)[:-1]
+            with working(15 + GUARD):
+                f = np.array([float(self._f(mpmath.mpf(g), 15)) for g in grid])
         neg = np.nonzero(f < 0)[0]
-        if neg.size == 0:
-            lo, hi = 1 - 2.0**-12, 1.0
-        else:
-            i = neg[0]
-            lo, hi = grid[i - 1], grid[i]
-        # float64 bisection, then Newton steps with kappa' at doubling precision, then a certified
-        # sign change of kappa(rho) - rho around the root
-        a, b = lo, hi
-        for _ in range(60):
-            mid = (a + b) / 2
-            if self.kmap.numpy(np.array([mid]))[0] - mid > 0:
-                a = mid
-            else:
-                b = mid
-        deriv = self.kmap.derivative()
-        root = mpmath.mpf((a + b) / 2)
-        prec = 12
-        while True:
-            prec = min(2 * prec, dps + 10)
-            with mpmath.workdps(prec + 5):
-                step = (self.kmap(root, dps=prec + 5) - root) / (deriv(root, dps=prec) - 1)
-                root = root - step
-            if prec >= dps + 10 and abs(step) < abs(root) * mpmath.mpf(10) ** (-(dps + 3)):
+        a = b = None
+        if neg.size and neg[0] > 0:
+            a, b = float(grid[neg[0] - 1]), float(grid[neg[0]])
+        with working(30 + GUARD):
+            if a is None:       # the root is above the last grid point: walk towards 1
+                a = float(grid[-1])
+                for k in range(13, 200):
+                    if self._f(1 - mpmath.mpf(2) ** -k, 30) < 0:
+                        b = 1 - mpmath.mpf(2) ** -k
+                        break
+                else:
+                    raise PrecisionError("rho*: no sign change of kappa(rho) - rho found below 1")
+            a, b = mpmath.mpf(a), mpmath.mpf(b)
+            if not (self._f(a, 30) > 0 > self._f(b, 30)):
+                raise PrecisionError("rho*: the float64 bracket of kappa(rho) - rho does not hold at 30 digits")
+        self.__dict__["_bracket_cache"] = (a, b)
+        return a, b
+
+    def _newton(self, wp):
+        """Safeguarded Newton on kappa(rho) - rho at ``wp`` digits (inside ``working(wp)``), with
+        ``kappa'`` to ``_SLOPE_DIGITS`` digits (a relative slope error ``d`` multiplies the error
+        by ``d`` per step; high-precision derivative kernels are costly): a step leaving the
+        current bracket is replaced by bisection; at most ``_NEWTON_CAP`` steps; stops when a step
+        is below ``10^-(wp-5)`` relative (the noise level of the kernel values)."""
+        a, b = self._bracket()
+        best = self.__dict__.get("_root_best")
+        r = best[1] if best is not None else (a + b) / 2
+        try:
+            deriv = self.kmap.derivative()
+        except SymkernelError:
+            deriv = None
+        tol = mpmath.mpf(10) ** (-(wp - 5))
+        prev = None
+        for _ in range(_NEWTON_CAP):
+            f = self._f(r, wp)
+            if f == 0:
                 break
-            if prec >= dps + 10 and abs(step) >= abs(root) * mpmath.mpf(10) ** (-(dps + 3)):
-                prec = dps + 9   # one more full-precision step
-        with mpmath.workdps(dps + 10):
-            eps = abs(root) * mpmath.mpf(10) ** (-(dps + 1))
-            left = self.kmap(root - eps, dps=dps + 10) - (root - eps)
-            right = self.kmap(root + eps, dps=dps + 10) - (root + eps)
-            if not (left > 0 > right):
-                raise PrecisionError(f"could not certify rho* to {dps} digits")
-        with mpmath.workdps(dps + 5):
-            return +root
+            if f > 0:
+                a = max(a, r)
+            else:
+                b = min(b, r)
+            if deriv is not None:     # kappa' to 20 digits: each step gains about 19 digits
+                slope = deriv(r, dps=min(wp, _SLOPE_DIGITS)) - 1
+            elif prev is not None and prev[0] != r:
+                slope = (f - prev[1]) / (r - prev[0])       # secant
+            else:
+                slope = None
+            prev = (r, f)
+            new = r - f / slope if slope else None
+            if new is None or not a < new < b:
+                new = (a + b) / 2
+            step, r = abs(new - r), new
+            if step <= abs(r) * tol:
+                break
+        else:
+            raise PrecisionError(f"rho*: Newton did not settle at {wp} digits in {_NEWTON_CAP} steps")
+        if best is None or best[0] < wp:
+            self.__dict__["_root_best"] = (wp, r)
+        return r
 
     @property
     def kappa_prime_star(self):
@@ -220,9 +409,13 @@ class KernelDynamics:
             return _rename(self.kappa_prime_0, r"\kappa'(\rho^*)")
         if self.case in (2, 3):
             return _rename(self.kappa_prime_1, r"\kappa'(\rho^*)")
-        deriv = self.kmap.derivative()
-        return Quantity(None, r"\kappa'(\rho^*)", "numeric: kappa' at the numeric rho*",
-                        lambda dps: deriv(self.fixed_point.value(dps + 3), dps=dps))
+        if "kps" not in self.__dict__:
+            deriv = self.kmap.derivative()
+            fp = self.fixed_point
+            self.__dict__["kps"] = Quantity(
+                None, r"\kappa'(\rho^*)", "estimated: kappa' at the estimated rho* (to dps + 5 digits)",
+                lambda dps: deriv(fp.value(dps + 5), dps=dps + 5))
+        return self.__dict__["kps"]
 
     @property
     def kappa_star(self):
@@ -230,8 +423,11 @@ class KernelDynamics:
         fp = self.fixed_point
         if fp.exact:
             return _rename(fp, r"\kappa(\rho^*)")
-        return Quantity(None, r"\kappa(\rho^*)", "numeric: kappa at rho*",
-                        lambda dps: self.kmap(fp.value(dps + 3), dps=dps))
+        if "ks" not in self.__dict__:
+            self.__dict__["ks"] = Quantity(
+                None, r"\kappa(\rho^*)", "estimated: kappa at the estimated rho* (to dps + 5 digits)",
+                lambda dps: self.kmap(fp.value(dps + 5), dps=dps + 5))
+        return self.__dict__["ks"]
 
     @property
     def rate(self):
@@ -240,23 +436,18 @@ class KernelDynamics:
             return self.__dict__["rate_q"]
         k0, k0p, k1p = self.kappa_0, self.kappa_prime_0, self.kappa_prime_1
         if self.case == 1:
-            rate = _combine(lambda a: 1 / (2 - a), [k0p], "Theorem 1 case 1: 1/(2 - kappa'(0))")
+            rate = _combine_quantities(lambda a: 1 / (2 - a), lambda a: 1 / (2 - a), [k0p], r"\alpha",
+                                       "Theorem 1 case 1: 1/(2 - kappa'(0))")
         elif self.case == 2:
             rate = _rename(k1p, r"\alpha")
         elif self.case == 3:
-            rate = _combine(lambda a, b: 1 - a - b, [k0, k0p], "Theorem 1 case 3: 1 - kappa(0) - kappa'(0)")
+            rate = _combine_quantities(lambda a, b: 1 - a - b, lambda a, b: 1 - a - b, [k0, k0p], r"\alpha",
+                                       "Theorem 1 case 3: 1 - kappa(0) - kappa'(0)")
         else:
-            fp, kps = self.fixed_point, self.kappa_prime_star
-
-            def value(dps):
-                wp = dps + 3
-                with mpmath.workdps(wp):
-                    r, d = fp.value(wp), kps.value(wp)
-                    v = max(1 - k0.value(wp), d, (1 - r) / (2 - d))
-                with mpmath.workdps(dps):
-                    return +v
-            rate = Quantity(None, r"\alpha", "numeric: Theorem 1 case 4, max{1-kappa(0), kappa'(rho*), "
-                            "(1-rho*)/(2-kappa'(rho*))}", value)
+            rate = _ball_quantity(lambda a, r, d: (1 - a).max(d).max((1 - r) / (2 - d)),
+                                  [k0, self.fixed_point, self.kappa_prime_star], r"\alpha",
+                                  "Theorem 1 case 4: max{1 - kappa(0), kappa'(rho*), "
+                                  "(1 - rho*)/(2 - kappa'(rho*))}")
         self.__dict__["rate_q"] = rate
         return rate
 
@@ -292,6 +483,9 @@ class KernelDynamics:
     def sequence(self, rho0, depth, dps=None, exact=False):
         """``[rho_0, ..., rho_depth]``: float64 (default), mpmath (``dps``) or SymPy (``exact=True``).
 
+        With ``dps`` every iterate is computed with ``dps + GUARD`` digits and rounded to ``dps``
+        (an error in ``rho_l`` grows by at most the product of ``kappa'`` along the orbit).
+
         In float64, ``rho0`` may be an array: the result then has shape ``(depth + 1,) + shape``.
         """
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
@@ -304,11 +498,14 @@ class KernelDynamics:
                 out.append(self.kmap.expr.subs(rho, out[-1]))
             return out
         if dps is not None:
-            out = [_rho_value(rho0)[0](dps + 5)]
-            for _ in range(depth):
-                nxt = self.kmap(out[-1], dps=dps)
-                out.append(max(min(nxt, mpmath.mpf(1)), mpmath.mpf(-1)))
-            return out
+            check_dps(dps)
+            wp = dps + GUARD
+            with working(wp):
+                out = [_rho_value(rho0)[0](wp)]
+                for _ in range(depth):
+                    nxt = self.kmap(out[-1], dps=wp)
+                    out.append(max(min(nxt, mpmath.mpf(1)), mpmath.mpf(-1)))
+            return [round_to(v, dps) for v in out]
         r0 = np.asarray(rho0, dtype=float)
         if np.isnan(r0).any() or (np.abs(r0) > 1).any():
             raise InvalidInputError("rho_0 must lie in [-1, 1]")
@@ -357,8 +554,8 @@ class KernelDynamics:
         k1 = self.kappa_prime_1
         if k1.exact:
             return Quantity(sp.log(1 / eps) / sp.log(1 / k1.expr), "L", "exact: Corollary 2")
-        return Quantity(None, "L", "numeric: Corollary 2",
-                        lambda dps: _div_logs(eps, k1, dps))
+        return _ball_quantity(lambda a, k: a / (1 / k).log(), [Quantity(sp.log(1 / eps), "log(1/eps)"), k1],
+                              "L", "Corollary 2: ln(1/eps)/ln(1/kappa'(1))")
 
     def indistinguishable_depths(self):
         """Corollary 2 for float16/32/64 machine epsilon and smallest normal: {name: float}."""
@@ -372,8 +569,7 @@ class KernelDynamics:
     def hermite_order(self, kmax=50):
         """m = the first k with c_k != 0 (needs kappa(0) = 0); Corollary S.1 uses it."""
         for k in range(kmax):
-            c = self.kmap.coefficient(k)
-            if _sign(c) != 0:
+            if _sign(_coefficient(self.kmap, k), f"a_{k}")[0] != 0:
                 return k
         raise InvalidInputError(f"all of the first {kmax} coefficients vanish")
 
@@ -475,29 +671,8 @@ def _quantity_cells(q):
     return exact, Value(q)
 
 
-def _div_logs(eps, k1, dps):
-    v = k1.value(dps + 10)
-    with mpmath.workdps(dps + 10):
-        r = mpmath.log(1 / mpmath.mpf(sp.N(eps, dps + 10))) / mpmath.log(1 / v)
-    with mpmath.workdps(dps):
-        return +r
-
-
 def _rename(q, symbol):
     return Quantity(q.expr, symbol, q.provenance, q.numeric, q.params)
-
-
-def _combine(fn, qs, provenance):
-    if all(q.exact for q in qs):
-        return Quantity(_nice(to_sympy(fn(*[q.expr for q in qs]))), r"\alpha", "exact: " + provenance)
-
-    def value(dps):
-        vals = [q.value(dps + 10) for q in qs]
-        with mpmath.workdps(dps + 10):
-            v = fn(*vals)
-        with mpmath.workdps(dps):
-            return +v
-    return Quantity(None, r"\alpha", "numeric: " + provenance, value)
 
 
 def kernel_dynamics(act, **params):

@@ -46,14 +46,31 @@ def _is_sympy(G):
 
 
 def _to_numpy(G):
-    """A float64 ndarray from a NumPy array, nested lists or a torch tensor (no copy of SymPy)."""
+    """``(arr, eps_in)``: a float64 ndarray from a NumPy array (any real dtype: float16/32/64,
+    integers, object arrays of Python/mpmath/SymPy numbers), nested lists or a torch tensor, and
+    the unit roundoff of the input's floating type when it is coarser than float64 (else 0).
+    Entries are taken as the numbers they store (rounded to float64 when finer); all arithmetic
+    is float64."""
+    eps_in = 0.0
     if type(G).__module__.startswith("torch"):
-        G = G.detach().cpu().double().numpy()
+        import torch
+
+        G = G.detach().cpu()
+        if G.is_complex():
+            raise InvalidInputError("a Gram matrix must be real, got a complex tensor")
+        if G.is_floating_point():
+            eps_in = float(torch.finfo(G.dtype).eps)
+        G = G.double().numpy()
+    probe = G if isinstance(G, np.ndarray) else None
+    if probe is not None and np.issubdtype(probe.dtype, np.complexfloating):
+        raise InvalidInputError("a Gram matrix must be real, got a complex array")
+    if probe is not None and np.issubdtype(probe.dtype, np.floating):
+        eps_in = float(np.finfo(probe.dtype).eps)
     try:
         arr = np.asarray(G, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"a Gram matrix must be a numeric square array: {exc}") from None
-    return arr
+    return arr, (eps_in if eps_in > np.finfo(np.float64).eps else 0.0)
 
 
 def default_tolerance(n, dtype=np.float64):
@@ -62,8 +79,12 @@ def default_tolerance(n, dtype=np.float64):
 
 
 def _check_numeric(G, tol):
-    dtype = G.dtype if isinstance(G, np.ndarray) and G.dtype in (np.float32, np.float16) else np.float64
-    arr = _to_numpy(G)
+    """``(arr, tol)``: the symmetrized float64 array and the relative tolerance of the symmetry
+    and PSD checks and of calling an eigenvalue zero.  Default: ``100 n eps`` of float64 plus
+    ``n`` units of roundoff of a coarser input type (float16/float32: the eigenvalue shift its
+    rounding can cause, ``|dlambda| <= n max|dG_ij|``), whatever the input type; all arithmetic
+    is float64."""
+    arr, eps_in = _to_numpy(G)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise InvalidInputError(f"a Gram matrix must be square, got shape {arr.shape}")
     n = arr.shape[0]
@@ -71,7 +92,7 @@ def _check_numeric(G, tol):
         raise InvalidInputError(f"isometry needs n >= 2 vectors, got n = {n}")
     if not np.all(np.isfinite(arr)):
         raise InvalidInputError("the Gram matrix has NaN or infinite entries")
-    tol = default_tolerance(n, dtype) if tol is None else float(tol)
+    tol = default_tolerance(n) + n * eps_in if tol is None else float(tol)
     scale = float(np.max(np.abs(arr)))
     if np.max(np.abs(arr - arr.T)) > tol * max(scale, np.finfo(float).tiny):
         raise InvalidInputError(f"the Gram matrix is not symmetric (beyond relative tolerance {tol:.3g})")
@@ -110,9 +131,11 @@ def _quantity(expr, symbol):
 def isometry(G, *, tol=None):
     r"""Isometry :math:`\det(G)^{1/n}/(\operatorname{tr}G/n)` (seed 001, Def. 1).
 
-    NumPy/torch/list input: a float from the eigenvalues :math:`\lambda_i`,
-    :math:`\exp(\overline{\log\lambda})/\bar\lambda`; eigenvalues below ``tol`` times the largest
-    (default ``100 n eps``) count as zero and give 0.  SymPy matrix: an exact Quantity.
+    NumPy/torch/list input (any real dtype; computed in float64): a float from the eigenvalues
+    :math:`\lambda_i`, :math:`\exp(\overline{\log\lambda})/\bar\lambda`; eigenvalues below
+    ``tol`` times the largest count as zero and give 0 (default ``100 n eps`` of float64, plus
+    ``n eps`` of the input type when it is float16/float32: what its rounding can hide).
+    SymPy matrix: an exact Quantity.
     Non-square, non-symmetric, non-PSD (beyond ``tol``), NaN/inf or n < 2: InvalidInputError.
 
     >>> import numpy as np
@@ -247,7 +270,7 @@ def normalization_lower_bound(G, *, tol=None):
         mean = sum(a) / len(a)
         var = sum((ai - mean) ** 2 for ai in a) / len(a)
         return _quantity(sp.simplify(base.expr * (1 + var / mean**2)), r"\mathcal{I}(G)(1+\mathrm{var}(a)/\bar a^2)")
-    a = np.sqrt(np.clip(np.diag(_to_numpy(G)), 0.0, None))
+    a = np.sqrt(np.clip(np.diag(_to_numpy(G)[0]), 0.0, None))
     if np.mean(a) == 0:
         raise InvalidInputError("Theorem 1 needs nonzero vectors")
     return float(base * (1.0 + np.var(a) / np.mean(a) ** 2))
@@ -368,9 +391,12 @@ def _activation_kernel(act, centering):
     m2, c0 = second_moment(act), hermite_coefficient(act, 0)
     if m2.exact and c0.exact:
         f1 = sp.simplify(m2.expr - c0.expr**2) if centering else m2.expr
+    elif centering:    # Arb balls on the enclosures of E sigma^2 and c_0 (no silent cancellation)
+        from .dynamics import _ball_quantity
+        f1 = _ball_quantity(lambda m, c: m - c * c, [m2, c0], r"\bar\sigma(1)",
+                            "sigma_bar(1) = E sigma^2 - c_0^2")
     else:
-        f1 = Quantity(None, r"\bar\sigma(1)", "numeric", lambda dps: (
-            m2.value(dps + 10) - c0.value(dps + 10) ** 2) if centering else m2.value(dps))
+        f1 = m2
     try:
         from . import kernels
     except ImportError:

@@ -143,7 +143,10 @@ def format_number(value, digits=15, *, error=None, latex=True):
     elif isinstance(value, sp.Rational):
         return sp.latex(value) if latex else str(value)
     elif isinstance(value, mpmath.mpf):
-        text = mpmath.nstr(value, min(digits, mpmath.mp.dps))
+        # the digits the number itself carries (its mantissa), not the ambient mpmath precision
+        carried = max(1, int(value._mpf_[3] * 0.30103) + 1) if value else 1
+        with mpmath.workdps(digits + 5):
+            text = mpmath.nstr(value, min(digits, max(carried, 15)))
     elif isinstance(value, (float, np.floating)):
         if not math.isfinite(float(value)):
             return (

@@ -219,3 +219,53 @@ def test_bounds_as_symbolic_functions_of_depth():
     with pytest.raises(InvalidInputError, match=r"\[1, 2\]"):
         gram.potential_bound(1.0, 0.5, 3)
     assert gram.isometry_gap_bound_depth(np.array([[1.0, 0.5], [0.5, 1.0]]), 1.0) == math.inf
+
+
+# ---------------------------------------------------------------- input types and digits
+def test_isometry_computes_in_float64_whatever_the_input_type():
+    """float16 input once gave 0.0 (its 100 n eps tolerance called lambda_min = 0.1 zero)."""
+    M = [[1, 0.9], [0.9, 1]]
+    exact = math.sqrt(1 - 0.81)                       # sqrt(det) / (tr/2) for the decimal entries
+    h = np.array(M, dtype=np.float16)
+    stored = float(h[0, 1])                           # 0.89990234375, the float16 number given
+    assert sk.isometry(h) == pytest.approx(math.sqrt(1 - stored**2), rel=1e-14)
+    assert sk.isometry(h) == pytest.approx(exact, rel=1e-3)          # float16 rounding of 0.9
+    f = np.array(M, dtype=np.float32)
+    assert sk.isometry(f) == pytest.approx(math.sqrt(1 - float(f[0, 1]) ** 2), rel=1e-14)
+    assert sk.isometry(f) == pytest.approx(exact, rel=1e-6)
+    with mpmath.workdps(30):
+        objects = np.array([[mpmath.mpf(1), mpmath.mpf("0.9")], [mpmath.mpf("0.9"), mpmath.mpf(1)]],
+                           dtype=object)
+    assert sk.isometry(objects) == pytest.approx(exact, rel=1e-14)
+    assert sk.isometry(np.array(M, dtype=object)) == pytest.approx(exact, rel=1e-14)
+    ints = np.array([[2, 1], [1, 2]], dtype=np.int8)
+    assert sk.isometry(ints) == pytest.approx(math.sqrt(3) / 2, rel=1e-15)
+    assert sk.isometry_gap(h) == pytest.approx(-math.log(math.sqrt(1 - stored**2)), rel=1e-13)
+    assert gram.potential(h) == pytest.approx(stored / (1 - stored), rel=1e-14)
+    with pytest.raises(InvalidInputError, match="real"):
+        sk.isometry(np.array(M, dtype=complex))
+
+
+def test_low_precision_gram_of_degenerate_vectors_is_degenerate():
+    """A float32 Gram of 4 vectors in R^2 has eigenvalues of size eps32, of either sign: the
+    default tolerance (100 n eps64 + n eps32) calls them zero instead of rejecting the input."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 2)).astype(np.float32)
+    G = X @ X.T
+    assert sk.isometry(G) == 0.0 and sk.isometry_gap(G) == math.inf
+    assert sk.isometry(G.astype(np.float64) + 0.5 * np.eye(4)) > 0
+
+
+def test_mean_reduced_value_at_one_is_an_enclosure():
+    """sigma_bar(1) = E sigma^2 - c_0^2 for softplus (no closed form) to 30 digits, against
+    mpmath quadrature at 50 digits."""
+    f1 = gram._kernel_for("softplus", True)[1]
+    with mpmath.workdps(50):
+        sp_ = lambda x: mpmath.log1p(mpmath.exp(-abs(x))) + max(x, 0)
+        e = lambda g: mpmath.quad(lambda x: g(x) * mpmath.npdf(x), [-mpmath.inf, 0, mpmath.inf])
+        ref = e(lambda x: sp_(x) ** 2) - e(sp_) ** 2
+    before = mpmath.mp.prec
+    v = f1.value(30)
+    assert mpmath.mp.prec == before and f1.kind == "certified"
+    with mpmath.workdps(40):
+        assert abs(v - ref) <= abs(ref) * mpmath.mpf(10) ** -30

@@ -57,6 +57,21 @@ def test_converge_is_relative_and_says_how_far_it_got():
         converge(lambda wp: 1 + mpmath.mpf(wp) / 10**6, 30)  # drifts with the precision
 
 
+def test_combine_keeps_signs_and_is_exact_on_exact_inputs():
+    minus_two = lambda wp: Result(mpmath.mpf(-2), mpmath.mpf(0), True, "t")  # noqa: E731
+    r = combine(lambda a: a + 1, [minus_two], 20)
+    assert r.value == -1 and r.error == 0
+    third = lambda wp: Result(-mpmath.mpf(1) / 3, mpmath.mpf(0), True, "t")  # noqa: E731
+    with mpmath.workdps(40):
+        assert abs(combine(lambda a: 3 * a, [third], 30).value + 1) < mpmath.mpf(10) ** -32
+
+
+def test_arb_constants_are_exact_and_signed():
+    c = arbmod._constant(sp.Float(-0.3))
+    assert c.rad() == 0 and c < 0
+    assert arbmod._to_mpf(flint.arb(-3) / 4) == mpmath.mpf(-0.75)
+
+
 def test_combine_propagates_certification_both_ways():
     one_third = lambda cert: (lambda wp: Result(mpmath.mpf(1) / 3, mpmath.mpf(10) ** -(wp + 2),  # noqa: E731
                                                 cert, "t"))
@@ -70,9 +85,11 @@ def test_certified_expectations_contain_an_independent_quadrature(name):
     act = sk.activation(name)
     f = _MP[name]
     m2 = sk.second_moment(act)
-    c1 = sk.hermite_coefficient(act, 1)
+    k = 1 if act.linear_odd_part is None else 2   # else c_1 = 1/2 exactly
+    c1 = sk.hermite_coefficient(act, k)
     assert m2.kind == c1.kind == "certified"
-    for q, g in ((m2, lambda t: f(t) ** 2), (c1, lambda t: f(t) * t)):
+    he = (lambda t: t) if k == 1 else (lambda t: (t * t - 1) / mpmath.sqrt(2))
+    for q, g in ((m2, lambda t: f(t) ** 2), (c1, lambda t: f(t) * he(t))):
         ref = _direct(g, 45)
         res = q.result(35)
         with mpmath.workdps(50):

@@ -28,6 +28,7 @@ import mpmath
 import sympy as sp
 
 from ..errors import PrecisionError
+from .combine import from_mpf
 from .precision import Result, check_dps
 
 try:
@@ -91,7 +92,7 @@ def _constant_at(value, prec):
     if value is sp.EulerGamma:
         return arb.const_euler()
     if value.is_Float:
-        return arb(mpmath.mpf(value._mpf_))  # a binary Float is an exact dyadic number
+        return from_mpf(mpmath.mpf(value._mpf_))  # a binary Float is an exact dyadic number
     definition = getattr(value, "definition", None)
     if definition is not None:  # a named constant defined in closed form (SELU's)
         c = compile_expr(definition, check_x=False)(acb(0), False)

@@ -37,9 +37,14 @@ def to_ball(result):
 
 
 def from_mpf(value):
-    """An mpf as an exact Arb number (binary to binary, no rounding)."""
-    man, exp = mpmath.mpf(value).man_exp
-    return arb((int(man), int(exp))) if man else arb(0)
+    """An mpf as an exact Arb number (binary to binary, no rounding; the sign kept)."""
+    if not isinstance(value, mpmath.mpf):
+        with mpmath.workprec(max(mpmath.mp.prec, 53) + 64):
+            value = mpmath.mpf(value)
+    sign, man, exp, _ = value._mpf_
+    if not man:
+        return arb(0)
+    return arb((-int(man) if sign else int(man), int(exp)))
 
 
 def from_ball(ball, certified, method):

@@ -2,7 +2,7 @@ r"""Seed 000, Table S.1: Theorem-1 quantities of eight activations, published vs
 
 The published numbers (two decimals) are stored as *expected* values.  :func:`table_s1_rows`
 recomputes every entry with :func:`symkernel.kernel_dynamics` (exact where a closed form exists,
-else to ``dps`` digits) for the activation scaled to ``E sigma^2 = 1`` (the table's column ``C`` is
+else to ``dps`` digits, certified or estimated as each Quantity's provenance says) for the activation scaled to ``E sigma^2 = 1`` (the table's column ``C`` is
 ``sqrt(E sigma^2)``), and marks every entry that differs from the published one by more than the
 published rounding (0.005).  The paper computed its table from a truncated Hermite series, which
 is why, e.g., ReLU's exact ``kappa'(1) = 1`` (case 3, polynomial convergence) appears as 0.95
@@ -14,7 +14,7 @@ is why, e.g., ReLU's exact ``kappa'(1) = 1`` (case 3, polynomial convergence) ap
 import mpmath
 import sympy as sp
 
-from ..dynamics import kernel_dynamics
+from ..dynamics import _ball_quantity, kernel_dynamics
 from ..expectations import second_moment
 from ..quantity import Quantity
 
@@ -35,7 +35,8 @@ TABLE_S1 = (
 )
 
 REASON = ("the published table was computed from a truncated Hermite series (seed 000, Appendix B); "
-          "symkernel's values are exact or certified to the requested digits")
+          "symkernel's values are exact, certified (proven error bounds) or estimated (case-4 "
+          "rho* and what depends on it), as each entry's provenance says, to the requested digits")
 ROUNDING = 0.005
 
 
@@ -49,7 +50,7 @@ def _derived(name, dps):
     if m2.exact:
         c = Quantity(sp.sqrt(m2.expr), "C", m2.provenance)
     else:
-        c = Quantity(None, "C", m2.provenance, lambda d: mpmath.sqrt(m2.value(d + 2)))
+        c = _ball_quantity(lambda m: m.sqrt(), [m2], "C", "C = sqrt(E sigma^2)")
     return dyn, [c, dyn.rate, dyn.fixed_point, dyn.kappa_star, dyn.kappa_0, dyn.kappa_prime_0,
                  dyn.kappa_prime_1, dyn.kappa_prime_star, dyn.case]
 

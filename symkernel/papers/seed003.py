@@ -29,6 +29,7 @@ import sympy as sp
 from symkernel.errors import InvalidInputError
 from symkernel.meanfield import NoFixedPointError, critical_curve, critical_minimum, float_state
 from symkernel.meanfield.moments import moments
+from symkernel.numerics import GUARD, check_dps, round_to, working
 
 # The published settings and numbers (the expected side of comparisons only).
 FIGURE_SETTINGS = {           # activation: (sigma_b^2 used in the paper, sigma_w^2 range drawn here)
@@ -130,9 +131,12 @@ def theorem1(dps=30):
     """
     res = critical_minimum("sigmoid")
     bound = sp.simplify(1 / moments("sigmoid")._exact_limit("D1"))
+    check_dps(dps)
     w = res["sigma_w2"].value(dps + 2)       # also fixes q* to dps + 8 digits (reused below)
     q = res["q_star"].value(dps)
-    with mpmath.workdps(dps):
-        return {"sigma_w2": +w, "sigma_w": mpmath.sqrt(w), "q_star": +q, "sigma_b2": res["sigma_b2"],
-                "at_boundary": res["at_boundary"], "D1_decreasing": res["D1_decreasing"],
-                "q0_bound_sigma_w2": bound, "published": dict(PUBLISHED)}
+    with working(dps + GUARD):
+        sigma_w = mpmath.sqrt(w)             # relative error of w halved, plus one rounding
+    return {"sigma_w2": round_to(w, dps), "sigma_w": round_to(sigma_w, dps), "q_star": q,
+            "sigma_b2": res["sigma_b2"], "at_boundary": res["at_boundary"],
+            "D1_decreasing": res["D1_decreasing"], "q0_bound_sigma_w2": bound,
+            "published": dict(PUBLISHED)}

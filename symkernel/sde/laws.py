@@ -126,9 +126,17 @@ class Law:
         return float(self.z_mean), float(sp.sqrt(self.z_var))
 
     def increasing(self):
+        """Whether ``h`` increases (its derivative at the mean, ``t = 1``: exact sign, else a
+        strict SymPy evaluation, which raises PrecisionError rather than guess)."""
+        from ..quantity import evaluate_exact
+
         d = sp.diff(self.h, z)
         val = d.subs(z, self.z_mean).subs(t, 1)
-        return bool(sp.N(val) > 0) if val.is_number else True
+        if not val.is_number:
+            return True
+        if val.is_positive or val.is_negative:
+            return bool(val.is_positive)
+        return bool(evaluate_exact(val, 30) > 0)
 
     def cdf(self):
         """A vectorized NumPy CDF of ``X_t`` (numeric parameters, ``t`` substituted)."""

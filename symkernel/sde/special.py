@@ -51,12 +51,24 @@ def numpy_erfiinv(y):
 
 
 def _mp_erfiinv(y):
-    """erfiinv at the working mpmath precision: Newton on log erfi(z) - log|y|."""
+    """erfiinv at the working mpmath precision (callers scope it): Newton on log erfi(z) - log|y|.
+
+    Start: the float64 inverse for ``1e-300 < |y| < 1e300``, ``sqrt(pi) y/2`` below (where
+    ``erfi(z) = 2 z/sqrt(pi) (1 + O(z^2))``) and ``sqrt(log|y|)`` above.  At most 200 steps;
+    raises :class:`~symkernel.errors.PrecisionError` when the steps do not settle.
+    """
+    from ..errors import PrecisionError
+
     y = mpmath.mpf(y)
     if y == 0:
         return mpmath.mpf(0)
     a, target = abs(y), mpmath.log(abs(y))
-    z = mpmath.mpf(float(numpy_erfiinv(float(a)))) if a < 1e300 else mpmath.sqrt(target)
+    if a < 1e-300:
+        z = a * mpmath.sqrt(mpmath.pi) / 2
+    elif a < 1e300:
+        z = mpmath.mpf(float(numpy_erfiinv(float(a))))
+    else:
+        z = mpmath.sqrt(target)
     eps = mpmath.mpf(2) ** (-mpmath.mp.prec + 6)
     for _ in range(200):
         e = mpmath.erfi(z)
@@ -64,6 +76,8 @@ def _mp_erfiinv(y):
         z -= step
         if abs(step) <= eps * abs(z):
             break
+    else:
+        raise PrecisionError(f"erfiinv({mpmath.nstr(y, 10)}): Newton did not settle in 200 steps")
     return z if y > 0 else -z
 
 
@@ -99,7 +113,9 @@ class erfiinv(sp.Function):
         arg = self.args[0].evalf(prec)
         if not arg.is_Number:
             return None
-        with mpmath.workprec(prec + 20):
+        from ..numerics import locked
+
+        with locked(), mpmath.workprec(prec + 20):      # the numerics lock: no concurrent change
             value = _mp_erfiinv(mpmath.mpf(arg._as_mpf_val(prec + 20)))
         return sp.Float._new(value._mpf_, prec)
 
