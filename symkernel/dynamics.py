@@ -34,7 +34,6 @@ import weakref
 import mpmath
 import numpy as np
 import sympy as sp
-from flint import arb
 
 from .parsing import to_sympy
 
@@ -42,7 +41,7 @@ from .errors import InvalidInputError, PrecisionError, SymbolicValueError, Symke
 from .expectations import as_activation, second_moment
 from .kernels import Kernel, _q, _rho_value, kernel_map, weak_derivative
 from .numerics import GUARD, Result, check_dps, converge, round_to, working
-from .quantity import Quantity, evaluate_exact
+from .quantity import Quantity, combined, evaluate_exact
 from .symbols import rho
 
 #: Working digits tried, in turn, to decide the sign of a numeric quantity.
@@ -67,48 +66,9 @@ def _kind_of(qs):
     return "certified" if all(q.kind in ("exact", "certified") for q in qs) else "estimated"
 
 
-def _to_ball(res):
-    """A Result as the Arb ball ``value +- error`` (both converted exactly, binary to binary)."""
-    def exact(v):
-        sign, man, exp, _ = v._mpf_ if isinstance(v, mpmath.mpf) else mpmath.mpf(v)._mpf_
-        return arb((-int(man) if sign else int(man), int(exp))) if man else arb(0)
-    return exact(res.value) + arb(0, exact(abs(res.error))) if res.error else exact(res.value)
-
-
-def _balls(fn, qs, dps, method):
-    r"""``fn(*qs)`` to ``dps`` digits as a :class:`~symkernel.numerics.Result`: Arb ball arithmetic
-    on the inputs' enclosures ``value +- error`` (``q.result(wp)``) at working precisions
-    ``dps + GUARD, + 3 GUARD, + 8 GUARD`` until the radius is below ``10^-(dps+2)`` relative
-    (cancellation: more working digits).  Proven when every input's bound is (``certified``).
-
-    (The same rule as :func:`symkernel.numerics.combine.combine`, whose mpf -> Arb conversion
-    currently drops the sign of negative values.)
-    """
-    check_dps(dps)
-    for step in (GUARD, 3 * GUARD, 8 * GUARD):
-        wp = dps + step
-        results = [q.result(wp) for q in qs]
-        with working(wp + GUARD):
-            ball = fn(*[_to_ball(r) for r in results])
-            ball = ball if isinstance(ball, arb) else arb(ball)
-            if not ball.is_finite():
-                raise PrecisionError(f"{method}: the enclosure is not finite")
-            (m_man, m_exp), (r_man, r_exp) = ball.mid().man_exp(), ball.rad().man_exp()
-            with mpmath.workprec(max(mpmath.mp.prec, m_man.bit_length(), r_man.bit_length()) + 8):
-                mid = mpmath.mpf((int(m_man), int(m_exp))) if m_man else mpmath.mpf(0)
-                rad = mpmath.mpf((int(r_man), int(r_exp))) if r_man else mpmath.mpf(0)
-            done = rad == 0 or (mid != 0 and rad <= abs(mid) * mpmath.mpf(10) ** (-(dps + 2)))
-        if done:
-            return Result(mid, rad, all(r.certified for r in results), method)
-    raise PrecisionError(f"{method}: could not reach {dps} digits (cancellation, or the value is 0: "
-                         f"|value| <= {mpmath.nstr(abs(mid) + rad, 3)})")
-
-
 def _ball_quantity(fn, qs, symbol, what):
-    """A Quantity ``fn(*qs)`` evaluated by :func:`_balls`; its kind follows the inputs'."""
-    kind = _kind_of(qs)
-    provenance = f"{kind}: {what} (Arb ball arithmetic on the inputs' enclosures)"
-    return Quantity(None, symbol, provenance, lambda dps: _balls(fn, qs, dps, provenance))
+    """A Quantity ``fn(*qs)`` in Arb ball arithmetic (:func:`symkernel.quantity.combined`)."""
+    return combined(fn, qs, symbol, what)
 
 
 def _combine_quantities(exact_fn, ball_fn, qs, symbol, what):

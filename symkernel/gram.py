@@ -32,7 +32,7 @@ import sympy as sp
 from .parsing import to_sympy
 
 from .errors import InvalidInputError, NoClosedFormError
-from .quantity import Quantity
+from .quantity import Quantity, combined
 from .symbols import rho as rho_symbol
 
 EXACT = "exact: SymPy linear algebra"
@@ -392,8 +392,7 @@ def _activation_kernel(act, centering):
     if m2.exact and c0.exact:
         f1 = sp.simplify(m2.expr - c0.expr**2) if centering else m2.expr
     elif centering:    # Arb balls on the enclosures of E sigma^2 and c_0 (no silent cancellation)
-        from .dynamics import _ball_quantity
-        f1 = _ball_quantity(lambda m, c: m - c * c, [m2, c0], r"\bar\sigma(1)",
+        f1 = combined(lambda m, c: m - c * c, [m2, c0], r"\bar\sigma(1)",
                             "sigma_bar(1) = E sigma^2 - c_0^2")
     else:
         f1 = m2

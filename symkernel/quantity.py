@@ -17,6 +17,7 @@ import sympy as sp
 
 from .errors import InvalidInputError, PrecisionError, SymbolicValueError
 from .numerics import GUARD, Result, as_result, check_dps, working
+from .numerics.combine import combine
 from .parsing import to_sympy
 
 #: The three words a provenance starts with (README, "Exact, certified, estimated").
@@ -194,3 +195,23 @@ def _normalized_provenance(q):
     elif text in ("numeric", "exact"):
         text = ""
     return f"estimated: {text}".rstrip(": ") if text else "estimated"
+
+
+def combined(fn, quantities, symbol, what, params=()):
+    """The Quantity ``fn(*quantities)`` evaluated in Arb ball arithmetic on the inputs' enclosures.
+
+    ``fn`` takes and returns Arb balls (``a + b``, ``a.sqrt()``, ``a.log()``, ``a.max(b)``);
+    cancellation raises the working precision (:func:`symkernel.numerics.combine.combine`).
+    It is ``certified`` when every input is exact or certified, ``estimated`` otherwise.
+
+    >>> import symkernel as sk, mpmath
+    >>> m2 = sk.second_moment("tanh")
+    >>> c = combined(lambda m: m.sqrt(), [m2], "C", "C = sqrt(E sigma^2)")
+    >>> c.kind, mpmath.nstr(c.value(30), 30)
+    ('certified', '0.627928730349106716533406803122')
+    """
+    kind = "certified" if all(q.kind in ("exact", "certified") for q in quantities) else "estimated"
+    provenance = f"{kind}: {what} (Arb ball arithmetic on the inputs' enclosures)"
+    sources = [q.result for q in quantities]
+    return Quantity(None, symbol, provenance, lambda dps: combine(fn, sources, dps, provenance),
+                    params)

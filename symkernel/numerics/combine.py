@@ -75,6 +75,8 @@ def combine(fn, sources, dps, method="ball arithmetic", steps=(GUARD, 3 * GUARD,
             ball = fn(*[to_ball(r) for r in results])
             if not isinstance(ball, arb):
                 ball = arb(ball)
+            if not ball.is_finite():
+                raise PrecisionError(f"{method}: the enclosure is not finite")
             out = from_ball(ball, all(r.certified for r in results), method)
         if not mpmath.isfinite(out.value) or not mpmath.isfinite(out.error):
             raise PrecisionError(f"{method}: the result is not finite")

@@ -14,7 +14,8 @@ is why, e.g., ReLU's exact ``kappa'(1) = 1`` (case 3, polynomial convergence) ap
 import mpmath
 import sympy as sp
 
-from ..dynamics import _ball_quantity, kernel_dynamics
+from ..dynamics import kernel_dynamics
+from ..quantity import combined
 from ..expectations import second_moment
 from ..quantity import Quantity
 
@@ -50,7 +51,7 @@ def _derived(name, dps):
     if m2.exact:
         c = Quantity(sp.sqrt(m2.expr), "C", m2.provenance)
     else:
-        c = _ball_quantity(lambda m: m.sqrt(), [m2], "C", "C = sqrt(E sigma^2)")
+        c = combined(lambda m: m.sqrt(), [m2], "C", "C = sqrt(E sigma^2)")
     return dyn, [c, dyn.rate, dyn.fixed_point, dyn.kappa_star, dyn.kappa_0, dyn.kappa_prime_0,
                  dyn.kappa_prime_1, dyn.kappa_prime_star, dyn.case]
 
