@@ -393,7 +393,7 @@ def cmd_check(args):
         )
         return 0 if ok else 1
     print(
-        f"exact engine vs numeric engine (mpmath quadrature), {dps} digits, "
+        f"exact engine vs numeric engine (Arb enclosure, else mpmath quadrature), {dps} digits, "
         f"sigma = {sp.sstr(act.expr)}"
     )
     for c in checks:

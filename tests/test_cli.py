@@ -48,11 +48,19 @@ def test_coeffs_json_schema(capsys):
         "name": "c_1",
         "symbol": "c_{1}",
         "exact": True,
+        "kind": "exact",
         "provenance": first["provenance"],
         "value": "0.5",
         "expr": "1/2",
         "latex": r"\frac{1}{2}",
     }
+
+
+def test_numeric_json_records_say_kind_and_error(capsys):
+    assert main(["beta", "tanh", "--dps", "30", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)["quantities"][0]
+    assert record["kind"] == "certified" and record["provenance"].startswith("certified")
+    assert not record["exact"] and float(record["error"]) < 1e-30
 
 
 def test_beta_numeric_with_digits(capsys):
