@@ -176,8 +176,8 @@ def _mehler_corr(mf, c, dps, derivative=False):
     with mpmath.workdps(wp):
         e = mf._mp_pair(q, mpmath.mpf(c), wp, derivative, min(1.0, abs(float(c)) + 0.05))
         if derivative:
-            return float(mf.sigma_w2) * e
-        return (float(mf.sigma_w2) * e + mpmath.mpf(mf.sigma_b2)) / q
+            return mpmath.mpf(mf.sigma_w2) * e
+        return (mpmath.mpf(mf.sigma_w2) * e + mpmath.mpf(mf.sigma_b2)) / q
 
 
 def test_relu_exact_correlation_map_equals_mehler_to_30_digits():

@@ -26,8 +26,9 @@ from scipy import optimize
 
 from ..errors import InvalidInputError
 from ..expectations import as_activation
+from ..numerics import converge
 from ..quantity import Quantity
-from .maps import Q0, NoFixedPointError, _as_variance, _mp_value, _reusing, refine_root
+from .maps import Q0, NoFixedPointError, _Root, _as_variance, _mp_value, _reusing
 from .moments import Q, moments
 
 _SCAN = np.concatenate([[1e-10, 1e-8, 1e-6], np.geomspace(1e-4, 1e7, 400)])
@@ -38,9 +39,13 @@ def _g_float(m, q):
 
 
 def _g_mp(m, sb2):
+    """``g(q) - sigma_b^2`` at working precision ``wp`` (moments by ``Moments.raw``)."""
+    values = {}
+
     def g(q, wp):
-        with mpmath.workdps(wp):
-            return q - m.mp("V", q, wp) / m.mp("D1", q, wp) - _mp_value(sb2, wp)
+        if wp not in values:
+            values[wp] = _mp_value(sb2, wp)
+        return q - m.raw("V", q, wp) / m.raw("D1", q, wp) - values[wp]
     return g
 
 
@@ -108,17 +113,17 @@ def edge_of_chaos(act, sigma_b2=0.05):
                          params=params),
                 Quantity(sp.Integer(0), "q^{*}", "exact: q* = 0 at sigma_b2 = 0", params=params))
     qf = _float_root(m, float(sb2))
-    q_value = _reusing(lambda dps: refine_root(_g_mp(m, sb2), qf, dps))
+    root = _Root(_g_mp(m, sb2), qf, lo=0,
+                 method="q* on the critical line (root of q - V/D1 = sigma_b2)")
 
     def w_value(dps):
-        wp = dps + 6
-        q = q_value(wp)
-        with mpmath.workdps(wp):
-            return 1 / m.mp("D1", q, wp)
-    prov = ("numeric: root of q - V(q)/D1(q) = sigma_b2 (float64 scan + brentq, then Illinois on "
-            "mpmath moments at two precisions)")
-    return (Quantity(None, r"\sigma_w^{2}", prov, w_value, params=params),
-            Quantity(None, "q^{*}", prov, q_value, params=params))
+        return converge(lambda wp: 1 / m.raw("D1", root.raw(wp), wp), dps,
+                        method="sigma_w2 = 1/D1(q*) on the critical line")
+    prov = ("estimated: root of q - V(q)/D1(q) = sigma_b2 (float64 scan + brentq, then Illinois on "
+            "moments enclosed by Arb or by mpmath quadrature), accepted when two working "
+            "precisions agree")
+    return (Quantity(None, r"\sigma_w^{2}", prov, _reusing(w_value), params=params),
+            Quantity(None, "q^{*}", prov, _reusing(root.result), params=params))
 
 
 def critical_curve(act, sigma_b2_values):
@@ -209,7 +214,7 @@ def critical_minimum(act, sigma_b2_min=0):
                 f"{act.name}: sigma_w^2 keeps decreasing along the critical line up to q = "
                 f"{_SCAN[best]:g}; the infimum is not attained on the scanned range")
         q, w, sb2 = _interior_minimum(m, _SCAN[best - 1], _SCAN[best + 1], act)
-    sw = Quantity(None, r"\sigma_w", "sqrt of sigma_w2",
+    sw = Quantity(None, r"\sigma_w", "estimated: sqrt of the estimated sigma_w2",
                   lambda dps: mpmath.sqrt(w.value(dps + 2)), params=w.params) if not w.exact else \
         Quantity(sp.sqrt(w.expr), r"\sigma_w", "exact", params=w.params)
     return {"sigma_w2": w, "sigma_w": sw, "q_star": q, "sigma_b2": sb2,
@@ -223,24 +228,22 @@ def _interior_minimum(m, lo, hi, act):
         raise NoFixedPointError(f"{act.name}: no sign change of dD1/dq around the scanned minimum")
     qf = optimize.brentq(f, lo, hi, xtol=1e-300, rtol=1e-15)
 
-    def dd1(t, wp):
-        with mpmath.workdps(wp):
-            return m.mp("dD1", t, wp)
-    q_value = _reusing(lambda dps: refine_root(dd1, qf, dps))
+    root = _Root(lambda t, wp: m.raw("dD1", t, wp), qf, lo=0,
+                 method="interior minimum of 1/D1 (root of dD1/dq)")
 
     def w_value(dps):
-        wp = dps + 6
-        qq = q_value(wp)
-        with mpmath.workdps(wp):
-            return 1 / m.mp("D1", qq, wp)
+        return converge(lambda wp: 1 / m.raw("D1", root.raw(wp), wp), dps,
+                        method="sigma_w2 = 1/D1 at the minimum")
 
-    def b_value(dps):
-        wp = dps + 12                    # q - V/D1 may cancel a few digits
-        qq = q_value(wp)
-        with mpmath.workdps(wp):
-            return qq - m.mp("V", qq, wp) / m.mp("D1", qq, wp)
+    def b_run(wp):
+        qq = root.raw(wp)
+        return qq - m.raw("V", qq, wp) / m.raw("D1", qq, wp)
+
+    def b_value(dps):                    # q - V/D1 may cancel digits: judged relatively
+        return converge(b_run, dps, method="sigma_b2 = q - V/D1 at the minimum")
     params = (("activation", act.expr),)
-    prov = "numeric: interior minimum of 1/D1 on the critical line (root of dD1/dq, mpmath)"
-    return (Quantity(None, "q^{*}", prov, q_value, params=params),
-            Quantity(None, r"\sigma_w^{2}", prov, w_value, params=params),
-            Quantity(None, r"\sigma_b^{2}", prov, b_value, params=params))
+    prov = ("estimated: interior minimum of 1/D1 on the critical line (root of dD1/dq by "
+            "Illinois on Arb/mpmath moments), accepted when two working precisions agree")
+    return (Quantity(None, "q^{*}", prov, _reusing(root.result), params=params),
+            Quantity(None, r"\sigma_w^{2}", prov, _reusing(w_value), params=params),
+            Quantity(None, r"\sigma_b^{2}", prov, _reusing(b_value), params=params))

@@ -41,7 +41,8 @@ def mean_squared_singular_value(act, sigma_w2, sigma_b2, depth, q0=1):
     if chi.exact:
         return Quantity(sp.simplify(chi.expr ** depth), rf"\chi_1^{{{depth}}}",
                         "exact: chi_1^L", params=chi.params)
-    return Quantity(None, rf"\chi_1^{{{depth}}}", "numeric: chi_1^L",
+    # chi_1 to dps + 2 + (digits of L) digits: the L-th power loses at most log10(L) of them
+    return Quantity(None, rf"\chi_1^{{{depth}}}", "estimated: chi_1^L, chi_1 estimated",
                     lambda dps: chi.value(dps + 2 + len(str(depth))) ** depth, params=chi.params)
 
 

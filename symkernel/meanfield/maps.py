@@ -13,6 +13,12 @@ Network ``z^l = W^l y^l + b^l``, ``y^{l+1} = phi(z^l)``, ``W_ij ~ N(0, sigma_w^2
   seed 003 eq. (10) prints ``phi'' phi`` there, which is wrong: at ``c* = 1`` it must equal ``chi_1``);
 - depth scales ``xi_q = -1/log chi_q*``, ``xi_c = -1/log chi_c*`` (``oo`` on the critical line).
 
+Numeric values go through :mod:`symkernel.numerics`: a root (``q*``, ``c*``) is bracketed about a
+float64 seed and refined by Illinois iteration at one working precision (moments by
+:meth:`.Moments.raw`: closed form, Arb enclosure or mpmath quadrature); each value is accepted by
+:func:`~symkernel.numerics.converge` when its whole pipeline at two working precisions agrees to
+``dps + 2`` relative digits (a ``q*`` of 1e-40 keeps its digits), and is labelled *estimated*.
+
 >>> import symkernel as sk, sympy as sp
 >>> sw2, sb2 = sp.symbols("sigma_w2 sigma_b2", positive=True)
 >>> mf = sk.mean_field("relu", sw2, sb2)
@@ -33,13 +39,15 @@ from scipy import optimize
 
 from ..errors import InvalidInputError, PrecisionError, SymbolicValueError
 from ..expectations import as_activation
+from ..numerics import converge
 from ..quantity import Quantity, evaluate_exact
-from .moments import Q, moments
+from .moments import Q, _const, exact_number, moments
 
 C = sp.Symbol("c", real=True)
 Q0 = sp.Symbol("q_0", positive=True)
 _Q_MAX = 1e12
 HERMITE_TERMS = 160
+_HERMITE_MAX = 4000
 FLOAT_DIGITS = 12
 
 
@@ -60,7 +68,7 @@ def _as_variance(name, value, allow_zero=True):
             raise InvalidInputError(f"{name} must be finite, got {value}")
         value = sp.Rational(repr(value))
     elif isinstance(value, mpmath.mpf):
-        value = sp.Float(value, mpmath.mp.dps)
+        value = exact_number(value)       # its exact binary value, whatever mp.dps is
     value = to_sympy(value)
     if value.is_negative or (value.is_number and value.is_real is False):
         raise InvalidInputError(f"{name} is a variance and must be nonnegative, got {value}")
@@ -78,22 +86,35 @@ def _mp_value(v, wp):
         return v.value(wp)
     if v.free_symbols:
         raise SymbolicValueError(f"{v} is symbolic; give numbers for a numeric value")
-    return evaluate_exact(v, wp) if v != 0 else mpmath.mpf(0)
+    return _const(v, wp)
 
 
-def _illinois(f, a, b, fa, fb, rel_tol, maxit=200):
-    """Bracketed root of ``f`` (mpf) by the Illinois variant of regula falsi."""
+#: Iteration caps of the root finder (bracket growth; Illinois/bisection steps per digit).
+_GROW_STEPS = 80
+_STEPS_PER_DIGIT = 4
+
+
+def _illinois(f, a, b, fa, fb, wp):
+    """Bracketed root of ``f`` (mpf) to ``wp - 3`` relative digits by the Illinois variant of
+    regula falsi, with a bisection step whenever the bracket fails to halve in two steps
+    (function noise at the last digits); at most ``_STEPS_PER_DIGIT * wp + 60`` steps."""
     if fa == 0:
         return a
     if fb == 0:
         return b
     if (fa > 0) == (fb > 0):
         raise PrecisionError("lost the bracket of a root while refining it")
-    side = 0
-    for _ in range(maxit):
-        m = (a * fb - b * fa) / (fb - fa)
+    tol = mpmath.mpf(10) ** (-(wp - 3))
+    side, widths = 0, [abs(b - a)]
+    for _ in range(_STEPS_PER_DIGIT * wp + 60):
+        if len(widths) >= 3 and widths[-1] > widths[-3] / 2:
+            m, widths = (a + b) / 2, widths[-1:]
+        else:
+            m = (a * fb - b * fa) / (fb - fa)
+        if not (min(a, b) <= m <= max(a, b)):
+            m = (a + b) / 2
         fm = f(m)
-        if fm == 0 or abs(b - a) <= rel_tol * max(abs(m), mpmath.mpf(10)**(-mpmath.mp.dps)):
+        if fm == 0:
             return m
         if (fm > 0) == (fb > 0):
             b, fb = m, fm
@@ -105,54 +126,74 @@ def _illinois(f, a, b, fa, fb, rel_tol, maxit=200):
             if side == 1:
                 fb /= 2
             side = 1
-        if abs(b - a) <= rel_tol * abs(m):
+        widths.append(abs(b - a))
+        if abs(b - a) <= tol * max(abs(a), abs(b)):
             return (a + b) / 2
-    raise PrecisionError("root refinement did not converge")
+    raise PrecisionError(f"root refinement did not reach {wp - 3} digits in "
+                         f"{_STEPS_PER_DIGIT * wp + 60} steps")
 
 
-def refine_root(f_mp, x_float, dps, lo=0.0, hi=None, scale=None):
-    """Refine a float root ``x_float`` of ``f_mp(x, wp)`` to ``dps`` digits, twice (two working
-    precisions) and compare: raises PrecisionError when they disagree."""
-    results = []
-    for wp in (dps + 8, dps + 16):
-        with mpmath.workdps(wp):
-            x0 = mpmath.mpf(x_float)
-            step = max(abs(x0), mpmath.mpf(scale or 1e-300)) * mpmath.mpf(1e-9)
-            a, b = max(x0 - step, mpmath.mpf(lo)), x0 + step
-            if hi is not None:
-                b = min(b, mpmath.mpf(hi))
-            fa, fb = f_mp(a, wp), f_mp(b, wp)
-            for _ in range(60):
-                if (fa > 0) != (fb > 0) or fa == 0 or fb == 0:
-                    break
-                step *= 8
-                a, b = max(x0 - step, mpmath.mpf(lo)), x0 + step
-                if hi is not None:
-                    b = min(b, mpmath.mpf(hi))
-                fa, fb = f_mp(a, wp), f_mp(b, wp)
-            else:
-                raise PrecisionError(f"no sign change of the equation near {x_float}")
-            results.append(_illinois(lambda t: f_mp(t, wp), a, b, fa, fb,
-                                     mpmath.mpf(10)**(-(dps + 5))))
-    with mpmath.workdps(dps + 8):
-        r1, r2 = results
-        if abs(r1 - r2) > max(abs(r2), mpmath.mpf(10)**(-(dps + 5))) * mpmath.mpf(10)**(-(dps + 1)):
-            raise PrecisionError(f"root refinement at two precisions agreed to fewer than {dps} "
-                                 f"digits ({mpmath.nstr(r1, dps)} vs {mpmath.nstr(r2, dps)})")
-        return +r2
+class _Root:
+    """A root of ``f(x, wp)`` (mpf at working precision ``wp``) near a float64 seed.
+
+    :meth:`raw` brackets it (growing a relative ``2^-30`` interval about the seed by 8x at most
+    ``_GROW_STEPS`` times, clipped to ``[lo, hi]``) and refines it by :func:`_illinois` at one
+    working precision (cached); :meth:`result` accepts it by
+    :func:`~symkernel.numerics.converge` (two working precisions agreeing to ``dps + 2``
+    relative digits: a root of 1e-40 keeps its digits).
+    """
+
+    def __init__(self, f, seed, lo=None, hi=None, scale=None, method="root"):
+        self.f, self.seed, self.lo, self.hi = f, float(seed), lo, hi
+        self.scale, self.method = scale, method
+        self._raw = {}
+
+    def raw(self, wp):
+        if wp not in self._raw:
+            with mpmath.workdps(wp):
+                self._raw[wp] = self._solve(wp)
+        return self._raw[wp]
+
+    def _solve(self, wp):
+        f = self.f
+        x0 = mpmath.mpf(self.seed)
+        lo = None if self.lo is None else mpmath.mpf(self.lo)
+        hi = None if self.hi is None else mpmath.mpf(self.hi)
+        width = max(abs(x0), mpmath.mpf(self.scale or 0)) * mpmath.mpf(2) ** -30
+        if width == 0:
+            width = mpmath.mpf(2) ** -1000
+        for _ in range(_GROW_STEPS):
+            a, b = x0 - width, x0 + width
+            a = a if lo is None else max(a, lo)
+            b = b if hi is None else min(b, hi)
+            fa, fb = f(a, wp), f(b, wp)
+            if fa == 0 or fb == 0 or (fa > 0) != (fb > 0):
+                return _illinois(lambda t: f(t, wp), a, b, fa, fb, wp)
+            if a == lo and b == hi:
+                break
+            width *= 8
+        raise PrecisionError(f"{self.method}: no sign change of the equation near the float64 "
+                             f"root {self.seed!r}")
+
+    def result(self, dps):
+        return converge(self.raw, dps, method=self.method)
+
+
+def refine_root(f_mp, x_float, dps, lo=0.0, hi=None, scale=None, method="root"):
+    """A float64 root ``x_float`` of ``f_mp(x, wp)`` refined to ``dps`` digits (a Result)."""
+    return _Root(f_mp, x_float, lo, hi, scale, method).result(dps)
 
 
 def _reusing(solve):
-    """Wrap ``solve(dps)`` so that a value solved at higher precision is reused (rounded)."""
+    """``solve(dps)`` (a Result) cached; a Result obtained for more digits serves fewer."""
     cache = {}
 
     def value(dps):
         better = [d for d in cache if d >= dps]
-        if better:
-            with mpmath.workdps(dps):
-                return +cache[min(better)]
-        cache[dps] = solve(dps)
-        return cache[dps]
+        if not better:
+            cache[dps] = solve(dps)
+            better = [dps]
+        return cache[min(better)]
     return value
 
 
@@ -272,9 +313,10 @@ class MeanField:
         return self._sw2_expr * v.subs(Q, q) + self._sb2_expr
 
     def length_map_value(self, q, dps=15):
-        """The length map at a number ``q`` as an mpf correct to ``dps`` digits."""
-        with mpmath.workdps(dps + 10):
-            return self._h(mpmath.mpf(q), dps + 10) + mpmath.mpf(q)
+        """The length map at a number ``q`` (taken exactly) as an mpf correct to ``dps`` digits."""
+        qe = exact_number(q)
+        return converge(lambda wp: self._h(_const(qe, wp), wp) + _const(qe, wp), dps,
+                        method="length map").value
 
     def correlation_map_numpy(self, c):
         """The correlation map at ``q*`` on an array of ``c`` (float64 Mehler series)."""
@@ -343,7 +385,28 @@ class MeanField:
 
     def _h(self, q, wp):
         """length map minus identity, at mpf ``q`` (working precision ``wp``)."""
-        return _mp_value(self.sigma_w2, wp) * self.m.mp("V", q, wp) + _mp_value(self.sigma_b2, wp) - q
+        sw2, sb2 = self._param("sigma_w2", wp), self._param("sigma_b2", wp)
+        return sw2 * self.m.raw("V", q, wp) + sb2 - q
+
+    def _param(self, name, wp):
+        """``sigma_w2``/``sigma_b2`` as an mpf at ``wp`` digits (cached per precision)."""
+        cache = self.__dict__.setdefault("_params", {})
+        if (name, wp) not in cache:
+            cache[(name, wp)] = _mp_value(getattr(self, name), wp)
+        return cache[(name, wp)]
+
+    def _q_at(self, wp):
+        """``q*`` at working precision ``wp``: the exact value, or the root solved at ``wp``."""
+        qs = self.q_star
+        if qs.exact:
+            return _const(qs.expr, wp)
+        return self._q_root.raw(wp)
+
+    def _c_at(self, wp):
+        cs = self.c_star
+        if cs.exact:
+            return _const(cs.expr, wp)
+        return self._c_root.raw(wp)
 
     # ------------------------------------------------------------------ q*
     def _linear_v(self):
@@ -371,9 +434,11 @@ class MeanField:
             return Quantity(sp.Integer(0), "q^{*}", "exact: q = 0 is the fixed point reached "
                             "(sigma_b2 = 0, phi(0) = 0, and the map lies below the diagonal)",
                             params=self.params)
-        return Quantity(None, "q^{*}", "numeric: bracketed root of the length map (float64 "
-                        "Gauss-Legendre), refined by Illinois iteration on mpmath quadrature at two "
-                        "precisions", _reusing(lambda dps: refine_root(self._h, qf, dps)), params=self.params)
+        self._q_root = _Root(self._h, qf, lo=0, method="q* (root of the length map)")
+        return Quantity(None, "q^{*}", "estimated: root of the length map (float64 bracket, "
+                        "Illinois on moments enclosed by Arb or by mpmath quadrature), accepted "
+                        "when two working precisions agree", _reusing(self._q_root.result),
+                        params=self.params)
 
     def _q_star_linear(self, a, b):
         sw2, sb2 = self.sigma_w2, self.sigma_b2
@@ -418,6 +483,8 @@ class MeanField:
         if e is None:
             return None
         if qexpr == 0:
+            if any(b == 0 for b, _, _ in self.m.breaks):   # a kink at 0 (ReLU): the limit
+                return sp.limit(e, Q, 0, "+")              # q -> 0+ of the closed form
             return self.m._exact_limit(kind)
         return e.subs(Q, qexpr)
 
@@ -430,12 +497,14 @@ class MeanField:
             d1 = self._exact_moment("D1", qe)
             return None if d1 is None else self.sigma_w2 * d1
 
+        def run(wp):
+            return self._param("sigma_w2", wp) * self.m.raw("D1", self._q_at(wp), wp)
+        self._runs["chi_1"] = run
+
         def numeric(dps):
-            wp = dps + 6
-            q = self.q_star.value(wp)
-            with mpmath.workdps(wp):
-                return _mp_value(self.sigma_w2, wp) * self.m.mp("D1", q, wp)
-        return self._derived(r"\chi_{1}", exact_fn, numeric, "numeric: sigma_w2 E[phi'^2] at q*")
+            return converge(run, dps, method="sigma_w2 E[phi'^2] at q*")
+        return self._derived(r"\chi_{1}", exact_fn, numeric,
+                             "estimated: sigma_w2 E[phi'^2] at the estimated q*")
 
     @cached_property
     def chi_q(self):
@@ -446,13 +515,15 @@ class MeanField:
             d1, d2 = self._exact_moment("D1", qe), self._exact_moment("D2", qe)
             return None if d1 is None or d2 is None else self.sigma_w2 * (d1 + d2)
 
+        def run(wp):
+            q = self._q_at(wp)
+            return self._param("sigma_w2", wp) * (self.m.raw("D1", q, wp) + self.m.raw("D2", q, wp))
+        self._runs["chi_q"] = run
+
         def numeric(dps):
-            wp = dps + 6
-            q = self.q_star.value(wp)
-            with mpmath.workdps(wp):
-                return _mp_value(self.sigma_w2, wp) * (self.m.mp("D1", q, wp) + self.m.mp("D2", q, wp))
+            return converge(run, dps, method="sigma_w2 E[phi'^2 + phi'' phi] at q*")
         return self._derived(r"\chi_{q^{*}}", exact_fn, numeric,
-                             "numeric: sigma_w2 E[phi'^2 + phi'' phi] at q*")
+                             "estimated: sigma_w2 E[phi'^2 + phi'' phi] at the estimated q*")
 
     @cached_property
     def phase(self):
@@ -475,98 +546,136 @@ class MeanField:
             return Quantity(sp.Integer(1), "c^{*}", "exact: c = 1 is stable when chi_1 <= 1",
                             params=self.params)
         cf = self.float_c_star()
-        odd = self.m.exact("M") == 0 or (self.act.parity == "odd" and self.m._exact_limit("V") == 0)
+        # the Hermite series is truncated for |c| <= cmax (checked by _mp_pair at every c)
+        self._cmax = min(1.0, abs(cf) + 1e-3)
+        odd = self.m.exact("M") == 0 or self.act.strict_parity == "odd"
         if cf == 0.0 and self.sigma_b2 == 0 and odd:
             return Quantity(sp.Integer(0), "c^{*}", "exact: odd phi, sigma_b2 = 0", params=self.params)
 
-        cmax = min(1.0, cf + 0.05)
+        cmax = self._cmax
 
         def f(c, wp):
-            q = self.q_star.value(wp)
+            q = self._q_at(wp)
             e = self._mp_pair(q, c, wp, False, cmax)
-            return (_mp_value(self.sigma_w2, wp) * e + _mp_value(self.sigma_b2, wp)) / q - c
-        return Quantity(None, "c^{*}", "numeric: root of the correlation map (Mehler series with "
-                        "Gauss-Legendre Hermite coefficients), float64 then mpmath at two precisions",
-                        _reusing(lambda dps: refine_root(f, cf, dps, lo=-1, hi=1)), params=self.params)
+            return (self._param("sigma_w2", wp) * e + self._param("sigma_b2", wp)) / q - c
+        self._c_root = _Root(f, cf, lo=-1, hi=1, scale=1, method="c* (root of the correlation map)")
+        return Quantity(None, "c^{*}", "estimated: root of the correlation map (Mehler series with "
+                        "Gauss-Legendre Hermite coefficients), float64 bracket then Illinois, "
+                        "accepted when two working precisions agree", _reusing(self._c_root.result),
+                        params=self.params)
 
     @cached_property
     def chi_c(self):
         """``chi_c* = sigma_w^2 E[phi'(u_1*) phi'(u_2*)]``; equals ``chi_1`` when ``c* = 1``."""
         if self.c_star.exact and self.c_star.expr == 1:
+            if "chi_1" in self._runs:
+                self._runs["chi_c"] = self._runs["chi_1"]
             return Quantity(self.chi_1.expr, r"\chi_{c^{*}}", "equals chi_1 at c* = 1",
                             self.chi_1.numeric, params=self.params) if not self.chi_1.exact else \
                 Quantity(self.chi_1.expr, r"\chi_{c^{*}}", "exact: equals chi_1 at c* = 1",
                          params=self.params)
 
+        def run(wp):
+            q, c = self._q_at(wp), self._c_at(wp)
+            return self._param("sigma_w2", wp) * self._mp_pair(q, c, wp, True, self._cmax)
+        self._runs["chi_c"] = run
+
         def numeric(dps):
-            wp = dps + 6
-            q, c = self.q_star.value(wp), self.c_star.value(wp)
-            with mpmath.workdps(wp):
-                return _mp_value(self.sigma_w2, wp) * self._mp_pair(q, c, wp, True, min(1.0, float(c) + 0.05))
-        return Quantity(None, r"\chi_{c^{*}}", "numeric: Mehler series of E[phi'(u1)phi'(u2)] at "
-                        "(q*, c*)", numeric, params=self.params)
+            return converge(run, dps, method="Mehler series of E[phi'(u1)phi'(u2)] at (q*, c*)")
+        return Quantity(None, r"\chi_{c^{*}}", "estimated: Mehler series of E[phi'(u1)phi'(u2)] "
+                        "at the estimated (q*, c*)", numeric, params=self.params)
 
     def _mp_pair(self, q, c, wp, derivative, cmax):
         """``E[phi(u_1) phi(u_2)]`` (or ``E[phi'(u_1) phi'(u_2)]``) at ``q``, correlation ``c``.
 
         Mehler: ``sum_j a_j^2 c^j`` (or ``sum_j j a_j^2 c^(j-1) / q``); the tail after K terms is
-        at most ``K |c|^(K-1) (V(q) - sum_{j<K} a_j^2)`` (Parseval), kept below ``10^-wp``.
+        at most ``K |c|^(K-1) (V(q) - sum_{j<K} a_j^2)`` (Parseval), kept below ``10^-wp V(q)``.
         """
         self.m.require_continuous("chi_c*")
-        a2, mass = self._mp_hermite(q, wp, cmax)
+        a2, mass, total = self._mp_hermite(q, wp, cmax)
         with mpmath.workdps(wp):
             c = mpmath.mpf(c)
             K = len(a2)
-            if c != 0 and K * abs(c) ** (K - 1) * mass > mpmath.mpf(10) ** (-(wp - 3)):
+            if c != 0 and K * abs(c) ** (K - 1) * mass > total * mpmath.mpf(10) ** (-(wp - 3)):
                 raise PrecisionError(f"the Mehler series at c = {mpmath.nstr(c, 8)} needs more "
                                      f"than {K} Hermite terms")
             if derivative:
                 return mpmath.fsum(j * a2[j] * c ** (j - 1) for j in range(1, K)) / mpmath.mpf(q)
             return mpmath.fsum(a2[j] * c ** j for j in range(K))
 
-    def _mp_hermite(self, q, wp, cmax, K=600):
-        """Squared Hermite coefficients ``a_j(q)^2`` of ``phi(sqrt(q) x)`` at precision ``wp``
-        (composite Gauss–Legendre, 24 nodes a panel), validated by Parseval against ``V(q)``."""
-        key = (str(q), wp)
+    def _mp_hermite(self, q, wp, cmax, K=None):
+        """Squared Hermite coefficients ``a_j(q)^2`` of ``phi(sqrt(q) x)`` at precision ``wp``,
+        with the Parseval remainder ``V(q) - sum a_j^2`` and ``V(q)``.
+
+        Composite Gauss–Legendre (24 nodes a panel) on panels of width 1 in ``z`` and ``2`` in
+        ``sqrt(q) z``, split at the breakpoints, each cut into ``ceil((wp - 20)/10)`` equal parts
+        (so two working precisions use different rules and their agreement means something) or
+        ``ceil(sqrt(K)/8)`` for the oscillations of ``he_K`` (``K`` terms at most: enough for
+        ``cmax^K < 10^-(wp+5)``, between 600 and 4000);
+        truncated at ``|z| = sqrt(4 (wp + 8) ln 10)`` (Cramer's bound
+        ``|he_j(z)| <= 1.09 e^{z^2/4}`` makes the tails below ``10^-(wp+8)`` for every ``j``).
+        Stops when the remainder times ``(j+1) cmax^j`` is below ``10^-(wp+2) V``; a negative
+        remainder beyond that fails Parseval (PrecisionError)."""
+        key = (exact_number(q), wp)
         cache = self.__dict__.setdefault("_hcache", {})
-        if key in cache and cache[key][2] >= cmax:   # truncated for |c| <= the cached cmax
-            return cache[key][:2]
+        if key in cache and cache[key][3] >= cmax:   # truncated for |c| <= the cached cmax
+            return cache[key][:3]
+        pieces = self.m._mp_pieces(wp + 8)[0]
         with mpmath.workdps(wp + 8):
             qq = mpmath.mpf(q)
             s = mpmath.sqrt(qq)
-            zcut = mpmath.sqrt(2 * (wp + 8) * mpmath.log(10))
-            pieces = self.m._mp_functions()[0]
-            edges = {mpmath.mpf(k) for k in range(-20, 21)}
+            # |he_j(z)| e^{-z^2/4} <= 1.09 (Cramer): the tails beyond zcut weigh < 10^-(wp+8)
+            zcut = mpmath.sqrt(4 * (wp + 8) * mpmath.log(10))
+            nz = int(mpmath.ceil(zcut))
+            edges = {mpmath.mpf(k) for k in range(-nz, nz + 1)}
             edges |= {mpmath.mpf(k) / s for k in range(-24, 25, 2)}
-            edges |= {mpmath.mpf(p[0]) / s for p in pieces[1:]} | {-zcut, zcut}
+            edges |= {p[0] / s for p in pieces[1:]} | {-zcut, zcut}
             edges = sorted(e for e in edges if abs(e) <= zcut)
+            if K is None:   # enough terms for cmax^K < 10^-(wp+5), at most _HERMITE_MAX
+                need = (wp + 5) * mpmath.log(10) / -mpmath.log(min(mpmath.mpf(cmax), 1 - 1e-9))
+                K = int(min(_HERMITE_MAX, max(600, mpmath.ceil(need) + 100)))
+            # each panel cut in parts: differently for each wp, and finely enough for he_K
+            # (local wavelength about 2 pi / sqrt(K))
+            split = max(1, -(-(wp - 20) // 10), int(mpmath.ceil(mpmath.sqrt(K) / 8)))
             base = mpmath.calculus.quadrature.GaussLegendre(mpmath.mp).calc_nodes(4, mpmath.mp.prec)
             zs, weighted = [], []
             norm = 1 / mpmath.sqrt(2 * mpmath.pi)
-            for lo, hi in zip(edges[:-1], edges[1:]):
-                mid, half = (lo + hi) / 2, (hi - lo) / 2
-                fn = next(p[2] for p in pieces if mid * s < p[1] or p is pieces[-1])
-                for t, w in base:
-                    z = mid + half * t
-                    zs.append(z)
-                    weighted.append(half * w * mpmath.exp(-z * z / 2) * norm * fn(s * z))
-            total = self.m.mp("V", qq, wp + 6)
+            for lo0, hi0 in zip(edges[:-1], edges[1:]):
+                fn = next(p[2] for p in pieces if (lo0 + hi0) / 2 * s < p[1] or p is pieces[-1])
+                step = (hi0 - lo0) / split
+                for i in range(split):
+                    lo, hi = lo0 + i * step, lo0 + (i + 1) * step
+                    mid, half = (lo + hi) / 2, (hi - lo) / 2
+                    for t, w in base:
+                        z = mid + half * t
+                        zs.append(z)
+                        weighted.append(half * w * mpmath.exp(-z * z / 2) * norm * fn(s * z))
+            total = self.m.raw("V", qq, wp + 6)
             mass, coef = total, []
-            tol = mpmath.mpf(10) ** (-(wp + 2))
-            h_prev, h = [mpmath.mpf(0)] * len(zs), [mpmath.mpf(1)] * len(zs)
+            tol = abs(total) * mpmath.mpf(10) ** (-(wp + 2))
+            # the three-term recurrence in fixed point (Python integers scaled by 2^P, numpy
+            # object arrays): P has 200 guard bits over the working precision for the growth
+            # of he_j(z) (|z| <= zcut) and the rounding of K steps
+            P = mpmath.mp.prec + 200
+            fixed = lambda v: mpmath.libmp.to_fixed(mpmath.mpf(v)._mpf_, P)  # noqa: E731
+            Z = np.array([fixed(z) for z in zs], dtype=object)
+            W = np.array([fixed(w) for w in weighted], dtype=object)
+            h_prev = np.array([0] * len(zs), dtype=object)
+            h = np.array([1 << P] * len(zs), dtype=object)
+            scale = mpmath.mpf(2) ** (-2 * P)
             for j in range(K):
-                a = mpmath.fdot(weighted, h)
+                a = mpmath.mpf(int(np.dot(W, h))) * scale
                 coef.append(a * a)
                 mass -= a * a
                 if j > 2 and (abs(mass) < tol or (j + 1) * mpmath.mpf(cmax) ** j * abs(mass) < tol):
                     break
-                sj, sj1 = mpmath.sqrt(j), mpmath.sqrt(j + 1)
-                h_prev, h = h, [(z * hj - sj * hp) / sj1 for z, hj, hp in zip(zs, h, h_prev)]
-            if mass < -tol * max(total, 1):
+                sj, inv = fixed(mpmath.sqrt(j)), fixed(1 / mpmath.sqrt(j + 1))
+                h_prev, h = h, ((((Z * h) >> P) - ((sj * h_prev) >> P)) * inv) >> P
+            if mass < -tol * 100:
                 raise PrecisionError("Parseval check failed for the Hermite coefficients "
                                      f"(sum a_j^2 exceeds E[phi^2] by {mpmath.nstr(-mass, 3)})")
-            cache[key] = (coef, abs(mass), cmax)
-        return cache[key][:2]
+            cache[key] = (coef, abs(mass), total, cmax)
+        return cache[key][:3]
 
     def float_c_star(self):
         """``c*`` in float64 (Mehler series with Gauss–Legendre Hermite coefficients)."""
@@ -574,31 +683,41 @@ class MeanField:
         return st["c_star"]
 
     # ------------------------------------------------------------------ depth scales
+    @property
+    def _runs(self):
+        """The working-precision pipelines of the numeric chi's (for the depth scales)."""
+        return self.__dict__.setdefault("_run_cache", {})
+
     @staticmethod
-    def _xi(chi, symbol, name):
+    def _xi(chi, symbol, name, raw=None):
         if chi.exact:
             if sp.simplify(chi.expr - 1) == 0:
                 return Quantity(sp.oo, symbol, f"exact: {name} = 1 (critical)", params=chi.params)
             return Quantity(-1 / sp.log(chi.expr), symbol, f"exact: -1/log({name})", params=chi.params)
 
+        def run(wp):
+            v = raw(wp) if raw is not None else chi.value(wp)
+            if abs(v - 1) <= mpmath.mpf(10) ** (-(wp - 5)):
+                raise PrecisionError(f"{name} equals 1 to {wp - 5} digits (the critical line, or "
+                                     f"too close to it): the depth scale exceeds 10^{wp - 5}")
+            return -1 / mpmath.log(v)
+
         def numeric(dps):
-            wp = dps + 6
-            v = chi.value(wp)
-            with mpmath.workdps(wp):
-                if abs(v - 1) < mpmath.mpf(10)**(-(wp - 4)):
-                    return mpmath.inf
-                return -1 / mpmath.log(v)
-        return Quantity(None, symbol, f"numeric: -1/log({name})", numeric, params=chi.params)
+            return converge(run, dps, method=f"-1/log({name})")
+        return Quantity(None, symbol, f"estimated: -1/log({name}), {name} estimated", numeric,
+                        params=chi.params)
 
     @cached_property
     def xi_q(self):
         """Depth scale of the length ``xi_q = -1/log chi_q*``."""
-        return self._xi(self.chi_q, r"\xi_{q}", "chi_q*")
+        chi = self.chi_q
+        return self._xi(chi, r"\xi_{q}", "chi_q*", self._runs.get("chi_q"))
 
     @cached_property
     def xi_c(self):
         """Depth scale of the correlation ``xi_c = -1/log chi_c*`` (oo on the critical line)."""
-        return self._xi(self.chi_c, r"\xi_{c}", "chi_c*")
+        chi = self.chi_c
+        return self._xi(chi, r"\xi_{c}", "chi_c*", self._runs.get("chi_c"))
 
     def trainable_depth(self, multiple=6):
         """``multiple * xi_c``: Schoenholz et al. use 6, seed 003 uses 4.5."""
@@ -632,18 +751,22 @@ def _float_q_star(m, sw2, sb2, q0, name="phi"):
         return q0
     if h0 > 0:
         lo, hi = q0, q0
-        while True:
+        for _ in range(200):            # doubling passes _Q_MAX long before the cap
             lo, hi = hi, hi * 2
             hv = h(hi)
             if not np.isfinite(hv) or hi > _Q_MAX:
-                raise NoFixedPointError(
-                    f"{name}: the length map has no finite fixed point for sigma_w2={sw2}, "
-                    f"sigma_b2={sb2}: q^l grows past {_Q_MAX:g}")
+                break
             if hv <= 0:
                 break
+        else:
+            hv = np.inf
+        if not (np.isfinite(hv) and hv <= 0 and hi <= _Q_MAX):
+            raise NoFixedPointError(
+                f"{name}: the length map has no finite fixed point for sigma_w2={sw2}, "
+                f"sigma_b2={sb2}: q^l grows past {_Q_MAX:g}")
     else:
         hi, lo = q0, q0
-        while True:
+        for _ in range(200):            # lo / 4 falls below 1e-14 long before the cap
             hi, lo = lo, lo / 4
             if lo < 1e-14:
                 if h(0.0) <= 0:  # h(0) = sw2 phi(0)^2 + sb2 >= 0, so it is 0: q* = 0

@@ -14,21 +14,33 @@ The mean-field maps (MATH.md §5) need, for ``Z ~ N(0, 1)``:
 Derivatives are distributional: a kink of ``phi`` at ``b`` (jump ``J`` of ``phi'``) adds
 ``J phi(b) varphi(b/sqrt q)/sqrt q`` to ``D2``; a jump of ``phi`` itself makes ``D1`` infinite.
 
-Three evaluation paths, each checkable against the others:
+Evaluation paths, each checkable against the others (every one through :mod:`symkernel.numerics`:
+``q`` is taken exactly, a float or mpf as its binary value, and the caller's mpmath precision
+neither matters nor changes):
 
 - **exact**: the core exact engine on the pieces of ``phi(sqrt(q) x)`` with ``q`` a positive
-  symbol (ReLU: ``V = q/2``; erf: ``V = 2 asin(2q/(1+2q))/pi``), or ``None``;
-- **mp**: the exact form evaluated with mpmath, or tanh-sinh quadrature split at breakpoints,
-  ``0, ±3, ±6, ±12`` and the activation's own scale ``±2/sqrt q, ±8/sqrt q``, accepted when its
-  error estimate meets the requested digits (else computed again at higher precision and compared);
+  symbol (ReLU: ``V = q/2``; erf: ``V = 2 asin(2q/(1+2q))/pi``), evaluated by SymPy's adaptive
+  evalf at the exact ``q`` (so ``(1 - e^{-2q})/2`` keeps its digits at ``q = 1e-40``);
+- **certified**: an Arb enclosure (:class:`symkernel.numerics.arb.Plan`) of the pieces with
+  ``sqrt(q)`` substituted exactly, where they compile and every breakpoint ``b/sqrt(q)`` is rational;
+- **estimated**: mpmath quadrature (Gauss–Legendre panels split at breakpoints, ``0, ±zcut/2`` and
+  the activation's own scale ``±2/sqrt q, ±8/sqrt q``; tanh-sinh on the Gaussian tails), every
+  constant evaluated at the working precision, accepted by :func:`symkernel.numerics.converge`;
 - **float64**: composite Gauss–Legendre (10 nodes a panel, panels of width 1/2 in ``y = sqrt(q) z``
-  for ``|y| < 24`` and in ``z`` for ``|z| < 14``, split at breakpoints): ~15 digits, vectorized.
+  for ``|y| < 24`` and in ``z`` for ``|z| < 14``, split at breakpoints): ~15 digits, vectorized
+  (seeds for root finding only).
+
+:meth:`Moments.result` gives a :class:`~symkernel.numerics.Result`, :meth:`Moments.quantity` a
+labelled Quantity, :meth:`Moments.raw` one working-precision evaluation for pipelines that are
+judged as a whole by ``converge`` (roots, chi's).
 
 >>> m = moments("erf")
 >>> m.exact("V"), m.exact("D1")
 (2*asin(2*q/(2*q + 1))/pi, 4/(pi*sqrt(4*q + 1)))
 >>> import mpmath; mpmath.nstr(moments("tanh").mp("V", 1, 25), 25)
 '0.3942944903978411744164598'
+>>> moments("tanh").quantity("V", 1).provenance
+'certified: Arb ball quadrature + Gaussian tail bound'
 """
 import mpmath
 import numpy as np
@@ -37,7 +49,10 @@ import sympy as sp
 from ..errors import InvalidInputError, NoClosedFormError, PrecisionError
 from ..expectations import as_activation, check_square_integrable
 from ..gaussian import exact as exact_engine
+from ..numerics import GUARD, Result, check_dps, converge, working
+from ..numerics import arb as arb_numerics
 from ..pieces import Piece
+from ..quantity import evaluate_exact, exact_result
 from ..symbols import x
 
 Q = sp.Symbol("q", positive=True)
@@ -51,6 +66,88 @@ _BASE_Y_EDGES = np.arange(-_Y_MAX, _Y_MAX + 0.25, 0.5)
 
 def _num(v):
     return float(v) if v not in (sp.oo, -sp.oo) else (np.inf if v == sp.oo else -np.inf)
+
+
+def exact_number(q):
+    """``q`` as an exact real SymPy number: a float or an mpf is its exact binary value, a
+    string is read as a decimal, a SymPy number is kept (so no ambient precision enters)."""
+    if isinstance(q, bool):
+        raise InvalidInputError(f"expected a number, got {q!r}")
+    if isinstance(q, (int, np.integer)):
+        return sp.Integer(int(q))
+    if isinstance(q, (float, np.floating)):
+        if not np.isfinite(q):
+            raise InvalidInputError(f"expected a finite number, got {q}")
+        return sp.Rational(float(q))
+    if isinstance(q, mpmath.mpf):
+        if not mpmath.isfinite(q):
+            raise InvalidInputError(f"expected a finite number, got {q}")
+        man, exp = q.man_exp
+        return sp.Integer(man) * sp.Integer(2) ** exp if exp >= 0 else sp.Rational(man, 2 ** (-exp))
+    if isinstance(q, str):
+        try:
+            return sp.Rational(q)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"cannot read {q!r} as a number") from None
+    if isinstance(q, sp.Basic) and q.is_number and q.is_real is not False:
+        if q.has(sp.Float):      # a Float is its binary value: keep it exact (no rounded sqrt)
+            q = q.xreplace({f: sp.Rational(f) for f in q.atoms(sp.Float)})
+        return q
+    raise InvalidInputError(f"expected a real number, got {q!r}")
+
+
+def _q_mpf(q, qe):
+    """``q`` as an mpf at the current working precision (an mpf argument is kept exactly)."""
+    if isinstance(q, mpmath.mpf):
+        return q
+    return _const(qe, mpmath.mp.dps)
+
+
+def _const(c, wp):
+    """An exact SymPy constant as an mpf at ``wp`` digits (``+-oo`` as ``+-inf``)."""
+    if c == sp.oo:
+        return mpmath.inf
+    if c == -sp.oo:
+        return -mpmath.inf
+    with mpmath.workdps(wp):
+        if c.is_Integer:
+            return mpmath.mpf(int(c))
+        if c.is_Rational:
+            return mpmath.mpf(int(c.p)) / int(c.q)
+        if c.is_Float:
+            return mpmath.mpf(c._mpf_)
+        return evaluate_exact(c, wp) if c != 0 else mpmath.mpf(0)
+
+
+def _ulp(dps):
+    return mpmath.mpf(10) ** (-dps)
+
+
+_MPMATH_CONSTANTS = (sp.pi, sp.E, sp.EulerGamma, sp.Catalan)
+
+
+class _MpLambda:
+    """``expr`` in ``var`` lambdified for mpmath, with every named constant that mpmath does not
+    know (SELU's ``lambda_01, alpha_01``: SymPy would print them as 60-bit literals) bound to its
+    value at the working precision asked for (``at(wp)``)."""
+
+    def __init__(self, expr, var):
+        consts = sorted((c for c in expr.atoms(sp.NumberSymbol) if c not in _MPMATH_CONSTANTS),
+                        key=str)
+        dummies = [sp.Dummy(f"c{i}") for i in range(len(consts))]
+        body = expr.subs(dict(zip(consts, dummies))) if consts else expr
+        self.consts = consts
+        self.fn = sp.lambdify((var, *dummies), body, modules="mpmath")
+        self._at = {}
+
+    def at(self, wp):
+        if wp not in self._at:
+            values = [_const(c, wp) for c in self.consts]
+            fn = self.fn
+            if len(self._at) > 8:
+                self._at.clear()
+            self._at[wp] = (lambda y: fn(y, *values)) if values else (lambda y: fn(y))
+        return self._at[wp]
 
 
 class Moments:
@@ -77,10 +174,10 @@ class Moments:
                                     sp.simplify(right.expr.subs(x, b))))
         self.continuous = not hasattr(self, "jump_at")
         self._exact = {}
-        self._mp_fns = None
+        self._mp_fns = {}
         self._np_fns = None
-        self._mp_exact = {}
         self._np_exact = {}
+        self._plans = {}
 
     # ------------------------------------------------------------------ checks
     def require_continuous(self, what):
@@ -118,82 +215,227 @@ class Moments:
                 val += jump * phib * exact_engine.phi(b / sp.sqrt(Q)) / sp.sqrt(Q)
         return sp.simplify(val)
 
-    # ------------------------------------------------------------------ mpmath
-    def _mp_functions(self):
-        if self._mp_fns is None:
-            lam = lambda e: sp.lambdify(x, e, modules="mpmath")  # noqa: E731
-            self._mp_fns = ([(_num(p.lo), _num(p.hi), lam(p.expr), lam(d1), lam(d2))
-                             for p, d1, d2 in zip(self.pieces, self.d1, self.d2)],
-                            [(float(b), float(j), float(v)) for b, j, v in self.breaks])
-        return self._mp_fns
+    # ------------------------------------------------------------------ mpmath / Arb
+    def _check(self, kind, q):
+        if kind not in KINDS:
+            raise InvalidInputError(f"kind must be one of {KINDS}, got {kind!r}")
+        if kind in ("D1", "D2", "dD1"):
+            self.require_continuous("the susceptibility")
+        if q < 0:
+            raise InvalidInputError(f"the variance q must be nonnegative, got {q}")
+        if kind == "dD1" and q == 0:
+            raise InvalidInputError("dD1 needs q > 0")
 
-    def _mp_quad(self, kind, q, wp, maxdegree):
-        pieces, breaks = self._mp_functions()
+    def _integrands(self, kind):
+        """Per piece, ``F(y)`` whose expectation at ``y = sqrt(q) Z`` is ``kind`` (SymPy in x)."""
+        if kind == "dD1":   # Gaussian score: (z^2 - 1)/(2q) with z = y/sqrt(q), applied later
+            return [d**2 for d in self.d1]
+        return {"V": [p.expr**2 for p in self.pieces], "M": [p.expr for p in self.pieces],
+                "D1": [d**2 for d in self.d1],
+                "D2": [d2 * p.expr for d2, p in zip(self.d2, self.pieces)]}[kind]
+
+    def _delta(self, kind, qe):
+        """The exact kink term of ``D2`` at exact ``q`` (SymPy), 0 for the other kinds."""
+        if kind != "D2":
+            return sp.Integer(0)
+        return sp.Add(*[j * v * exact_engine.phi(b / sp.sqrt(qe)) / sp.sqrt(qe)
+                        for b, j, v in self.breaks if j * v != 0])
+
+    def plan(self, kind, q):
+        """An Arb :class:`~symkernel.numerics.arb.Plan` of ``kind`` at the exact number ``q > 0``
+        (``sqrt(q)`` substituted exactly), or ``None`` outside the certifiable class (a
+        breakpoint ``b/sqrt(q)`` that is not rational, a function without an enclosure)."""
+        qe = exact_number(q)
+        key = (kind, qe)
+        if key not in self._plans:
+            if len(self._plans) > 512:     # root finding visits many q: keep the cache bounded
+                self._plans.clear()
+            self._plans[key] = self._make_plan(kind, qe)
+        return self._plans[key]
+
+    def _make_plan(self, kind, qe):
+        s = sp.sqrt(qe)
+        pieces = []
+        for p, F in zip(self.pieces, self._integrands(kind)):
+            lo, hi = p.lo / s, p.hi / s
+            if any(e.is_finite and not e.is_Rational for e in (lo, hi)):
+                return None
+            f = F.subs(x, s * x)
+            if kind == "dD1":
+                f = f * (x**2 - 1) / (2 * qe)
+            pieces.append((lo, hi, f))
+        try:
+            return arb_numerics.Plan(pieces)
+        except (arb_numerics.NotCertifiable, OverflowError, ValueError, TypeError):
+            return None
+
+    def _certified(self, kind, qe, dps):
+        """Arb-certified Result of ``kind`` at exact ``q``, or None when no enclosure is found."""
+        plan = self.plan(kind, qe)
+        if plan is None:
+            return None
+        delta = self._delta(kind, qe)
+        for extra in (0, 20):     # the kink term may cancel digits: one retry with more
+            try:
+                res = plan.evaluate(dps + extra)
+            except (arb_numerics.NotCertifiable, OverflowError, PrecisionError):
+                self._plans[(kind, qe)] = None
+                return None
+            if delta == 0:
+                return res
+            d = exact_result(delta, dps + extra + 5)
+            with mpmath.workdps(dps + extra + 10):
+                value = res.value + d.value
+                error = res.error + d.error + abs(d.value) * _ulp(dps + extra + 5)
+                if value != 0 and error <= abs(value) * _ulp(dps + 2):
+                    return Result(value, error, True, res.method + " + exact kink terms")
+        return None
+
+    def result(self, kind, q, dps=15, method="auto"):
+        """``kind`` at ``q`` as a :class:`~symkernel.numerics.Result` good to ``dps`` digits.
+
+        ``method``: ``"exact"`` (the closed form in ``q``, SymPy evalf), ``"arb"`` (certified Arb
+        enclosure), ``"quadrature"`` (mpmath, accepted by :func:`~symkernel.numerics.converge`),
+        ``"numeric"`` (Arb where it applies, else quadrature) or ``"auto"`` (exact, then numeric).
+        ``q`` is taken exactly (a float or mpf is its binary value); the caller's mpmath
+        precision neither matters nor changes.
+        """
+        check_dps(dps)
+        if method not in ("auto", "exact", "numeric", "arb", "quadrature"):
+            raise InvalidInputError(f"method must be auto, exact, numeric, arb or quadrature, "
+                                    f"got {method!r}")
+        qe = exact_number(q)
+        self._check(kind, qe)
+        with working(dps + GUARD):
+            if qe == 0:
+                zero = self._exact_limit(kind)
+                return exact_result(zero, dps) if zero != 0 else Result(mpmath.mpf(0), mpmath.mpf(0),
+                                                                         True, "exact: 0")
+            if method in ("auto", "exact"):
+                expr = self.exact(kind)
+                if expr is not None:
+                    return exact_result(expr.subs(Q, qe), dps)
+                if method == "exact":
+                    raise NoClosedFormError(f"no closed form for {kind} of {self.act.name}")
+            if method in ("auto", "numeric", "arb"):
+                res = self._certified(kind, qe, dps)
+                if res is not None:
+                    return res
+                if method == "arb":
+                    raise PrecisionError(f"no Arb enclosure of {kind}({q}) for {self.act.name}")
+            return converge(lambda wp: self._quad(kind, qe, wp), dps,
+                            method="mpmath quadrature at two working precisions")
+
+    def quantity(self, kind, q):
+        """``kind`` at ``q`` (taken exactly) as a :class:`~symkernel.quantity.Quantity`: *exact*
+        (the closed form in ``q``), *certified* (an Arb enclosure) or *estimated* (mpmath
+        quadrature accepted by two working precisions), and labelled so."""
+        from ..quantity import Quantity
+        qe = exact_number(q)
+        self._check(kind, qe)
+        symbol = {"V": r"\mathbb{E}[\phi^2]", "D1": r"\mathbb{E}[\phi'^2]",
+                  "D2": r"\mathbb{E}[\phi'' \phi]", "M": r"\mathbb{E}[\phi]",
+                  "dD1": r"\partial_q \mathbb{E}[\phi'^2]"}[kind]
+        params = (("activation", self.act.expr), ("kind", kind), ("q", qe))
+        expr = self._exact_limit(kind) if qe == 0 else self.exact(kind)
+        if expr is not None:
+            return Quantity(expr if qe == 0 else expr.subs(Q, qe), symbol,
+                            "exact: closed form of the Gaussian moment", params=params)
+        if self._certified(kind, qe, 15) is not None:
+            def certified(dps):
+                res = self._certified(kind, qe, dps)
+                if res is None:
+                    raise PrecisionError(f"Arb could not enclose {kind}({q}) of {self.act.name} "
+                                         f"to {dps} digits")
+                return res
+            return Quantity(None, symbol, "certified: Arb ball quadrature + Gaussian tail bound",
+                            certified, params=params)
+        return Quantity(None, symbol, "estimated: mpmath quadrature, two working precisions agree",
+                        lambda dps: self.result(kind, qe, dps, "quadrature"), params=params)
+
+    def mp(self, kind, q, dps=15, method="auto"):
+        """``kind`` at ``q`` as an mpf correct to ``dps`` digits (see :meth:`result`)."""
+        return self.result(kind, q, dps, method).value
+
+    def raw(self, kind, q, wp):
+        """``kind`` at ``q`` computed once at working precision ``wp`` (call inside
+        :func:`~symkernel.numerics.working`): the closed form by SymPy evalf, else an Arb enclosure,
+        else mpmath quadrature.  No acceptance test here: callers (root finding, chi's) are
+        judged as a whole by :func:`~symkernel.numerics.converge`."""
+        qe = exact_number(q)
+        self._check(kind, qe)
+        if qe == 0:
+            zero = self._exact_limit(kind)
+            return evaluate_exact(zero, wp) if zero != 0 else mpmath.mpf(0)
+        expr = self.exact(kind)
+        if expr is not None:   # SymPy's adaptive evalf: no digits lost to cancellation
+            return evaluate_exact(expr.subs(Q, qe), wp)   # (1 - e^{-2q})/2 at q = 1e-40
+        res = self._certified(kind, qe, wp)
+        if res is not None:
+            return res.value
+        return self._quad(kind, qe, wp)
+
+    def _mp_pieces(self, wp):
+        """``[(lo, hi, phi, phi', phi'')]`` as mpmath callables with every constant (breakpoints,
+        SELU's lambda and alpha, ...) evaluated at ``wp`` digits, and the kinks ``(b, J, phi(b))``."""
+        if wp not in self._mp_fns:
+            pieces = [(_const(p.lo, wp), _const(p.hi, wp), _MpLambda(p.expr, x).at(wp),
+                       _MpLambda(d1, x).at(wp), _MpLambda(d2, x).at(wp))
+                      for p, d1, d2 in zip(self.pieces, self.d1, self.d2)]
+            breaks = [(_const(b, wp), _const(j, wp), _const(v, wp)) for b, j, v in self.breaks]
+            if len(self._mp_fns) > 8:
+                self._mp_fns.clear()
+            self._mp_fns[wp] = (pieces, breaks)
+        return self._mp_fns[wp]
+
+    def _quad(self, kind, qe, wp):
+        """mpmath quadrature of ``kind`` at exact ``q > 0`` at ``wp`` digits: Gauss-Legendre on
+        panels split at breakpoints, ``0, +-zcut/2`` and the activation's scale ``+-2/sqrt q,
+        +-8/sqrt q``, tanh-sinh on the Gaussian tails beyond ``zcut``."""
+        pieces, breaks = self._mp_pieces(wp)
         with mpmath.workdps(wp):
-            q = mpmath.mpf(q)
+            q = _q_mpf(None, qe)
             s = mpmath.sqrt(q)
             norm = 1 / mpmath.sqrt(2 * mpmath.pi)
             zcut = mpmath.sqrt(2 * (wp + 5) * mpmath.log(10))
             inner = {-zcut, -zcut / 2, mpmath.mpf(0), zcut / 2, zcut,
                      *[k / s for k in (-8, -2, 2, 8) if abs(k / s) < zcut]}
-            total, err = mpmath.mpf(0), mpmath.mpf(0)
+            maxdegree = 8 + wp // 60
+            total, err, scale = mpmath.mpf(0), mpmath.mpf(0), mpmath.mpf(0)
             for lo, hi, f0, f1, f2 in pieces:
                 F = {"V": lambda y: f0(y)**2, "M": f0, "D1": lambda y: f1(y)**2,
                      "D2": lambda y: f2(y) * f0(y),
                      "dD1": lambda y: f1(y)**2 * ((y / s)**2 - 1) / (2 * q)}[kind]
-                a = -mpmath.inf if lo == -np.inf else mpmath.mpf(lo) / s
-                b = mpmath.inf if hi == np.inf else mpmath.mpf(hi) / s
+                a = lo / s if mpmath.isfinite(lo) else -mpmath.inf
+                b = hi / s if mpmath.isfinite(hi) else mpmath.inf
                 g = lambda z: F(s * z) * mpmath.exp(-z * z / 2)  # noqa: E731
                 mid = sorted(t for t in inner if a <= t <= b)
                 if a not in mid and a > -zcut:
                     mid = [a, *mid]
                 if b not in mid and b < zcut:
                     mid = [*mid, b]
+                parts = []
                 if len(mid) >= 2:  # Gauss-Legendre on the finite panels (analytic integrand)
-                    val, e = mpmath.quad(g, mid, method="gauss-legendre", error=True,
-                                         maxdegree=maxdegree)
-                    total, err = total + val, err + e
+                    parts.append(mpmath.quad(g, mid, method="gauss-legendre", error=True,
+                                             maxdegree=maxdegree))
                 for ta, tb in ((a, min(b, -zcut)), (max(a, zcut), b)):  # Gaussian tails
                     if ta < tb:
-                        val, e = mpmath.quad(g, [ta, tb], error=True, maxdegree=maxdegree)
-                        total, err = total + val, err + e
-            total, err = total * norm, err * norm
+                        parts.append(mpmath.quad(g, [ta, tb], error=True, maxdegree=maxdegree))
+                for val, e in parts:
+                    total, err, scale = total + val, err + e, scale + abs(val)
+            total, err, scale = total * norm, err * norm, scale * norm
             if kind == "D2":
                 for bk, jump, phib in breaks:
                     total += jump * phib * norm * mpmath.exp(-(bk / s)**2 / 2) / s
-            return total, err
-
-    def mp(self, kind, q, dps=15, method="auto"):
-        """``kind`` at ``q`` as an mpf correct to ``dps`` digits (``method``: auto/exact/numeric)."""
-        if kind not in KINDS:
-            raise InvalidInputError(f"kind must be one of {KINDS}, got {kind!r}")
-        if kind == "dD1" and mpmath.mpf(q) <= 0:
-            raise InvalidInputError("dD1 needs q > 0")
-        if kind in ("D1", "D2", "dD1"):
-            self.require_continuous("the susceptibility")
-        if mpmath.mpf(q) < 0:
-            raise InvalidInputError(f"the variance q must be nonnegative, got {q}")
-        if method in ("auto", "exact"):
-            expr = self.exact(kind)
-            if expr is not None:
-                return self._mp_from_exact(kind, expr, q, dps)
-            if method == "exact":
-                raise NoClosedFormError(f"no closed form for {kind} of {self.act.name}")
-        if mpmath.mpf(q) == 0:
-            return self._at_zero(kind, dps)
-        val, err = self._mp_quad(kind, q, dps + 10, 8)
-        if err <= abs(val) * mpmath.mpf(10)**(-(dps + 3)) or err < mpmath.mpf(10)**(-(dps + 12)):
-            return val
-        val2, err2 = self._mp_quad(kind, q, dps + 25, 12)
-        with mpmath.workdps(dps + 10):
-            if abs(val2 - val) <= abs(val2) * mpmath.mpf(10)**(-(dps + 2)):
-                return val2
-        raise PrecisionError(f"quadrature for {kind}({q}) of {self.act.name} did not reach {dps} digits")
+            if err > scale * mpmath.mpf(10) ** (-(wp - 15)):
+                raise PrecisionError(f"quadrature of {kind}({mpmath.nstr(q, 8)}) for "
+                                     f"{self.act.name} has an error estimate "
+                                     f"{mpmath.nstr(err, 3)}: fewer than {wp - 15} digits")
+            return +total
 
     def _at_zero(self, kind, dps):
         """Values at q = 0 (Z-independent): phi(0)^2, phi'(0)^2, phi''(0)phi(0), phi(0)."""
         zero = self._exact_limit(kind)
-        from ..quantity import evaluate_exact
         return evaluate_exact(zero, dps) if zero != 0 else mpmath.mpf(0)
 
     def _exact_limit(self, kind):
@@ -204,17 +446,6 @@ class Moments:
                                     "is not phi'(0)^2; use q > 0")
         return {"V": p.expr**2, "M": p.expr, "D1": self.d1[i]**2,
                 "D2": self.d2[i] * p.expr}[kind].subs(x, 0)
-
-    def _mp_from_exact(self, kind, expr, q, dps):
-        if kind not in self._mp_exact:
-            self._mp_exact[kind] = sp.lambdify(Q, expr, modules="mpmath")
-        if mpmath.mpf(q) == 0:
-            return self._at_zero(kind, dps)
-        with mpmath.workdps(dps + 15):
-            val = self._mp_exact[kind](mpmath.mpf(q))
-            if isinstance(val, mpmath.mpc):
-                val = val.real
-            return +val
 
     # ------------------------------------------------------------------ float64
     def _np_functions(self):
