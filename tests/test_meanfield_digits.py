@@ -331,3 +331,16 @@ def test_digits_are_stable_under_more_precision(name, sw2, sb2, dps):
         finally:
             mpmath.mp.dps = 15
         assert again == v, (attr, again, v)
+
+
+def test_zero_fixed_point_gives_exact_chi_for_smooth_activations():
+    """q* = 0 exactly (tanh, sigma_b2 = 0, sigma_w2 <= 1): chi_1 = sigma_w2 tanh'(0)^2 exactly, and
+    on the critical line sigma_w2 = 1 the depth scales are exactly infinite (not a refusal)."""
+    import sympy as sp
+
+    import symkernel as sk
+    mf = sk.mean_field("tanh", sp.Rational(1, 2), 0)
+    assert mf.q_star.expr == 0 and mf.chi_1.expr == sp.Rational(1, 2)
+    assert sp.simplify(mf.xi_c.expr - 1 / sp.log(2)) == 0
+    critical = sk.mean_field("tanh", 1, 0)
+    assert critical.chi_1.expr == 1 and critical.xi_c.expr == sp.oo and critical.xi_q.expr == sp.oo

@@ -190,3 +190,15 @@ def test_value_at_dps_agrees_with_dps_plus_20(name):
         lo, hi = q.value(25), q.value(45)
         with mpmath.workdps(50):
             assert abs(lo - hi) <= abs(hi) * mpmath.mpf(10) ** -25
+
+
+@given(st.floats(-1e300, 1e300, allow_nan=False).filter(lambda v: v != 0))
+def test_mpf_conversions_keep_sign_and_value(v):
+    """Every mpf -> exact conversion (SymPy Rational, Arb) keeps the sign and every bit."""
+    from symkernel.meanfield.moments import exact_number
+    from symkernel.numerics import mpf_to_rational
+    from symkernel.numerics.combine import from_mpf
+
+    m = mpmath.mpf(v)
+    assert mpf_to_rational(m) == sp.Rational(v) == exact_number(m)
+    assert from_mpf(m) == flint.arb(v) and from_mpf(m).rad() == 0

@@ -479,13 +479,14 @@ class MeanField:
         return Quantity(None, symbol, provenance, numeric_fn, params=self.params)
 
     def _exact_moment(self, kind, qexpr):
+        kink_at_zero = any(b == 0 for b, _, _ in self.m.breaks)
+        if qexpr == 0 and not kink_at_zero:
+            return self.m._exact_limit(kind)  # E[f(0 Z)] = f(0): exact without a closed form in q
         e = self.m.exact(kind)
         if e is None:
             return None
-        if qexpr == 0:
-            if any(b == 0 for b, _, _ in self.m.breaks):   # a kink at 0 (ReLU): the limit
-                return sp.limit(e, Q, 0, "+")              # q -> 0+ of the closed form
-            return self.m._exact_limit(kind)
+        if qexpr == 0:                                     # a kink at 0 (ReLU): the limit
+            return sp.limit(e, Q, 0, "+")                  # q -> 0+ of the closed form
         return e.subs(Q, qexpr)
 
     @cached_property

@@ -49,7 +49,7 @@ import sympy as sp
 from ..errors import InvalidInputError, NoClosedFormError, PrecisionError
 from ..expectations import as_activation, check_square_integrable
 from ..gaussian import exact as exact_engine
-from ..numerics import GUARD, Result, check_dps, converge, working
+from ..numerics import GUARD, Result, check_dps, converge, mpf_to_rational, working
 from ..numerics import arb as arb_numerics
 from ..pieces import Piece
 from ..quantity import evaluate_exact, exact_result
@@ -82,8 +82,7 @@ def exact_number(q):
     if isinstance(q, mpmath.mpf):
         if not mpmath.isfinite(q):
             raise InvalidInputError(f"expected a finite number, got {q}")
-        man, exp = q.man_exp
-        return sp.Integer(man) * sp.Integer(2) ** exp if exp >= 0 else sp.Rational(man, 2 ** (-exp))
+        return mpf_to_rational(q)
     if isinstance(q, str):
         try:
             return sp.Rational(q)

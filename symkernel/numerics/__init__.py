@@ -5,7 +5,7 @@ scopes the working precision (thread-safe, never leaving mpmath or python-flint 
 judges convergence; :mod:`.arb` computes proven enclosures with Arb ball arithmetic.
 """
 from .precision import (GUARD, MAX_DPS, Result, agree, as_result, check_dps, converge, locked,
-                        round_to, working)
+                        mpf_to_rational, round_to, working)
 
 __all__ = ["GUARD", "MAX_DPS", "Result", "agree", "as_result", "check_dps", "converge", "locked",
-           "round_to", "working"]
+           "mpf_to_rational", "round_to", "working"]

@@ -81,6 +81,14 @@ def _flint_ctx():
     return ctx
 
 
+def mpf_to_rational(value):
+    """An mpf as the exact SymPy Rational it represents (sign kept; no ambient precision)."""
+    import sympy as sp
+    sign, man, exp, _ = value._mpf_
+    man = -int(man) if sign else int(man)
+    return sp.Integer(man) * sp.Integer(2) ** exp if exp >= 0 else sp.Rational(man, 2 ** (-exp))
+
+
 def round_to(value, dps):
     """``value`` rounded to ``dps`` significant digits (an mpf of that precision)."""
     with mpmath.workdps(dps):
@@ -162,5 +170,6 @@ def converge(run, dps, method="", steps=(GUARD, 2 * GUARD, 4 * GUARD), zero=None
                          f"working precisions agree to about {best} digits only")
 
 
-__all__ = ["MAX_DPS", "GUARD", "check_dps", "working", "locked", "round_to", "Result",
+__all__ = ["MAX_DPS", "GUARD", "check_dps", "working", "locked", "round_to", "mpf_to_rational",
+           "Result",
            "as_result", "agree", "converge"]
