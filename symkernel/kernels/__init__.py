@@ -9,7 +9,8 @@ For ``(X, Y)`` standard bivariate normal with correlation ``rho``:
 
 Modules: ``closed_forms`` (exact derivation by iterated Gaussian integrals), ``numeric``
 (quadrature / Hermite-series paths, two precisions), ``hermite_squares`` (many c_k at once),
-``precision``, ``arguments``, ``arithmetic`` (Quantity sums/products), ``kernel`` (:class:`Kernel`).
+``certified`` (Arb enclosures on the inner-form path), ``precision`` (values through the
+numerics core), ``arguments``, ``arithmetic`` (Quantity sums/products), ``kernel`` (:class:`Kernel`).
 
 >>> import symkernel as sk
 >>> sk.dual_kernel("relu").expr
@@ -25,13 +26,14 @@ exp(rho - 1)
 """
 import mpmath
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, PrecisionError
 from ..expectations import as_activation, check_square_integrable, second_moment
 from ..hermite import hermite_coefficient
+from ..numerics import GUARD, Result
 from ..quantity import Quantity
 from .arithmetic import _q, _qmul
 from .closed_forms import _clean_number, weak_derivative
-from .kernel import Kernel
+from .kernel import MINUS_C0_SQUARED, Kernel
 
 # re-exported for symkernel.dynamics and tests/test_kernels.py, which import them from here
 from .arguments import _rho_value  # noqa: F401,E402
@@ -66,7 +68,11 @@ def mean_reduced_dual(act, **params):
     """
     act = _prepare(act, params)
     c0 = hermite_coefficient(act, 0)
-    minus = Quantity(-c0.expr**2, "c_0^2", c0.provenance) if c0.exact else _qmul(_q(-1), _qmul(c0, c0))
+    if c0.exact:
+        minus = Quantity(-c0.expr**2, "c_0^2", c0.provenance)
+    else:   # marked: sigma_bar(0) = c_0^2 - c_0^2 is then an exact 0 (Kernel.result)
+        prod = _qmul(_q(-1), _qmul(c0, c0))
+        minus = Quantity(None, "c_0^2", prod.provenance, prod.numeric, params=((MINUS_C0_SQUARED, True),))
     return Kernel(act, poly=(minus,), symbol=r"\bar{\sigma}", name="mean-reduced dual kernel")
 
 
@@ -83,10 +89,14 @@ def kernel_map(act, **params):
             raise InvalidInputError("the kernel map of the zero activation is undefined")
         scale = Quantity(_clean_number(1 / m2.expr), r"1/\mathbb{E}[\sigma^2]", m2.provenance)
     else:
-        def inv(dps):
-            v = m2.value(dps + 5)
-            with mpmath.workdps(dps):
-                return 1 / v
+        def inv(dps):   # 1/v with |1/v - 1/(v +- e)| <= e / (|v| (|v| - e)), at dps + GUARD digits
+            res = m2.result(dps + 5)
+            v, e = res.value, res.error
+            if e >= abs(v):
+                raise PrecisionError("E[sigma^2] is not separated from 0")
+            value = 1 / v
+            err = e / (abs(v) * (abs(v) - e)) + abs(value) * mpmath.mpf(10) ** (-(dps + GUARD))
+            return Result(value, err, res.certified, "reciprocal")
         scale = Quantity(None, r"1/\mathbb{E}[\sigma^2]", m2.provenance, inv)
     return Kernel(act, scale=scale, symbol=r"\kappa", name="kernel map")
 

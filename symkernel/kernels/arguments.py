@@ -2,7 +2,9 @@
 
 ``_rho_value(r)`` -> ``(at, exact)``: ``at(wp)`` gives ``rho`` as an mpf good to ``wp`` digits
 (every bit of a float/mpf kept), ``exact`` is the SymPy value when ``rho`` is one of -1, 0, 1 or
-was given as an exact SymPy number (closed forms are then evaluated by substitution).
+was given as an exact SymPy number (closed forms are then evaluated by substitution);
+``at.rational`` is the exact rational value of a float, mpf or decimal string (None otherwise),
+for the certified paths.
 
 >>> at, exact = _rho_value(0.5); at(20), exact
 (mpf('0.5'), None)
@@ -14,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidInputError, SymbolicValueError
+from ..numerics import check_dps
 
 
 def _rho_value(value):
@@ -30,6 +33,7 @@ def _rho_value(value):
 
         def at(wp):
             return mpmath.mpf(sp.N(value, wp + 5)._mpf_) if value != 0 else mpmath.mpf(0)
+        at.rational = value if value.is_Rational else None
         return at, value
     if isinstance(value, str):
         try:
@@ -42,17 +46,21 @@ def _rho_value(value):
         def at(wp):
             with mpmath.workdps(wp):
                 return mpmath.mpf(value)
+        try:
+            at.rational = sp.Rational(value.strip())
+        except (TypeError, ValueError, SyntaxError, sp.SympifyError):
+            at.rational = None
     elif isinstance(value, (int, float, np.floating, np.integer, mpmath.mpf)):
         if isinstance(value, mpmath.mpf):
             test = value                      # keep every bit (no rounding to the context precision)
-        elif isinstance(value, (np.floating, np.integer)):
-            test = mpmath.mpf(float(value))
-        else:
-            test = mpmath.mpf(value)
+        else:                                 # a double is exact at 53 bits, whatever mp.dps is
+            with mpmath.workprec(64):
+                test = mpmath.mpf(float(value))
         fixed = test
 
         def at(wp):
             return fixed
+        at.rational = exact_rational(fixed) if mpmath.isfinite(fixed) else None
     else:
         raise InvalidInputError(f"rho must be a number in [-1, 1], got {type(value).__name__}")
     if mpmath.isnan(test):
@@ -65,6 +73,15 @@ def _rho_value(value):
     return at, exact_value
 
 
+def exact_rational(value):
+    """The exact rational value of a finite mpf (sign, odd mantissa and binary exponent)."""
+    if not isinstance(value, mpmath.mpf):
+        with mpmath.workprec(64):            # mpf(mpf) would round to the caller's precision
+            value = mpmath.mpf(float(value))
+    sign, man, exp, _ = value._mpf_
+    return (-1) ** sign * sp.Integer(int(man)) * sp.Integer(2) ** int(exp)
+
+
 def _check_dps(dps):
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 1 or dps > 2000:
-        raise InvalidInputError(f"dps must be an integer in [1, 2000], got {dps!r}")
+    """The package-wide dps validation (:func:`symkernel.numerics.check_dps`)."""
+    return check_dps(dps)

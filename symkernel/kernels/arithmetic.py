@@ -1,7 +1,9 @@
-"""Sums and products of Quantities: exact if both are exact, else numeric with a cancellation check.
+"""Sums and products of Quantities: exact if both are exact, else numeric with propagated errors.
 
-A numeric ``a op b`` is returned to ``dps`` digits only when the digits lost to cancellation,
-``log10(max(|a|, |b|, |a b|) / |result|)``, stay below the guard digits used.
+A numeric ``a op b`` combines the parts' :class:`~symkernel.numerics.Result` at increasing
+working precisions (:func:`.precision.settle`) until the propagated error bound meets the digits
+asked (digits lost to cancellation are recovered by more working digits); it is ``certified``
+when both parts are exact or certified, ``estimated`` otherwise.
 
 >>> import sympy as sp
 >>> _qadd(_q(sp.Rational(1, 3)), _qmul(_q(2), _q(sp.pi))).expr
@@ -10,14 +12,19 @@ A numeric ``a op b`` is returned to ``dps`` digits only when the digits lost to 
 import mpmath
 import sympy as sp
 
+from ..numerics import Result
 from ..parsing import to_sympy
-
-from ..errors import PrecisionError
 from ..quantity import Quantity
+from .precision import settle
 
 
 def _q(value, symbol="q", provenance="exact"):
     return value if isinstance(value, Quantity) else Quantity(to_sympy(value), symbol, provenance)
+
+
+def _kind_of(a, b, what):
+    proven = all(q.kind in ("exact", "certified") for q in (a, b))
+    return f"certified: {what} of certified values" if proven else f"estimated: {what}"
 
 
 def _qmul(a, b):
@@ -26,12 +33,8 @@ def _qmul(a, b):
     for u, v in ((a, b), (b, a)):
         if u.exact and u.expr == 0:
             return Quantity(sp.Integer(0), v.symbol, u.provenance)
-
-    def product(dps):
-        x_, y_ = a.value(dps + 5), b.value(dps + 5)
-        with mpmath.workdps(dps):
-            return x_ * y_
-    return Quantity(None, a.symbol, "numeric: product", product)
+    return Quantity(None, a.symbol, _kind_of(a, b, "product"),
+                    lambda dps: _num_op(lambda u, v: u * v, a, b, dps, "product"))
 
 
 def _qadd(a, b):
@@ -40,19 +43,19 @@ def _qadd(a, b):
             return v
     if a.exact and b.exact:
         return Quantity(sp.simplify(a.expr + b.expr), a.symbol, a.provenance)
-    return Quantity(None, a.symbol, "numeric: sum", lambda dps: _num_op(lambda u, v: u + v, a, b, dps))
+    return Quantity(None, a.symbol, _kind_of(a, b, "sum"),
+                    lambda dps: _num_op(lambda u, v: u + v, a, b, dps, "sum"))
 
 
-def _num_op(op, a, b, dps):
-    for extra in (10, 30, 60):
-        wp = dps + extra
-        u, v = a.value(wp), b.value(wp)
-        with mpmath.workdps(wp):
-            r = op(u, v)
-            size = max(abs(u), abs(v), abs(u * v))
-            if r == 0 and size == 0:
-                return mpmath.mpf(0)
-            if r != 0 and mpmath.log10(max(size, abs(r)) / abs(r)) < extra - 5:
-                with mpmath.workdps(dps):
-                    return +r
-    raise PrecisionError("cancellation: could not establish the requested digits")
+def _num_op(op, a, b, dps, what="sum"):
+    """``op(a, b)`` (a sum or a product) as a Result meeting ``dps`` digits (propagated errors)."""
+    def run(wp):
+        u, v = a.result(wp), b.result(wp)
+        value = op(u.value, v.value)
+        if what == "sum":
+            err = u.error + v.error
+        else:
+            err = abs(u.value) * v.error + abs(v.value) * u.error + u.error * v.error
+        err += abs(value) * mpmath.mpf(10) ** (-wp)
+        return Result(value, err, u.certified and v.certified, what)
+    return settle(run, dps, what)

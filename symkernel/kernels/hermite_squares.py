@@ -17,6 +17,7 @@ import sympy as sp
 from ..errors import PrecisionError
 from ..expectations import second_moment
 from ..symbols import x
+from .precision import mp_lambdify
 
 
 SERIES_K_MAX = 1600
@@ -29,7 +30,7 @@ def _trapezoid_coefficients(act, K, wp):
     Gaussian; the normalized Hermite functions ``he_k sqrt(phi)`` are run by their three-term
     recurrence in fixed-point integer arithmetic.  Two step sizes must agree (else PrecisionError).
     """
-    fn = sp.lambdify(x, act.expr, modules="mpmath")
+    fn = mp_lambdify(x, act.expr)
     runs = []
     for h_scale in (1, 0.8):
         bits = int((wp + 10) * 3.33) + 20

@@ -1,8 +1,11 @@
 r"""The :class:`Kernel`: ``scale * d^m/drho^m sigma_hat(rho) + sum_i poly_i rho^i`` (MATH.md §2).
 
 Taylor coefficients ``a_k = scale (k+m)!/k! c_{k+m}^2 + poly_k`` (``sigma_hat = sum_k c_k^2 rho^k``,
-Hermite coefficients ``c_k``); float64 evaluation by the lambdified closed form, a truncated
-Taylor series (Horner) when it reaches double precision on [-1, 1], or Gauss-Legendre quadrature.
+Hermite coefficients ``c_k``).  ``kernel.result(rho, dps)`` is a
+:class:`~symkernel.numerics.Result` whose error bound propagates those of ``sigma_hat``, the scale
+and the polynomial part; it is certified only when every part is (``Kernel.provenance`` names
+the path).  Float64 evaluation by the lambdified closed form, a truncated Taylor series (Horner)
+when it reaches double precision on [-1, 1], or Gauss-Legendre quadrature.
 
 >>> from symkernel.expectations import as_activation
 >>> Kernel(as_activation("identity"), scale=2, poly=(1,)).expr
@@ -16,22 +19,31 @@ import sympy as sp
 
 from ..errors import InvalidInputError, NoClosedFormError, PrecisionError, SymbolicValueError
 from ..hermite import hermite_coefficient
-from ..quantity import Quantity, evaluate_exact
+from ..numerics import Result
+from ..quantity import Quantity, exact_result
 from ..symbols import rho
-from .arguments import _check_dps, _rho_value
+from .arguments import _check_dps, _rho_value, exact_rational
 from .arithmetic import _q, _qadd, _qmul
-from .closed_forms import _clean, _inner_form
-from .nested import Nested
+from .closed_forms import _clean
 from .numeric import _Dual
-from .precision import _eval_expr, _numpy_modules
+from .precision import _numpy_modules, closed_result, settle
 
 
 CLOSED_PROVENANCE = "exact: iterated Gaussian integrals (inner over W, outer over X) by the exact engine"
-INNER_PROVENANCE = ("numeric: 1D mpmath quadrature over X of the exact inner expectation "
-                    "E_W[sigma(rho X + sqrt(1-rho^2) W)], two precisions")
-NESTED_PROVENANCE = "numeric: nested 2D mpmath quadrature over (X, W), two precisions"
-PANELS_PROVENANCE = ("numeric: nested Gauss-Legendre panels over (X, W) split at the breakpoints, "
-                     "explicit Gaussian tail bound, two precisions")
+INNER_PROVENANCE = ("certified: Arb ball quadrature (acb.integral) over X of the exact inner expectation "
+                    "E_W[sigma(rho X + sqrt(1-rho^2) W)] at the exact rho, cut at the breakpoints b and "
+                    "b/rho, Cauchy-Schwarz Gaussian tail bound")
+INNER_ESTIMATED_PROVENANCE = ("estimated: 1D mpmath quadrature over X of the exact inner expectation "
+                              "E_W[sigma(rho X + sqrt(1-rho^2) W)], two working precisions agree")
+SERIES_PROVENANCE = ("estimated: Hermite series sum_k c_k^2 rho^k (trapezoidal c_k) with the Parseval tail "
+                     "bound (E sigma^2 - sum_{k<=K} c_k^2)|rho|^(K+1), two working precisions agree; "
+                     "certified where at most 64 Arb-certified c_k suffice (Kernel.result says which)")
+NESTED_PROVENANCE = "estimated: nested 2D mpmath quadrature over (X, W), two working precisions agree"
+PANELS_PROVENANCE = ("estimated: nested Gauss-Legendre panels over (X, W) split at the breakpoints, "
+                     "explicit Gaussian tail bound, two working precisions agree")
+#: marks the Quantity -c_0^2 of a mean-reduced dual kernel (so that sigma_bar(0) is an exact 0)
+MINUS_C0_SQUARED = "minus_c0_squared"
+CLOSED_NUMERIC_PROVENANCE = "estimated: closed form of sigma_hat (mpmath, two working precisions) with numeric coefficients"
 
 
 class Kernel:
@@ -112,13 +124,18 @@ class Kernel:
 
     @property
     def provenance(self):
+        """How a numeric value is obtained: exact (closed form), certified (every part a proven
+        enclosure) or estimated; :meth:`result` says it for each value."""
         if self.expr is not None:
             return CLOSED_PROVENANCE
-        if _inner_form(self.act) is not None:
-            return INNER_PROVENANCE
-        if len(self.act.pieces) > 1 and Nested.applicable(self.act):
-            return PANELS_PROVENANCE
-        return NESTED_PROVENANCE
+        if self._base_expr(self.order) is not None:
+            text = CLOSED_NUMERIC_PROVENANCE
+        else:
+            act = self._numeric_activation(self.order)[0]
+            text = _Dual.of(act).provenance if act is not None else NESTED_PROVENANCE
+        if text.startswith("certified") and any(q.kind == "estimated" for q in (self.scale, *self.poly)):
+            text = "estimated" + text[len("certified"):] + " (with estimated coefficients)"
+        return text
 
     def coefficient(self, k):
         """The Taylor coefficient of rho^k: ``scale (k+m)!/k! c_{k+m}^2 + poly_k`` (a Quantity)."""
@@ -159,15 +176,30 @@ class Kernel:
 
     def __call__(self, r, dps=15):
         """The kernel at ``r`` in [-1, 1] as an mpmath.mpf correct to ``dps`` digits."""
+        return self.result(r, dps).rounded(dps)
+
+    def result(self, r, dps=15):
+        """The kernel at ``r`` as a :class:`~symkernel.numerics.Result` (value, error bound,
+        ``certified`` only for a proven enclosure) meeting ``dps`` significant digits."""
         _check_dps(dps)
         at, exact_rho = _rho_value(r)
         if self.expr is not None:
             if exact_rho is not None:
                 value = self.expr.subs(rho, exact_rho)
                 if not value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
-                    return evaluate_exact(value, dps)
-            return _eval_expr(self.expr, at, dps)
+                    return exact_result(value, dps)
+            return closed_result(self.expr, at, dps)
+        if exact_rho is not None and exact_rho == 0:   # K(0) = a_0, exact when its parts are
+            if self._reduced_at_zero():
+                return Result(mpmath.mpf(0), mpmath.mpf(0), True, "exact: sigma_bar(0) = c_0^2 - c_0^2")
+            a0 = self.coefficient(0)
+            return exact_result(a0.expr, dps) if a0.exact else a0.result(dps)
         return self._numeric(at, exact_rho, dps)
+
+    def _reduced_at_zero(self):
+        """True for ``sigma_hat - c_0^2`` (mean-reduced dual, order 0, scale 1): 0 at rho = 0."""
+        return (self.order == 0 and self.scale.exact and self.scale.expr == 1 and len(self.poly) >= 1
+                and dict(self.poly[0].params).get(MINUS_C0_SQUARED, False))
 
     def _numeric(self, at, exact_rho, dps):
         base = self._base_expr(self.order)
@@ -176,24 +208,28 @@ class Kernel:
             if act is None:
                 raise InvalidInputError(f"the {self.name} cannot be evaluated numerically: {why}")
             dual = _Dual.of(act)
-        for extra in (10, 30, 60):
-            wp = dps + extra
+
+        def run(wp):
+            # scale * b + sum_i c_i r^i with first-order-exact error propagation of every part
             if base is not None:
-                b = _eval_expr(base, at, wp)
+                b = closed_result(base, at, wp)
             else:
-                b = dual.value(at, exact_rho, wp)
-            s = self.scale.value(wp)
-            with mpmath.workdps(wp):
-                r = at(wp)
-                terms = [s * b] + [c.value(wp) * r**i for i, c in enumerate(self.poly)]
-                total = mpmath.fsum(terms)
-                size = max(abs(t) for t in terms)
-            if size == 0 or total == 0 and size < mpmath.mpf(10) ** (-(dps + extra - 5)):
-                return mpmath.mpf(0)
-            if total != 0 and mpmath.log10(size / abs(total)) < extra - 5:
-                with mpmath.workdps(dps):
-                    return +total
-        raise PrecisionError(f"cancellation in the {self.name} at this rho: could not reach {dps} digits")
+                b = dual.result(at, exact_rho, wp)
+            s = self.scale.result(wp)
+            cs = [c.result(wp) for c in self.poly]
+            r = at(wp)
+            exact_r = getattr(at, "rational", None) is not None and exact_rational(r) == at.rational
+            er = mpmath.mpf(0) if exact_r else abs(r) * mpmath.mpf(10) ** (-wp)   # rounding of rho
+            value = s.value * b.value
+            err = abs(s.value) * b.error + abs(b.value) * s.error + s.error * b.error
+            for i, c in enumerate(cs):
+                power = r**i
+                value += c.value * power
+                err += c.error * (abs(power) + 1) + abs(c.value) * (i * (abs(r) + er) ** max(i - 1, 0) * er)
+            err += (abs(value) + abs(s.value * b.value)) * mpmath.mpf(10) ** (-wp)
+            certified = b.certified and s.certified and all(c.certified for c in cs)
+            return Result(value, err, certified, b.method)
+        return settle(run, dps, f"the {self.name}")
 
     def numpy(self, r):
         """Vectorized float64 evaluation on an array of correlations in [-1, 1]."""
@@ -219,12 +255,7 @@ class Kernel:
         dual = _Dual.of(act)
         s = float(self.scale.value(20))
         poly = [float(c.value(20)) for c in self.poly]
-        if _inner_form(act) is not None:
-            base = dual.numpy_quadrature
-        elif Nested.applicable(act):
-            base = Nested.of(act).numpy
-        else:
-            base = None
+        base = dual.numpy_base
         if base is not None:
             def fn(arr):  # scale * base + polynomial part of the kernel
                 out = s * base(arr)

@@ -9,14 +9,14 @@ Gauss-Legendre panels on ``[-L, L]`` split at the known breakpoints (``t`` of si
 ``|sigma(u)| <= M (1+|u|)^p`` and ``T_q(L) = int_L^oo phi (1+x)^q <= phi(L)(1+L)^q/(L - q/(1+L))``,
 the neglected mass is at most ``2 M^2 (m_p T_2p(L) + m_2p T_p(L))``, ``m_q = E(1+|W|)^q``.
 The panel degree follows the local size of the Gaussian weight.  mpmath values are accepted when
-two precisions / degrees agree; float64 evaluation uses the Hermite series (Parseval tail bound)
-for ``|rho| <= 0.9`` and, nearer ``|rho| = 1``, a Chebyshev interpolant in ``s`` (``sigma_hat`` is
+two precisions / degrees agree (:func:`symkernel.numerics.converge`: estimated); float64
+evaluation uses the Hermite series (Parseval tail bound) for ``|rho| <= 0.9`` and, nearer ``|rho| = 1``, a Chebyshev interpolant in ``s`` (``sigma_hat`` is
 analytic in ``s`` there) of float64 panel values, checked at the interleaved nodes.
 
 >>> import mpmath
 >>> from symkernel.expectations import as_activation
 >>> nest = Nested.of(as_activation("softsign"))
->>> mpmath.nstr(nest.value(mpmath.mpf("0.3"), 20), 15)
+>>> mpmath.nstr(nest.value(mpmath.mpf("0.3"), 20).value, 15)
 '0.0513527393055484'
 """
 import math
@@ -27,9 +27,9 @@ import numpy as np
 import sympy as sp
 
 from ..errors import PrecisionError
-from ..expectations import second_moment
 from ..symbols import x
-from .precision import _agree, _numpy_modules, _tiny
+from ..numerics import converge
+from .precision import mp_lambdify
 
 MAX_GROWTH = 6          # polynomial growth degrees handled (|sigma| <= M (1+|x|)^p, p <= 6)
 SERIES_RHO = 0.9        # float64: Hermite series for |rho| <= 0.9, Chebyshev in s beyond
@@ -155,8 +155,9 @@ class Nested:
         self.p, self.M = growth(act)
         self.breaks = [p.lo for p in act.pieces[1:]]
         self.fbreaks = [float(sp.N(b)) for b in self.breaks]
-        # odd or even sigma: sigma(x) g_rho(x) is even in x, so integrate over x >= 0 and double
-        self.half = act.parity in ("odd", "even")
+        # sigma(-x) = +-sigma(x) exactly: sigma(x) g_rho(x) is even in x, so integrate over x >= 0
+        # and double (odd up to a constant is not enough: the dual kernel reduces that case first)
+        self.half = act.strict_parity in ("odd", "even")
 
     @classmethod
     def of(cls, act):
@@ -172,7 +173,7 @@ class Nested:
     # -- mpmath -------------------------------------------------------------------------------
     @cached_property
     def _mp_pieces(self):
-        return [sp.lambdify(x, p.expr, modules="mpmath") for p in self.act.pieces]
+        return [mp_lambdify(x, p.expr) for p in self.act.pieces]
 
     def _piece(self, v, values):
         """The smooth branch holding v (panels never straddle a breakpoint)."""
@@ -231,14 +232,11 @@ class Nested:
         return out
 
     def value(self, r, dps):
-        """sigma_hat(r) to dps digits for |r| < 1: two precisions and degrees must agree."""
-        a = self.mp_value(r, dps + 8, 0.6)
-        b = self.mp_value(r, dps + 14, 0.75)
-        if _agree(a, b, dps) or _tiny(a, b, dps + 8):
-            with mpmath.workdps(dps):
-                return +b
-        raise PrecisionError(f"nested Gauss-Legendre panels did not reach {dps} digits at rho = "
-                             f"{mpmath.nstr(r, 17)} (two precisions differ by {mpmath.nstr(abs(a - b), 3)})")
+        """sigma_hat(r) for |r| < 1 as an estimated Result: :func:`~symkernel.numerics.converge`
+        over working precisions ``dps + 8, 14, 24`` with panel degrees ``0.6, 0.75, 0.9`` x digits."""
+        factors = {8: 0.6, 14: 0.75, 24: 0.9}
+        return converge(lambda wp: self.mp_value(r, wp, factors[wp - dps]), dps,
+                        method="nested Gauss-Legendre panels", steps=tuple(factors))
 
     # -- float64 ------------------------------------------------------------------------------
     @cached_property
@@ -333,6 +331,6 @@ class Nested:
             if side in cheb:
                 out[mask] = np.polynomial.chebyshev.chebval(t, cheb[side])
             else:   # odd sigma: sigma_hat(-rho) = -sigma_hat(rho); even: sigma_hat(-rho) = sigma_hat(rho)
-                sign = -1.0 if self.act.parity == "odd" else 1.0
+                sign = -1.0 if self.act.strict_parity == "odd" else 1.0
                 out[mask] = sign * np.polynomial.chebyshev.chebval(t, cheb[1])
         return out

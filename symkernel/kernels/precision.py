@@ -1,7 +1,10 @@
-"""Numbers certified by two working precisions (MATH.md §2, evaluation).
+r"""Kernel values through the numerics core (MATH.md §2, evaluation).
 
-A value is returned to ``dps`` digits only when evaluations at two precisions (and quadrature
-degrees) agree: ``|a - b| <= max(|a|, |b|) 10^-(dps+2)``; otherwise PrecisionError.
+Every numeric kernel value is a :class:`~symkernel.numerics.Result`: a proven enclosure
+(``certified``) is accepted once its radius is below ``|value| 10^-(dps+2)``; a value without a
+proof is accepted by :func:`symkernel.numerics.converge` (two working precisions agree to
+``dps + 2`` significant digits, judged relatively: tiny values are never flushed to zero) and
+labelled ``estimated``.  Sums and products of such parts propagate the errors (:func:`settle`).
 
 >>> import mpmath
 >>> from symkernel.symbols import rho
@@ -14,17 +17,39 @@ import mpmath
 import sympy as sp
 
 from ..errors import InvalidInputError, PrecisionError
+from ..numerics import GUARD, Result, converge, working
 from ..quantity import evaluate_exact
 from ..symbols import rho
 
-
-def _agree(a, b, dps):
-    scale = max(abs(a), abs(b))
-    return abs(a - b) <= scale * mpmath.mpf(10) ** (-(dps + 2))
+#: extra working digits tried in turn when combining parts (then PrecisionError)
+STEPS = (3, GUARD, 3 * GUARD, 8 * GUARD)
 
 
-def _tiny(a, b, wp):
-    return abs(a) < mpmath.mpf(10) ** (-wp) and abs(b) < mpmath.mpf(10) ** (-wp)
+def meets(res, dps):
+    """True when a Result's error bound supports ``dps + 2`` significant digits (or it is 0 exactly)."""
+    if res.error == 0:
+        return True
+    return res.value != 0 and res.error <= abs(res.value) * mpmath.mpf(10) ** (-(dps + 2))
+
+
+def settle(run, dps, method=""):
+    """The first ``run(wp) -> Result`` at ``wp = dps + 3, 13, 33, 83`` whose error bound meets
+    ``dps`` digits.
+
+    ``run`` combines parts that are each certified (proven error) or estimated (their error is the
+    estimate of :func:`~symkernel.numerics.converge`), propagating the errors; the combination is
+    certified only when every part is.  Higher working precisions recover digits lost to
+    cancellation; PrecisionError says how many were reached.
+    """
+    for step in STEPS:
+        with working(dps + step):
+            res = run(dps + step)
+        if meets(res, dps):
+            return res
+    digits = res.digits()
+    raise PrecisionError(f"{method or 'the evaluation'} could not reach {dps} digits (cancellation: "
+                         f"|value| ~ {mpmath.nstr(res.value, 3)}, error {mpmath.nstr(res.error, 3)}, "
+                         f"about {digits} digits)")
 
 
 def _numpy_modules():
@@ -46,44 +71,36 @@ def _refine(pts):
     return [pts[0], *sorted(set(finite) | set(extra)), pts[-1]]
 
 
-def _two_precisions(run, dps):
-    """Evaluate ``run(wp, degree)`` at two precisions; return when they agree to dps digits."""
-    previous = None
-    for extra, degree in ((10, 8), (20, 10), (40, 12)):
-        val = run(dps + extra, degree)
-        if previous is not None and (_agree(val, previous, dps) or _tiny(val, previous, dps + 10)):
-            with mpmath.workdps(dps):
-                return +val
-        previous = val
-    raise PrecisionError(f"quadrature did not reach {dps} digits (two precisions disagree)")
+class _Unusable(Exception):
+    """The lambdified expression cannot be evaluated at this point (internal signal)."""
 
 
 def _eval_expr(expr, at, dps):
-    """An exact expression in rho at a numeric rho, to dps digits (two precisions, or SymPy N)."""
+    """An exact expression in rho at a numeric rho, to dps digits (mpmath at two precisions by
+    :func:`~symkernel.numerics.converge`, else SymPy's evalf)."""
     try:
         fn = _mp_lambdify(expr)
     except (TypeError, NameError, AttributeError):
         fn = None
     if fn is not None:
-        values = []
-        for extra in (15, 35):
-            with mpmath.workdps(dps + extra):
-                try:
-                    v = fn(at(dps + extra))
-                except (ZeroDivisionError, ValueError, TypeError, NameError):
-                    values = None
-                    break
-                if isinstance(v, mpmath.mpc):
-                    v = v.real if abs(v.imag) <= abs(v) * mpmath.mpf(10) ** (-(dps + 5)) else mpmath.nan
-                if not mpmath.isfinite(v):
-                    values = None
-                    break
-                values.append(v)
-        if values and (_agree(values[0], values[1], dps) or _tiny(*values, dps + 20)):
-            with mpmath.workdps(dps):
-                return +values[1]
-    r = at(dps + 30)
-    with mpmath.workdps(dps + 30):
+        def run(wp):
+            try:
+                v = fn(at(wp))
+            except (ZeroDivisionError, ValueError, TypeError, NameError) as exc:
+                raise _Unusable from exc
+            if isinstance(v, mpmath.mpc):
+                if abs(v.imag) > abs(v) * mpmath.mpf(10) ** (-(dps + 5)):
+                    raise _Unusable
+                v = v.real
+            if not mpmath.isfinite(v):
+                raise _Unusable
+            return v
+        try:
+            return converge(run, dps, method="closed form (mpmath)", steps=(15, 35, 70)).rounded(dps)
+        except (_Unusable, PrecisionError):
+            pass
+    with working(dps + 30):
+        r = at(dps + 30)
         value = expr.subs(rho, sp.Float(r, dps + 30))
     if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
         value = sp.limit(expr, rho, sp.Float(r, dps + 30))
@@ -92,6 +109,30 @@ def _eval_expr(expr, at, dps):
     return evaluate_exact(value, dps)
 
 
+def closed_result(expr, at, dps):
+    """An exact expression in rho at a numeric rho as an estimated Result meeting ``dps`` digits
+    (evaluated to ``dps + 3`` digits by :func:`_eval_expr`, so rounding stays below 10^-(dps+2))."""
+    v = _eval_expr(expr, at, dps + 3)
+    return Result(v, abs(v) * mpmath.mpf(10) ** (-(dps + 2)), False,
+                  "exact closed form evaluated by mpmath at two working precisions")
+
+
+def mp_lambdify(args, expr):
+    """``sympy.lambdify`` for mpmath at the working precision of each call.
+
+    lambdify prints a named constant (SELU's lambda_01, alpha_01) as a 60-bit mpf literal, so a
+    value would silently carry 18 digits; each is replaced by its closed-form ``definition``
+    first (pi, E, exp, erfc, sqrt: evaluated by mpmath at the current precision).
+    """
+    return sp.lambdify(args, with_definitions(expr), modules="mpmath")
+
+
+def with_definitions(expr):
+    """``expr`` with every named constant replaced by its closed-form definition."""
+    named = {a: a.definition for a in expr.atoms(sp.NumberSymbol) if getattr(a, "definition", None) is not None}
+    return expr.xreplace(named) if named else expr
+
+
 @lru_cache(maxsize=512)
 def _mp_lambdify(expr):
-    return sp.lambdify(rho, expr, modules="mpmath")
+    return mp_lambdify(rho, expr)
