@@ -41,7 +41,7 @@ from .errors import InvalidInputError, PrecisionError, SymbolicValueError, Symke
 from .expectations import as_activation, second_moment
 from .kernels import Kernel, _q, _rho_value, kernel_map, weak_derivative
 from .numerics import GUARD, Result, check_dps, converge, round_to, working
-from .quantity import Quantity, combined, evaluate_exact
+from .quantity import Quantity, combined, evaluate_exact, proved_zero
 from .symbols import rho
 
 #: Working digits tried, in turn, to decide the sign of a numeric quantity.
@@ -80,22 +80,13 @@ def _combine_quantities(exact_fn, ball_fn, qs, symbol, what):
     return _ball_quantity(ball_fn, qs, symbol, what)
 
 
-def _proved_zero(expr):
-    """True when exact reasoning shows ``expr == 0``: ``sympy.simplify``, then again with named
-    constants (SELU's ``alpha_01``, ``lambda_01``) replaced by their closed-form definitions and
-    ``erf`` written through ``erfc`` (the form the SELU constants are defined in)."""
-    if sp.simplify(expr) == 0:
-        return True
-    defs = {a: a.definition for a in expr.atoms(sp.NumberSymbol) if hasattr(a, "definition")}
-    if not defs and not expr.has(sp.erf):
-        return False
-    return sp.simplify(expr.subs(defs).rewrite(sp.erfc)) == 0
+
 
 
 def _sign(q, label, offset=0):
     """``(s, note)``: the sign -1, 0, 1 of ``q - offset`` and a note when it rests on an estimate.
 
-    Zero only by exact reasoning (:func:`_proved_zero`); otherwise a strict SymPy evaluation
+    Zero only by exact reasoning (:func:`proved_zero`); otherwise a strict SymPy evaluation
     (exact q) or an error bound (numeric q, ``q.result``) that excludes 0.  Raises
     :class:`PrecisionError` when neither decides (no numeric 'tiny means zero' rule).
     """
@@ -103,7 +94,7 @@ def _sign(q, label, offset=0):
         expr = q.expr - offset
         if expr in (sp.oo, -sp.oo):
             return (1 if expr == sp.oo else -1), None
-        if _proved_zero(expr):
+        if proved_zero(expr):
             return 0, None
         for dps in _SIGN_DIGITS:
             try:
@@ -180,7 +171,7 @@ def normalized_kernel_map(kmap, layers="LN*phi"):
     if key != "ln*phi":
         raise InvalidInputError(f"unknown layer order {layers!r}; use 'LN*phi', 'phi*LN', 'phi*RMS' or 'RMS*phi'")
     k0 = _coefficient(kmap, 0)
-    if k0.exact and _proved_zero(1 - k0.expr):
+    if k0.exact and proved_zero(1 - k0.expr):
         raise InvalidInputError("kappa(0) = 1: the activation is constant after centering")
     inv = _combine_quantities(lambda k: sp.simplify(1 / (1 - k)), lambda k: 1 / (1 - k), [k0],
                               r"1/(1-\kappa(0))", "1/(1 - kappa(0)), Proposition 3")
@@ -230,7 +221,7 @@ class KernelDynamics:
             raise InvalidInputError("kappa(0) < 0 is impossible for a kernel map")
         if s0 == 0:
             self.case = 1
-            if not (self.kappa_0.exact and self.kappa_0.expr == 0):   # proved zero by _proved_zero
+            if not (self.kappa_0.exact and self.kappa_0.expr == 0):   # proved zero by proved_zero
                 self.kappa_0 = Quantity(sp.Integer(0), r"\kappa(0)", "exact: the closed form of "
                                         "kappa(0) simplifies to 0 (named constants replaced by their "
                                         "closed-form definitions)")

@@ -14,7 +14,7 @@ from .errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableErr
 from .gaussian import exact, numeric
 from .numerics import arb
 from .pieces import Piece
-from .quantity import Quantity
+from .quantity import Quantity, zero_if_proved
 from .symbols import x
 
 EXACT_PROVENANCE = "exact: Gaussian integral engine (completing the square, Stein recurrences)"
@@ -62,7 +62,7 @@ def quantity_of_pieces(pieces, symbol, params=()):
     """A Quantity for E over ``pieces``: exact when the engine can, numeric otherwise."""
     val = try_exact(pieces)
     if val is not None:
-        return Quantity(val, symbol, EXACT_PROVENANCE, params=params)
+        return Quantity(zero_if_proved(val), symbol, EXACT_PROVENANCE, params=params)
     evaluate, provenance = numeric_evaluator(pieces)
     return Quantity(None, symbol, provenance, evaluate, params)
 

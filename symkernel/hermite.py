@@ -28,7 +28,7 @@ from .errors import InvalidInputError, NoClosedFormError
 from .expectations import (EXACT_PROVENANCE, as_activation, check_square_integrable,
                            numeric_evaluator, pieces_times)
 from .gaussian import exact
-from .quantity import Quantity
+from .quantity import Quantity, zero_if_proved
 from .symbols import k as k_symbol, x
 
 
@@ -137,7 +137,7 @@ def hermite_coefficient(act, k, **params):
     if mu is not None:
         coeffs = _he_coefficients(k)
         value = sum(a * mu[j] for j, a in enumerate(coeffs) if a) / sp.sqrt(sp.factorial(k))
-        return Quantity(_nice(exact.tidy(value)), symbol, EXACT_PROVENANCE,
+        return Quantity(zero_if_proved(_nice(exact.tidy(value))), symbol, EXACT_PROVENANCE,
                         params=(("sigma", act.expr), ("k", k)))
     he_k = sp.Poly(_he_coefficients(k)[::-1], x).as_expr() / sp.sqrt(sp.factorial(k))
     evaluate, provenance = numeric_evaluator(pieces_times(act, he_k))

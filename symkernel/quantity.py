@@ -51,6 +51,33 @@ def evaluate_exact(expr, dps):
         return mpmath.mpf(sp.Float(val, dps + 3)._mpf_)
 
 
+def proved_zero(expr):
+    """True when exact reasoning shows ``expr == 0``: ``sympy.simplify``, then again with named
+    constants (SELU's ``alpha_01``, ``lambda_01``) replaced by their closed-form definitions and
+    ``erf`` written through ``erfc`` (the form the SELU constants are defined in)."""
+    if expr == 0 or sp.simplify(expr) == 0:
+        return True
+    defs = {a: a.definition for a in expr.atoms(sp.NumberSymbol) if hasattr(a, "definition")}
+    if not defs and not expr.has(sp.erf):
+        return False
+    return sp.simplify(expr.subs(defs).rewrite(sp.erfc)) == 0
+
+
+def zero_if_proved(expr):
+    """``expr``, or the exact 0 when it is numerically tiny and :func:`proved_zero` shows it is 0.
+
+    A closed form can be 0 without looking like it (SELU's mean, by construction of its
+    constants); evaluating such an expression to significant digits is impossible.
+    """
+    if expr.free_symbols or expr == 0:
+        return expr
+    try:
+        tiny = abs(sp.N(expr, 30, maxn=400)) < sp.Float(10) ** -25
+    except (TypeError, ValueError):
+        tiny = True
+    return sp.Integer(0) if tiny and proved_zero(expr) else expr
+
+
 def exact_result(expr, dps):
     """``expr`` evaluated by SymPy's evalf as a certified :class:`~symkernel.numerics.Result`."""
     value = evaluate_exact(expr, dps)

@@ -202,3 +202,15 @@ def test_mpf_conversions_keep_sign_and_value(v):
     m = mpmath.mpf(v)
     assert mpf_to_rational(m) == sp.Rational(v) == exact_number(m)
     assert from_mpf(m) == flint.arb(v) and from_mpf(m).rad() == 0
+
+
+@pytest.mark.parametrize("expr", [sp.exp(-(sk.x - 3) ** 2 / sp.Rational(1, 50)),
+                                  sp.exp(-sk.x**2 / 2 + 40 * sk.x) / 10**300,
+                                  sp.exp(-sk.x**4 + 3 * sk.x**3)])
+def test_envelopes_of_downward_exponents_are_finite_and_bound(expr):
+    for side in (-1, 1):
+        C, m, a = arbmod.envelope(expr, sk.x, side)
+        fn = sp.lambdify(sk.x, expr, "mpmath")
+        with mpmath.workdps(40):
+            for t in (1, 2, 5, 10, 40):
+                assert abs(fn(side * mpmath.mpf(t))) <= C * (1 + mpmath.mpf(t)) ** m * mpmath.exp(a * t)

@@ -181,9 +181,10 @@ def _compile_tree(e, var):
 # tail envelopes |f(x)| <= C (1 + |x|)^m e^{a |x|} for |x| >= 1 on one side
 # ---------------------------------------------------------------------------------------------
 def _up(value):
-    """A float upper bound of |value| for an exact real SymPy number."""
-    v = abs(complex(sp.N(value, 30)))
-    return v * (1 + 1e-12) + 1e-300
+    """An mpf upper bound of |value| for an exact real SymPy number (any magnitude)."""
+    with mpmath.workdps(30):
+        v = mpmath.mpmathify(sp.N(sp.Abs(value), 30))
+        return v * (1 + mpmath.mpf(10) ** -12)
 
 
 def envelope(expr, var, side):
@@ -240,20 +241,27 @@ def _env(e, t):
         if fn is sp.exp:
             upper = _upper_linear(g, t)
             if upper is not None:
-                return (math.exp(upper[0]), 0, upper[1])
+                return (_exp(upper[0]), 0, upper[1])
         c1, m1, a1 = _env(g, t)
         if m1 <= 1 and a1 == 0:
-            return (math.exp(c1), 0, c1)
+            return (_exp(c1), 0, c1)
         raise NotCertifiable(f"{e} grows faster than exponentially")
     if fn is sp.log:
         g = e.args[0]
         low = _lower(g, t)
         c1, m1, a1 = _env(g, t)
-        k = max(0.0, math.log(c1)) + m1 + a1
-        return (max(k, abs(math.log(low))), 1, 0.0)
+        with mpmath.workdps(30):
+            k = max(0, mpmath.log(c1)) + m1 + a1 if c1 > 0 else m1 + a1
+            return (max(k, abs(mpmath.log(low))), 1, 0.0)
     if fn is sp.Abs:
         return _env(e.args[0], t)
     raise NotCertifiable(f"no envelope for {type(e).__name__}")
+
+
+def _exp(v):
+    """e^v as an mpf (no overflow: envelope constants may be huge or tiny)."""
+    with mpmath.workdps(30):
+        return mpmath.exp(v) * (1 + mpmath.mpf(10) ** -25)
 
 
 def _upper_linear(g, t):
@@ -271,9 +279,14 @@ def _upper_linear(g, t):
     if degree >= 2:
         if not lead.is_negative:
             return None
+        if degree == 2:  # a t^2 + b t + c <= c + b^2 / (4 |a|) (the vertex)
+            with mpmath.workdps(30):
+                a, b, c = (mpmath.mpmathify(sp.N(v, 30)) for v in poly.all_coeffs())
+                top = c + b * b / (4 * abs(a))
+                return (top + mpmath.mpf(10) ** -12 * (abs(c) + b * b / (4 * abs(a))), 0.0)
         # a polynomial with negative leading term is bounded above on t >= 1 by its maximum;
         # bound that maximum crudely: sum of |coefficients| times the root bound to the degree
-        bound_t = 1 + max(_up(c / lead) for c in poly.all_coeffs()[1:]) if degree else 1
+        bound_t = 1 + max(_up(c / lead) for c in poly.all_coeffs()[1:])
         total = sum(_up(c) * bound_t ** j[0] for j, c in terms)
         return (total, 0.0)
     for (j,), c in terms:
@@ -281,7 +294,7 @@ def _upper_linear(g, t):
             c0 += float(sp.N(c, 30))
         else:
             c1 += float(sp.N(c, 30))
-    return (c0 + 1e-12 * abs(c0) + 1e-300, max(c1, 0.0) * (1 + 1e-12))
+    return (c0 + 1e-12 * abs(c0), max(c1, 0.0) * (1 + 1e-12))
 
 
 def _lower(g, t):
@@ -293,7 +306,8 @@ def _lower(g, t):
     for term in terms:
         if term != 0 and not term.is_nonnegative:
             raise NotCertifiable(f"cannot show {term} >= 0")
-    return float(sp.N(const, 30)) * (1 - 1e-12)
+    with mpmath.workdps(30):
+        return mpmath.mpmathify(sp.N(const, 30)) * (1 - mpmath.mpf(10) ** -12)
 
 
 def _tail_bound(C, m, a, R):
