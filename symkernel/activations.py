@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 import sympy as sp
 
+from .numerics import serialized, serialized_class
 from .parsing import to_sympy
 
 from .errors import InvalidInputError, UnknownActivationError
@@ -172,6 +173,7 @@ def _check_gain(gain):
     return gain
 
 
+@serialized_class
 @dataclass(frozen=True, eq=False)
 class Activation:
     """An activation sigma(x) = base(gain * x); see :func:`activation`."""
@@ -368,6 +370,7 @@ def _piecewise_numpy(pieces):
     return f
 
 
+@serialized
 def activation(spec, gain=1, **params):
     """Build an :class:`Activation`.
 

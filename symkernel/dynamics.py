@@ -35,6 +35,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .numerics import serialized, serialized_class
 from .parsing import to_sympy
 
 from .errors import InvalidInputError, PrecisionError, SymbolicValueError, SymkernelError
@@ -143,6 +144,7 @@ def _affine(kmap, a, b0, b1, symbol, name):
     return out
 
 
+@serialized
 def residual_kernel_map(kmap, r):
     r"""Proposition 2: ``kappa_res(rho) = (1 - r^2) kappa(rho) + r^2 rho`` for residual strength r.
 
@@ -157,6 +159,7 @@ def residual_kernel_map(kmap, r):
     return _affine(kmap, 1 - r**2, 0, r**2, r"\kappa_{\mathrm{res}}", f"residual kernel map (r={r})")
 
 
+@serialized
 def normalized_kernel_map(kmap, layers="LN*phi"):
     r"""Proposition 3: the kernel map with a normalization layer.
 
@@ -206,6 +209,7 @@ def _nice(expr):
     return min([expr, sp.simplify(expr), sp.nsimplify(expr) if expr.is_Rational else expr], key=sp.count_ops)
 
 
+@serialized_class
 class KernelDynamics:
     """Theorem 1 of seed 000 for a normalized kernel map; see the module docstring."""
 
@@ -626,6 +630,7 @@ def _rename(q, symbol):
     return Quantity(q.expr, symbol, q.provenance, q.numeric, q.params)
 
 
+@serialized
 def kernel_dynamics(act, **params):
     """Theorem 1 of seed 000 for an activation (normalized to E sigma^2 = 1) or a kernel map.
 

@@ -9,6 +9,7 @@
 import mpmath
 import sympy as sp
 
+from .numerics import serialized
 from .activations import Activation, activation
 from .errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError
 from .gaussian import exact, numeric
@@ -67,6 +68,7 @@ def quantity_of_pieces(pieces, symbol, params=()):
     return Quantity(None, symbol, provenance, evaluate, params)
 
 
+@serialized
 def expectation(f):
     r"""``E[f(Z)]``, ``Z ~ N(0,1)``, for an expression, string or activation, as a Quantity."""
     act = as_activation(f)
@@ -77,6 +79,7 @@ def expectation(f):
     return quantity_of_pieces(act.pieces, r"\mathbb{E}[f(Z)]", (("f", act.expr),))
 
 
+@serialized
 def second_moment(act):
     r"""``E[sigma(Z)^2]`` as a Quantity (finite, or NotSquareIntegrableError)."""
     act = as_activation(act)

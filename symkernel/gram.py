@@ -29,6 +29,7 @@ from collections import namedtuple
 import numpy as np
 import sympy as sp
 
+from .numerics import serialized
 from .parsing import to_sympy
 
 from .errors import InvalidInputError, NoClosedFormError
@@ -128,6 +129,7 @@ def _quantity(expr, symbol):
 
 
 # ---------------------------------------------------------------- isometry, gap, potential
+@serialized
 def isometry(G, *, tol=None):
     r"""Isometry :math:`\det(G)^{1/n}/(\operatorname{tr}G/n)` (seed 001, Def. 1).
 
@@ -157,6 +159,7 @@ def isometry(G, *, tol=None):
     return float(min(np.exp(np.mean(np.log(lam))) / np.mean(lam), 1.0))
 
 
+@serialized
 def isometry_gap(G, *, tol=None):
     r"""Isometry gap :math:`-\log\mathcal I(G) \in [0, \infty]` (``inf`` for degenerate ``G``).
 

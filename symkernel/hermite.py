@@ -23,6 +23,7 @@ exp(1/2)/sqrt(factorial(k))
 import mpmath
 import sympy as sp
 
+from .numerics import serialized
 from .activations import Activation
 from .errors import InvalidInputError, NoClosedFormError
 from .expectations import (EXACT_PROVENANCE, as_activation, check_square_integrable,
@@ -102,6 +103,7 @@ def _nice(expr):
     return simpler if sp.count_ops(simpler) <= sp.count_ops(expr) else expr
 
 
+@serialized
 def hermite_coefficient(act, k, **params):
     r"""The normalized Hermite coefficient ``c_k`` of ``act`` as a :class:`Quantity`.
 
@@ -145,6 +147,7 @@ def hermite_coefficient(act, k, **params):
                     params=(("sigma", act.expr), ("k", k)))
 
 
+@serialized
 def hermite_coefficients(act, K, **params):
     """``[c_0, ..., c_{K-1}]`` as Quantities (one shared moment computation)."""
     act = act if isinstance(act, Activation) else _activation(act, params)

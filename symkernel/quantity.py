@@ -15,6 +15,7 @@ from typing import Callable, Optional
 import mpmath
 import sympy as sp
 
+from .numerics import serialized_class
 from .errors import InvalidInputError, PrecisionError, SymbolicValueError
 from .numerics import GUARD, Result, as_result, check_dps, working
 from .numerics.combine import combine
@@ -84,6 +85,7 @@ def exact_result(expr, dps):
     return Result(value, abs(value) * mpmath.mpf(10) ** (-(dps + 2)), True, "exact: SymPy evalf")
 
 
+@serialized_class
 @dataclass(frozen=True, eq=False)
 class Quantity:
     """A derived number: ``expr`` (exact SymPy, or ``None``) and/or a numeric evaluator.

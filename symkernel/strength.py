@@ -16,6 +16,7 @@ with a symbolic gain); otherwise computed in Arb ball arithmetic from the enclos
 """
 import sympy as sp
 
+from .numerics import serialized
 from .activations import Activation, activation
 from .errors import InvalidInputError
 from .expectations import EXACT_PROVENANCE, check_square_integrable, pieces_map, quantity_of_pieces
@@ -43,6 +44,7 @@ def beta_from_moments(c0, c1, m2, act=None):
     return 2 - c1 * c1 / variance
 
 
+@serialized
 def isometry_strength(act, gain=1, **params):
     r"""``beta_sigma`` of an activation as a :class:`~symkernel.Quantity` (see module docstring)."""
     act = act if isinstance(act, Activation) else activation(act, gain=gain, **params)

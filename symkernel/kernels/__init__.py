@@ -26,6 +26,7 @@ exp(rho - 1)
 """
 import mpmath
 
+from ..numerics import serialized
 from ..errors import InvalidInputError, PrecisionError
 from ..expectations import as_activation, check_square_integrable, second_moment
 from ..hermite import hermite_coefficient
@@ -48,6 +49,7 @@ def _prepare(act, params):
     return act
 
 
+@serialized
 def dual_kernel(act, **params):
     r"""The dual kernel ``sigma_hat(rho) = E[sigma(X) sigma(Y)]`` (Daniely et al. 2016) as a :class:`Kernel`.
 
@@ -60,6 +62,7 @@ def dual_kernel(act, **params):
     return Kernel(_prepare(act, params))
 
 
+@serialized
 def mean_reduced_dual(act, **params):
     r"""``sigma_bar(rho) = sigma_hat(rho) - c_0^2`` (seed 001, Definition 5).
 
@@ -76,6 +79,7 @@ def mean_reduced_dual(act, **params):
     return Kernel(act, poly=(minus,), symbol=r"\bar{\sigma}", name="mean-reduced dual kernel")
 
 
+@serialized
 def kernel_map(act, **params):
     r"""``kappa(rho) = sigma_hat(rho)/sigma_hat(1)`` (seed 000, Definition 1), so ``kappa(1) = 1``.
 
@@ -101,6 +105,7 @@ def kernel_map(act, **params):
     return Kernel(act, scale=scale, symbol=r"\kappa", name="kernel map")
 
 
+@serialized
 def derivative_kernel(act, **params):
     r"""``E[sigma'(X) sigma'(Y)] = sigma_hat'(rho)`` (NTK factor; Price's theorem).
 

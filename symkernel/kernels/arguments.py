@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import InvalidInputError, SymbolicValueError
-from ..numerics import check_dps
+from ..numerics import check_dps, mpf_to_rational
 
 
 def _rho_value(value):
@@ -73,13 +73,7 @@ def _rho_value(value):
     return at, exact_value
 
 
-def exact_rational(value):
-    """The exact rational value of a finite mpf (sign, odd mantissa and binary exponent)."""
-    if not isinstance(value, mpmath.mpf):
-        with mpmath.workprec(64):            # mpf(mpf) would round to the caller's precision
-            value = mpmath.mpf(float(value))
-    sign, man, exp, _ = value._mpf_
-    return (-1) ** sign * sp.Integer(int(man)) * sp.Integer(2) ** int(exp)
+exact_rational = mpf_to_rational  # the exact rational value of a finite mpf or float
 
 
 def _check_dps(dps):

@@ -1,7 +1,7 @@
 """Sums and products of Quantities: exact if both are exact, else numeric with propagated errors.
 
 A numeric ``a op b`` combines the parts' :class:`~symkernel.numerics.Result` at increasing
-working precisions (:func:`.precision.settle`) until the propagated error bound meets the digits
+working precisions (:func:`symkernel.numerics.settle`) until the propagated error bound meets the digits
 asked (digits lost to cancellation are recovered by more working digits); it is ``certified``
 when both parts are exact or certified, ``estimated`` otherwise.
 
@@ -12,10 +12,9 @@ when both parts are exact or certified, ``estimated`` otherwise.
 import mpmath
 import sympy as sp
 
-from ..numerics import Result
+from ..numerics import Result, settle
 from ..parsing import to_sympy
 from ..quantity import Quantity
-from .precision import settle
 
 
 def _q(value, symbol="q", provenance="exact"):

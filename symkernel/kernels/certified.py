@@ -25,8 +25,8 @@ import sympy as sp
 
 from ..errors import PrecisionError
 from ..expectations import second_moment
-from ..numerics import Result, working
-from ..numerics.arb import NotCertifiable, compile_expr, envelope
+from ..numerics import Result
+from ..numerics.arb import NotCertifiable, compile_expr, enclose, envelope, radius_ball, tail_bound
 from ..symbols import rho, x
 from .arguments import exact_rational
 from .closed_forms import _S, _inner_form
@@ -38,18 +38,6 @@ except ImportError:  # pragma: no cover - python-flint is a core dependency
 
 METHOD = ("Arb acb.integral over X of the exact inner expectation E_W[sigma(rho X + s W)], "
           "cut at the breakpoints b and b/rho, Cauchy-Schwarz Gaussian tail bound")
-
-
-def _tail(C, m, a, R):
-    r"""``int_R^oo C (1+u)^m e^{a u} phi(u) du <= C (1+R)^m e^{aR - R^2/2} / (sqrt(2 pi)(R - a - m/(1+R)))``
-    (the log of the integrand is concave with slope at most ``-(R - a - m/(1+R))`` beyond R)."""
-    slope = R - a - m / (1 + R)
-    if slope <= 0:
-        return None
-    with mpmath.workdps(30):
-        R = mpmath.mpf(R)
-        val = C * (1 + R) ** m * mpmath.exp(a * R - R * R / 2) / (mpmath.sqrt(2 * mpmath.pi) * slope)
-        return val * (1 + mpmath.mpf(10) ** -20)
 
 
 class InnerPlan:
@@ -97,7 +85,7 @@ class InnerPlan:
     def _cutoff(self, tol):
         R = self.min_R
         while True:
-            bounds = [_tail(*env, R) for env in self.envs.values()]
+            bounds = [tail_bound(*env, R) for env in self.envs.values()]
             if all(bd is not None for bd in bounds):
                 total = sum(mpmath.sqrt(bd) for bd in bounds) * mpmath.sqrt(self.m2_upper)
                 if total < tol / 4:
@@ -130,24 +118,19 @@ class InnerPlan:
 
     def result(self, r, dps):
         """A certified Result of sigma_hat(r) (``|r| < 1``: an exact SymPy number, or an mpf taken
-        exactly) with radius below
-        ``|value| 10^-(dps+2)``; PrecisionError when Arb cannot reach it (e.g. a zero of the kernel)."""
+        exactly) with radius below ``|value| 10^-(dps+2)``
+        (:func:`symkernel.numerics.arb.enclose`); PrecisionError when Arb cannot reach it."""
         rq = r if isinstance(r, sp.Basic) else exact_rational(r)
         integrands = self._integrands(rq)
-        scale = self.m2_upper           # |sigma_hat(rho)| <= E sigma^2 (Cauchy-Schwarz)
-        for extra in (10, 25, 60, 150):
-            with working(dps + extra):
-                mid, rad = self._ball(integrands, dps, scale)
-            if rad == 0 or (mid != 0 and rad <= abs(mid) * mpmath.mpf(10) ** (-(dps + 2))):
-                return Result(mid, rad, True, METHOD)
-            scale = abs(mid) if abs(mid) > rad else None
-        raise PrecisionError(f"Arb could not enclose the kernel value to {dps} digits (|value| <= "
-                             f"{mpmath.nstr(abs(mid) + rad, 3)}, radius {mpmath.nstr(rad, 3)})")
+
+        def ball_at(wp, bound):   # |sigma_hat(rho)| <= E sigma^2 (Cauchy-Schwarz) at first
+            return self._ball(integrands, dps, self.m2_upper if bound is None else bound)
+        res = enclose(ball_at, dps, what="the kernel value")
+        return Result(res.value, res.error, True, METHOD)
 
     def _ball(self, integrands, dps, scale):
         """(mid, rad) at the working precision set by the caller; quadrature tolerance
         ``scale 10^-(dps+5)`` (the radius is judged against ``|mid| 10^-(dps+2)``)."""
-        prec = _ctx.prec
         size = mpmath.mpf(1) if scale is None else scale
         tol = size * mpmath.mpf(10) ** (-(dps + 5))
         R, tail = self._cutoff(tol)
@@ -166,11 +149,7 @@ class InnerPlan:
                 if not val.is_finite():
                     raise PrecisionError("Arb integration did not converge on a piece")
                 total += val
-        total = total * (2 * arb.pi()).rsqrt()
-        with mpmath.workprec(prec + 20):
-            mid = _to_mpf(total.mid())
-            rad = _to_mpf(total.rad()) + tail
-        return mid, rad
+        return total * (2 * arb.pi()).rsqrt() + radius_ball(tail)
 
 
 def _clip(end, R):
@@ -182,11 +161,6 @@ def _clip(end, R):
     if end == -sp.oo or float(end) < -R:
         return (-R, arb(-R))
     return (float(end), compile_expr(sp.sympify(end))(acb(0), False).real)
-
-
-def _to_mpf(a):
-    man, exp = a.man_exp()
-    return mpmath.mpf((int(man), int(exp))) if man != 0 else mpmath.mpf(0)
 
 
 def inner_result(act, r, dps):

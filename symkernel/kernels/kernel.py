@@ -17,16 +17,17 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..numerics import serialized_class
 from ..errors import InvalidInputError, NoClosedFormError, PrecisionError, SymbolicValueError
 from ..hermite import hermite_coefficient
-from ..numerics import Result
+from ..numerics import Result, settle
 from ..quantity import Quantity, exact_result
 from ..symbols import rho
 from .arguments import _check_dps, _rho_value, exact_rational
 from .arithmetic import _q, _qadd, _qmul
 from .closed_forms import _clean
 from .numeric import _Dual
-from .precision import _numpy_modules, closed_result, settle
+from .precision import _numpy_modules, closed_result
 
 
 CLOSED_PROVENANCE = "exact: iterated Gaussian integrals (inner over W, outer over X) by the exact engine"
@@ -46,6 +47,7 @@ MINUS_C0_SQUARED = "minus_c0_squared"
 CLOSED_NUMERIC_PROVENANCE = "estimated: closed form of sigma_hat (mpmath, two working precisions) with numeric coefficients"
 
 
+@serialized_class
 class Kernel:
     r"""``scale * d^order/drho^order sigma_hat(rho) + sum_i poly[i] rho^i`` for one activation.
 

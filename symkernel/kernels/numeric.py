@@ -28,7 +28,7 @@ from ..activations import Activation
 from ..errors import PrecisionError, SymbolicValueError
 from ..expectations import second_moment
 from ..hermite import hermite_coefficient
-from ..numerics import Result, converge, working
+from ..numerics import Result, converge, settle, working
 from ..pieces import split
 from ..quantity import exact_result
 from ..symbols import rho, x
@@ -38,7 +38,7 @@ from .hermite_squares import (SERIES_K_MAX, _float_hermite_squares, _gl_pieces,
                               _trapezoid_coefficients)
 from .arguments import exact_rational
 from .certified import InnerPlan
-from .precision import _numpy_modules, _points, _refine, closed_result, mp_lambdify, settle
+from .precision import _numpy_modules, _points, _refine, closed_result, mp_lambdify
 
 
 class _Dual:

@@ -17,40 +17,9 @@ import mpmath
 import sympy as sp
 
 from ..errors import InvalidInputError, PrecisionError
-from ..numerics import GUARD, Result, converge, working
+from ..numerics import Result, converge, working
 from ..quantity import evaluate_exact
 from ..symbols import rho
-
-#: extra working digits tried in turn when combining parts (then PrecisionError)
-STEPS = (3, GUARD, 3 * GUARD, 8 * GUARD)
-
-
-def meets(res, dps):
-    """True when a Result's error bound supports ``dps + 2`` significant digits (or it is 0 exactly)."""
-    if res.error == 0:
-        return True
-    return res.value != 0 and res.error <= abs(res.value) * mpmath.mpf(10) ** (-(dps + 2))
-
-
-def settle(run, dps, method=""):
-    """The first ``run(wp) -> Result`` at ``wp = dps + 3, 13, 33, 83`` whose error bound meets
-    ``dps`` digits.
-
-    ``run`` combines parts that are each certified (proven error) or estimated (their error is the
-    estimate of :func:`~symkernel.numerics.converge`), propagating the errors; the combination is
-    certified only when every part is.  Higher working precisions recover digits lost to
-    cancellation; PrecisionError says how many were reached.
-    """
-    for step in STEPS:
-        with working(dps + step):
-            res = run(dps + step)
-        if meets(res, dps):
-            return res
-    digits = res.digits()
-    raise PrecisionError(f"{method or 'the evaluation'} could not reach {dps} digits (cancellation: "
-                         f"|value| ~ {mpmath.nstr(res.value, 3)}, error {mpmath.nstr(res.error, 3)}, "
-                         f"about {digits} digits)")
-
 
 def _numpy_modules():
     from scipy import special

@@ -24,6 +24,7 @@ import numpy as np
 import sympy as sp
 from scipy import optimize
 
+from ..numerics import serialized
 from ..errors import InvalidInputError
 from ..expectations import as_activation
 from ..numerics import converge
@@ -84,6 +85,7 @@ def _float_root(m, sb2, q_from=0.0):
                             f"sigma_b2 = {sb2} and q* <= {_SCAN[-1]:g}")
 
 
+@serialized
 def edge_of_chaos(act, sigma_b2=0.05):
     r"""``(sigma_w2, q_star)`` on the critical line ``chi_1 = 1`` at bias variance ``sigma_b2``.
 
@@ -126,6 +128,7 @@ def edge_of_chaos(act, sigma_b2=0.05):
             Quantity(None, "q^{*}", prov, _reusing(root.result), params=params))
 
 
+@serialized
 def critical_curve(act, sigma_b2_values):
     r"""The critical curve ``sigma_w^2(sigma_b^2)`` in float64 (about 13 digits) for an array of
     ``sigma_b^2`` (sorted internally): continuation, each root bracketed from the previous ``q*``.
@@ -174,6 +177,7 @@ def _bracket_from(m, sb2, q_prev):
     return _float_root(m, sb2)
 
 
+@serialized
 def critical_minimum(act, sigma_b2_min=0):
     r"""The smallest ``sigma_w^2`` on the critical line over ``sigma_b^2 >= sigma_b2_min``.
 

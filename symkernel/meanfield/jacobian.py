@@ -20,6 +20,7 @@ import math
 import numpy as np
 import sympy as sp
 
+from ..numerics import serialized
 from ..errors import InvalidInputError
 from ..expectations import as_activation
 from ..quantity import Quantity
@@ -33,6 +34,7 @@ def _check_depth(depth):
     return int(depth)
 
 
+@serialized
 def mean_squared_singular_value(act, sigma_w2, sigma_b2, depth, q0=1):
     r"""``chi_1^depth``: the mean squared singular value of ``J`` with every layer at ``q*``
     (a Quantity; exact where ``chi_1`` is)."""
@@ -46,6 +48,7 @@ def mean_squared_singular_value(act, sigma_w2, sigma_b2, depth, q0=1):
                     lambda dps: chi.value(dps + 2 + len(str(depth))) ** depth, params=chi.params)
 
 
+@serialized
 def mean_squared_singular_value_along(act, sigma_w2, sigma_b2, q1, depth):
     """``prod_l sigma_w^2 D1(q^l)`` along the length-map trajectory from ``q^1 = q1`` (float64)."""
     m = moments(as_activation(act))

@@ -34,6 +34,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..numerics import serialized, serialized_class
 from ..parsing import to_sympy
 from scipy import optimize
 
@@ -197,6 +198,7 @@ def _reusing(solve):
     return value
 
 
+@serialized_class
 class MeanField:
     """Mean-field quantities of one activation at weight/bias variances ``(sigma_w2, sigma_b2)``.
 
@@ -808,11 +810,13 @@ def float_state(act, sw2, sb2, q0=1.0, terms=HERMITE_TERMS):
             "xi_q": xi_q, "xi_c": xi_c}
 
 
+@serialized
 def mean_field(act, sigma_w2, sigma_b2=0, q0=1):
     """The :class:`MeanField` of an activation at ``(sigma_w2, sigma_b2)``."""
     return MeanField(act, sigma_w2, sigma_b2, q0)
 
 
+@serialized
 def depth_scales(act, sigma_w2, sigma_b2=0, q0=1):
     r"""``(xi_q, xi_c)`` as Quantities (Schoenholz et al. 2017, eqs. 9–10; seed 003 §3.1).
 

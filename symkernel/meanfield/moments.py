@@ -46,6 +46,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..numerics import serialized_class
 from ..errors import InvalidInputError, NoClosedFormError, PrecisionError
 from ..expectations import as_activation, check_square_integrable
 from ..gaussian import exact as exact_engine
@@ -149,6 +150,7 @@ class _MpLambda:
         return self._at[wp]
 
 
+@serialized_class
 class Moments:
     """The moments ``V, D1, D2, M`` of one activation as functions of ``q`` (see module doc)."""
 

@@ -5,7 +5,8 @@ scopes the working precision (thread-safe, never leaving mpmath or python-flint 
 judges convergence; :mod:`.arb` computes proven enclosures with Arb ball arithmetic.
 """
 from .precision import (GUARD, MAX_DPS, Result, agree, as_result, check_dps, converge, locked,
-                        mpf_to_rational, round_to, working)
+                        meets, mpf_to_rational, round_to, serialized, serialized_class, settle,
+                        working)
 
 __all__ = ["GUARD", "MAX_DPS", "Result", "agree", "as_result", "check_dps", "converge", "locked",
-           "mpf_to_rational", "round_to", "working"]
+           "meets", "mpf_to_rational", "round_to", "serialized", "serialized_class", "settle", "working"]

@@ -28,8 +28,8 @@ import mpmath
 import sympy as sp
 
 from ..errors import PrecisionError
-from .combine import from_mpf
-from .precision import Result, check_dps
+from .combine import from_ball, from_mpf
+from .precision import check_dps, meets, working
 
 try:
     from flint import acb, arb, ctx as _ctx
@@ -310,7 +310,7 @@ def _lower(g, t):
         return mpmath.mpmathify(sp.N(const, 30)) * (1 - mpmath.mpf(10) ** -12)
 
 
-def _tail_bound(C, m, a, R):
+def tail_bound(C, m, a, R):
     """Upper bound of int_R^oo C (1+u)^m e^{a u} phi(u) du (R >= 1), or None if R is too small."""
     slope = R - a - m / (1 + R)
     if slope <= 0:
@@ -350,27 +350,10 @@ class Plan:
     def evaluate(self, dps, absolute=None):
         """Result with a proven radius below 10^-(dps+2) relative (or below ``absolute``, when
         given, for callers that need absolute accuracy); PrecisionError otherwise."""
-        check_dps(dps)
-        old = _ctx.prec
-        try:
-            bound = None  # an upper bound of |value| once one is known
-            for extra in (10, 25, 25, 25, 25, 60, 150):
-                ball = self._ball(dps + extra, bound)
-                mid, rad = _mid_rad(ball)
-                if (rad == 0 or (mid != 0 and rad <= abs(mid) * mpmath.mpf(10) ** (-(dps + 2)))
-                        or (absolute is not None and rad <= absolute)):
-                    return Result(mid, rad, True, "Arb ball quadrature + Gaussian tail bound")
-                # the absolute tolerance was too coarse for a small value: rescale to |mid| + rad
-                bound = abs(mid) + rad if bound is None else min(bound, abs(mid) + rad)
-        finally:
-            _ctx.prec = old
-        raise PrecisionError(f"Arb could not enclose the expectation to {dps} digits "
-                             f"(|value| <= {mpmath.nstr(abs(mid) + rad, 3)}; radius "
-                             f"{mpmath.nstr(rad, 3)}): it may be zero or lose digits to cancellation")
+        return enclose(self._ball, dps, absolute=absolute, what="the expectation")
 
     def _ball(self, wp, bound):
-        prec = int(wp * 3.33) + 10
-        _ctx.prec = prec
+        prec = _ctx.prec
         scale = mpmath.mpf(1) if bound is None else mpmath.mpf(bound)
         tol = scale * mpmath.mpf(2) ** (-prec + 5)
         abs_tol = arb(mpmath.nstr(tol, 20))
@@ -387,10 +370,10 @@ class Plan:
             if envs:
                 R = self._cutoff(envs, tol, a, b)
                 if lo == -sp.oo:
-                    radius_tail += _tail_bound(*envs[-1], R)
+                    radius_tail += tail_bound(*envs[-1], R)
                     a = -R
                 if hi == sp.oo:
-                    radius_tail += _tail_bound(*envs[1], R)
+                    radius_tail += tail_bound(*envs[1], R)
                     b = R
             if b <= a:
                 val = arb(0)
@@ -399,7 +382,7 @@ class Plan:
                                    eval_limit=10**7).real
             if not val.is_finite():
                 raise PrecisionError("Arb integration did not converge on a piece")
-            total += val * inv + arb(0, mpmath.nstr(radius_tail, 20)) if radius_tail else val * inv
+            total += val * inv + radius_ball(radius_tail) if radius_tail else val * inv
         return total
 
     @staticmethod
@@ -407,7 +390,7 @@ class Plan:
         finite = [abs(float(v)) for v in (a, b) if v is not None]
         R = max([8.0, *[v + 1 for v in finite]])
         while True:
-            bounds = [_tail_bound(*env, R) for env in envs.values()]
+            bounds = [tail_bound(*env, R) for env in envs.values()]
             if all(bd is not None and bd < tol / 4 for bd in bounds):
                 return R
             R = R * 1.25 + 1
@@ -425,18 +408,39 @@ def _arb(v):
     if isinstance(v, (int, float)):
         return arb(v)
     if isinstance(v, sp.Basic):
-        return _constant(sp.nsimplify(v) if v.is_Float else v)
+        return _constant(v)
     return arb(v)
 
 
-def _mid_rad(ball):
-    with mpmath.workprec(max(_ctx.prec, 53) + 10):  # an mpf is rounded to the ambient precision
-        return _to_mpf(ball.mid()), _to_mpf(ball.rad())
+def radius_ball(r):
+    """The ball ``0 +- r`` for an mpf bound ``r``, rounded up (a radius may never shrink)."""
+    return arb(0, from_mpf(mpmath.mpf(r)) * (1 + arb(2) ** -30))
 
 
-def _to_mpf(a):
-    man, exp = a.man_exp()
-    return mpmath.mpf((int(man), int(exp))) if man != 0 else mpmath.mpf(0)
+#: working digits added in turn by :func:`enclose`
+ENCLOSE_STEPS = (10, 25, 25, 25, 25, 60, 150)
+
+
+def enclose(ball_at, dps, absolute=None, what="the value"):
+    """A certified Result from ``ball_at(wp, bound) -> arb`` (called inside ``working(wp)``).
+
+    Accepted once the radius is below ``|mid| 10^-(dps+2)`` (or below ``absolute``).  ``bound`` is
+    ``None`` at first, then an upper bound of ``|value|`` from the previous ball, so that the
+    quadrature tolerance can follow a small value down instead of flushing it to zero.
+    """
+    check_dps(dps)
+    bound = None
+    for extra in ENCLOSE_STEPS:
+        with working(dps + extra):
+            ball = ball_at(dps + extra, bound)
+        res = from_ball(ball, True, "Arb ball quadrature with explicit tail bounds")
+        mid, rad = res.value, res.error
+        if meets(res, dps) or (absolute is not None and rad <= absolute):
+            return res
+        bound = abs(mid) + rad if bound is None else min(bound, abs(mid) + rad)
+    raise PrecisionError(f"Arb could not enclose {what} to {dps} digits "
+                         f"(|value| <= {mpmath.nstr(abs(mid) + rad, 3)}; radius "
+                         f"{mpmath.nstr(rad, 3)}): it may be zero or lose digits to cancellation")
 
 
 def plan(pieces):
@@ -448,8 +452,9 @@ def plan(pieces):
 
 
 def gaussian_expectation(pieces, dps):
-    """Certified ``E[f(Z)]`` over ``pieces`` as a :class:`Result` (NotCertifiable outside the class)."""
+    """Certified ``E[f(Z)]`` over ``pieces`` as a Result (NotCertifiable outside the class)."""
     return Plan(pieces).evaluate(dps)
 
 
-__all__ = ["NotCertifiable", "compile_expr", "envelope", "Plan", "plan", "gaussian_expectation"]
+__all__ = ["NotCertifiable", "compile_expr", "envelope", "tail_bound", "radius_ball", "enclose",
+           "Plan", "plan", "gaussian_expectation"]

@@ -20,7 +20,7 @@ symkernel.errors.PrecisionError: ...
 import mpmath
 
 from ..errors import PrecisionError
-from .precision import GUARD, Result, check_dps, working
+from .precision import GUARD, Result, settle, working
 
 try:
     from flint import arb, ctx as _ctx
@@ -48,16 +48,17 @@ def from_mpf(value):
 
 
 def from_ball(ball, certified, method):
-    """An Arb ball as a Result (the midpoint and radius as mpf numbers)."""
-    with mpmath.workprec(_ctx.prec + 20):
-        mid = _to_mpf(ball.mid())
-        rad = _to_mpf(ball.rad())
-    return Result(mid, rad, certified, method)
+    """An Arb ball as a Result (the midpoint and radius as exact mpf numbers)."""
+    return Result(arb_to_mpf(ball.mid()), arb_to_mpf(ball.rad()), certified, method)
 
 
-def _to_mpf(a):
+def arb_to_mpf(a):
+    """An exact Arb number (a midpoint or a radius) as the mpf of the same value, every bit kept."""
     man, exp = a.man_exp()
-    return mpmath.mpf((int(man), int(exp))) if man != 0 else mpmath.mpf(0)
+    if man == 0:
+        return mpmath.mpf(0)
+    with mpmath.workprec(max(int(man).bit_length(), 53) + 8):  # mpf() rounds to the ambient precision
+        return mpmath.mpf((int(man), int(exp)))
 
 
 def combine(fn, sources, dps, method="ball arithmetic", steps=(GUARD, 3 * GUARD, 8 * GUARD)):
@@ -66,26 +67,16 @@ def combine(fn, sources, dps, method="ball arithmetic", steps=(GUARD, 3 * GUARD,
     ``sources`` are functions ``wp -> Result`` (e.g. ``quantity.result``).  An exact zero (a
     ball of radius 0 at 0) is returned as it is.
     """
-    check_dps(dps)
-    for step in steps:
-        wp = dps + step
-        with working(wp):
-            results = [src(wp) for src in sources]
+    def run(wp):
+        results = [src(wp) for src in sources]
         with working(wp + GUARD):
             ball = fn(*[to_ball(r) for r in results])
             if not isinstance(ball, arb):
                 ball = arb(ball)
             if not ball.is_finite():
                 raise PrecisionError(f"{method}: the enclosure is not finite")
-            out = from_ball(ball, all(r.certified for r in results), method)
-        if not mpmath.isfinite(out.value) or not mpmath.isfinite(out.error):
-            raise PrecisionError(f"{method}: the result is not finite")
-        if out.error == 0 or (out.value != 0
-                              and out.error <= abs(out.value) * mpmath.mpf(10) ** (-(dps + 2))):
-            return out
-    raise PrecisionError(f"{method}: cancellation left fewer than {dps} digits "
-                         f"(|result| <= {mpmath.nstr(abs(out.value) + out.error, 3)}, error "
-                         f"{mpmath.nstr(out.error, 3)})")
+            return from_ball(ball, all(r.certified for r in results), method)
+    return settle(run, dps, method, steps)
 
 
-__all__ = ["combine", "to_ball", "from_ball"]
+__all__ = ["combine", "to_ball", "from_ball", "from_mpf", "arb_to_mpf"]

@@ -23,6 +23,7 @@ True
 >>> mpmath.nstr(est.value, 25), est.certified
 ('0.3333333333333333333333333', False)
 """
+import functools
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +74,45 @@ def locked():
     return _LOCK
 
 
+def serialized(fn):
+    """Run ``fn`` holding the numerics lock.
+
+    mpmath's precision is process-wide, and SymPy's own evaluation and simplification change it
+    while they run; two threads doing either at once would corrupt each other's digits.  Every
+    public entry point that may touch mpmath (directly or through SymPy) is serialized with this
+    decorator (re-entrant: nested calls cost nothing).
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _LOCK:
+            return fn(*args, **kwargs)
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def serialized_class(cls):
+    """Serialize every public method, property and cached property of ``cls`` (and ``__call__``,
+    ``__init__``, ``__repr__``, ``__str__``, ``__float__``); see :func:`serialized`."""
+    dunders = ("__call__", "__init__", "__repr__", "__str__", "__float__", "__post_init__")
+    for name, attr in list(vars(cls).items()):
+        if name.startswith("_") and name not in dunders:
+            continue
+        if isinstance(attr, functools.cached_property):
+            new = functools.cached_property(serialized(attr.func))
+            new.__set_name__(cls, name)
+            setattr(cls, name, new)
+        elif isinstance(attr, property):
+            setattr(cls, name, property(serialized(attr.fget) if attr.fget else None, attr.fset,
+                                        attr.fdel, attr.__doc__))
+        elif isinstance(attr, staticmethod):
+            setattr(cls, name, staticmethod(serialized(attr.__func__)))
+        elif isinstance(attr, classmethod):
+            setattr(cls, name, classmethod(serialized(attr.__func__)))
+        elif callable(attr) and not isinstance(attr, type):
+            setattr(cls, name, serialized(attr))
+    return cls
+
+
 def _flint_ctx():
     try:
         from flint import ctx
@@ -82,8 +122,12 @@ def _flint_ctx():
 
 
 def mpf_to_rational(value):
-    """An mpf as the exact SymPy Rational it represents (sign kept; no ambient precision)."""
+    """An mpf (or float) as the exact SymPy Rational it represents (sign kept; no ambient
+    precision: a float is converted bit for bit)."""
     import sympy as sp
+    if not isinstance(value, mpmath.mpf):
+        with mpmath.workprec(64):            # mpf(mpf) would round to the caller's precision
+            value = mpmath.mpf(float(value))
     sign, man, exp, _ = value._mpf_
     man = -int(man) if sign else int(man)
     return sp.Integer(man) * sp.Integer(2) ** exp if exp >= 0 else sp.Rational(man, 2 ** (-exp))
@@ -138,6 +182,37 @@ def agree(a, b, dps):
     return abs(a - b) <= scale * mpmath.mpf(10) ** (-(dps + 2))
 
 
+def meets(res, dps):
+    """True when a Result's error bound supports ``dps + 2`` significant digits (or it is 0 exactly)."""
+    if res.error == 0:
+        return True
+    return res.value != 0 and res.error <= abs(res.value) * mpmath.mpf(10) ** (-(dps + 2))
+
+
+#: extra working digits tried in turn by :func:`settle` (then PrecisionError)
+SETTLE_STEPS = (3, GUARD, 3 * GUARD, 8 * GUARD)
+
+
+def settle(run, dps, method="", steps=SETTLE_STEPS):
+    """The first ``run(wp) -> Result`` at ``wp = dps + step`` whose error bound :func:`meets` ``dps``.
+
+    ``run`` combines parts that carry error bounds (proven or estimated) and propagates them; a
+    higher working precision recovers digits lost to cancellation.  PrecisionError says how many
+    digits were reached.
+    """
+    check_dps(dps)
+    for step in steps:
+        with working(dps + step):
+            res = run(dps + step)
+        if not (mpmath.isfinite(res.value) and mpmath.isfinite(res.error)):
+            raise PrecisionError(f"{method or 'the evaluation'}: the result is not finite")
+        if meets(res, dps):
+            return res
+    raise PrecisionError(f"{method or 'the evaluation'} could not reach {dps} digits (cancellation, "
+                         f"or the value is 0: |value| <= {mpmath.nstr(abs(res.value) + res.error, 3)}, "
+                         f"error {mpmath.nstr(res.error, 3)}, about {res.digits()} digits)")
+
+
 def converge(run, dps, method="", steps=(GUARD, 2 * GUARD, 4 * GUARD), zero=None):
     """Evaluate ``run(wp)`` at increasing working precisions ``dps + step`` until two agree.
 
@@ -170,6 +245,7 @@ def converge(run, dps, method="", steps=(GUARD, 2 * GUARD, 4 * GUARD), zero=None
                          f"working precisions agree to about {best} digits only")
 
 
-__all__ = ["MAX_DPS", "GUARD", "check_dps", "working", "locked", "round_to", "mpf_to_rational",
-           "Result",
+__all__ = ["MAX_DPS", "GUARD", "check_dps", "working", "locked", "serialized", "serialized_class",
+           "round_to", "mpf_to_rational",
+           "meets", "settle", "Result",
            "as_result", "agree", "converge"]
