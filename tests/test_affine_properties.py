@@ -123,3 +123,91 @@ def test_odd_up_to_a_constant_is_not_odd(name):
     act = sk.activation(1 + sk.activation(name).expr)
     assert act.parity == "odd" and act.strict_parity is None and act.odd_offset == 2
     assert sk.expectation(act).value(20) == 1 or _close(sk.expectation(act).value(20), 1, 19)
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels, Theorem-1 quantities and mean-field maps of affine transforms
+# ---------------------------------------------------------------------------------------------
+KERNEL_BASES = ["tanh", "softsign", "erf", "relu", "elu", "sigmoid", "hardtanh", "sin", "gelu"]
+RHOS = [sp.Rational(-7, 10), sp.Rational(3, 10), sp.Rational(17, 20)]
+
+
+@settings(max_examples=8)
+@given(st.sampled_from(KERNEL_BASES), st.integers(-2, 2), small, st.sampled_from(RHOS))
+def test_dual_kernel_of_a_plus_b_sigma(name, a, b, r):
+    """sigma_hat_{a + b sigma}(rho) = a^2 + 2 a b c_0 + b^2 sigma_hat(rho) (exact identity; a
+    shortcut applied to a sigma odd or even only up to a constant breaks it: 1 + softsign did)."""
+    act = sk.activation(name)
+    moved = sk.activation(a + b * act.expr)
+    with mpmath.workdps(40):
+        rho = mpmath.mpf(int(r.p)) / int(r.q)
+        c0 = sk.hermite_coefficient(act, 0).value(25)
+        want = a * a + 2 * a * b * c0 + b * b * sk.dual_kernel(act)(rho, dps=25)
+        got = sk.dual_kernel(moved)(rho, dps=20)
+        assert abs(got - want) <= mpmath.mpf(10) ** -18 * max(1, abs(want)), (name, a, b, r)
+        dwant = b * b * sk.derivative_kernel(act)(rho, dps=25)
+        dgot = sk.derivative_kernel(moved)(rho, dps=20)
+        assert abs(dgot - dwant) <= mpmath.mpf(10) ** -18 * max(1, abs(dwant)), (name, a, b, r)
+
+
+SMOOTH = {"tanh": "tanh", "sigmoid": "expit", "erf": "erf", "sin": "sin", "softplus": "softplus"}
+
+
+@settings(max_examples=6)
+@given(st.sampled_from(sorted(SMOOTH)), st.sampled_from([sp.Rational(1, 2), 1, sp.Rational(3, 2)]),
+       st.sampled_from([0, sp.Rational(-1, 2), sp.Rational(1, 3)]), st.sampled_from(RHOS))
+def test_kernel_map_of_shifted_scaled_input_matches_scipy_2d_quadrature(name, c, d, r):
+    """kappa of sigma(c x + d) against scipy's dblquad in float64 (independent code)."""
+    import numpy as np
+    from scipy import integrate, special
+
+    f = {"tanh": np.tanh, "sigmoid": special.expit, "erf": special.erf, "sin": np.sin,
+         "softplus": lambda t: np.logaddexp(0, t)}[name]
+    cf, df, rf = float(c), float(d), float(r)
+    g = lambda t: f(cf * t + df)  # noqa: E731
+    s = np.sqrt(1 - rf * rf)
+    w = lambda t: np.exp(-t * t / 2) / np.sqrt(2 * np.pi)  # noqa: E731
+    num, _ = integrate.dblquad(lambda v, u: g(u) * g(rf * u + s * v) * w(u) * w(v), -12, 12, -12, 12,
+                               epsabs=1e-13, epsrel=1e-12)
+    den, _ = integrate.quad(lambda u: g(u) ** 2 * w(u), -12, 12, epsabs=1e-14, epsrel=1e-13)
+    act = sk.activation(sk.activation(name).expr.subs(sk.x, c * sk.x + d))
+    got = float(sk.kernel_map(act)(r, dps=15))
+    assert abs(got - num / den) < 1e-9, (name, c, d, r, got, num / den)
+
+
+@settings(max_examples=10)
+@given(st.sampled_from(["tanh", "softplus", "erf", "elu", "sin"]), st.integers(-2, 2), small)
+def test_theorem1_quantities_of_a_plus_b_sigma(name, a, b):
+    """kappa_T(0) = (a + b c_0)^2 / E[T^2], kappa_T'(1) = b^2 sigma_hat'(1) / E[T^2]."""
+    act = sk.activation(name)
+    moved = sk.activation(a + b * act.expr)
+    dyn = sk.kernel_dynamics(moved)
+    with mpmath.workdps(40):
+        c0 = sk.hermite_coefficient(act, 0).value(25)
+        m2 = sk.second_moment(act).value(25)
+        mt = a * a + 2 * a * b * c0 + b * b * m2
+        k0 = (a + b * c0) ** 2 / mt
+        k1 = b * b * sk.derivative_kernel(act)(1, dps=25) / mt
+        for q, want in ((dyn.kappa_0, k0), (dyn.kappa_prime_1, k1)):
+            if want == 0:
+                assert q.exact and q.expr == 0
+                continue
+            assert abs(q.value(20) - want) <= mpmath.mpf(10) ** -18 * abs(want), (name, a, b, q.symbol)
+
+
+@settings(max_examples=10)
+@given(transforms.filter(lambda t: t[0] not in ("step",)),
+       st.sampled_from([sp.Rational(1, 4), 1, sp.Rational(5, 2)]))
+def test_length_map_of_affine_transforms_matches_direct_quadrature(spec, q):
+    """sigma_w^2 E[T(sqrt(q) Z)^2] + sigma_b^2 against mpmath.quad written here."""
+    name, a, b, c, d = spec
+    q = sp.Rational(q)
+    act = _transformed(name, a, b, c, d)
+    g, breaks = _mp_transformed(name, a, b, c, d)
+    sw2, sb2 = sp.Rational(3, 2), sp.Rational(1, 20)
+    mf = sk.mean_field(act, sw2, sb2)
+    with mpmath.workdps(40):
+        sq = mpmath.sqrt(mpmath.mpf(int(q.p)) / int(q.q))
+        ref = mpmath.mpf(3) / 2 * _direct(lambda t: g(sq * t) ** 2, [p / sq for p in breaks]) \
+            + mpmath.mpf(1) / 20
+        assert _close(mf.length_map_value(q, dps=20), ref, 18), spec

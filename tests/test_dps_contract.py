@@ -1,0 +1,125 @@
+"""The dps contract of every public function that takes ``dps``.
+
+(Inputs are floats or exact numbers: an mpf built by the test would itself depend on the ambient
+precision.)  A value requested at ``dps`` agrees with the same value requested at ``dps + 20`` to ``dps``
+significant digits; the call leaves ``mpmath.mp.dps`` as it found it; and the caller's ambient
+precision (15 or 50) does not change the result.  A discovery test keeps the table complete: a
+new public function with a ``dps`` parameter must be added here (or to the documented list of
+internal helpers, which the numerics tests cover).
+"""
+import importlib
+import inspect
+import pkgutil
+
+import mpmath
+import pytest
+import sympy as sp
+
+import symkernel as sk
+from symkernel.meanfield import moments
+from symkernel.papers import seed000, seed001_figures, seed003
+
+
+def _values(obj):
+    """The mpf values in a (nested) result: an mpf, a list, a dict of mpf/Quantity values."""
+    if isinstance(obj, mpmath.mpf):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [v for o in obj for v in _values(o)]
+    if isinstance(obj, dict):
+        return [v for o in obj.values() for v in _values(o)]
+    return []
+
+
+def _mf():
+    return sk.mean_field("tanh", 1.5, 0.05)
+
+
+CALLS = {
+    "symkernel.quantity.Quantity.value": lambda d: sk.hermite_coefficient("softplus", 3).value(d),
+    "symkernel.quantity.Quantity.result": lambda d: sk.isometry_strength("tanh").result(d).value,
+    "symkernel.quantity.Quantity.error": lambda d: [sk.second_moment("elu").value(d),
+                                                    sk.kernel_dynamics("tanh").rate.value(d),
+                                                    sk.kernel_dynamics("tanh").rate.error(d) * 0],
+    "symkernel.kernels.kernel.Kernel.__call__": lambda d: [
+        sk.kernel_map("tanh")(0.3, dps=d), sk.kernel_map("selu")(sp.Rational(1, 4), dps=d),
+        sk.derivative_kernel("gelu_tanh")(0.5, dps=d), sk.mean_reduced_dual("softplus")(-0.4, dps=d)],
+    "symkernel.kernels.kernel.Kernel.result": lambda d: sk.kernel_map("elu").result(0.7, d).value,
+    "symkernel.dynamics.KernelDynamics.sequence": lambda d: sk.kernel_dynamics("tanh").sequence(
+        0.5, 3, dps=d),
+    "symkernel.meanfield.maps.MeanField.length_map_value": lambda d: _mf().length_map_value(0.7, d),
+    "symkernel.meanfield.moments.Moments.result": lambda d: moments("erf").result("D1", 0.3, d).value,
+    "symkernel.meanfield.moments.Moments.mp": lambda d: moments("tanh").mp("V", 2, d),
+    "symkernel.hermite.parseval_partial_sums": lambda d: sk.hermite.parseval_partial_sums("tanh", 4, d),
+    "symkernel.papers.seed000.table_s1_rows": lambda d: [
+        r["values"] for r in seed000.table_s1_rows(d, names=["tanh", "elu"])],
+    "symkernel.papers.seed003.theorem1": lambda d: [seed003.theorem1(d)[k] for k in ("sigma_w2", "sigma_w")],
+    "symkernel.papers.seed001_figures.figure_b1_data": lambda d: [
+        mpmath.mpf(v) for v in seed001_figures.figure_b1_data(("tanh",), [0.5], dps=d)["tanh"]["beta"]],
+    "symkernel.gaussian.numeric.expectation": lambda d: sk.gaussian.numeric.expectation(
+        sp.tanh(sk.x) ** 2, d)[0],
+    "symkernel.gaussian.numeric.expectation_of_pieces": lambda d: sk.gaussian.numeric.expectation_of_pieces(
+        sk.activation("softsign").pieces, d, absolute=mpmath.mpf(10) ** -60)[0],
+}
+
+# internal helpers with a dps parameter: the numerics core (tests/test_numerics.py), evaluators
+# that the public calls above go through, and display/formatting functions whose numbers come
+# from the calls above
+INTERNAL = {
+    "symkernel.gaussian.numeric.estimate", "symkernel.kernels.certified.InnerPlan.result",
+    "symkernel.kernels.certified.inner_result", "symkernel.kernels.nested.Nested.value",
+    "symkernel.kernels.precision.closed_result", "symkernel.meanfield.maps.refine_root",
+    "symkernel.papers.seed000.format_table_s1", "symkernel.papers.seed000.table_s1_table",
+    "symkernel.papers.seed001.prove_equal", "symkernel.plotting.beta_vs_gain",
+    "symkernel.quantity.evaluate_exact", "symkernel.quantity.exact_result",
+}
+
+
+def _dps_callables():
+    found = set()
+    for info in pkgutil.walk_packages(sk.__path__, "symkernel."):
+        if info.name.endswith("__main__"):
+            continue
+        mod = importlib.import_module(info.name)
+        for name, obj in vars(mod).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != mod.__name__:
+                continue
+            members = [(name, obj)] if inspect.isfunction(obj) else []
+            if inspect.isclass(obj):
+                members = [(f"{name}.{a}", getattr(v, "fget", None) or getattr(v, "func", None) or v)
+                           for a, v in vars(obj).items() if not a.startswith("_") or a == "__call__"]
+            for qual, fn in members:
+                try:
+                    if callable(fn) and "dps" in inspect.signature(fn).parameters:
+                        found.add(f"{mod.__name__}.{qual}")
+                except (TypeError, ValueError):
+                    pass
+    return {f for f in found if not f.startswith("symkernel.numerics.")}
+
+
+def test_every_public_dps_function_is_in_the_contract_table():
+    missing = _dps_callables() - set(CALLS) - INTERNAL
+    assert not missing, f"add these to CALLS (or INTERNAL, with a reason): {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_dps_then_dps_plus_20_and_ambient_precision(name):
+    call = CALLS[name]
+    dps = 20
+    low = _values(call(dps))
+    assert low and mpmath.mp.dps == 15
+    high = _values(call(dps + 20))
+    assert mpmath.mp.dps == 15 and len(low) == len(high)
+    with mpmath.workdps(dps + 30):
+        for a, b in zip(low, high):
+            assert abs(a - b) <= abs(b) * mpmath.mpf(10) ** (-dps) + (0 if b else mpmath.mpf(10) ** -60), \
+                (name, a, b)
+    mpmath.mp.dps = 50
+    try:
+        ambient = _values(call(dps))
+        assert mpmath.mp.dps == 50
+    finally:
+        mpmath.mp.dps = 15
+    with mpmath.workdps(dps + 30):
+        for a, b in zip(low, ambient):
+            assert abs(a - b) <= abs(a) * mpmath.mpf(10) ** (-dps), (name, "ambient", a, b)
