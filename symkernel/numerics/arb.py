@@ -131,8 +131,35 @@ def _compile(e, var):
     return _compile_tree(e, var)
 
 
+def _polynomial(e, var):
+    """Horner evaluation of a polynomial in ``var`` with exact coefficients (or None): one
+    multiply-add per degree instead of a tree of powers (Hermite integrands sigma he_k)."""
+    try:
+        poly = sp.Poly(e, var)
+    except sp.PolynomialError:
+        return None
+    coeffs = poly.all_coeffs()
+    if poly.degree() < 2 or not all(c.is_number and not c.has(sp.I) for c in coeffs):
+        return None
+    cache = {}
+
+    def horner(z, a):
+        prec = _ctx.prec
+        if prec not in cache:
+            cache[prec] = [acb(_constant(c)) for c in coeffs]
+        cs = cache[prec]
+        total = cs[0]
+        for c in cs[1:]:
+            total = total * z + c
+        return total
+    return horner
+
+
 def _compile_tree(e, var):
     if e.is_Add:
+        horner = _polynomial(e, var)
+        if horner is not None:
+            return horner
         parts = [_compile(t, var) for t in e.args]
 
         def add(z, a):
