@@ -158,6 +158,8 @@ def _as_sympy_param(name, value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInputError(f"parameter {name}={value!r} must be a number or a SymPy expression")
+    if isinstance(value, float) and not np.isfinite(value):
+        raise InvalidInputError(f"parameter {name}={value!r} must be a finite number")
     return sp.Rational(str(value)) if isinstance(value, float) else sp.Integer(value)
 
 

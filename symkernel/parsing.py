@@ -14,6 +14,7 @@ Traceback (most recent call last):
 symkernel.errors.UnknownActivationError: cannot parse ...: unknown function '__import__'; allowed: ...
 """
 import ast
+import math
 
 import sympy as sp
 
@@ -28,6 +29,12 @@ FUNCTIONS = {
     "min": sp.Min, "Min": sp.Min,
 }
 CONSTANTS = {"x": x, "pi": sp.pi, "E": sp.E, "e": sp.E}
+#: how many arguments each function takes (min, max); max/min take two or more
+ARITY = {name: (1, 1) for name in FUNCTIONS}
+ARITY.update({"max": (2, 16), "Max": (2, 16), "min": (2, 16), "Min": (2, 16)})
+#: deepest nesting of operations and calls, and the largest exponent, the parser accepts
+MAX_DEPTH = 24
+MAX_EXPONENT = 1000
 _BINOPS = {
     ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b,
@@ -40,11 +47,16 @@ def parse_activation(text):
     if len(text) > MAX_LENGTH:
         raise UnknownActivationError(f"activation string longer than {MAX_LENGTH} characters")
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnknownActivationError(f"cannot parse {text!r}: it contains an invalid character "
+                                     "(a lone surrogate)") from None
+    try:
         tree = ast.parse(text.strip().replace("^", "**"), mode="eval")  # ^ means power, as in papers
     except SyntaxError as exc:
         raise UnknownActivationError(f"cannot parse {text!r}: {exc.msg}") from None
     try:
-        return _build(tree.body)
+        return _build(tree.body, 0)
     except _Reject as exc:
         raise UnknownActivationError(f"cannot parse {text!r}: {exc}") from None
 
@@ -53,19 +65,28 @@ class _Reject(Exception):
     pass
 
 
-def _build(node):
+def _build(node, depth):
+    if depth > MAX_DEPTH:
+        raise _Reject(f"the expression is nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise _Reject(f"constant {node.value!r} is not a number")
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            raise _Reject("a number overflows to infinity (the largest is about 1.8e308)")
         return sp.Rational(str(node.value)) if isinstance(node.value, float) else sp.Integer(node.value)
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
         raise _Reject(f"unknown name {node.id!r}; the variable is 'x' (constants: pi, E)")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_build(node.left), _build(node.right))
+        left, right = _build(node.left, depth + 1), _build(node.right, depth + 1)
+        if isinstance(node.op, ast.Pow):
+            _check_power(left, right)
+        if isinstance(node.op, ast.Div) and right == 0:
+            raise _Reject("division by zero")
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        val = _build(node.operand)
+        val = _build(node.operand, depth + 1)
         return -val if isinstance(node.op, ast.USub) else val
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else ast.dump(node.func)[:40]
@@ -73,8 +94,20 @@ def _build(node):
             raise _Reject(f"unknown function {name!r}; allowed: {', '.join(sorted(FUNCTIONS))}")
         if node.keywords:
             raise _Reject("keyword arguments are not allowed")
-        return FUNCTIONS[name](*[_build(a) for a in node.args])
+        lo, hi = ARITY[name]
+        if not lo <= len(node.args) <= hi:
+            want = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise _Reject(f"{name}() takes {want} argument{'s' if hi > 1 else ''}, "
+                          f"got {len(node.args)}")
+        return FUNCTIONS[name](*[_build(a, depth + 1) for a in node.args])
     raise _Reject(f"{type(node).__name__} is not allowed (only numbers, x, + - * / ** and functions)")
+
+
+def _check_power(base, exponent):
+    """Refuse powers whose size alone would hang SymPy (9**9**9, x**10**10)."""
+    if exponent.is_number and exponent.is_real and abs(exponent) > MAX_EXPONENT:
+        if base.has(x) or (base.is_number and abs(base) not in (0, 1)):
+            raise _Reject(f"the exponent {exponent} is beyond {MAX_EXPONENT} in size")
 
 
 def to_sympy(value):

@@ -89,3 +89,27 @@ def test_bad_parameters():
 
 def test_registry_has_descriptions():
     assert all(len(entry) == 3 and entry[2] for entry in REGISTRY.values())
+
+
+@pytest.mark.parametrize("text, why", [
+    ("exp()", "takes 1 argument, got 0"), ("exp(x, x)", "takes 1 argument, got 2"),
+    ("Heaviside(x, x, x)", "takes 1 argument, got 3"), ("sqrt(x, x, x)", "takes 1 argument"),
+    ("max()", "takes 2 to 16 arguments, got 0"), ("log(x, 0)", "takes 1 argument, got 2"),
+    ("1e309*x", "overflows to infinity"), ("x+\udcff", "lone surrogate"),
+    ("9**9**9*x", "exponent 387420489 is beyond"), ("10**-10**10*x", "beyond 1000"),
+    ("x**10**10", "beyond 1000"), ("sin(" * 30 + "x" + ")" * 30, "nested more than"),
+    ("x" + "**x" * 60, "nested more than"), ("x/0", "division by zero"),
+])
+def test_bad_strings_get_a_package_error_naming_the_fault_at_once(text, why):
+    """Issue "Bad input": each of these was a stray TypeError/UnicodeEncodeError or a hang."""
+    import time
+    start = time.perf_counter()
+    with pytest.raises(UnknownActivationError, match=why):
+        sk.activation(text)
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("gain", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_gain_is_refused(gain):
+    with pytest.raises(InvalidInputError, match="finite"):
+        sk.isometry_strength("tanh", gain=gain)
