@@ -33,6 +33,15 @@ from .quantity import Quantity, zero_if_proved
 from .symbols import k as k_symbol, x
 
 
+#: above this k, c_k comes from the closed form in k when there is one
+LARGE_K = 200
+#: the largest k for a numeric c_k, and the most coefficients one call computes
+MAX_NUMERIC_K = 1000
+MAX_COEFFICIENTS = 2000
+#: the largest k evaluated at all (exactly, from the closed form in k)
+MAX_K = 5000
+
+
 def _check_k(k):
     if isinstance(k, sp.Basic) and not k.is_number:
         if not (k.is_integer and k.is_nonnegative):
@@ -129,6 +138,10 @@ def hermite_coefficient(act, k, **params):
         how = act.parity or "linear plus even"
         return Quantity(sp.Integer(0), symbol, f"exact: parity ({how} activation)",
                         params=(("sigma", act.expr), ("k", k)))
+    if k > LARGE_K:
+        large = _large_k(act, k, symbol)
+        if large is not None:
+            return large
     if k == 1 and act.parity is None and act.linear_odd_part is not None:
         return Quantity(act.linear_odd_part, symbol, "exact: parity (sigma - c_1 x is even)",
                         params=(("sigma", act.expr), ("k", k)))
@@ -147,6 +160,32 @@ def hermite_coefficient(act, k, **params):
                     params=(("sigma", act.expr), ("k", k)))
 
 
+def _large_k(act, k, symbol):
+    """c_k for a large integer k: the closed form in k evaluated at k (exact), else a refusal above
+    MAX_NUMERIC_K (the numeric integrand sigma he_k cancels catastrophically)."""
+    try:
+        general = closed_form_in_k(act)
+    except NoClosedFormError:
+        general = None
+    params = (("sigma", act.expr), ("k", k))
+    if k > MAX_K:
+        hint = ("; its closed form in k is hermite_coefficient(act, sk.k)" if general is not None
+                else "")
+        raise InvalidInputError(f"k = {k} is beyond the {MAX_K} symkernel evaluates{hint}")
+    if general is not None:
+        value = general.subs(k_symbol, k)
+        if isinstance(value, sp.Piecewise):
+            value = value.args[-1][0] if value.args[-1][1] == True else sp.piecewise_fold(value)  # noqa: E712
+        return Quantity(value, symbol, "exact: Stein's identity, closed form in k at this k",
+                        params=params)
+    if _parity_zero(act, k):
+        return Quantity(sp.Integer(0), symbol, "exact: parity", params=params)
+    if k > MAX_NUMERIC_K:
+        raise InvalidInputError(f"c_{k} of {act.expr}: no closed form in k is known, and the numeric "
+                                f"engine supports k <= {MAX_NUMERIC_K}")
+    return None
+
+
 @serialized
 def hermite_coefficients(act, K, **params):
     """``[c_0, ..., c_{K-1}]`` as Quantities (one shared moment computation)."""
@@ -154,6 +193,9 @@ def hermite_coefficients(act, K, **params):
     K = _check_k(K)
     if not isinstance(K, int):
         raise InvalidInputError("the number of coefficients K must be an integer")
+    if K > MAX_COEFFICIENTS:
+        raise InvalidInputError(f"K = {K} coefficients is beyond {MAX_COEFFICIENTS}; ask for single "
+                                "coefficients c_k (hermite_coefficient) for larger k")
     _exact_moments(act, K)
     return [hermite_coefficient(act, j) for j in range(K)]
 

@@ -164,3 +164,29 @@ def test_linear_plus_even_activations_have_exact_odd_zeros(name):
         assert abs(ref) < 1e-35
     c1, _ = numeric.expectation_of_pieces(pieces_times(act, sk.x), dps=30)
     assert abs(c1 - mpmath.mpf(1) / 2) < 1e-29
+
+
+def test_large_k_from_the_closed_form_in_k_fast_and_right():
+    """c_5000 of ReLU (issue "Bad input": it hung) against He_n(0) = (-1)^(n/2) (n-1)!! written out
+    here: c_k = He_{k-2}(0) phi(0) / sqrt(k!) for k >= 2."""
+    import time
+    start = time.perf_counter()
+    c = sk.hermite_coefficient("relu", 5000)
+    assert c.exact and time.perf_counter() - start < 5
+    k = 5000
+    with mpmath.workdps(30):
+        # (k-3)!! = (k-2)! / (2^((k-2)/2) ((k-2)/2)!)
+        log_dfact = mpmath.loggamma(k - 1) - (k - 2) / 2 * mpmath.log(2) - mpmath.loggamma(k / 2)
+        ref = (-1) ** ((k - 2) // 2) * mpmath.exp(log_dfact - mpmath.loggamma(k + 1) / 2) \
+            / mpmath.sqrt(2 * mpmath.pi)
+        assert abs(c.value(20) / ref - 1) < 1e-18
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sk.hermite_coefficient("relu", 10**6), "beyond the 5000"),
+    (lambda: sk.hermite_coefficient("tanh", 3001), "numeric engine supports k <= 1000"),
+    (lambda: sk.hermite_coefficients("tanh", 10**5), "beyond 2000"),
+])
+def test_huge_k_is_refused_at_once(call, match):
+    with pytest.raises(InvalidInputError, match=match):
+        call()
