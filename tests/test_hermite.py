@@ -166,13 +166,11 @@ def test_linear_plus_even_activations_have_exact_odd_zeros(name):
     assert abs(c1 - mpmath.mpf(1) / 2) < 1e-29
 
 
-def test_large_k_from_the_closed_form_in_k_fast_and_right():
+def test_large_k_from_the_closed_form_in_k():
     """c_5000 of ReLU (issue "Bad input": it hung) against He_n(0) = (-1)^(n/2) (n-1)!! written out
     here: c_k = He_{k-2}(0) phi(0) / sqrt(k!) for k >= 2."""
-    import time
-    start = time.perf_counter()
     c = sk.hermite_coefficient("relu", 5000)
-    assert c.exact and time.perf_counter() - start < 5
+    assert c.exact and "closed form in k" in c.provenance
     k = 5000
     with mpmath.workdps(30):
         # (k-3)!! = (k-2)! / (2^((k-2)/2) ((k-2)/2)!)

@@ -5,7 +5,6 @@ Every value is checked against a path that shares none of its code: the Hermite 
 ``sum_k c_k^2 rho^k`` with the core's c_k (exact engine or Arb 1-D expectations) and the rigorous
 Parseval tail ``(E sigma^2 - sum_{k<K} c_k^2) |rho|^K``, or mpmath quadrature written here.
 """
-import time
 
 import mpmath
 import numpy as np
@@ -82,13 +81,11 @@ def test_tiny_kernel_values_keep_their_significant_digits():
 
 # ---------------------------------------------------------------- certified inner-form kernels
 @pytest.mark.parametrize("name", ["elu", "celu", "selu", "hardtanh"])
-def test_inner_form_kernel_maps_are_certified_and_fast(name):
+def test_inner_form_kernel_maps_are_certified(name):
     kmap = sk.kernel_map(name)
     assert kmap.provenance.startswith("certified")     # builds the plan (inner form, E sigma^2)
     for r in (0.3, -0.7, 1 - 2.0**-40, -0.999999):
-        start = time.process_time()                    # CPU time: robust to a shared machine
-        res = kmap.result(r, dps=30)
-        assert time.process_time() - start < 1.0       # 0.05-0.5 s measured (25-60 s before)
+        res = kmap.result(r, dps=30)                   # speed: benchmarks/numerics.py
         assert res.certified and res.error <= abs(res.value) * mpmath.mpf(10) ** -32
 
 

@@ -160,7 +160,7 @@ def _clip(end, R):
         return (R, arb(R))
     if end == -sp.oo or float(end) < -R:
         return (-R, arb(-R))
-    return (float(end), compile_expr(sp.sympify(end))(acb(0), False).real)
+    return (float(end), compile_expr(end)(acb(0), False).real)   # an exact SymPy number
 
 
 def inner_result(act, r, dps):

@@ -359,7 +359,8 @@ class Plan:
             raise NotCertifiable("python-flint is not installed")
         self.parts = []
         for lo, hi, expr in pieces:
-            expr = sp.sympify(expr) if not isinstance(expr, sp.Basic) else expr
+            if not isinstance(expr, sp.Basic):   # pieces come from the package, never strings
+                raise NotCertifiable(f"a piece must be a SymPy expression, not {type(expr).__name__}")
             if expr == 0:
                 continue
             var = _find_x(expr)
