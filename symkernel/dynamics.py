@@ -62,23 +62,13 @@ def _as_kernel_map(obj):
 # ---------------------------------------------------------------------------------------------
 # numeric combinations of Quantities (Arb balls), exact zeros, signs
 # ---------------------------------------------------------------------------------------------
-def _kind_of(qs):
-    """'certified' when every input is exact or certified, else 'estimated'."""
-    return "certified" if all(q.kind in ("exact", "certified") for q in qs) else "estimated"
-
-
-def _ball_quantity(fn, qs, symbol, what):
-    """A Quantity ``fn(*qs)`` in Arb ball arithmetic (:func:`symkernel.quantity.combined`)."""
-    return combined(fn, qs, symbol, what)
-
-
 def _combine_quantities(exact_fn, ball_fn, qs, symbol, what):
     """Exact ``exact_fn(*exprs)`` when every input is exact, else ``ball_fn`` on Arb balls."""
     if all(q.exact for q in qs):
         return Quantity(_nice(to_sympy(exact_fn(*[q.expr for q in qs]))), symbol, f"exact: {what}")
     if any(q.exact and q.expr.free_symbols for q in qs):
         raise SymbolicValueError(f"{what}: give the symbols numeric values first")
-    return _ball_quantity(ball_fn, qs, symbol, what)
+    return combined(ball_fn, qs, symbol, what)
 
 
 
@@ -399,7 +389,7 @@ class KernelDynamics:
             rate = _combine_quantities(lambda a, b: 1 - a - b, lambda a, b: 1 - a - b, [k0, k0p], r"\alpha",
                                        "Theorem 1 case 3: 1 - kappa(0) - kappa'(0)")
         else:
-            rate = _ball_quantity(lambda a, r, d: (1 - a).max(d).max((1 - r) / (2 - d)),
+            rate = combined(lambda a, r, d: (1 - a).max(d).max((1 - r) / (2 - d)),
                                   [k0, self.fixed_point, self.kappa_prime_star], r"\alpha",
                                   "Theorem 1 case 4: max{1 - kappa(0), kappa'(rho*), "
                                   "(1 - rho*)/(2 - kappa'(rho*))}")
@@ -509,7 +499,7 @@ class KernelDynamics:
         k1 = self.kappa_prime_1
         if k1.exact:
             return Quantity(sp.log(1 / eps) / sp.log(1 / k1.expr), "L", "exact: Corollary 2")
-        return _ball_quantity(lambda a, k: a / (1 / k).log(), [Quantity(sp.log(1 / eps), "log(1/eps)"), k1],
+        return combined(lambda a, k: a / (1 / k).log(), [Quantity(sp.log(1 / eps), "log(1/eps)"), k1],
                               "L", "Corollary 2: ln(1/eps)/ln(1/kappa'(1))")
 
     def indistinguishable_depths(self):

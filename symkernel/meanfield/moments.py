@@ -50,6 +50,7 @@ from ..numerics import serialized_class
 from ..errors import InvalidInputError, NoClosedFormError, PrecisionError
 from ..expectations import as_activation, check_square_integrable
 from ..gaussian import exact as exact_engine
+from ..parsing import to_sympy
 from ..numerics import GUARD, Result, check_dps, converge, mpf_to_rational, working
 from ..numerics import arb as arb_numerics
 from ..pieces import Piece
@@ -84,11 +85,11 @@ def exact_number(q):
         if not mpmath.isfinite(q):
             raise InvalidInputError(f"expected a finite number, got {q}")
         return mpf_to_rational(q)
-    if isinstance(q, str):
-        try:
-            return sp.Rational(q)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"cannot read {q!r} as a number") from None
+    if isinstance(q, str):   # the restricted parser, never sympify: a decimal or a fraction
+        value = to_sympy(q)
+        if not value.is_Rational:
+            raise InvalidInputError(f"cannot read {q!r} as a number")
+        return value
     if isinstance(q, sp.Basic) and q.is_number and q.is_real is not False:
         if q.has(sp.Float):      # a Float is its binary value: keep it exact (no rounded sqrt)
             q = q.xreplace({f: sp.Rational(f) for f in q.atoms(sp.Float)})
