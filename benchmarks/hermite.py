@@ -14,9 +14,9 @@ import time
 import sympy as sp
 
 import symkernel as sk
-from symkernel.expectations import pieces_times
+from symkernel.gaussian.expectation import pieces_times
 from symkernel.gaussian import exact, numeric
-from symkernel.hermite import _he_coefficients
+from symkernel.coefficients.hermite import _he_coefficients
 
 ACTIVATIONS = ["relu", "step", "elu", "gelu", "erf", "exp", "sin"]
 

@@ -7,7 +7,7 @@ Examples::
     symkernel coeffs relu -K 6             # Hermite coefficients c_0..c_5
     symkernel beta sin --gain alpha        # closed form in the gain
     symkernel kernel relu --rho 0.5 --dps 30
-    symkernel dynamics gelu                # Theorem 1 of seed 000: case, rho*, rate
+    symkernel dynamics gelu                # Theorem 1 of Joudaki & Hofmann (AISTATS 2025): case, rho*, rate
     symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05
     symkernel eoc tanh --sigma-b2 0.05     # edge of chaos
     symkernel check relu --simulate        # exact vs numeric engine, theory vs finite width
@@ -43,13 +43,13 @@ import mpmath
 import sympy as sp
 
 from .errors import SymkernelError
-from .symbols import alpha
+from symkernel.core.symbols import alpha
 
 SCHEMA = "symkernel-cli/1"
 
 EPILOG = """examples:
   symkernel tables                         all published tables, derived vs published
-  symkernel tables --only "seed 001" --markdown   Markdown (--latex: booktabs tabulars)
+  symkernel tables --only "Joudaki, Daneshmand & Bach (NeurIPS 2023)" --markdown   Markdown (--latex: booktabs tabulars)
   symkernel coeffs relu -K 6               c_0..c_5 exactly
   symkernel coeffs "x**3 - x" -K 5 --json  any expression in x
   symkernel beta tanh --dps 40             no closed form: 40 correct digits
@@ -95,7 +95,7 @@ def _number(text):
 
 
 def _activation(args):
-    from .activations import activation
+    from symkernel.core.activations import activation
 
     return activation(args.activation, gain=args.gain)
 
@@ -134,7 +134,7 @@ def _envelope(args, act, **extra):
 
 def _show(quantities, args, act, names=None, **extra):
     """Print quantities as text, LaTeX (--latex) or JSON (--json)."""
-    from .latex import latex
+    from symkernel.present.latex import latex
 
     names = names or [None] * len(quantities)
     if args.json:
@@ -157,7 +157,7 @@ def _show(quantities, args, act, names=None, **extra):
 
 # ------------------------------------------------------------------------------ commands
 def cmd_activations(args):
-    from .activations import known_activations
+    from symkernel.core.activations import known_activations
 
     names = sorted(known_activations())
     print(
@@ -168,14 +168,14 @@ def cmd_activations(args):
 
 
 def cmd_coeffs(args):
-    from .hermite import hermite_coefficients
+    from symkernel.coefficients.hermite import hermite_coefficients
 
     act = _activation(args)
     _show(hermite_coefficients(act, args.K), args, act)
 
 
 def cmd_beta(args):
-    from .strength import isometry_strength
+    from symkernel.coefficients.strength import isometry_strength
 
     act = _activation(args)
     _show([isometry_strength(act)], args, act, names=["beta"])
@@ -191,7 +191,7 @@ _KERNELS = {
 
 def cmd_kernel(args):
     from . import kernels
-    from .latex import format_number, latex
+    from symkernel.present.latex import format_number, latex
 
     act = _activation(args)
     kern = getattr(kernels, _KERNELS[args.which])(act)
@@ -245,7 +245,7 @@ def _rho_argument(kern, r, dps):
 
 
 def cmd_dynamics(args):
-    from .dynamics import kernel_dynamics
+    from symkernel.theory.dynamics import kernel_dynamics
 
     act = _activation(args)
     dyn = kernel_dynamics(act)
@@ -255,7 +255,7 @@ def cmd_dynamics(args):
     if args.rho0 is not None:
         extra["sequence"] = [float(v) for v in dyn.sequence(float(args.rho0), args.depth)]
     if not args.json and not args.latex:
-        print(f"Theorem 1 (seed 000), case {dyn.case}, for the kernel map of {sp.sstr(act.expr)}")
+        print(f"Theorem 1 (Joudaki & Hofmann (AISTATS 2025)), case {dyn.case}, for the kernel map of {sp.sstr(act.expr)}")
     _show(qs, args, act, names=names, **extra)
     if not args.json:
         for note in dyn.notes:
@@ -265,7 +265,7 @@ def cmd_dynamics(args):
 
 
 def cmd_meanfield(args):
-    from .meanfield import mean_field
+    from symkernel.theory.meanfield.maps import mean_field
 
     act = _activation(args)
     mf = mean_field(act, args.sigma_w2, args.sigma_b2)
@@ -281,7 +281,7 @@ def cmd_meanfield(args):
 
 
 def cmd_eoc(args):
-    from .meanfield import edge_of_chaos
+    from symkernel.theory.meanfield.criticality import edge_of_chaos
 
     act = _activation(args)
     w, q = edge_of_chaos(act, sigma_b2=args.sigma_b2)
@@ -314,11 +314,13 @@ def _engine_value(result):
 
 def cmd_check(args):
     """Exact engine vs numeric engine for c_k, E[sigma^2] and beta; optional finite-width check."""
-    from .expectations import numeric_evaluator, pieces_map, pieces_times, second_moment
-    from .hermite import _he_coefficients, hermite_coefficients
-    from .numerics.combine import combine
-    from .strength import beta_from_moments, isometry_strength
-    from .symbols import x
+    from symkernel.gaussian.expectation import (
+        numeric_evaluator, pieces_map, pieces_times, second_moment,
+    )
+    from symkernel.coefficients.hermite import _he_coefficients, hermite_coefficients
+    from symkernel.numerics.combine import combine
+    from symkernel.coefficients.strength import beta_from_moments, isometry_strength
+    from symkernel.core.symbols import x
 
     act = _activation(args)
     if act.free_parameters:
@@ -366,7 +368,7 @@ def cmd_check(args):
         compare("beta", isometry_strength(act), beta_numeric)
     simulation = None
     if args.simulate:
-        from .validate import kernel_sequence
+        from symkernel.validate.networks import kernel_sequence
 
         v = kernel_sequence(
             act, args.rho0, width=args.width, depth=args.depth, seeds=range(args.seeds)
@@ -420,9 +422,9 @@ def cmd_check(args):
 
 
 def cmd_tables(args):
-    """Each table is printed as soon as it is computed (Seed 000 Table S.1 takes about a minute)."""
-    from .latex import document
-    from .tables import table_builders
+    """Each table is printed as soon as it is computed (Joudaki & Hofmann (AISTATS 2025) Table S.1 takes about a minute)."""
+    from symkernel.present.latex import document
+    from symkernel.present.tables import table_builders
 
     builders = table_builders()
     if args.only:
@@ -505,7 +507,7 @@ def build_parser():
         p.add_argument(
             "--notation",
             default="default",
-            help="LaTeX notation: default, seed000, seed001 (He_k), poole (rho -> c)",
+            help="LaTeX notation: default, joudaki_hofmann_2025, joudaki_daneshmand_bach_2023 (He_k), poole (rho -> c)",
         )
 
     def common(p):
@@ -535,7 +537,7 @@ def build_parser():
         cmd_tables,
         [
             "symkernel tables",
-            "symkernel tables --only 'seed 001' --markdown",
+            "symkernel tables --only 'Joudaki, Daneshmand & Bach (NeurIPS 2023)' --markdown",
             "symkernel tables --latex --standalone > tables.tex && pdflatex tables.tex",
         ],
     )
@@ -547,7 +549,7 @@ def build_parser():
         action="append",
         default=[],
         metavar="TEXT",
-        help="only the tables whose name contains TEXT (e.g. 'seed 001', 'S.1'; repeatable)",
+        help="only the tables whose name contains TEXT (e.g. 'Joudaki, Daneshmand & Bach (NeurIPS 2023)', 'S.1'; repeatable)",
     )
 
     p = add(
@@ -565,7 +567,7 @@ def build_parser():
 
     p = add(
         "beta",
-        "isometry strength beta_sigma (seed 001, Def. 3)",
+        "isometry strength beta_sigma (Joudaki, Daneshmand & Bach (NeurIPS 2023), Def. 3)",
         cmd_beta,
         ["symkernel beta relu", "symkernel beta tanh --dps 40", "symkernel beta sin --gain alpha"],
     )
@@ -599,7 +601,7 @@ def build_parser():
 
     p = add(
         "dynamics",
-        "Theorem 1 of seed 000: case, fixed point rho*, rate alpha",
+        "Theorem 1 of Joudaki & Hofmann (AISTATS 2025): case, fixed point rho*, rate alpha",
         cmd_dynamics,
         [
             "symkernel dynamics relu",
@@ -613,7 +615,7 @@ def build_parser():
 
     p = add(
         "meanfield",
-        "mean-field q*, chi_1 and depth scales xi_q, xi_c (seed 003)",
+        "mean-field q*, chi_1 and depth scales xi_q, xi_c (Pabari & Zhou)",
         cmd_meanfield,
         ["symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05"],
     )
@@ -667,7 +669,7 @@ def main(argv=None):
     if getattr(args, "latex", False) and getattr(args, "json", False):
         parser.exit(2, "symkernel: error: choose one of --json and --latex\n")
     if hasattr(args, "notation"):
-        from .latex import NOTATIONS
+        from symkernel.present.latex import NOTATIONS
 
         if args.notation not in NOTATIONS:
             parser.exit(

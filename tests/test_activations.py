@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 import symkernel as sk
-from symkernel.activations import REGISTRY, SELU_ALPHA, SELU_SCALE
+from symkernel.core.activations import REGISTRY, SELU_ALPHA, SELU_SCALE
 from symkernel.errors import InvalidInputError, UnknownActivationError
 
 REQUIRED = ["identity", "relu", "leaky_relu", "abs", "step", "sign", "hardtanh", "exp", "sin", "cos",
@@ -32,7 +32,7 @@ def test_gain_scales_the_argument_and_may_be_symbolic():
     assert sk.activation(sk.activation("tanh"), gain=3).expr == sp.tanh(3 * sk.x)
 
 
-def test_seed001_shifted_exponential_is_expressible_two_ways():
+def test_joudaki_daneshmand_bach_2023_shifted_exponential_is_expressible_two_ways():
     assert sk.activation("exp", shift=-2).expr == sp.exp(sk.x - 2)
     assert sk.activation(sp.exp(sk.x - 2)).expr == sp.exp(sk.x - 2)
 

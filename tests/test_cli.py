@@ -9,8 +9,8 @@ import pytest
 from symkernel.cli import SCHEMA, main
 
 
-def test_tables_reproduce_seed001(capsys):
-    assert main(["tables", "--only", "seed 001"]) == 0
+def test_tables_reproduce_joudaki_daneshmand_bach_2023(capsys):
+    assert main(["tables", "--only", "Joudaki, Daneshmand & Bach (NeurIPS 2023)"]) == 0
     out = capsys.readouterr().out
     assert "Table 2" in out and "Table B.1" in out and "Table S.1" not in out
     assert "[DIFF]" not in out and out.count("[OK]") == 9
@@ -18,7 +18,7 @@ def test_tables_reproduce_seed001(capsys):
 
 
 def test_tables_json_and_markdown(capsys):
-    assert main(["tables", "--json", "--only", "Seed 001"]) == 0
+    assert main(["tables", "--json", "--only", "Joudaki, Daneshmand & Bach (NeurIPS 2023)"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema"] == SCHEMA and data["command"] == "tables"
     t2 = data["tables"][0]
@@ -31,7 +31,7 @@ def test_tables_json_and_markdown(capsys):
 
 def test_tables_latex_standalone(capsys):
     assert (
-        main(["tables", "--latex", "--standalone", "--notation", "seed001", "--only", "seed 001"])
+        main(["tables", "--latex", "--standalone", "--notation", "joudaki_daneshmand_bach_2023", "--only", "Joudaki, Daneshmand & Bach (NeurIPS 2023)"])
         == 0
     )
     out = capsys.readouterr().out

@@ -10,16 +10,10 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.sde import (
-    Diffusion,
-    Law,
-    VectorDiffusion,
-    norm_dynamics,
-    ou_activation,
-    simulate_resnet,
-    width1_law,
+    Diffusion, Law, VectorDiffusion, norm_dynamics, ou_activation, simulate_resnet, width1_law,
 )
 from symkernel.simulate.result import SimulationResult
-from symkernel.validate import Validation
+from symkernel.validate.networks import Validation
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.meanfield import moments
-from symkernel.papers import seed000, seed001_figures, seed003
+from symkernel.papers import joudaki_hofmann_2025, joudaki_daneshmand_bach_2023_figures, pabari_zhou
 
 
 def _values(obj):
@@ -36,26 +36,26 @@ def _mf():
 
 
 CALLS = {
-    "symkernel.quantity.Quantity.value": lambda d: sk.hermite_coefficient("softplus", 3).value(d),
-    "symkernel.quantity.Quantity.result": lambda d: sk.isometry_strength("tanh").result(d).value,
-    "symkernel.quantity.Quantity.error": lambda d: [sk.second_moment("elu").value(d),
+    "symkernel.core.quantity.Quantity.value": lambda d: sk.hermite_coefficient("softplus", 3).value(d),
+    "symkernel.core.quantity.Quantity.result": lambda d: sk.isometry_strength("tanh").result(d).value,
+    "symkernel.core.quantity.Quantity.error": lambda d: [sk.second_moment("elu").value(d),
                                                     sk.kernel_dynamics("tanh").rate.value(d),
                                                     sk.kernel_dynamics("tanh").rate.error(d) * 0],
     "symkernel.kernels.kernel.Kernel.__call__": lambda d: [
         sk.kernel_map("tanh")(0.3, dps=d), sk.kernel_map("selu")(sp.Rational(1, 4), dps=d),
         sk.derivative_kernel("gelu_tanh")(0.5, dps=d), sk.mean_reduced_dual("softplus")(-0.4, dps=d)],
     "symkernel.kernels.kernel.Kernel.result": lambda d: sk.kernel_map("elu").result(0.7, d).value,
-    "symkernel.dynamics.KernelDynamics.sequence": lambda d: sk.kernel_dynamics("tanh").sequence(
+    "symkernel.theory.dynamics.KernelDynamics.sequence": lambda d: sk.kernel_dynamics("tanh").sequence(
         0.5, 3, dps=d),
-    "symkernel.meanfield.maps.MeanField.length_map_value": lambda d: _mf().length_map_value(0.7, d),
-    "symkernel.meanfield.moments.Moments.result": lambda d: moments("erf").result("D1", 0.3, d).value,
-    "symkernel.meanfield.moments.Moments.mp": lambda d: moments("tanh").mp("V", 2, d),
-    "symkernel.hermite.parseval_partial_sums": lambda d: sk.hermite.parseval_partial_sums("tanh", 4, d),
-    "symkernel.papers.seed000.table_s1_rows": lambda d: [
-        r["values"] for r in seed000.table_s1_rows(d, names=["tanh", "elu"])],
-    "symkernel.papers.seed003.theorem1": lambda d: [seed003.theorem1(d)[k] for k in ("sigma_w2", "sigma_w")],
-    "symkernel.papers.seed001_figures.figure_b1_data": lambda d: [
-        mpmath.mpf(v) for v in seed001_figures.figure_b1_data(("tanh",), [0.5], dps=d)["tanh"]["beta"]],
+    "symkernel.theory.meanfield.maps.MeanField.length_map_value": lambda d: _mf().length_map_value(0.7, d),
+    "symkernel.theory.meanfield.moments.Moments.result": lambda d: moments("erf").result("D1", 0.3, d).value,
+    "symkernel.theory.meanfield.moments.Moments.mp": lambda d: moments("tanh").mp("V", 2, d),
+    "symkernel.coefficients.hermite.parseval_partial_sums": lambda d: sk.coefficients.hermite.parseval_partial_sums("tanh", 4, d),
+    "symkernel.papers.joudaki_hofmann_2025.table_s1_rows": lambda d: [
+        r["values"] for r in joudaki_hofmann_2025.table_s1_rows(d, names=["tanh", "elu"])],
+    "symkernel.papers.pabari_zhou.theorem1": lambda d: [pabari_zhou.theorem1(d)[k] for k in ("sigma_w2", "sigma_w")],
+    "symkernel.papers.joudaki_daneshmand_bach_2023_figures.figure_b1_data": lambda d: [
+        mpmath.mpf(v) for v in joudaki_daneshmand_bach_2023_figures.figure_b1_data(("tanh",), [0.5], dps=d)["tanh"]["beta"]],
     "symkernel.gaussian.numeric.expectation": lambda d: sk.gaussian.numeric.expectation(
         sp.tanh(sk.x) ** 2, d)[0],
     "symkernel.gaussian.numeric.expectation_of_pieces": lambda d: sk.gaussian.numeric.expectation_of_pieces(
@@ -68,17 +68,21 @@ CALLS = {
 INTERNAL = {
     "symkernel.gaussian.numeric.estimate", "symkernel.kernels.certified.InnerPlan.result",
     "symkernel.kernels.certified.inner_result", "symkernel.kernels.nested.Nested.value",
-    "symkernel.kernels.precision.closed_result", "symkernel.meanfield.maps.refine_root",
-    "symkernel.papers.seed000.format_table_s1", "symkernel.papers.seed000.table_s1_table",
-    "symkernel.papers.seed001.prove_equal", "symkernel.plotting.beta_vs_gain",
-    "symkernel.quantity.evaluate_exact", "symkernel.quantity.exact_result",
+    "symkernel.kernels.precision.closed_result", "symkernel.theory.meanfield.maps.refine_root",
+    "symkernel.papers.joudaki_hofmann_2025.format_table_s1", "symkernel.papers.joudaki_hofmann_2025.table_s1_table",
+    "symkernel.papers.joudaki_daneshmand_bach_2023.prove_equal", "symkernel.present.plotting.beta_vs_gain",
+    "symkernel.core.quantity.evaluate_exact", "symkernel.core.quantity.exact_result",
 }
+
+
+# old import paths kept for one release (they warn on import; their names live elsewhere)
+DEPRECATED_PATHS = {"symkernel.present.latex", "symkernel.present.tables"}
 
 
 def _dps_callables():
     found = set()
     for info in pkgutil.walk_packages(sk.__path__, "symkernel."):
-        if info.name.endswith("__main__"):
+        if info.name.endswith("__main__") or info.name in DEPRECATED_PATHS:
             continue
         mod = importlib.import_module(info.name)
         for name, obj in vars(mod).items():

@@ -1,4 +1,4 @@
-"""Trustworthy digits of the Theorem-1 quantities (seed 000), Propositions 2-3 and Table S.1.
+"""Trustworthy digits of the Theorem-1 quantities (Joudaki & Hofmann (AISTATS 2025)), Propositions 2-3 and Table S.1.
 
 Every value asked at ``dps`` digits must (1) agree with the same value asked at ``dps + 20``
 digits to ``dps`` digits, (2) agree at 30 digits with an independent path computed here (mpmath
@@ -16,7 +16,7 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.errors import PrecisionError
-from symkernel.papers import seed000
+from symkernel.papers import joudaki_hofmann_2025
 
 DPS = 30
 REF_DPS = 60
@@ -116,8 +116,8 @@ def test_selu_kappa0_is_an_exact_zero():
 
 
 def test_undecidable_sign_raises_instead_of_rounding_to_zero():
-    from symkernel.dynamics import _sign
-    from symkernel.quantity import Quantity
+    from symkernel.theory.dynamics import _sign
+    from symkernel.core.quantity import Quantity
 
     tiny = Quantity(None, "t", "estimated: a tiny positive value", lambda dps: mpmath.mpf(10) ** -300)
     with pytest.raises(PrecisionError, match="sign"):
@@ -199,7 +199,7 @@ def test_residual_kernel_map_digits():
 
 def test_table_s1_column_c_and_entries():
     """Column C = sqrt(E sigma^2): tanh at 30 digits (once off by 6e-17 relative)."""
-    (row,) = seed000.table_s1_rows(dps=DPS, names=["tanh"])
+    (row,) = joudaki_hofmann_2025.table_s1_rows(dps=DPS, names=["tanh"])
     c = row["derived"][0]
     with mpmath.workdps(REF_DPS):
         ref_c = mpmath.sqrt(reference("tanh")["m2"])
@@ -207,7 +207,7 @@ def test_table_s1_column_c_and_entries():
     assert c.kind == "certified"
     ref = reference("tanh")
     for col, attr in (("alpha", "rate"), ("kappa'(0)", "kappa_prime_0"), ("kappa'(1)", "kappa_prime_1")):
-        v = row["values"][seed000.TABLE_S1_COLUMNS.index(col)]
+        v = row["values"][joudaki_hofmann_2025.TABLE_S1_COLUMNS.index(col)]
         assert close(v, ref[attr], DPS), col
 
 
@@ -244,9 +244,9 @@ def test_results_do_not_depend_on_the_callers_precision():
 
 
 def test_erfiinv_digits_tiny_and_huge_arguments():
-    """seed 002's erfiinv (sde.special) by its own Newton: erfi(erfiinv(y)) = y to 40 digits,
+    """Hayou (TMLR 2023)'s erfiinv (sde.special) by its own Newton: erfi(erfiinv(y)) = y to 40 digits,
     also below float64's range (once a 0 start gave NaN) and above it; mp.dps left alone."""
-    from symkernel.sde.special import erfiinv
+    from symkernel.theory.sde.special import erfiinv
 
     before = mpmath.mp.prec
     for y in ("1e-400", "3e-7", "0.5", "-7", "1e300", "1e1000"):

@@ -5,7 +5,7 @@ import sympy as sp
 
 from symkernel.errors import NoClosedFormError, NotSquareIntegrableError, PrecisionError
 from symkernel.gaussian import exact, numeric
-from symkernel.symbols import alpha, x
+from symkernel.core.symbols import alpha, x
 
 a = sp.Rational(13, 10)
 GELU = x * (1 + sp.erf(x / sp.sqrt(2))) / 2

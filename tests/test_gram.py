@@ -213,9 +213,9 @@ def test_corollary_a3_and_theorem_4_along_the_mean_field_sequence(betas, act):
 
 def test_bounds_as_symbolic_functions_of_depth():
     beta = sk.isometry_strength("relu")
-    b = gram.isometry_gap_bound(np.eye(3), beta, sk.symbols.ell)
-    assert sp.simplify(b - 12 * beta.expr ** (-sk.symbols.ell)) == 0
-    assert gram.potential_bound(2, 2, sk.symbols.ell) == 2 * 2 ** (-sk.symbols.ell)
+    b = gram.isometry_gap_bound(np.eye(3), beta, sk.core.symbols.ell)
+    assert sp.simplify(b - 12 * beta.expr ** (-sk.core.symbols.ell)) == 0
+    assert gram.potential_bound(2, 2, sk.core.symbols.ell) == 2 * 2 ** (-sk.core.symbols.ell)
     with pytest.raises(InvalidInputError, match=r"\[1, 2\]"):
         gram.potential_bound(1.0, 0.5, 3)
     assert gram.isometry_gap_bound_depth(np.array([[1.0, 0.5], [0.5, 1.0]]), 1.0) == math.inf

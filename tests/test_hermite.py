@@ -6,10 +6,12 @@ import pytest
 import sympy as sp
 
 import symkernel as sk
-from symkernel.errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError, SymbolicValueError
-from symkernel.expectations import pieces_times
+from symkernel.errors import (
+    InvalidInputError, NoClosedFormError, NotSquareIntegrableError, SymbolicValueError,
+)
+from symkernel.gaussian.expectation import pieces_times
 from symkernel.gaussian import numeric
-from symkernel.hermite import _he_coefficients
+from symkernel.coefficients.hermite import _he_coefficients
 
 EXACT_ACTIVATIONS = ["identity", "relu", "leaky_relu", "abs", "step", "sign", "hardtanh", "exp", "sin",
                      "cos", "erf", "gelu", "elu", "celu", "selu", "gaussian", ("he", {"n": 3}),

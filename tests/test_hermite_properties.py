@@ -16,7 +16,7 @@ rationals = st.fractions(min_value=-3, max_value=3, max_denominator=7).map(lambd
 @given(names, gains)
 def test_parseval_partial_sums_increase_to_the_second_moment(name, gain):
     act = sk.activation(name, gain=gain)
-    partial, total = sk.hermite.parseval_partial_sums(act, 14, dps=30)
+    partial, total = sk.coefficients.hermite.parseval_partial_sums(act, 14, dps=30)
     with mpmath.workdps(30):
         assert all(b >= a for a, b in zip(partial, partial[1:]))
         assert partial[-1] <= total * (1 + mpmath.mpf(10) ** -25)

@@ -10,8 +10,8 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.errors import InvalidInputError
-from symkernel.latex import Notation, document, format_number, hermite_label, latex
-from symkernel.tables import seed001_table2, seed001_table_b1
+from symkernel.present.latex import Notation, document, format_number, hermite_label, latex
+from symkernel.present.tables import joudaki_daneshmand_bach_2023_table2, joudaki_daneshmand_bach_2023_table_b1
 
 
 GOLDEN = [
@@ -59,7 +59,7 @@ def test_sympy_latex_and_jupyter_agree_with_export():
 
 def test_hermite_notation_in_labels():
     assert hermite_label("He_3(x)") == r"\mathrm{he}_{3}(x)"
-    assert hermite_label("He_3(x)", "seed001") == r"\mathrm{He}_{3}(x)"
+    assert hermite_label("He_3(x)", "joudaki_daneshmand_bach_2023") == r"\mathrm{He}_{3}(x)"
     assert hermite_label("exp(alpha x)") == r"\exp(\alpha x)"
     with pytest.raises(InvalidInputError):
         Notation(hermite="H")
@@ -132,15 +132,15 @@ def test_exported_tables_and_expressions_compile_with_pdflatex(tmp_path):
         sk.kernel_map("tanh"),
     ]
     snippets = [latex(o, mode=m) for o, m in zip(objects, ["inline", "display", "equation"] * 3)]
-    from symkernel.papers.seed000 import TABLE_S1, TABLE_S1_COLUMNS
-    from symkernel.tables import Label, Table
+    from symkernel.papers.joudaki_hofmann_2025 import TABLE_S1, TABLE_S1_COLUMNS
+    from symkernel.present.tables import Label, Table
 
     s1_like = Table(  # Table S.1's headers and labels with its published numbers (fast to build)
-        "Seed 000, Table S.1 (published)",
+        "Joudaki & Hofmann (AISTATS 2025), Table S.1 (published)",
         ["activation", *TABLE_S1_COLUMNS],
         [[Label(label), *published] for label, _, published in TABLE_S1],
     )
-    tables = [seed001_table2(), seed001_table_b1(), s1_like]
+    tables = [joudaki_daneshmand_bach_2023_table2(), joudaki_daneshmand_bach_2023_table_b1(), s1_like]
     snippets += [t.to_latex(float_env=True) for t in tables]
-    snippets += [t.to_latex(notation="seed001", digits=6) for t in tables]
+    snippets += [t.to_latex(notation="joudaki_daneshmand_bach_2023", digits=6) for t in tables]
     _compile(document(*snippets), tmp_path)

@@ -1,4 +1,4 @@
-"""Mean-field maps, depth scales and edge of chaos (issue 5, seed 003)."""
+"""Mean-field maps, depth scales and edge of chaos (issue 5, Pabari & Zhou)."""
 import mpmath
 import numpy as np
 import pytest
@@ -7,9 +7,11 @@ from hypothesis import given, settings, strategies as st
 
 import symkernel as sk
 from symkernel.errors import InvalidInputError
-from symkernel.meanfield import (NoFixedPointError, cnn_eigenvalues, cnn_mode_depth_scales,
-                                 critical_minimum, float_state, moments, window_operator)
-from symkernel.meanfield.moments import Q
+from symkernel.meanfield import (
+    NoFixedPointError, cnn_eigenvalues, cnn_mode_depth_scales, critical_minimum, float_state,
+    moments, window_operator,
+)
+from symkernel.theory.meanfield.moments import Q
 
 
 @pytest.mark.parametrize("name", ["relu", "erf", "hardtanh"])
@@ -97,11 +99,11 @@ def test_exact_edges_of_chaos():
 
 
 def test_sigmoid_theorem1_minimum():
-    from symkernel.papers import seed003
-    res = seed003.theorem1(30)
+    from symkernel.papers import pabari_zhou
+    res = pabari_zhou.theorem1(30)
     assert res["at_boundary"] and res["D1_decreasing"] and res["sigma_b2"] == 0
     w, pub = res["sigma_w2"], res["published"]
-    # seed 003 prints sigma_w ~ 103.05 and sigma_w^2 >~ 100: the computed minimum is sigma_w^2,
+    # Pabari & Zhou prints sigma_w ~ 103.05 and sigma_w^2 >~ 100: the computed minimum is sigma_w^2,
     # 103.0076 (4e-4 below the printed 103.05), and sigma_w is about 10.149
     assert pub["theorem1_bound_sigma_w2"] < w < pub["theorem1_sigma_w"]
     assert abs(w - pub["theorem1_sigma_w"]) / w < 1e-3 and abs(w - pub["theorem1_sigma_w"]) > 0.03
@@ -117,21 +119,21 @@ def test_sigmoid_theorem1_minimum():
         assert abs(w * m.mp("V", q, 30, "numeric") - q) < mpmath.mpf(10) ** -27 * q
 
 
-def test_seed003_phase_diagram_data_and_figure():
+def test_pabari_zhou_phase_diagram_data_and_figure():
     import matplotlib
     matplotlib.use("Agg")
-    from symkernel.papers import seed003
-    d = seed003.phase_diagram_data("tanh", points=9, depths=np.arange(1, 31))
+    from symkernel.papers import pabari_zhou
+    d = pabari_zhou.phase_diagram_data("tanh", points=9, depths=np.arange(1, 31))
     crit = d["critical_sigma_w2"]
     assert crit == pytest.approx(float(sk.edge_of_chaos("tanh", 0.05)[0]), rel=1e-12)
     for w, ph, chi in zip(d["sigma_w2"], d["phase"], d["chi_1"]):
         assert (ph == "ordered") == (w < crit) == (chi < 1)
     assert np.allclose(d["lines"][4.5], 4.5 * np.array(d["xi_c"]))
     assert d["heat"].shape == (30, 9) and np.all((d["heat"] >= 0) & (d["heat"] <= 1))
-    r = seed003.phase_diagram_data("relu", sigma_w2=[1.5, 2.5], depths=[5])
+    r = pabari_zhou.phase_diagram_data("relu", sigma_w2=[1.5, 2.5], depths=[5])
     assert r["phase"] == ["ordered", "no fixed point"] and np.isnan(r["xi_c"][1])
     assert r["critical_sigma_w2"] == 2.0
-    fig = seed003.draw_phase_diagram(d)
+    fig = pabari_zhou.draw_phase_diagram(d)
     assert len(fig.axes) == 2 and fig.axes[0].get_xlabel() == r"$\sigma_w^2$"
 
 

@@ -10,7 +10,7 @@ import symkernel as sk
 from symkernel.errors import PrecisionError
 from symkernel.meanfield import NoFixedPointError
 from symkernel.meanfield import critical_minimum, moments
-from symkernel.meanfield.jacobian import mean_squared_singular_value
+from symkernel.theory.meanfield.jacobian import mean_squared_singular_value
 
 REF_DPS = 60
 
@@ -274,7 +274,7 @@ def test_critical_depth_scale_is_an_error_not_a_number():
 
 def test_bad_input_and_capped_loops():
     from symkernel.errors import InvalidInputError
-    from symkernel.meanfield.maps import refine_root
+    from symkernel.theory.meanfield.maps import refine_root
     m = moments("tanh")
     with pytest.raises(InvalidInputError):
         m.result("V", 1, 20, method="simpson")

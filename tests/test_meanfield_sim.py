@@ -11,7 +11,7 @@ import pytest
 
 import symkernel as sk
 from symkernel.meanfield import float_state
-from symkernel.meanfield.trajectory import trajectory
+from symkernel.theory.meanfield.trajectory import trajectory
 from symkernel.simulate.mlp import inputs_with_gram
 
 WIDTH, DEPTH = 2000, 30
@@ -87,7 +87,9 @@ def test_chaotic_phase_decay_of_c_minus_c_star_gives_xi_c():
 
 @pytest.mark.parametrize("weights", ["gaussian", "orthogonal"])
 def test_jacobian_mean_squared_singular_value_is_chi1_to_the_depth(weights):
-    from symkernel.meanfield import mean_squared_singular_value, simulate_jacobian, spectrum_moments
+    from symkernel.meanfield import (
+        mean_squared_singular_value, simulate_jacobian, spectrum_moments,
+    )
     depth, width, runs = 6, 80, 24
     w_crit = float(sk.edge_of_chaos("tanh", 0.05)[0])
     for label, sw2, sb2 in (("ordered", 1.5, 0.3), ("critical", w_crit, 0.05)):

@@ -203,7 +203,7 @@ def test_value_at_dps_agrees_with_dps_plus_20(name):
 @given(st.floats(-1e300, 1e300, allow_nan=False).filter(lambda v: v != 0))
 def test_mpf_conversions_keep_sign_and_value(v):
     """Every mpf -> exact conversion (SymPy Rational, Arb) keeps the sign and every bit."""
-    from symkernel.meanfield.moments import exact_number
+    from symkernel.theory.meanfield.moments import exact_number
     from symkernel.numerics import mpf_to_rational
     from symkernel.numerics.combine import from_mpf
 

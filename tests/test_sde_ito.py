@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 import symkernel as sk
 from symkernel.errors import InvalidInputError, NoClosedFormError, UnknownActivationError
 from symkernel.sde import Diffusion, VectorDiffusion, invert, norm_dynamics, resnet_sde
-from symkernel.sde.special import erfiinv, numpy_erfiinv
-from symkernel.symbols import n, t, x
+from symkernel.theory.sde.special import erfiinv, numpy_erfiinv
+from symkernel.core.symbols import n, t, x
 
 mu, s, theta = sp.symbols("mu sigma theta", positive=True)
 z = sp.Symbol("z", real=True)

@@ -8,19 +8,11 @@ import sympy as sp
 import symkernel as sk
 from symkernel.errors import InvalidInputError, NoClosedFormError
 from symkernel.sde import (
-    Diffusion,
-    check_locally_lipschitz,
-    growth_factor,
-    norm_law,
-    ou_activation,
-    relu_mixture,
-    sign_change,
-    solve_activation,
-    solve_law,
-    width1_law,
+    Diffusion, check_locally_lipschitz, growth_factor, norm_law, ou_activation, relu_mixture,
+    sign_change, solve_activation, solve_law, width1_law,
 )
-from symkernel.sde.laws import B, z
-from symkernel.symbols import n, t, x
+from symkernel.theory.sde.laws import B, z
+from symkernel.core.symbols import n, t, x
 
 mu, s, theta, k = sp.symbols("mu sigma theta k", positive=True)
 x0 = sp.Symbol("x0", positive=True)

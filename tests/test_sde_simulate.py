@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from symkernel.errors import InvalidInputError
 from symkernel.sde import Diffusion, euler_maruyama, norm_law, simulate_resnet
-from symkernel.sde.checks import collapse_check, growth_check, law_check, ou_check
-from symkernel.symbols import t, x
+from symkernel.validate.resnet import collapse_check, growth_check, law_check, ou_check
+from symkernel.core.symbols import t, x
 
 
 def test_ks_depth_500_does_not_reject_and_depth_5_is_farther():

@@ -1,11 +1,11 @@
-"""Seed 001 figures: data functions (small sizes) and drawing functions."""
+"""Joudaki, Daneshmand & Bach (NeurIPS 2023) figures: data functions (small sizes) and drawing functions."""
 import matplotlib
 import numpy as np
 import pytest
 import sympy as sp
 
-from symkernel.papers import seed001, seed001_figures as figs
-from symkernel.symbols import alpha
+from symkernel.papers import joudaki_daneshmand_bach_2023, joudaki_daneshmand_bach_2023_figures as figs
+from symkernel.core.symbols import alpha
 
 
 def beta_by_gauss_hermite(f, gain, nodes=200):
@@ -27,7 +27,7 @@ def test_figure_b1_exact_and_numeric_against_quadrature_and_table_b1():
     for name, f in SMOOTH.items():
         for g, b in zip(gains, data[name]["beta"]):
             assert b == pytest.approx(beta_by_gauss_hermite(f, g), abs=1e-10)
-    published = {label.split("(")[0]: expr for label, _, expr in seed001.TABLE_B1}
+    published = {label.split("(")[0]: expr for label, _, expr in joudaki_daneshmand_bach_2023.TABLE_B1}
     for name in ("exp", "sin"):
         for g, b in zip(gains, data[name]["beta"]):
             assert b == pytest.approx(float(published[name].subs(alpha, sp.Float(g, 30))), rel=1e-14)

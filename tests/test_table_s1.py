@@ -1,17 +1,17 @@
-"""Seed 000, Table S.1: every entry recomputed exactly / to 30 digits against the published one."""
+"""Joudaki & Hofmann (AISTATS 2025), Table S.1: every entry recomputed exactly / to 30 digits against the published one."""
 import mpmath
 import pytest
 import sympy as sp
 
 import symkernel as sk
-from symkernel.papers import seed000
+from symkernel.papers import joudaki_hofmann_2025
 
 FAST = ["tanh", "selu", "relu", "sigmoid", "exp", "gelu"]
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return {r["name"]: r for r in seed000.table_s1_rows(dps=30, names=FAST)}
+    return {r["name"]: r for r in joudaki_hofmann_2025.table_s1_rows(dps=30, names=FAST)}
 
 
 def test_agreeing_rows(rows):
@@ -48,11 +48,11 @@ def test_values_to_30_digits(rows):
 @pytest.mark.slow
 def test_elu_row_and_celu_identity():
     assert sk.activation("celu").expr == sk.activation("elu").expr   # CELU(alpha=1) is ELU
-    (row,) = seed000.table_s1_rows(dps=12, names=["elu"])
+    (row,) = joudaki_hofmann_2025.table_s1_rows(dps=12, names=["elu"])
     assert row["agrees"], row["reason"]
     assert row["derived"][-1] == 4
 
 
 def test_format(rows):
-    text = seed000.format_table_s1(rows=list(rows.values()), digits=6)
+    text = joudaki_hofmann_2025.format_table_s1(rows=list(rows.values()), digits=6)
     assert "| ReLU |" in text and "**≠**" in text and text.count("\n|") >= 7

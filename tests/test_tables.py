@@ -7,14 +7,8 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.errors import InvalidInputError
-from symkernel.tables import (
-    Label,
-    Math,
-    Table,
-    Value,
-    seed001_table2,
-    seed001_table_b1,
-    table_builders,
+from symkernel.present.tables import (
+    Label, Math, Table, Value, joudaki_daneshmand_bach_2023_table2, joudaki_daneshmand_bach_2023_table_b1, table_builders,
 )
 
 
@@ -91,8 +85,8 @@ def test_math_cell_and_empty_cell():
     assert "$\\gamma$ & " in t.to_latex() and t.as_dict()["rows"] == [["gamma", ""]]
 
 
-def test_seed001_tables_agree_with_the_publication():
-    t2, b1 = seed001_table2(), seed001_table_b1()
+def test_joudaki_daneshmand_bach_2023_tables_agree_with_the_publication():
+    t2, b1 = joudaki_daneshmand_bach_2023_table2(), joudaki_daneshmand_bach_2023_table_b1()
     assert len(t2.rows) == 6 and len(b1.rows) == 3
     assert t2.disagreements == [] and b1.disagreements == []
     relu = [r for r in t2.rows if r[0].text == "max(x,0)"][0]
@@ -102,5 +96,5 @@ def test_seed001_tables_agree_with_the_publication():
 
 def test_paper_tables_lists_every_table():
     names = [name for name, _ in table_builders()]
-    assert names[:2] == ["Seed 001, Table 2", "Seed 001, Table B.1"]
-    assert "Seed 000, Table S.1" in names  # built by symkernel.papers.seed000
+    assert names[:2] == ["Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2", "Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1"]
+    assert "Joudaki & Hofmann (AISTATS 2025), Table S.1" in names  # built by symkernel.papers.joudaki_hofmann_2025

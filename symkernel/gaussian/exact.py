@@ -19,7 +19,7 @@ Each term is reduced to a *base integral* ``\int_{lo}^{hi} w^m \prod \Phi(a_j w 
    half line), all centred (``b = 0``) where they need to be elementary; the others (Owen's T) raise
    :class:`~symkernel.errors.NoClosedFormError` so the caller falls back to the numeric engine.
 
->>> from symkernel.symbols import x
+>>> from symkernel.core.symbols import x
 >>> import sympy as sp
 >>> expectation(sp.erf(x)**2)
 2*asin(2/3)/pi
@@ -31,11 +31,11 @@ from typing import NamedTuple
 
 import sympy as sp
 
-from ..parsing import to_sympy
+from symkernel.core.parsing import to_sympy
 
-from ..errors import NoClosedFormError, NotSquareIntegrableError
-from ..pieces import split
-from ..symbols import x
+from symkernel.errors import NoClosedFormError, NotSquareIntegrableError
+from symkernel.core.pieces import split
+from symkernel.core.symbols import x
 
 Phi_ = sp.Function("Phi_")  # placeholder for the standard normal CDF during the reduction
 _SQRT2PI = sp.sqrt(2 * sp.pi)

@@ -8,7 +8,7 @@ to ``dps + 2`` significant digits (:func:`symkernel.numerics.converge`); that ag
 :class:`PrecisionError` says how many digits were established.
 
 >>> import sympy as sp, mpmath
->>> from symkernel.symbols import x
+>>> from symkernel.core.symbols import x
 >>> value, err = expectation(sp.tanh(x)**2, dps=30)
 >>> mpmath.nstr(value, 30)
 '0.394294490397841174416459772444'
@@ -16,12 +16,12 @@ to ``dps + 2`` significant digits (:func:`symkernel.numerics.converge`); that ag
 import mpmath
 import sympy as sp
 
-from ..parsing import to_sympy
+from symkernel.core.parsing import to_sympy
 
-from ..errors import InvalidInputError
-from ..numerics import GUARD, Result, check_dps, converge
-from ..pieces import split
-from ..symbols import x
+from symkernel.errors import InvalidInputError
+from symkernel.numerics import GUARD, Result, check_dps, converge
+from symkernel.core.pieces import split
+from symkernel.core.symbols import x
 
 _SPLITS = (-12, -6, -3, 0, 3, 6, 12)
 METHOD = "mpmath tanh-sinh quadrature split at breakpoints, successive precisions agree"
@@ -62,7 +62,7 @@ def _high_precision_constants(expr, digits=400):
     lambdify would print them as double-precision literals; nested closed forms would be
     re-evaluated at every node.  The caller passes more digits than it works at.
     """
-    from ..activations import _NamedConstant
+    from symkernel.core.activations import _NamedConstant
     constants = [a for a in to_sympy(expr).atoms(sp.NumberSymbol) if isinstance(a, _NamedConstant)]
     return to_sympy(expr).xreplace({c: sp.Float(c.definition.evalf(digits + 10), digits) for c in constants})
 

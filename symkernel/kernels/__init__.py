@@ -26,17 +26,17 @@ exp(rho - 1)
 """
 import mpmath
 
-from ..numerics import serialized
-from ..errors import InvalidInputError, PrecisionError
-from ..expectations import as_activation, check_square_integrable, second_moment
-from ..hermite import hermite_coefficient
-from ..numerics import GUARD, Result
-from ..quantity import Quantity
+from symkernel.numerics import serialized
+from symkernel.errors import InvalidInputError, PrecisionError
+from symkernel.gaussian.expectation import as_activation, check_square_integrable, second_moment
+from symkernel.coefficients.hermite import hermite_coefficient
+from symkernel.numerics import GUARD, Result
+from symkernel.core.quantity import Quantity
 from .arithmetic import _q, _qmul
 from .closed_forms import _clean_number, weak_derivative
 from .kernel import MINUS_C0_SQUARED, Kernel
 
-# re-exported for symkernel.dynamics and tests/test_kernels.py, which import them from here
+# re-exported for symkernel.theory.dynamics and tests/test_kernels.py, which import them from here
 from .arguments import _rho_value  # noqa: F401,E402
 from .arithmetic import _qadd  # noqa: F401,E402
 from .kernel import CLOSED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE  # noqa: F401,E402

@@ -15,8 +15,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidInputError, SymbolicValueError
-from ..numerics import check_dps, mpf_to_rational
+from symkernel.errors import InvalidInputError, SymbolicValueError
+from symkernel.numerics import check_dps, mpf_to_rational
 
 
 def _rho_value(value):

@@ -12,9 +12,9 @@ when both parts are exact or certified, ``estimated`` otherwise.
 import mpmath
 import sympy as sp
 
-from ..numerics import Result, settle
-from ..parsing import to_sympy
-from ..quantity import Quantity
+from symkernel.numerics import Result, settle
+from symkernel.core.parsing import to_sympy
+from symkernel.core.quantity import Quantity
 
 
 def _q(value, symbol="q", provenance="exact"):

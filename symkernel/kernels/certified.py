@@ -23,11 +23,13 @@ with the envelope ``sigma(x)^2 <= C (1+|x|)^m e^{a|x|}`` of
 import mpmath
 import sympy as sp
 
-from ..errors import PrecisionError
-from ..expectations import second_moment
-from ..numerics import Result
-from ..numerics.arb import NotCertifiable, compile_expr, enclose, envelope, radius_ball, tail_bound
-from ..symbols import rho, x
+from symkernel.errors import PrecisionError
+from symkernel.gaussian.expectation import second_moment
+from symkernel.numerics import Result
+from symkernel.numerics.arb import (
+    NotCertifiable, compile_expr, enclose, envelope, radius_ball, tail_bound,
+)
+from symkernel.core.symbols import rho, x
 from .arguments import exact_rational
 from .closed_forms import _S, _inner_form
 

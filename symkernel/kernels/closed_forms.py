@@ -7,7 +7,7 @@ one are done by the exact engine (:mod:`symkernel.gaussian.exact`); then
 ``atan(rho/s) -> asin(rho)``.  Also the weak derivative ``sigma'`` for Price's theorem
 ``d/drho E[f(X)f(Y)] = E[f'(X)f'(Y)]``.
 
->>> from symkernel.expectations import as_activation
+>>> from symkernel.gaussian.expectation import as_activation
 >>> _closed_form(as_activation("erf"))
 2*asin(2*rho/3)/pi
 """
@@ -15,11 +15,11 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ..activations import Activation
-from ..errors import NoClosedFormError, NotSquareIntegrableError
-from ..gaussian import exact
-from ..pieces import split
-from ..symbols import rho, x
+from symkernel.core.activations import Activation
+from symkernel.errors import NoClosedFormError, NotSquareIntegrableError
+from symkernel.gaussian import exact
+from symkernel.core.pieces import split
+from symkernel.core.symbols import rho, x
 
 
 _S = sp.Symbol("s_", positive=True)      # sqrt(1 - rho^2) during the derivation
@@ -145,7 +145,7 @@ def _nicer(expr):
 def weak_derivative(act):
     """``(sigma', None)`` as an Activation, or ``(None, reason)`` when sigma jumps (sigma' has a delta).
 
-    >>> from symkernel.expectations import as_activation
+    >>> from symkernel.gaussian.expectation import as_activation
     >>> d, why = weak_derivative(as_activation("relu")); d.expr
     Piecewise((0, x < 0), (1, True))
     >>> print(weak_derivative(as_activation("step"))[1])

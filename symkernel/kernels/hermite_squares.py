@@ -5,7 +5,7 @@
 ``psi_{k+1} = (x psi_k - sqrt(k) psi_{k-1}) / sqrt(k+1)``: by the trapezoidal rule in fixed-point
 integers (mpmath precision, analytic sigma), or by composite Gauss-Legendre in float64.
 
->>> from symkernel.expectations import as_activation
+>>> from symkernel.gaussian.expectation import as_activation
 >>> squares, m2 = _float_hermite_squares(as_activation("identity"))
 >>> round(float(squares[1]), 12), m2
 (1.0, 1.0)
@@ -14,9 +14,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import PrecisionError
-from ..expectations import second_moment
-from ..symbols import x
+from symkernel.errors import PrecisionError
+from symkernel.gaussian.expectation import second_moment
+from symkernel.core.symbols import x
 from .precision import mp_lambdify
 
 

@@ -7,7 +7,7 @@ and the polynomial part; it is certified only when every part is (``Kernel.prove
 the path).  Float64 evaluation by the lambdified closed form, a truncated Taylor series (Horner)
 when it reaches double precision on [-1, 1], or Gauss-Legendre quadrature.
 
->>> from symkernel.expectations import as_activation
+>>> from symkernel.gaussian.expectation import as_activation
 >>> Kernel(as_activation("identity"), scale=2, poly=(1,)).expr
 2*rho + 1
 """
@@ -17,12 +17,14 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..numerics import serialized_class
-from ..errors import InvalidInputError, NoClosedFormError, PrecisionError, SymbolicValueError
-from ..hermite import hermite_coefficient
-from ..numerics import Result, settle
-from ..quantity import Quantity, exact_result
-from ..symbols import rho
+from symkernel.numerics import serialized_class
+from symkernel.errors import (
+    InvalidInputError, NoClosedFormError, PrecisionError, SymbolicValueError,
+)
+from symkernel.coefficients.hermite import hermite_coefficient
+from symkernel.numerics import Result, settle
+from symkernel.core.quantity import Quantity, exact_result
+from symkernel.core.symbols import rho
 from .arguments import _check_dps, _rho_value, exact_rational
 from .arithmetic import _q, _qadd, _qmul
 from .closed_forms import _clean

@@ -14,7 +14,7 @@ evaluation uses the Hermite series (Parseval tail bound) for ``|rho| <= 0.9`` an
 analytic in ``s`` there) of float64 panel values, checked at the interleaved nodes.
 
 >>> import mpmath
->>> from symkernel.expectations import as_activation
+>>> from symkernel.gaussian.expectation import as_activation
 >>> nest = Nested.of(as_activation("softsign"))
 >>> mpmath.nstr(nest.value(mpmath.mpf("0.3"), 20).value, 15)
 '0.0513527393055484'
@@ -26,9 +26,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..errors import PrecisionError
-from ..symbols import x
-from ..numerics import converge
+from symkernel.errors import PrecisionError
+from symkernel.core.symbols import x
+from symkernel.numerics import converge
 from .precision import mp_lambdify
 
 MAX_GROWTH = 6          # polynomial growth degrees handled (|sigma| <= M (1+|x|)^p, p <= 6)

@@ -12,7 +12,7 @@ nested 2D tanh-sinh quadrature.  Values without a proof are accepted by
 (and a Chebyshev interpolant in ``s`` near ``|rho| = 1``).
 
 >>> import mpmath
->>> from symkernel.expectations import as_activation
+>>> from symkernel.gaussian.expectation import as_activation
 >>> dual = _Dual.of(as_activation("tanh"))
 >>> mpmath.nstr(dual.value(lambda wp: mpmath.mpf(1) / 2, None, 15), 12)
 '0.186324413203'
@@ -24,18 +24,19 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..activations import Activation
-from ..errors import PrecisionError, SymbolicValueError
-from ..expectations import second_moment
-from ..hermite import hermite_coefficient
-from ..numerics import Result, converge, settle, working
-from ..pieces import split
-from ..quantity import exact_result
-from ..symbols import rho, x
+from symkernel.core.activations import Activation
+from symkernel.errors import PrecisionError, SymbolicValueError
+from symkernel.gaussian.expectation import second_moment
+from symkernel.coefficients.hermite import hermite_coefficient
+from symkernel.numerics import Result, converge, settle, working
+from symkernel.core.pieces import split
+from symkernel.core.quantity import exact_result
+from symkernel.core.symbols import rho, x
 from .closed_forms import _S, _closed_form, _inner_form, weak_derivative
 from .nested import Nested, _edges
-from .hermite_squares import (SERIES_K_MAX, _float_hermite_squares, _gl_pieces,
-                              _trapezoid_coefficients)
+from .hermite_squares import (
+    SERIES_K_MAX, _float_hermite_squares, _gl_pieces, _trapezoid_coefficients,
+)
 from .arguments import exact_rational
 from .certified import InnerPlan
 from .precision import _numpy_modules, _points, _refine, closed_result, mp_lambdify
@@ -115,8 +116,10 @@ class _Dual:
     @property
     def provenance(self):
         """The label of the path :meth:`result` takes for rho other than -1, 0, 1."""
-        from .kernel import (CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE,
-                             NESTED_PROVENANCE, PANELS_PROVENANCE, SERIES_PROVENANCE)
+        from .kernel import (
+            CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE,
+            PANELS_PROVENANCE, SERIES_PROVENANCE,
+        )
         if self.closed is not None:
             return CLOSED_PROVENANCE
         if _inner_form(self.act) is not None and InnerPlan.of(self.act) is not None:
@@ -446,7 +449,7 @@ def stable_inner(act):
 
 
 def _expectation_quantity(expr):
-    from ..expectations import quantity_of_pieces
+    from symkernel.gaussian.expectation import quantity_of_pieces
     return quantity_of_pieces(split(expr), r"\mathbb{E}")
 
 

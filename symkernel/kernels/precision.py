@@ -7,7 +7,7 @@ proof is accepted by :func:`symkernel.numerics.converge` (two working precisions
 labelled ``estimated``.  Sums and products of such parts propagate the errors (:func:`settle`).
 
 >>> import mpmath
->>> from symkernel.symbols import rho
+>>> from symkernel.core.symbols import rho
 >>> mpmath.nstr(_eval_expr(rho**2 / 3, lambda wp: mpmath.mpf(1) / 2, 20), 20)
 '0.083333333333333333333'
 """
@@ -16,10 +16,10 @@ from functools import lru_cache
 import mpmath
 import sympy as sp
 
-from ..errors import InvalidInputError, PrecisionError
-from ..numerics import Result, converge, working
-from ..quantity import evaluate_exact
-from ..symbols import rho
+from symkernel.errors import InvalidInputError, PrecisionError
+from symkernel.numerics import Result, converge, working
+from symkernel.core.quantity import evaluate_exact
+from symkernel.core.symbols import rho
 
 def _numpy_modules():
     from scipy import special

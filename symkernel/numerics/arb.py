@@ -16,7 +16,7 @@ expression outside the compiled class raises :class:`NotCertifiable` (callers th
 to an estimate, labelled as such).
 
 >>> import sympy as sp, mpmath
->>> from symkernel.symbols import x
+>>> from symkernel.core.symbols import x
 >>> r = gaussian_expectation([(-sp.oo, sp.oo, sp.tanh(x)**2)], 30)
 >>> mpmath.nstr(r.value, 30), r.certified, r.error < 1e-30
 ('0.394294490397841174416459772444', True, True)
@@ -27,7 +27,7 @@ from functools import lru_cache
 import mpmath
 import sympy as sp
 
-from ..errors import PrecisionError
+from symkernel.errors import PrecisionError
 from .combine import from_ball, from_mpf
 from .precision import check_dps, meets, working
 

@@ -19,7 +19,7 @@ symkernel.errors.PrecisionError: ...
 """
 import mpmath
 
-from ..errors import PrecisionError
+from symkernel.errors import PrecisionError
 from .precision import GUARD, Result, settle, working
 
 try:

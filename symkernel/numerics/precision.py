@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from ..errors import InvalidInputError, PrecisionError
+from symkernel.errors import InvalidInputError, PrecisionError
 
 #: Largest number of significant digits any symkernel function accepts.
 MAX_DPS = 1000

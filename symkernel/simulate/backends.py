@@ -7,8 +7,8 @@ compare them through seed-independent statistics, never sample by sample.
 import numpy as np
 import sympy as sp
 
-from ..errors import InvalidInputError
-from ..symbols import x
+from symkernel.errors import InvalidInputError
+from symkernel.core.symbols import x
 
 _DTYPES = {"float32": "float32", "float64": "float64", np.float32: "float32", np.float64: "float64"}
 

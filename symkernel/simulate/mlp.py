@@ -29,10 +29,10 @@ import math
 
 import numpy as np
 
-from ..activations import Activation, activation
-from ..errors import InvalidInputError
-from ..hermite import hermite_coefficient
-from ..expectations import second_moment
+from symkernel.core.activations import Activation, activation
+from symkernel.errors import InvalidInputError
+from symkernel.coefficients.hermite import hermite_coefficient
+from symkernel.gaussian.expectation import second_moment
 from .backends import backend as make_backend, dtype_name
 from .result import SimulationResult
 
@@ -65,7 +65,7 @@ def inputs_with_gram(G0, width, seed=0):
     array([[1. , 0.3],
            [0.3, 1. ]])
     """
-    from ..gram import _check_numeric, _eigenvalues
+    from symkernel.theory.gram import _check_numeric, _eigenvalues
 
     G0, tol = _check_numeric(G0, None)
     lam, U = np.linalg.eigh(G0)

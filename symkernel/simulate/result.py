@@ -4,7 +4,9 @@ from functools import cached_property
 
 import numpy as np
 
-from ..gram import default_tolerance, isometry, isometry_gap, normalized_gram, potential
+from symkernel.theory.gram import (
+    default_tolerance, isometry, isometry_gap, normalized_gram, potential,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,7 +67,7 @@ class SimulationResult:
     def _repr_html_(self, digits=8):
         """A table of the isometry, its gap and the potential gamma at every layer (LaTeX cells);
         a float32 (float16) run shows at most 5 (2) digits, about what its Gram matrices carry."""
-        from ..tables import Table
+        from symkernel.present.tables import Table
 
         dtype = str(self.params.get("dtype", "float64"))
         digits = min(digits, {"float32": 5, "float16": 2}.get(dtype, digits))

@@ -1,0 +1,76 @@
+r"""Isometry strength ``beta_sigma`` (seed 001, Definition 3).
+
+.. math:: \beta_\sigma = 2 - \frac{c_1^2}{\sum_{k \ge 1} c_k^2} = 2 - \frac{c_1^2}{E[\sigma^2] - c_0^2}
+          \in [1, 2],
+
+equal to 1 exactly for affine sigma.  Exact whenever ``c_0``, ``c_1`` and ``E sigma^2`` are (also
+with a symbolic gain); otherwise computed in Arb ball arithmetic from the enclosures of ``c_0``,
+``c_1`` and ``E sigma^2`` (certified when all three are), with more working digits where
+``E sigma^2 - c_0^2`` cancels.
+
+>>> import symkernel as sk
+>>> sk.isometry_strength("relu").expr
+(-4 + 3*pi)/(2*(-1 + pi))
+>>> sk.isometry_strength("exp", gain=sk.alpha).expr
+-(alpha**2 - 2*exp(alpha**2) + 2)/(exp(alpha**2) - 1)
+"""
+import sympy as sp
+
+from symkernel.numerics import serialized
+from symkernel.core.activations import Activation, activation
+from symkernel.errors import InvalidInputError
+from symkernel.gaussian.expectation import (
+    EXACT_PROVENANCE, check_square_integrable, pieces_map, quantity_of_pieces,
+)
+from .hermite import hermite_coefficient
+from symkernel.numerics.combine import combine
+from symkernel.core.quantity import Quantity
+
+
+def _beta_form(expr):
+    """A compact form of beta: simplify, then prefer the form with fewer operations."""
+    if sp.count_ops(expr) >= 200:
+        return expr
+    candidates = [sp.simplify(expr), sp.factor(sp.together(expr))]
+    return min(candidates, key=sp.count_ops)
+
+
+def beta_from_moments(c0, c1, m2, act=None):
+    """``2 - c_1^2/(E sigma^2 - c_0^2)`` for numbers or Arb balls (InvalidInputError when the
+    variance is not positive: a constant activation)."""
+    variance = m2 - c0 * c0
+    if not variance > 0:
+        what = f" {act.expr}" if act is not None else ""
+        raise InvalidInputError(f"beta is undefined for the constant activation{what} "
+                                "(E[sigma^2] - c_0^2 is not positive)")
+    return 2 - c1 * c1 / variance
+
+
+@serialized
+def isometry_strength(act, gain=1, **params):
+    r"""``beta_sigma`` of an activation as a :class:`~symkernel.Quantity` (see module docstring)."""
+    act = act if isinstance(act, Activation) else activation(act, gain=gain, **params)
+    if isinstance(act, Activation) and gain != 1 and act.gain == 1:
+        act = activation(act, gain=gain)
+    check_square_integrable(act)
+    c0 = hermite_coefficient(act, 0)
+    c1 = hermite_coefficient(act, 1)
+    m2 = quantity_of_pieces(pieces_map(act, lambda e: e**2), r"\mathbb{E}[\sigma^2]")
+    params = (("sigma", act.expr),)
+    if c0.exact and c1.exact and m2.exact:
+        variance = sp.expand(m2.expr - c0.expr**2)
+        if variance == 0 or (variance.is_number and sp.N(variance, 50) == 0):
+            raise InvalidInputError(f"beta is undefined for the constant activation {act.expr}")
+        beta = _beta_form(2 - c1.expr**2 / variance)
+        return Quantity(beta, r"\beta_{\sigma}", EXACT_PROVENANCE, params=params)
+
+    def beta_of(b0, b1, b2):
+        return beta_from_moments(b0, b1, b2, act)
+
+    sources = [c0.result, c1.result, m2.result]
+    kinds = {q.kind for q in (c0, c1, m2)}
+    kind = "certified" if kinds <= {"exact", "certified"} else "estimated"
+    return Quantity(None, r"\beta_{\sigma}",
+                    f"{kind}: 2 - c_1^2/(E sigma^2 - c_0^2) in Arb ball arithmetic from "
+                    f"c_0 ({c0.kind}), c_1 ({c1.kind}), E sigma^2 ({m2.kind})",
+                    lambda dps: combine(beta_of, sources, dps, "isometry strength"), params)

@@ -1,0 +1,438 @@
+"""Activations: a SymPy expression in ``x`` with its gain, parameters and smooth pieces.
+
+``activation(name_or_expr, gain=1, **params)`` builds one from a registry name, a SymPy
+expression in :data:`symkernel.x`, or a string for the restricted parser.  The gain ``alpha``
+gives ``sigma_alpha(x) = sigma(alpha x)`` (MATH.md §1).
+
+>>> import symkernel as sk
+>>> sk.activation("relu")
+Activation('relu', Max(0, x))
+>>> sk.activation("sin", gain=sk.alpha).expr
+sin(alpha*x)
+>>> sk.activation("exp", shift=-2).expr          # seed 001 Table 2
+exp(x - 2)
+>>> sk.activation("he", n=2).expr
+sqrt(2)*x**2/2 - sqrt(2)/2
+"""
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+import numpy as np
+import sympy as sp
+
+from symkernel.numerics import serialized, serialized_class
+from .parsing import to_sympy
+
+from symkernel.errors import InvalidInputError, UnknownActivationError
+from .parsing import parse_activation
+from .pieces import Piece, split
+from .symbols import x
+
+
+def _selu_constants():
+    """Exact SELU constants (Klambauer et al. 2017, eq. 14): the fixed point (mean 0, variance 1)."""
+    e = sp.E
+    erfc1 = sp.erfc(1 / sp.sqrt(2))
+    alpha01 = -sp.sqrt(2 / sp.pi) / (erfc1 * sp.sqrt(e) - 1)
+    lambda01 = (1 - erfc1 * sp.sqrt(e)) * sp.sqrt(2 * sp.pi) / sp.sqrt(
+        2 * sp.erfc(sp.sqrt(2)) * e**2 + sp.pi * erfc1**2 * e - 2 * (2 + sp.pi) * erfc1 * sp.sqrt(e)
+        + sp.pi + 2)
+    return lambda01, alpha01
+
+
+class _NamedConstant(sp.NumberSymbol):
+    """An exact real constant shown by name (like ``pi``), evaluated from its closed form."""
+
+    is_real = True
+    is_positive = True
+    is_irrational = True
+    __slots__ = ()
+    _definitions = {}
+
+    def __new__(cls):
+        return sp.Expr.__new__(cls)
+
+    def _as_mpf_val(self, prec):
+        return _constant_mpf(type(self), int(prec))
+
+    def _latex(self, printer):
+        return self.latex_name
+
+    def __str__(self):
+        return self.name
+
+    __repr__ = __str__
+
+    def _sympystr(self, printer):
+        return self.name
+
+
+@lru_cache(maxsize=256)
+def _constant_mpf(cls, prec):
+    return cls.definition.evalf(prec_to_dps(prec) + 10)._as_mpf_val(prec)
+
+
+def prec_to_dps(prec):
+    return max(1, int(round(int(prec) / 3.3219280948873626) - 1))
+
+
+class SeluScale(_NamedConstant):
+    """SELU's lambda_01 = 1.0507009873554804934193349852946..., defined in closed form."""
+
+    name, latex_name = "lambda_01", r"\lambda_{01}"
+    definition = _selu_constants()[0]
+
+
+class SeluAlpha(_NamedConstant):
+    """SELU's alpha_01 = 1.6732632423543772848170429916717..., defined in closed form."""
+
+    name, latex_name = "alpha_01", r"\alpha_{01}"
+    definition = _selu_constants()[1]
+
+
+SELU_SCALE, SELU_ALPHA = SeluScale(), SeluAlpha()
+_GELU_TANH_C = sp.Rational(44715, 10**6)
+
+
+def _normalized_hermite(n):
+    if not (isinstance(n, (int, sp.Integer)) and int(n) >= 0):
+        raise InvalidInputError(f"he_n needs a nonnegative integer n, got {n!r}")
+    n = int(n)
+    return sp.expand(sp.hermite_prob(n, x) / sp.sqrt(sp.factorial(n)))
+
+
+def _monomial(n):
+    if not (isinstance(n, (int, sp.Integer)) and int(n) >= 0):
+        raise InvalidInputError(f"monomial needs a nonnegative integer n, got {n!r}")
+    return x ** int(n)
+
+
+def _elu(alpha):
+    return sp.Piecewise((x, x > 0), (alpha * (sp.exp(x) - 1), True))
+
+
+# name -> (builder(**params), default params, one-line description)
+REGISTRY = {
+    "identity": (lambda: x, {}, "x"),
+    "relu": (lambda: sp.Max(x, 0), {}, "max(x, 0)"),
+    "leaky_relu": (lambda slope: sp.Piecewise((x, x > 0), (slope * x, True)),
+                   {"slope": sp.Rational(1, 100)}, "x for x > 0, slope*x otherwise"),
+    "abs": (lambda: sp.Abs(x), {}, "|x|"),
+    "step": (lambda: sp.Heaviside(x), {}, "1[x > 0]"),
+    "sign": (lambda: sp.sign(x), {}, "sign(x)"),
+    "hardtanh": (lambda: sp.Max(-1, sp.Min(1, x)), {}, "clip(x, -1, 1)"),
+    "exp": (lambda shift: sp.exp(x + shift), {"shift": 0}, "exp(x + shift)"),
+    "sin": (lambda: sp.sin(x), {}, "sin(x)"),
+    "cos": (lambda: sp.cos(x), {}, "cos(x)"),
+    "erf": (lambda: sp.erf(x), {}, "erf(x)"),
+    "gelu": (lambda: x * (1 + sp.erf(x / sp.sqrt(2))) / 2, {}, "x Phi(x) (exact GELU)"),
+    "gelu_tanh": (lambda: x * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (x + _GELU_TANH_C * x**3))) / 2,
+                  {}, "tanh approximation of GELU"),
+    "elu": (_elu, {"alpha": 1}, "x for x > 0, alpha (e^x - 1) otherwise"),
+    "celu": (lambda alpha: sp.Piecewise((x, x > 0), (alpha * (sp.exp(x / alpha) - 1), True)),
+             {"alpha": 1}, "x for x > 0, alpha (e^(x/alpha) - 1) otherwise"),
+    "selu": (lambda: SELU_SCALE * _elu(SELU_ALPHA), {},
+             "lambda01 * elu(alpha01) with the exact constants of Klambauer et al. (2017)"),
+    "softplus": (lambda: sp.log(1 + sp.exp(x)), {}, "log(1 + e^x)"),
+    "sigmoid": (lambda: 1 / (1 + sp.exp(-x)), {}, "1/(1 + e^-x)"),
+    "tanh": (lambda: sp.tanh(x), {}, "tanh(x)"),
+    "silu": (lambda: x / (1 + sp.exp(-x)), {}, "x sigmoid(x)"),
+    "mish": (lambda: x * sp.tanh(sp.log(1 + sp.exp(x))), {}, "x tanh(softplus(x))"),
+    "softsign": (lambda: x / (1 + sp.Abs(x)), {}, "x/(1 + |x|)"),
+    "arctan": (lambda: sp.atan(x), {}, "arctan(x)"),
+    "gaussian": (lambda: sp.exp(-x**2 / 2), {}, "exp(-x^2/2)"),
+    "he": (_normalized_hermite, {"n": 1}, "normalized Hermite polynomial He_n(x)/sqrt(n!)"),
+    "monomial": (_monomial, {"n": 1}, "x^n"),
+}
+ALIASES = {"linear": "identity", "swish": "silu", "atan": "arctan", "heaviside": "step",
+           "gelu_exact": "gelu", "erf_act": "erf"}
+
+
+def known_activations():
+    """Sorted registry names (aliases included)."""
+    return sorted([*REGISTRY, *ALIASES])
+
+
+def _as_sympy_param(name, value):
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"parameter {name}={value!r} must be a number or a SymPy expression")
+    if isinstance(value, float) and not np.isfinite(value):
+        raise InvalidInputError(f"parameter {name}={value!r} must be a finite number")
+    return sp.Rational(str(value)) if isinstance(value, float) else sp.Integer(value)
+
+
+def _check_gain(gain):
+    gain = _as_sympy_param("gain", gain)
+    if gain.has(x):
+        raise InvalidInputError("the gain must not depend on x")
+    if gain.is_positive is False or gain.is_zero:
+        raise InvalidInputError(f"the gain must be positive, got {gain}")
+    if gain.is_positive is None:
+        raise InvalidInputError(f"the gain {gain} is not known to be positive; use a number or a "
+                                "Symbol declared positive=True, like sk.alpha")
+    return gain
+
+
+@serialized_class
+@dataclass(frozen=True, eq=False)
+class Activation:
+    """An activation sigma(x) = base(gain * x); see :func:`activation`."""
+
+    name: str
+    base: sp.Expr
+    gain: sp.Expr = sp.Integer(1)
+    params: tuple = ()
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def expr(self):
+        """The activation as a SymPy expression in ``x`` (gain applied)."""
+        return self.base if self.gain == 1 else self.base.subs(x, self.gain * x)
+
+    @cached_property
+    def pieces(self):
+        """Smooth pieces ``Piece(lo, hi, expr)`` between breakpoints (see :mod:`symkernel.core.pieces`)."""
+        return split(self.expr)
+
+    @property
+    def breakpoints(self):
+        """Points where sigma or one of its derivatives jumps."""
+        return [p.lo for p in self.pieces[1:]]
+
+    @property
+    def free_parameters(self):
+        """Free symbols other than x (a symbolic gain, symbolic parameters)."""
+        return self.expr.free_symbols - {x}
+
+    def __repr__(self):
+        return f"Activation({self.name!r}, {self.expr})"
+
+    def __eq__(self, other):
+        return isinstance(other, Activation) and self.expr == other.expr
+
+    def __hash__(self):
+        return hash(self.expr)
+
+    def _latex(self, printer=None):
+        return sp.latex(self.expr)
+
+    def latex(self):
+        r"""LaTeX of sigma(x), e.g. ``\max\left(0, x\right)``."""
+        return self._latex()
+
+    def _repr_latex_(self):
+        return rf"$\sigma(x) = {self.latex()}$"
+
+    def with_expr(self, expr, name=None):
+        """A new activation with expression ``expr`` (gain 1)."""
+        return Activation(name or self.name, to_sympy(expr))
+
+    def scaled(self, a=1, b=0):
+        """The activation ``a sigma + b``."""
+        return Activation(f"{a}*{self.name}+{b}", to_sympy(a) * self.expr + to_sympy(b))
+
+    def reflected(self):
+        """The activation ``sigma(-x)``."""
+        return Activation(f"{self.name}(-x)", self.expr.subs(x, -x))
+
+    def subs(self, *args, **kwargs):
+        """Substitute parameter values: ``act.subs(sk.alpha, 2)`` or ``act.subs({sk.alpha: 2})``."""
+        return Activation(self.name, self.expr.subs(*args, **kwargs))
+
+    @cached_property
+    def parity(self):
+        """``'even'``, ``'odd'`` (odd up to an additive constant, see :attr:`odd_offset`) or ``None``.
+
+        Odd up to a constant (sigmoid, step) still gives c_k = 0 for every even k >= 2.  A cheap
+        numeric test at three points rules parity out; a symbolic simplification confirms it.
+        """
+        reflected = self.expr.subs(x, -x)
+        try:
+            if _numerically_constant(reflected - self.expr, zero=True) and _is_zero(reflected - self.expr):
+                return "even"
+            total = reflected + self.expr
+            if not _numerically_constant(total):
+                return None
+            total = _piecewise_simplify(total)
+        except Exception:  # noqa: BLE001 - a failed simplification just means "unknown parity"
+            return None
+        if not total.has(x):
+            self._cache["odd_offset"] = total
+            return "odd"
+        return None
+
+    @property
+    def odd_offset(self):
+        """For an activation that is odd up to a constant, the constant sigma(x) + sigma(-x)."""
+        return self._cache.get("odd_offset") if self.parity == "odd" else None
+
+    @cached_property
+    def linear_odd_part(self):
+        """``b`` when ``sigma(x) - b x`` is even (``sigma(x) - sigma(-x) = 2 b x`` exactly), else None.
+
+        SiLU, GELU and its tanh form are even up to ``x/2``: then ``c_1 = b`` and ``c_k = 0`` for
+        every odd ``k >= 3``.  Screened at three points, confirmed by simplification.
+        """
+        if self.parity == "even":
+            return sp.Integer(0)
+        diff = self.expr - self.expr.subs(x, -x)
+        try:
+            if not _numerically_constant(diff / x):
+                return None
+            b = _piecewise_simplify(diff / (2 * x))
+        except Exception:  # noqa: BLE001 - a failed simplification just means "unknown"
+            return None
+        if b.has(x) or b.has(sp.nan, sp.zoo):
+            return None
+        return b
+
+    @property
+    def strict_parity(self):
+        """``'even'``, ``'odd'`` (sigma(-x) = -sigma(x) exactly, offset 0) or ``None``.
+
+        Use this, not :attr:`parity`, for any shortcut that needs sigma(-x) = +-sigma(x) itself
+        (half-line integration, sigma_hat(-rho) = +-sigma_hat(rho)); :attr:`parity` also calls
+        sigmoid "odd" (odd up to the constant 1/2), which is right only for Hermite zeros.
+        """
+        if self.parity == "even":
+            return "even"
+        if self.parity == "odd" and self.odd_offset == 0:
+            return "odd"
+        return None
+
+    def numpy(self):
+        """A vectorized float64 NumPy function of sigma (parameters must be numbers)."""
+        if self.free_parameters:
+            raise InvalidInputError(f"give the parameters {sorted(map(str, self.free_parameters))} "
+                                    "numeric values (act.subs(...)) before evaluating numerically")
+        key = ("numpy",)
+        if key not in self._cache:
+            self._cache[key] = _piecewise_numpy(self.pieces)
+        return self._cache[key]
+
+
+def _numerically_constant(expr, zero=False):
+    """False when ``expr`` visibly varies in x (or is visibly nonzero, with ``zero``) at test points."""
+    free = {s: _TEST_GAIN for s in expr.free_symbols if s != x}
+    values = []
+    for point in (sp.Rational(-7, 5), sp.Rational(3, 10), sp.Rational(23, 10)):
+        value = sp.N(expr.subs(free).subs(x, point), 20)
+        if not value.is_number or value.has(sp.nan, sp.zoo):
+            return True  # cannot tell numerically: let the symbolic test decide
+        values.append(complex(value))
+    if zero:
+        return all(abs(v) < 1e-12 for v in values)
+    return all(abs(v - values[0]) < 1e-12 * max(1.0, abs(values[0])) for v in values)
+
+
+_TEST_GAIN = sp.Rational(137, 100)
+
+
+def _is_zero(expr):
+    if expr == 0:
+        return True
+    return _piecewise_simplify(expr) == 0
+
+
+def _piecewise_simplify(expr):
+    """Simplify piece by piece (SymPy's simplify is weak on Max/Heaviside combinations)."""
+    pieces = split(expr)
+    simplified = [sp.simplify(p.expr) for p in pieces]
+    if all(s == simplified[0] for s in simplified):
+        return simplified[0]
+    return sp.Piecewise(*[(s, x < p.hi) for s, p in zip(simplified, pieces)])
+
+
+_NUMPY_MODULES = [{"erf": None, "erfc": None}, "numpy"]
+
+
+def _numpy_modules():
+    from scipy import special
+
+    return [{"erf": special.erf, "erfc": special.erfc, "erfi": special.erfi}, "numpy"]
+
+
+def _piecewise_numpy(pieces):
+    funcs = [sp.lambdify(x, p.expr, modules=_numpy_modules()) for p in pieces]
+    edges = [float(p.lo) for p in pieces[1:]]
+
+    def f(values):
+        arr = np.asarray(values, dtype=float)
+        out = np.empty_like(arr)
+        index = np.searchsorted(edges, arr, side="right") if edges else np.zeros(arr.shape, int)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i, fn in enumerate(funcs):
+                mask = index == i
+                if mask.any():
+                    out[mask] = np.broadcast_to(fn(arr[mask]), arr[mask].shape)
+        return out
+
+    return f
+
+
+@serialized
+def activation(spec, gain=1, **params):
+    """Build an :class:`Activation`.
+
+    ``spec`` is a registry name (see :func:`known_activations`), a SymPy expression in
+    :data:`symkernel.x`, an existing Activation (to apply a gain), or a string such as
+    ``"x**2 - 1"`` read by the restricted parser :func:`symkernel.core.parsing.parse_activation`.
+    ``gain`` (a positive number or positive symbol) gives sigma(gain * x).
+
+    >>> activation("leaky_relu", slope=0.2).expr
+    Piecewise((x, x > 0), (x/5, True))
+    >>> activation("softmax")
+    Traceback (most recent call last):
+    ...
+    symkernel.errors.UnknownActivationError: cannot parse 'softmax': unknown name 'softmax'; ...
+    """
+    gain = _check_gain(gain)
+    if isinstance(spec, Activation):
+        if params:
+            raise InvalidInputError("parameters apply to registry names only")
+        return Activation(spec.name, spec.expr, gain) if gain != 1 else spec
+    if isinstance(spec, str):
+        name = ALIASES.get(spec.strip().lower(), spec.strip().lower())
+        if name in REGISTRY:
+            builder, defaults, _ = REGISTRY[name]
+            unknown = set(params) - set(defaults)
+            if unknown:
+                raise InvalidInputError(f"{name} takes parameters {sorted(defaults) or 'none'}, "
+                                        f"not {sorted(unknown)}")
+            values = {k: _as_sympy_param(k, params.get(k, v)) for k, v in defaults.items()}
+            if name in ("he", "monomial"):
+                base = builder(**{k: v for k, v in values.items()})
+            else:
+                base = builder(**values)
+            shown = tuple(sorted((k, v) for k, v in values.items() if k in params))
+            label = name if not shown else name + "(" + ", ".join(f"{k}={v}" for k, v in shown) + ")"
+            return Activation(label, base, gain, shown)
+        if params:
+            raise UnknownActivationError(f"unknown activation {spec!r}; known: {', '.join(known_activations())}")
+        try:
+            expr = parse_activation(spec)
+        except UnknownActivationError as exc:
+            raise UnknownActivationError(f"{exc}. Known activation names: "
+                                         f"{', '.join(known_activations())}") from None
+        return _from_expr(expr, spec, gain)
+    if isinstance(spec, (int, float)) or isinstance(spec, sp.Basic):
+        if params:
+            raise InvalidInputError("parameters apply to registry names only; substitute them in the expression")
+        return _from_expr(to_sympy(spec), str(spec), gain)
+    raise InvalidInputError(f"cannot make an activation from {type(spec).__name__}; give a registry "
+                            "name, a SymPy expression in sk.x, or a string")
+
+
+def _from_expr(expr, label, gain):
+    other = [s for s in expr.free_symbols if s != x and not s.is_positive]
+    bad = [s for s in other if s.name == "x"]
+    if bad:
+        raise InvalidInputError("the expression uses a symbol named 'x' that is not sk.x; use sk.x")
+    if expr.has(sp.I) or expr.has(sp.zoo, sp.nan, sp.oo):
+        raise InvalidInputError(f"{expr} is not a real activation")
+    return Activation(label, expr, gain)
+
+
+__all__ = ["Activation", "Piece", "activation", "known_activations", "REGISTRY", "SELU_SCALE", "SELU_ALPHA"]

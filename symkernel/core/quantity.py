@@ -1,0 +1,246 @@
+r"""``Quantity``: one derived number (or expression), exact and/or numeric, with its provenance.
+
+>>> import symkernel as sk
+>>> q = sk.hermite_coefficient("relu", 2)
+>>> q.expr
+1/(2*sqrt(pi))
+>>> q.exact, q.latex()
+(True, '\\frac{1}{2 \\sqrt{\\pi}}')
+>>> import mpmath; mpmath.nstr(q.value(dps=30), 30)
+'0.28209479177387814347403972578'
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import mpmath
+import sympy as sp
+
+from symkernel.numerics import serialized_class
+from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError
+from symkernel.numerics import GUARD, Result, as_result, check_dps, working
+from symkernel.numerics.combine import combine
+from .parsing import to_sympy
+
+#: The three words a provenance starts with (README, "Exact, certified, estimated").
+KINDS = ("exact", "certified", "estimated")
+
+
+def _check_dps(dps):
+    check_dps(dps)
+
+
+def evaluate_exact(expr, dps):
+    """``expr`` to ``dps`` correct digits as an ``mpmath.mpf`` (SymPy's adaptive evalf, strict)."""
+    if expr.free_symbols:
+        raise SymbolicValueError(f"{expr} has free symbols {sorted(map(str, expr.free_symbols))}; "
+                                 "substitute values first (quantity.subs(...))")
+    try:
+        val = sp.N(expr, dps + 3, strict=True, maxn=max(4 * dps, 200))
+    except sp.core.evalf.PrecisionExhausted:
+        val = sp.N(expr, dps + 3, maxn=max(16 * dps, 1000))
+        check = sp.N(expr, dps + 25, maxn=max(16 * dps, 1000))
+        if abs(val - check) > abs(check) * sp.Float(10) ** (-(dps + 1)) and check != 0:
+            raise PrecisionError(f"could not evaluate {expr} to {dps} digits") from None
+    if val.has(sp.I):
+        re, im = val.as_real_imag()
+        if im != 0 and abs(im) > abs(re) * sp.Float(10) ** (-(dps + 2)):
+            raise PrecisionError(f"{expr} evaluates to the complex number {val}")
+        val = re
+    if not val.is_number or val.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+        raise PrecisionError(f"{expr} does not evaluate to a finite real number ({val})")
+    with mpmath.workdps(dps + 3):
+        return mpmath.mpf(sp.Float(val, dps + 3)._mpf_)
+
+
+def proved_zero(expr):
+    """True when exact reasoning shows ``expr == 0``: ``sympy.simplify``, then again with named
+    constants (SELU's ``alpha_01``, ``lambda_01``) replaced by their closed-form definitions and
+    ``erf`` written through ``erfc`` (the form the SELU constants are defined in)."""
+    if expr == 0 or sp.simplify(expr) == 0:
+        return True
+    defs = {a: a.definition for a in expr.atoms(sp.NumberSymbol) if hasattr(a, "definition")}
+    if not defs and not expr.has(sp.erf):
+        return False
+    return sp.simplify(expr.subs(defs).rewrite(sp.erfc)) == 0
+
+
+def zero_if_proved(expr):
+    """``expr``, or the exact 0 when it is numerically tiny and :func:`proved_zero` shows it is 0.
+
+    A closed form can be 0 without looking like it (SELU's mean, by construction of its
+    constants); evaluating such an expression to significant digits is impossible.
+    """
+    if expr.free_symbols or expr == 0:
+        return expr
+    try:
+        tiny = abs(sp.N(expr, 30, maxn=400)) < sp.Float(10) ** -25
+    except (TypeError, ValueError):
+        tiny = True
+    return sp.Integer(0) if tiny and proved_zero(expr) else expr
+
+
+def exact_result(expr, dps):
+    """``expr`` evaluated by SymPy's evalf as a certified :class:`~symkernel.numerics.Result`."""
+    value = evaluate_exact(expr, dps)
+    return Result(value, abs(value) * mpmath.mpf(10) ** (-(dps + 2)), True, "exact: SymPy evalf")
+
+
+@serialized_class
+@dataclass(frozen=True, eq=False)
+class Quantity:
+    """A derived number: ``expr`` (exact SymPy, or ``None``) and/or a numeric evaluator.
+
+    ``numeric(dps)`` returns an mpf correct to ``dps`` digits, or a
+    :class:`~symkernel.numerics.Result` (value with an error bound), or raises
+    ``PrecisionError``; it always runs inside :func:`symkernel.numerics.working` at
+    ``dps + GUARD`` digits, whatever the caller's mpmath precision.  ``symbol`` is the LaTeX name
+    (``c_{3}``); ``provenance`` says how the value was obtained and starts with one of
+    :data:`KINDS`: ``exact`` (a closed form), ``certified`` (a proven enclosure) or
+    ``estimated`` (no enclosure; the method follows).
+    """
+
+    expr: Optional[sp.Expr]
+    symbol: str = "q"
+    provenance: str = ""
+    numeric: Optional[Callable[[int], mpmath.mpf]] = field(default=None, repr=False)
+    params: tuple = ()
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.expr is None and self.numeric is None:
+            raise InvalidInputError("a Quantity needs an exact expression or a numeric evaluator")
+        if self.expr is not None and not isinstance(self.expr, sp.Basic):
+            object.__setattr__(self, "expr", to_sympy(self.expr))
+        object.__setattr__(self, "provenance", _normalized_provenance(self))
+
+    @property
+    def kind(self):
+        """``'exact'``, ``'certified'`` (a proven enclosure) or ``'estimated'``."""
+        if self.expr is not None:
+            return "exact"
+        return "certified" if self.provenance.startswith("certified") else "estimated"
+
+    @property
+    def exact(self):
+        """True when the quantity has an exact SymPy expression."""
+        return self.expr is not None
+
+    @property
+    def plain_symbol(self):
+        """The symbol without LaTeX markup, for terminals: ``c_3``, ``beta_sigma``."""
+        return self.symbol.replace("\\", "").replace("{", "").replace("}", "").replace("mathbb", "")
+
+    @property
+    def free_symbols(self):
+        return self.expr.free_symbols if self.expr is not None else set()
+
+    def result(self, dps=15):
+        """The value with its absolute error bound, as a :class:`~symkernel.numerics.Result`."""
+        _check_dps(dps)
+        if dps not in self._cache:
+            with working(dps + GUARD):
+                if self.expr is not None:
+                    res = exact_result(self.expr, dps)
+                else:
+                    res = as_result(self.numeric(dps), dps, self.provenance,
+                                    certified=self.kind == "certified")
+            self._cache[dps] = res
+        return self._cache[dps]
+
+    def value(self, dps=15):
+        """The value as an ``mpmath.mpf`` correct to ``dps`` significant digits."""
+        return self.result(dps).rounded(dps)
+
+    def error(self, dps=15):
+        """An absolute error bound of :meth:`value` at ``dps`` (proven unless ``kind`` is
+        ``'estimated'``, where it is the estimate of the method)."""
+        res = self.result(dps)
+        with working(dps + GUARD):
+            return res.error + abs(res.value - res.rounded(dps))
+
+    def __float__(self):
+        return float(self.value(17))
+
+    def subs(self, *args, **kwargs):
+        """Substitute symbols in the exact expression (``q.subs(sk.alpha, 2)``)."""
+        if self.expr is None:
+            raise SymbolicValueError("a numeric quantity has no symbols to substitute")
+        return Quantity(self.expr.subs(*args, **kwargs), self.symbol, self.provenance, None, self.params)
+
+    def simplify(self):
+        """The same quantity with ``sympy.simplify`` applied to its expression."""
+        if self.expr is None:
+            return self
+        return Quantity(sp.simplify(self.expr), self.symbol, self.provenance, None, self.params)
+
+    def _sympy_(self):
+        if self.expr is None:
+            raise SymbolicValueError("a numeric quantity has no exact expression; use .value(dps)")
+        return self.expr
+
+    def latex(self, digits=15, equation=False):
+        """LaTeX of the exact expression, or of the numeric value to ``digits`` digits.
+
+        ``equation=True`` prefixes the symbol: ``c_{2} = \\frac{...}{...}``.
+        """
+        if self.expr is not None:
+            body = sp.latex(self.expr)
+        else:
+            body = mpmath.nstr(self.value(digits), digits)
+            if "e" in body:
+                mant, exp = body.split("e")
+                body = rf"{mant} \times 10^{{{int(exp)}}}"
+        return f"{self.symbol} = {body}" if equation else body
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_latex_(self):
+        return f"${self.latex(equation=True)}$"
+
+    def __repr__(self):
+        if self.expr is not None:
+            return f"Quantity({self.symbol} = {self.expr}, exact)"
+        try:
+            shown = mpmath.nstr(self.value(15), 15)
+        except (PrecisionError, SymbolicValueError) as exc:
+            shown = f"<{exc}>"
+        return f"Quantity({self.symbol} ≈ {shown}, {self.provenance})"
+
+    def __str__(self):
+        return str(self.expr) if self.expr is not None else mpmath.nstr(self.value(15), 15)
+
+
+def _normalized_provenance(q):
+    """Provenance that starts with its kind: a numeric value without a claim is 'estimated'."""
+    text = q.provenance or ""
+    if q.expr is not None:
+        return text if text.startswith("exact") else f"exact: {text}".rstrip(": ")
+    for word in ("certified", "estimated"):
+        if text.startswith(word):
+            return text
+    if text.startswith("numeric:"):
+        text = text[len("numeric:"):].strip()
+    elif text in ("numeric", "exact"):
+        text = ""
+    return f"estimated: {text}".rstrip(": ") if text else "estimated"
+
+
+def combined(fn, quantities, symbol, what, params=()):
+    """The Quantity ``fn(*quantities)`` evaluated in Arb ball arithmetic on the inputs' enclosures.
+
+    ``fn`` takes and returns Arb balls (``a + b``, ``a.sqrt()``, ``a.log()``, ``a.max(b)``);
+    cancellation raises the working precision (:func:`symkernel.numerics.combine.combine`).
+    It is ``certified`` when every input is exact or certified, ``estimated`` otherwise.
+
+    >>> import symkernel as sk, mpmath
+    >>> m2 = sk.second_moment("tanh")
+    >>> c = combined(lambda m: m.sqrt(), [m2], "C", "C = sqrt(E sigma^2)")
+    >>> c.kind, mpmath.nstr(c.value(30), 30)
+    ('certified', '0.627928730349106716533406803122')
+    """
+    kind = "certified" if all(q.kind in ("exact", "certified") for q in quantities) else "estimated"
+    provenance = f"{kind}: {what} (Arb ball arithmetic on the inputs' enclosures)"
+    sources = [q.result for q in quantities]
+    return Quantity(None, symbol, provenance, lambda dps: combine(fn, sources, dps, provenance),
+                    params)

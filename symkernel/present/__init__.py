@@ -1,0 +1,1 @@
+"""Presentation: LaTeX (with notations), tables (text, Markdown, HTML, LaTeX, JSON) and plots."""

@@ -1,0 +1,363 @@
+r"""A small :class:`Table` for reproduced paper tables: terminal text, HTML (Jupyter), booktabs,
+Markdown and JSON from the same cells; and :func:`paper_tables`, every published table the package
+reproduces, derived and published side by side.
+
+Cells are plain strings, :class:`Label` (an activation label such as ``He_2(x)``, rendered with the
+notation's Hermite convention), SymPy expressions, :class:`~symkernel.Quantity` objects (exact:
+the expression; numeric: ``digits`` correct digits), :class:`Value` (the numeric value of a
+Quantity), numbers, booleans (agreement marks) or ``None`` (empty).
+
+>>> t = Table("Demo", ["activation", "beta", "value", "agrees"],
+...           [[Label("He_2(x)"), sp.Integer(2), Value(sp.Integer(2)), True]])
+>>> print(t.to_markdown())
+**Demo**
+<BLANKLINE>
+| activation | beta | value | agrees |
+|---|---|---|---|
+| $\mathrm{he}_{2}(x)$ | $2$ | $2$ | yes |
+>>> t.disagreements
+[]
+"""
+
+import html
+import json
+from dataclasses import dataclass, field
+
+import mpmath
+import sympy as sp
+
+from symkernel.core.parsing import to_sympy
+
+from symkernel.errors import InvalidInputError
+from .latex import format_number, hermite_label, latex as _latex, notation_of
+from symkernel.core.quantity import Quantity
+
+
+@dataclass(frozen=True)
+class Label:
+    """An activation label in plain text (``He_2(x)``, ``max(alpha x, 0)``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Value:
+    """The numeric value of a Quantity (or exact SymPy number), shown with the table's digits."""
+
+    quantity: object
+
+    def as_quantity(self):
+        q = self.quantity
+        return q if isinstance(q, Quantity) else Quantity(to_sympy(q))
+
+
+@dataclass(frozen=True)
+class Math:
+    """A cell already written in LaTeX (``latex``) with its plain-text form (``text``)."""
+
+    latex: str
+    text: str
+
+
+def _cell_text(cell, digits):
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "yes" if cell else "NO"
+    if isinstance(cell, Label):
+        return cell.text
+    if isinstance(cell, Math):
+        return cell.text
+    if isinstance(cell, Value):
+        return format_number(cell.as_quantity(), digits, latex=False)
+    if isinstance(cell, Quantity):
+        return sp.sstr(cell.expr) if cell.exact else format_number(cell, digits, latex=False)
+    if isinstance(cell, sp.Basic):
+        return sp.sstr(cell)
+    if isinstance(cell, (int, float, mpmath.mpf)):
+        return format_number(cell, digits, latex=False)
+    return str(cell)
+
+
+def _cell_math(cell, digits, nota):
+    """LaTeX math body of a cell, or None for a text cell."""
+    if isinstance(cell, Label):
+        return hermite_label(cell.text, nota)
+    if isinstance(cell, Math):
+        return cell.latex
+    if isinstance(cell, Value):
+        return format_number(cell.as_quantity(), digits)
+    if isinstance(cell, (Quantity, sp.Basic)):
+        return _latex(cell, lhs=False, digits=digits, notation=nota)
+    if isinstance(cell, (int, float, mpmath.mpf)) and not isinstance(cell, bool):
+        return format_number(cell, digits)
+    return None
+
+
+_TEX_ESCAPES = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
+
+
+def _tex_escape(text):
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def _md_escape(text):
+    return str(text).replace("|", r"\|")
+
+
+@dataclass
+class Table:
+    """Rows of cells with a title, column headers, notes, and per-row agreement flags.
+
+    ``agrees[i]`` is True/False when row i compares a derived value with a published one (None
+    otherwise); ``reasons[i]`` says how the comparison was decided or why it failed.
+    """
+
+    title: str
+    columns: list
+    rows: list
+    notes: list = field(default_factory=list)
+    agrees: list = None
+    reasons: list = None
+    source: str = ""
+
+    def __post_init__(self):
+        self.columns = list(self.columns)
+        self.rows = [list(r) for r in self.rows]
+        for r in self.rows:
+            if len(r) != len(self.columns):
+                raise InvalidInputError(
+                    f"row {r!r} has {len(r)} cells for {len(self.columns)} columns"
+                )
+        n = len(self.rows)
+        self.agrees = list(self.agrees) if self.agrees is not None else [None] * n
+        self.reasons = list(self.reasons) if self.reasons is not None else [""] * n
+        if len(self.agrees) != n or len(self.reasons) != n:
+            raise InvalidInputError("agrees and reasons need one entry per row")
+
+    # -- summary --------------------------------------------------------------------------------
+    @property
+    def disagreements(self):
+        """``[(row index, reason)]`` for rows whose derived value differs from the published one."""
+        return [(i, self.reasons[i]) for i, a in enumerate(self.agrees) if a is False]
+
+    # -- text -----------------------------------------------------------------------------------
+    def to_text(self, digits=15):
+        """Aligned plain text; rows that disagree with the publication are marked ``[DIFF]``."""
+        cells = [[_cell_text(c, digits) for c in r] for r in self.rows]
+        widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(self.columns)]
+        mark = any(a is not None for a in self.agrees)
+
+        def line(items, flag=""):
+            body = "  ".join(s.ljust(w) for s, w in zip(items, widths)).rstrip()
+            return (f"{flag:<7}" if mark else "") + body
+
+        out = [
+            self.title,
+            "=" * len(self.title),
+            line(self.columns),
+            line(["-" * w for w in widths]),
+        ]
+        for r, a in zip(cells, self.agrees):
+            out.append(line(r, {True: "[OK]", False: "[DIFF]", None: ""}[a]))
+        for i, reason in self.disagreements:
+            out.append(f"[DIFF] row {i + 1}: {reason}")
+        out += [f"note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def __repr__(self):
+        return self.to_text()
+
+    # -- LaTeX ----------------------------------------------------------------------------------
+    def to_latex(self, digits=15, notation=None, float_env=False, label=None):
+        r"""A booktabs ``tabular`` (``\toprule``, ``\midrule``, ``\bottomrule``); math in ``$...$``.
+
+        ``float_env=True`` wraps it in a ``table`` environment with the title as caption.
+        """
+        nota = notation_of(notation)
+        spec = "l" * len(self.columns)
+        lines = [
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(_tex_escape(h) for h in self.columns) + r" \\",
+            r"\midrule",
+        ]
+        for r in self.rows:
+            out = []
+            for c in r:
+                m = _cell_math(c, digits, nota)
+                out.append(f"${m}$" if m is not None else _tex_escape(_cell_text(c, digits)))
+            lines.append(" & ".join(out) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        body = "\n".join(lines)
+        if not float_env:
+            return body
+        cap = _tex_escape(self.title)
+        lab = f"\n\\label{{{label}}}" if label else ""
+        notes = "".join(f"\n\\par\\footnotesize {_tex_escape(n)}" for n in self.notes)
+        head = f"\\begin{{table}}[ht]\n\\centering\n\\caption{{{cap}}}{lab}\n"
+        return f"{head}{body}{notes}\n\\end{{table}}"
+
+    def _latex(self, printer=None):
+        return self.to_latex()
+
+    def latex(self, **kwargs):
+        """Same as :meth:`to_latex` (every public object has ``.latex()``)."""
+        return self.to_latex(**kwargs)
+
+    # -- Markdown / HTML ------------------------------------------------------------------------
+    def to_markdown(self, digits=15, notation=None):
+        """A GitHub-flavoured Markdown table; math cells in ``$...$``."""
+        nota = notation_of(notation)
+        out = [
+            f"**{_md_escape(self.title)}**",
+            "",
+            "| " + " | ".join(map(_md_escape, self.columns)) + " |",
+            "|" + "---|" * len(self.columns),
+        ]
+        for r in self.rows:
+            cells = []
+            for c in r:
+                m = _cell_math(c, digits, nota)
+                cells.append(
+                    f"${_md_escape(m)}$" if m is not None else _md_escape(_cell_text(c, digits))
+                )
+            out.append("| " + " | ".join(cells) + " |")
+        for i, reason in self.disagreements:
+            out.append(f"\nRow {i + 1} disagrees: {_md_escape(reason)}")
+        out += [f"\n{_md_escape(n)}" for n in self.notes]
+        return "\n".join(out)
+
+    def _repr_html_(self, digits=15):
+        nota = notation_of(None)
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.columns)
+        body = []
+        for r, a in zip(self.rows, self.agrees):
+            cells = []
+            for c in r:
+                m = _cell_math(c, digits, nota)
+                cells.append(
+                    f"<td>{html.escape(f'${m}$' if m is not None else _cell_text(c, digits))}</td>"
+                )
+            style = ' style="background:#fdd"' if a is False else ""
+            body.append(f"<tr{style}>{''.join(cells)}</tr>")
+        notes = "".join(f"<p><small>{html.escape(n)}</small></p>" for n in self.notes)
+        return (
+            f"<table><caption>{html.escape(self.title)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{notes}"
+        )
+
+    # -- JSON -----------------------------------------------------------------------------------
+    def as_dict(self, digits=15):
+        """``{"title", "columns", "rows": [[text]], "agrees", "reasons", "notes", "source"}``."""
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[_cell_text(c, digits) for c in r] for r in self.rows],
+            "agrees": list(self.agrees),
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "source": self.source,
+        }
+
+    def to_json(self, digits=15):
+        return json.dumps(self.as_dict(digits), indent=2)
+
+
+# ------------------------------------------------------------------------------ paper tables
+def _joudaki_daneshmand_bach_2023_table(title, rows, value_column, at):
+    cols = ["activation", "beta (derived)", "beta (published)", value_column, "agrees", "shown by"]
+    cells = []
+    for r in rows:
+        cells.append(
+            [
+                Label(r.label),
+                r.derived,
+                r.published,
+                Value(r.derived.subs(at) if at else r.derived),
+                r.agrees,
+                r.method,
+            ]
+        )
+    return Table(
+        title,
+        cols,
+        cells,
+        agrees=[r.agrees for r in rows],
+        reasons=[r.method for r in rows],
+        source="Joudaki, Daneshmand & Bach (NeurIPS 2023) (Joudaki, Daneshmand, Bach)",
+    )
+
+
+def joudaki_daneshmand_bach_2023_table2():
+    """Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2 (isometry strength of six activations), derived and published.
+
+    >>> t = joudaki_daneshmand_bach_2023_table2()
+    >>> t.columns[:3], len(t.rows), t.disagreements
+    (['activation', 'beta (derived)', 'beta (published)'], 6, [])
+    """
+    from symkernel.papers import joudaki_daneshmand_bach_2023
+
+    return _joudaki_daneshmand_bach_2023_table(
+        "Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2: isometry strength beta", joudaki_daneshmand_bach_2023.table2(), "value", None
+    )
+
+
+def joudaki_daneshmand_bach_2023_table_b1():
+    """Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1 (beta against the gain alpha), derived and published; value at 1."""
+    from symkernel.papers import joudaki_daneshmand_bach_2023
+    from symkernel.core.symbols import alpha
+
+    t = _joudaki_daneshmand_bach_2023_table(
+        "Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1: isometry strength against the gain alpha",
+        joudaki_daneshmand_bach_2023.table_b1(),
+        "value at alpha = 1",
+        {alpha: 1},
+    )
+    return t
+
+
+def _joudaki_hofmann_2025_builders():
+    """Joudaki & Hofmann (AISTATS 2025) Table S.1 when :mod:`symkernel.papers.joudaki_hofmann_2025` provides it."""
+    try:
+        from symkernel.papers import joudaki_hofmann_2025
+    except ImportError:
+        return []
+    maker = getattr(joudaki_hofmann_2025, "table_s1_table", None)
+    return [("Joudaki & Hofmann (AISTATS 2025), Table S.1", maker)] if maker is not None else []
+
+
+def table_builders():
+    """``[(name, function returning a Table)]`` for every published table the package reproduces."""
+    return [
+        ("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2", joudaki_daneshmand_bach_2023_table2),
+        ("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1", joudaki_daneshmand_bach_2023_table_b1),
+    ] + _joudaki_hofmann_2025_builders()
+
+
+def paper_tables():
+    """Every published table the package reproduces, as :class:`Table` objects."""
+    return [build() for _, build in table_builders()]
+
+
+__all__ = [
+    "Table",
+    "Label",
+    "Value",
+    "Math",
+    "paper_tables",
+    "table_builders",
+    "joudaki_daneshmand_bach_2023_table2",
+    "joudaki_daneshmand_bach_2023_table_b1",
+]

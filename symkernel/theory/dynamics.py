@@ -1,0 +1,635 @@
+r"""Global kernel dynamics ``rho_{l+1} = kappa(rho_l)`` (seed 000, Theorem 1; MATH.md §4).
+
+For the normalized kernel map (``kappa(1) = 1``) the four cases of Theorem 1 are decided by the
+signs of ``kappa(0)`` and ``kappa'(1) - 1``: zero only when exact reasoning proves it
+(``sympy.simplify``, named constants replaced by their definitions), otherwise the sign of a
+strict SymPy evaluation or of an error bound that excludes 0 (a sign resting on an *estimated*
+value is said in ``.notes``); an undecidable sign raises ``PrecisionError``.  Numeric values are
+exact, Arb-ball combinations of their inputs' enclosures (certified when the inputs are), or,
+for ``rho*`` in case 4, an estimate accepted by :func:`symkernel.numerics.converge`:
+
+1. ``kappa(0) = 0``: ``rho* = 0``, ``|rho_l|/(1-|rho_l|) <= |rho_0|/(1-|rho_0|) alpha^l``,
+   ``alpha = 1/(2 - kappa'(0))``;
+2. ``kappa(0) > 0, kappa'(1) < 1``: ``rho* = 1``, ``|rho_l - 1| <= |rho_0 - 1| alpha^l``, ``alpha = kappa'(1)``;
+3. ``kappa(0) > 0, kappa'(1) = 1``: ``rho* = 1``,
+   ``|rho_l - 1| <= |rho_0 - 1|/(l alpha |rho_0 - 1| + 1)``, ``alpha = 1 - kappa(0) - kappa'(0)``;
+4. ``kappa(0) > 0, kappa'(1) > 1``: ``rho*`` in (0, 1) with ``kappa(rho*) = rho*``,
+   ``|rho_l - rho*| <= |rho_0 - rho*|/(1 - |rho_0|) alpha^l``,
+   ``alpha = max{1 - kappa(0), kappa'(rho*), (1 - rho*)/(2 - kappa'(rho*))}``.
+
+Also: Proposition 2 (residual), Proposition 3 (normalization), Corollary 2 (depth of numerical
+indistinguishability), the kernel ODE ``d rho/dt = kappa(rho) - rho`` and the Hermite-order
+corollary ``|rho_l| <= |rho_0|^(m^l)``.
+
+>>> import symkernel as sk
+>>> dyn = sk.kernel_dynamics("relu")
+>>> dyn.case, dyn.fixed_point.expr, dyn.kappa_prime_1.expr, dyn.rate.expr
+(3, 1, 1, 1/2 - 1/pi)
+>>> sk.kernel_dynamics("tanh").case
+1
+"""
+import math
+import weakref
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symkernel.numerics import serialized, serialized_class
+from symkernel.core.parsing import to_sympy
+
+from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError, SymkernelError
+from symkernel.gaussian.expectation import as_activation, second_moment
+from symkernel.kernels import Kernel, _q, _rho_value, kernel_map, weak_derivative
+from symkernel.numerics import GUARD, Result, check_dps, converge, round_to, working
+from symkernel.core.quantity import Quantity, combined, evaluate_exact, proved_zero
+from symkernel.core.symbols import rho
+
+#: Working digits tried, in turn, to decide the sign of a numeric quantity.
+_SIGN_DIGITS = (30, 60, 120)
+#: Newton steps allowed at one working precision in the rho* refinement.
+_NEWTON_CAP = 60
+#: Digits of kappa' used for the Newton slope.
+_SLOPE_DIGITS = 20
+
+
+def _as_kernel_map(obj):
+    if isinstance(obj, Kernel):
+        return obj
+    return kernel_map(as_activation(obj))
+
+
+# ---------------------------------------------------------------------------------------------
+# numeric combinations of Quantities (Arb balls), exact zeros, signs
+# ---------------------------------------------------------------------------------------------
+def _combine_quantities(exact_fn, ball_fn, qs, symbol, what):
+    """Exact ``exact_fn(*exprs)`` when every input is exact, else ``ball_fn`` on Arb balls."""
+    if all(q.exact for q in qs):
+        return Quantity(_nice(to_sympy(exact_fn(*[q.expr for q in qs]))), symbol, f"exact: {what}")
+    if any(q.exact and q.expr.free_symbols for q in qs):
+        raise SymbolicValueError(f"{what}: give the symbols numeric values first")
+    return combined(ball_fn, qs, symbol, what)
+
+
+
+
+
+def _sign(q, label, offset=0):
+    """``(s, note)``: the sign -1, 0, 1 of ``q - offset`` and a note when it rests on an estimate.
+
+    Zero only by exact reasoning (:func:`proved_zero`); otherwise a strict SymPy evaluation
+    (exact q) or an error bound (numeric q, ``q.result``) that excludes 0.  Raises
+    :class:`PrecisionError` when neither decides (no numeric 'tiny means zero' rule).
+    """
+    if q.exact:
+        expr = q.expr - offset
+        if expr in (sp.oo, -sp.oo):
+            return (1 if expr == sp.oo else -1), None
+        if proved_zero(expr):
+            return 0, None
+        for dps in _SIGN_DIGITS:
+            try:
+                v = evaluate_exact(expr, dps)
+            except PrecisionError:
+                continue
+            if v != 0:
+                return (1 if v > 0 else -1), None
+        raise PrecisionError(f"cannot decide the sign of {label} = {expr}: SymPy does not simplify "
+                             f"it to 0 and it evaluates to 0 at {_SIGN_DIGITS[-1]} digits")
+    for dps in _SIGN_DIGITS:
+        res = q.result(dps)
+        with working(dps + GUARD):
+            d = res.value - offset
+            if abs(d) > res.error:
+                note = None if res.certified else (f"the sign of {label} rests on an estimated value "
+                                                   f"({q.provenance})")
+                return (1 if d > 0 else -1), note
+    raise PrecisionError(f"cannot decide the sign of {label}: it is 0 to {_SIGN_DIGITS[-1]} digits "
+                         "and there is no exact proof that it vanishes")
+
+
+# Coefficients known exactly by construction (Proposition 3: kappa_LN(0) = 0), per kernel map.
+_KNOWN = weakref.WeakKeyDictionary()
+
+
+def _coefficient(kmap, k):
+    r"""Taylor coefficient ``a_k`` of a kernel map: exactly known by construction (Proposition 3),
+    else :meth:`Kernel.coefficient` (exact, or with propagated error bounds)."""
+    known = _KNOWN.get(kmap, {})
+    return known[k] if k in known else kmap.coefficient(k)
+
+
+def _affine(kmap, a, b0, b1, symbol, name):
+    """:meth:`Kernel.affine` ``a kappa + b0 + b1 rho``, with the exactly known coefficients of
+    ``kmap`` carried over (``a a_k + b_k``)."""
+    a, b0, b1 = _q(a), _q(b0), _q(b1)
+    out = kmap.affine(a, b0, b1, symbol=symbol, name=name)
+    known = {}
+    for k, q in _KNOWN.get(kmap, {}).items():
+        if q.exact and a.exact and (k > 1 or (b0, b1)[k].exact):
+            value = a.expr * q.expr + (b0.expr if k == 0 else b1.expr if k == 1 else 0)
+            known[k] = Quantity(sp.simplify(value), f"a_{{{k}}}", q.provenance)
+    if known:
+        _KNOWN[out] = known
+    return out
+
+
+@serialized
+def residual_kernel_map(kmap, r):
+    r"""Proposition 2: ``kappa_res(rho) = (1 - r^2) kappa(rho) + r^2 rho`` for residual strength r.
+
+    >>> kres = residual_kernel_map("exp", sp.Rational(1, 2))
+    >>> kres.expr
+    rho/4 + 3*exp(rho - 1)/4
+    """
+    kmap = _as_kernel_map(kmap)
+    r = to_sympy(r)
+    if r.is_number and not (0 <= r <= 1):
+        raise InvalidInputError(f"the residual strength r must lie in [0, 1], got {r}")
+    return _affine(kmap, 1 - r**2, 0, r**2, r"\kappa_{\mathrm{res}}", f"residual kernel map (r={r})")
+
+
+@serialized
+def normalized_kernel_map(kmap, layers="LN*phi"):
+    r"""Proposition 3: the kernel map with a normalization layer.
+
+    ``layers="LN*phi"`` (layer norm after the activation) gives ``(kappa - kappa(0))/(1 - kappa(0))``
+    (its ``kappa(0) = 0`` exactly, by construction); ``"phi*LN"``, ``"phi*RMS"``, ``"RMS*phi"``
+    leave ``kappa`` unchanged.  Numeric coefficients are Arb balls on ``kappa(0)``'s enclosure.
+    """
+    kmap = _as_kernel_map(kmap)
+    key = layers.replace(" ", "").replace("∘", "*").lower()
+    if key in ("phi*ln", "phi*rms", "rms*phi"):
+        return kmap
+    if key != "ln*phi":
+        raise InvalidInputError(f"unknown layer order {layers!r}; use 'LN*phi', 'phi*LN', 'phi*RMS' or 'RMS*phi'")
+    k0 = _coefficient(kmap, 0)
+    if k0.exact and proved_zero(1 - k0.expr):
+        raise InvalidInputError("kappa(0) = 1: the activation is constant after centering")
+    inv = _combine_quantities(lambda k: sp.simplify(1 / (1 - k)), lambda k: 1 / (1 - k), [k0],
+                              r"1/(1-\kappa(0))", "1/(1 - kappa(0)), Proposition 3")
+    minus_k0 = _combine_quantities(lambda k: sp.simplify(-k / (1 - k)), lambda k: -k / (1 - k), [k0],
+                                   r"-\kappa(0)/(1-\kappa(0))", "-kappa(0)/(1 - kappa(0)), Proposition 3")
+    out = _affine(kmap, inv, minus_k0, 0, r"\kappa_{\mathrm{LN}}", "kernel map with LN after the activation")
+    _KNOWN[out] = {**_KNOWN.get(out, {}),
+                   0: Quantity(sp.Integer(0), r"\kappa(0)", "exact: Proposition 3 (LN after the "
+                               "activation centers it: kappa_LN(0) = 0 by construction)")}
+    return out
+
+
+def _kappa_prime_one(kmap):
+    """kappa'(1) = scale E[(sigma^(m+1))^2] + sum i poly_i as a Quantity (exact when possible)."""
+    act = kmap.act
+    for _ in range(kmap.order + 1):
+        act, why = weak_derivative(act)
+        if act is None:
+            return Quantity(sp.oo, r"\kappa'(1)", f"exact: infinite ({why})")
+    m2 = second_moment(act)
+    weights = [i for i in range(1, len(kmap.poly))]
+    qs = [kmap.scale, m2, *kmap.poly[1:]]
+    return _combine_quantities(
+        lambda s, m, *p: sp.simplify(s * m + sum(w * c for w, c in zip(weights, p))),
+        lambda s, m, *p: sum((w * c for w, c in zip(weights, p)), s * m),
+        qs, r"\kappa'(1)", "kappa'(1) = scale E[sigma'^2] + sum_i i poly_i")
+
+
+def _nice(expr):
+    if sp.count_ops(expr) > 150:
+        return expr
+    return min([expr, sp.simplify(expr), sp.nsimplify(expr) if expr.is_Rational else expr], key=sp.count_ops)
+
+
+@serialized_class
+class KernelDynamics:
+    """Theorem 1 of seed 000 for a normalized kernel map; see the module docstring."""
+
+    def __init__(self, kmap):
+        self.kmap = kmap
+        self.notes = []
+        self.kappa_0 = _rename(_coefficient(kmap, 0), r"\kappa(0)")
+        self.kappa_prime_0 = _rename(_coefficient(kmap, 1), r"\kappa'(0)")
+        self.kappa_prime_1 = _rename(_kappa_prime_one(kmap), r"\kappa'(1)")
+        s0, note = _sign(self.kappa_0, "kappa(0)")
+        self.notes += [note] if note else []
+        if s0 < 0:
+            raise InvalidInputError("kappa(0) < 0 is impossible for a kernel map")
+        if s0 == 0:
+            self.case = 1
+            if not (self.kappa_0.exact and self.kappa_0.expr == 0):   # proved zero by proved_zero
+                self.kappa_0 = Quantity(sp.Integer(0), r"\kappa(0)", "exact: the closed form of "
+                                        "kappa(0) simplifies to 0 (named constants replaced by their "
+                                        "closed-form definitions)")
+        else:
+            s1, note = _sign(self.kappa_prime_1, "kappa'(1) - 1", offset=1)
+            self.notes += [note] if note else []
+            self.case = {-1: 2, 0: 3, 1: 4}[s1]
+
+    # -- fixed point and rate -------------------------------------------------------------------
+    @property
+    def fixed_point(self):
+        """The globally attracting fixed point rho* (exact 0 or 1; an estimated root in case 4)."""
+        if "fp" not in self.__dict__:
+            if self.case == 1:
+                fp = Quantity(sp.Integer(0), r"\rho^*", "exact: Theorem 1, case 1")
+            elif self.case in (2, 3):
+                fp = Quantity(sp.Integer(1), r"\rho^*", f"exact: Theorem 1, case {self.case}")
+            else:
+                fp = Quantity(None, r"\rho^*", "estimated: the root of kappa(rho) - rho in (0, 1) "
+                              "(Theorem 1 case 4): bracketed, safeguarded Newton steps at each "
+                              "working precision, accepted when two precisions agree "
+                              "(numerics.converge), sign change of kappa(rho) - rho checked at "
+                              "rho* -+ 10^-(dps+1) rho*", self._root)
+            self.__dict__["fp"] = fp
+        return self.__dict__["fp"]
+
+    def _root(self, dps):
+        """rho* to ``dps`` digits (case 4) as an estimated Result (one accepted at more digits
+        serves a later request for fewer)."""
+        done = self.__dict__.get("_root_done")
+        if done is not None and done[0] >= dps:
+            return done[1]
+        res = converge(self._newton, dps, method="rho* (Theorem 1 case 4)")
+        wp = dps + GUARD
+        with working(wp):
+            eps = abs(res.value) * mpmath.mpf(10) ** (-(dps + 1))
+            lo, hi = res.value - eps, res.value + eps
+            left = self.kmap(lo, dps=wp) - lo
+            right = self.kmap(hi, dps=wp) - hi
+        if not (left > 0 > right):
+            raise PrecisionError(f"rho* to {dps} digits: kappa(rho) - rho does not change sign around "
+                                 f"{mpmath.nstr(res.value, dps)}")
+        res = Result(res.value, max(res.error, eps), False, res.method)
+        self.__dict__["_root_done"] = (dps, res)
+        return res
+
+    def _f(self, r, wp):
+        """kappa(r) - r at ``wp`` digits (inside a working block)."""
+        return self.kmap(r, dps=wp) - r
+
+    def _bracket(self):
+        """``(a, b)`` in [0, 1) with ``kappa(a) > a`` and ``kappa(b) < b`` (exact binary numbers).
+
+        In case 4, ``f = kappa - id`` is convex on [0, 1] (nonnegative Taylor coefficients) with
+        ``f(0) = kappa(0) > 0``, ``f(1) = 0`` and ``f'(1) = kappa'(1) - 1 > 0``: ``f`` has one root
+        in (0, 1), positive before it and negative after it.  Located on a float64 grid (or a
+        15-digit one when there is no float64 path), the bracket is then checked at 30 digits.
+        """
+        if "_bracket_cache" in self.__dict__:
+            return self.__dict__["_bracket_cache"]
+        try:
+            grid = np.linspace(0.0, 1.0, 4097)[:-1]
+            with np.errstate(all="ignore"):
+                f = self.kmap.numpy(grid) - grid
+            if not np.all(np.isfinite(f)):
+                raise InvalidInputError("non-finite float64 kernel values")
+        except SymkernelError:
+            grid = np.linspace(0.0, 1.0, 65)[:-1]
+            with working(15 + GUARD):
+                f = np.array([float(self._f(mpmath.mpf(g), 15)) for g in grid])
+        neg = np.nonzero(f < 0)[0]
+        a = b = None
+        if neg.size and neg[0] > 0:
+            a, b = float(grid[neg[0] - 1]), float(grid[neg[0]])
+        with working(30 + GUARD):
+            if a is None:       # the root is above the last grid point: walk towards 1
+                a = float(grid[-1])
+                for k in range(13, 200):
+                    if self._f(1 - mpmath.mpf(2) ** -k, 30) < 0:
+                        b = 1 - mpmath.mpf(2) ** -k
+                        break
+                else:
+                    raise PrecisionError("rho*: no sign change of kappa(rho) - rho found below 1")
+            a, b = mpmath.mpf(a), mpmath.mpf(b)
+            if not (self._f(a, 30) > 0 > self._f(b, 30)):
+                raise PrecisionError("rho*: the float64 bracket of kappa(rho) - rho does not hold at 30 digits")
+        self.__dict__["_bracket_cache"] = (a, b)
+        return a, b
+
+    def _newton(self, wp):
+        """Safeguarded Newton on kappa(rho) - rho at ``wp`` digits (inside ``working(wp)``), with
+        ``kappa'`` to ``_SLOPE_DIGITS`` digits (a relative slope error ``d`` multiplies the error
+        by ``d`` per step; high-precision derivative kernels are costly): a step leaving the
+        current bracket is replaced by bisection; at most ``_NEWTON_CAP`` steps; stops when a step
+        is below ``10^-(wp-5)`` relative (the noise level of the kernel values)."""
+        a, b = self._bracket()
+        best = self.__dict__.get("_root_best")
+        r = best[1] if best is not None else (a + b) / 2
+        try:
+            deriv = self.kmap.derivative()
+        except SymkernelError:
+            deriv = None
+        tol = mpmath.mpf(10) ** (-(wp - 5))
+        prev = None
+        for _ in range(_NEWTON_CAP):
+            f = self._f(r, wp)
+            if f == 0:
+                break
+            if f > 0:
+                a = max(a, r)
+            else:
+                b = min(b, r)
+            if deriv is not None:     # kappa' to 20 digits: each step gains about 19 digits
+                slope = deriv(r, dps=min(wp, _SLOPE_DIGITS)) - 1
+            elif prev is not None and prev[0] != r:
+                slope = (f - prev[1]) / (r - prev[0])       # secant
+            else:
+                slope = None
+            prev = (r, f)
+            new = r - f / slope if slope else None
+            if new is None or not a < new < b:
+                new = (a + b) / 2
+            step, r = abs(new - r), new
+            if step <= abs(r) * tol:
+                break
+        else:
+            raise PrecisionError(f"rho*: Newton did not settle at {wp} digits in {_NEWTON_CAP} steps")
+        if best is None or best[0] < wp:
+            self.__dict__["_root_best"] = (wp, r)
+        return r
+
+    @property
+    def kappa_prime_star(self):
+        """kappa'(rho*) as a Quantity."""
+        if self.case == 1:
+            return _rename(self.kappa_prime_0, r"\kappa'(\rho^*)")
+        if self.case in (2, 3):
+            return _rename(self.kappa_prime_1, r"\kappa'(\rho^*)")
+        if "kps" not in self.__dict__:
+            deriv = self.kmap.derivative()
+            fp = self.fixed_point
+            self.__dict__["kps"] = Quantity(
+                None, r"\kappa'(\rho^*)", "estimated: kappa' at the estimated rho* (to dps + 5 digits)",
+                lambda dps: deriv(fp.value(dps + 5), dps=dps + 5))
+        return self.__dict__["kps"]
+
+    @property
+    def kappa_star(self):
+        """kappa(rho*) (= rho*)."""
+        fp = self.fixed_point
+        if fp.exact:
+            return _rename(fp, r"\kappa(\rho^*)")
+        if "ks" not in self.__dict__:
+            self.__dict__["ks"] = Quantity(
+                None, r"\kappa(\rho^*)", "estimated: kappa at the estimated rho* (to dps + 5 digits)",
+                lambda dps: self.kmap(fp.value(dps + 5), dps=dps + 5))
+        return self.__dict__["ks"]
+
+    @property
+    def rate(self):
+        """The rate alpha of Theorem 1's bound (a Quantity)."""
+        if "rate_q" in self.__dict__:
+            return self.__dict__["rate_q"]
+        k0, k0p, k1p = self.kappa_0, self.kappa_prime_0, self.kappa_prime_1
+        if self.case == 1:
+            rate = _combine_quantities(lambda a: 1 / (2 - a), lambda a: 1 / (2 - a), [k0p], r"\alpha",
+                                       "Theorem 1 case 1: 1/(2 - kappa'(0))")
+        elif self.case == 2:
+            rate = _rename(k1p, r"\alpha")
+        elif self.case == 3:
+            rate = _combine_quantities(lambda a, b: 1 - a - b, lambda a, b: 1 - a - b, [k0, k0p], r"\alpha",
+                                       "Theorem 1 case 3: 1 - kappa(0) - kappa'(0)")
+        else:
+            rate = combined(lambda a, r, d: (1 - a).max(d).max((1 - r) / (2 - d)),
+                                  [k0, self.fixed_point, self.kappa_prime_star], r"\alpha",
+                                  "Theorem 1 case 4: max{1 - kappa(0), kappa'(rho*), "
+                                  "(1 - rho*)/(2 - kappa'(rho*))}")
+        self.__dict__["rate_q"] = rate
+        return rate
+
+    # -- bound, sequence, cobweb, ODE -----------------------------------------------------------
+    def bound(self, ell, rho0):
+        """Theorem 1's bound on ``|rho_l - rho*|`` (case 1: on ``|rho_l|/(1-|rho_l|)``), float64.
+
+        ``ell`` and ``rho0`` may be arrays (broadcast).
+        """
+        ell = np.asarray(ell, dtype=float)
+        r0 = np.asarray(rho0, dtype=float)
+        if (np.abs(r0) >= 1).any() or np.isnan(r0).any():
+            raise InvalidInputError("rho_0 must lie in (-1, 1)")
+        a = float(self.rate.value(17))
+        star = float(self.fixed_point.value(17))
+        if self.case == 1:
+            return np.abs(r0) / (1 - np.abs(r0)) * a**ell
+        if self.case == 2:
+            return np.abs(r0 - 1) * a**ell
+        if self.case == 3:
+            d = np.abs(r0 - 1)
+            return d / (ell * a * d + 1)
+        return np.abs(r0 - star) / (1 - np.abs(r0)) * a**ell
+
+    def distance(self, rho_l):
+        """The quantity Theorem 1 bounds: ``|rho|/(1-|rho|)`` in case 1, ``|rho - rho*|`` otherwise."""
+        rho_l = np.asarray(rho_l, dtype=float)
+        if self.case == 1:
+            with np.errstate(divide="ignore"):
+                return np.abs(rho_l) / (1 - np.abs(rho_l))
+        return np.abs(rho_l - float(self.fixed_point.value(17)))
+
+    def sequence(self, rho0, depth, dps=None, exact=False):
+        """``[rho_0, ..., rho_depth]``: float64 (default), mpmath (``dps``) or SymPy (``exact=True``).
+
+        With ``dps`` every iterate is computed with ``dps + GUARD`` digits and rounded to ``dps``
+        (an error in ``rho_l`` grows by at most the product of ``kappa'`` along the orbit).
+
+        In float64, ``rho0`` may be an array: the result then has shape ``(depth + 1,) + shape``.
+        """
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+            raise InvalidInputError(f"depth must be a nonnegative integer, got {depth!r}")
+        if exact:
+            if self.kmap.expr is None:
+                raise InvalidInputError("no closed form: use dps=... for a numeric sequence")
+            out = [to_sympy(rho0)]
+            for _ in range(depth):
+                out.append(self.kmap.expr.subs(rho, out[-1]))
+            return out
+        if dps is not None:
+            check_dps(dps)
+            wp = dps + GUARD
+            with working(wp):
+                out = [_rho_value(rho0)[0](wp)]
+                for _ in range(depth):
+                    nxt = self.kmap(out[-1], dps=wp)
+                    out.append(max(min(nxt, mpmath.mpf(1)), mpmath.mpf(-1)))
+            return [round_to(v, dps) for v in out]
+        r0 = np.asarray(rho0, dtype=float)
+        if np.isnan(r0).any() or (np.abs(r0) > 1).any():
+            raise InvalidInputError("rho_0 must lie in [-1, 1]")
+        out = np.empty((depth + 1,) + r0.shape)
+        out[0] = r0
+        for i in range(depth):
+            out[i + 1] = np.clip(self.kmap.numpy(out[i]), -1.0, 1.0)
+        return out
+
+    def cobweb(self, rho0, depth):
+        """Cobweb polyline ``(xs, ys)``: (rho_0, rho_0) -> (rho_0, rho_1) -> (rho_1, rho_1) -> ..."""
+        seq = self.sequence(rho0, depth)
+        xs = np.repeat(seq, 2)[:-1]
+        ys = np.concatenate([[seq[0]], np.repeat(seq[1:], 2)])[: xs.size]
+        return xs, ys
+
+    def ode(self, rho0, t_max, num=200):
+        """Kernel ODE ``d rho/dt = kappa(rho) - rho`` solved numerically: ``(t, rho(t))``."""
+        from scipy.integrate import solve_ivp
+        if not -1 <= float(rho0) <= 1:
+            raise InvalidInputError("rho_0 must lie in [-1, 1]")
+        t_eval = np.linspace(0, float(t_max), num)
+        sol = solve_ivp(lambda t, y: np.clip(self.kmap.numpy(np.clip(y, -1, 1)), -1, 1) - y,
+                        (0, float(t_max)), [float(rho0)], t_eval=t_eval, rtol=1e-10, atol=1e-12)
+        return sol.t, sol.y[0]
+
+    def ode_closed_form(self):
+        """``rho(t)`` from SymPy's dsolve when kappa is a polynomial (else None)."""
+        expr = self.kmap.expr
+        if expr is None or not expr.is_polynomial(rho):
+            return None
+        t = sp.Symbol("t", nonnegative=True)
+        f = sp.Function("rho")
+        try:
+            return sp.dsolve(sp.Eq(f(t).diff(t), expr.subs(rho, f(t)) - f(t)), f(t))
+        except (NotImplementedError, ValueError):
+            return None
+
+    def indistinguishable_depth(self, eps):
+        """Corollary 2: ``L = ln(1/eps)/ln(1/kappa'(1))`` layers (case 2 only), a Quantity."""
+        if self.case != 2:
+            raise InvalidInputError(f"Corollary 2 needs kappa(0) > 0 and kappa'(1) < 1 (case 2); this is case {self.case}")
+        eps = sp.nsimplify(eps) if isinstance(eps, float) else to_sympy(eps)
+        if not (eps.is_positive and eps < 1):
+            raise InvalidInputError(f"eps must lie in (0, 1), got {eps}")
+        k1 = self.kappa_prime_1
+        if k1.exact:
+            return Quantity(sp.log(1 / eps) / sp.log(1 / k1.expr), "L", "exact: Corollary 2")
+        return combined(lambda a, k: a / (1 / k).log(), [Quantity(sp.log(1 / eps), "log(1/eps)"), k1],
+                              "L", "Corollary 2: ln(1/eps)/ln(1/kappa'(1))")
+
+    def indistinguishable_depths(self):
+        """Corollary 2 for float16/32/64 machine epsilon and smallest normal: {name: float}."""
+        out = {}
+        for name, dtype in (("float16", np.float16), ("float32", np.float32), ("float64", np.float64)):
+            info = np.finfo(dtype)
+            out[f"{name} eps"] = float(self.indistinguishable_depth(sp.Rational(2) ** int(np.log2(info.eps))).value(15))
+            out[f"{name} tiny"] = float(self.indistinguishable_depth(sp.Rational(2) ** int(np.log2(info.tiny))).value(15))
+        return out
+
+    def hermite_order(self, kmax=50):
+        """m = the first k with c_k != 0 (needs kappa(0) = 0); Corollary S.1 uses it."""
+        for k in range(kmax):
+            if _sign(_coefficient(self.kmap, k), f"a_{k}")[0] != 0:
+                return k
+        raise InvalidInputError(f"all of the first {kmax} coefficients vanish")
+
+    def hermite_order_bound(self, ell, rho0):
+        """``|rho_l| <= |rho_0|^(m^l)`` when ``c_k = 0`` for every ``k < m``."""
+        m = self.hermite_order()
+        if m < 1:
+            raise InvalidInputError("c_0 != 0: the Hermite-order corollary needs m >= 1")
+        return np.abs(np.asarray(rho0, float)) ** (float(m) ** np.asarray(ell, float))
+
+    def summary(self):
+        """A dict of the Theorem-1 quantities (floats) for display."""
+        return {"case": self.case, "rho*": float(self.fixed_point.value(15)),
+                "alpha": float(self.rate.value(15)), "kappa(0)": float(self.kappa_0.value(15)),
+                "kappa'(0)": float(self.kappa_prime_0.value(15)),
+                "kappa'(1)": float(self.kappa_prime_1.value(15)) if self.kappa_prime_1.expr != sp.oo else math.inf}
+
+    # -- display (terminal, LaTeX, Jupyter) ----------------------------------------------------
+    def _display_quantities(self):
+        """``[(label, latex label, Quantity)]`` of Theorem 1, for the displays below."""
+        return [
+            ("rho*", r"\rho^*", self.fixed_point),
+            ("alpha", r"\alpha", self.rate),
+            ("kappa(0)", r"\kappa(0)", self.kappa_0),
+            ("kappa'(0)", r"\kappa'(0)", self.kappa_prime_0),
+            ("kappa'(1)", r"\kappa'(1)", self.kappa_prime_1),
+        ]
+
+    def __repr__(self):
+        """``KernelDynamics(case=..., kernel=...)`` then one line per Theorem-1 quantity."""
+        head = f"KernelDynamics(case={self.case}, kernel={self.kmap!r})"
+        lines = [head]
+        for label, _, q in self._display_quantities():
+            text = _quantity_text(q)
+            sep = "" if text.startswith("≈") else "= "
+            lines.append(f"  {label:<9} {sep}{text}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def latex(self, digits=15, mode="math"):
+        r"""``\text{case } 3:\ \rho^* = 1,\ \alpha = ...``: exact LaTeX where exact, else ``digits``
+        correct digits; ``mode`` as in :func:`symkernel.present.latex.latex`.
+
+        >>> print(kernel_dynamics("relu").latex().split(r",\quad ")[1])
+        \alpha = \frac{1}{2} - \frac{1}{\pi}
+        """
+        from symkernel.present.latex import _wrap, latex as to_latex
+
+        parts = [f"{sym} = {to_latex(q, lhs=False, digits=digits)}"
+                 for _, sym, q in self._display_quantities()]
+        body = rf"\text{{Theorem 1, case {self.case}:}}\quad " + r",\quad ".join(parts)
+        return _wrap(body, mode)
+
+    def _latex(self, printer=None):
+        return self.latex()
+
+    def _repr_html_(self, digits=15):
+        """A table (case, rho*, alpha, kappa(0), kappa'(0), kappa'(1)) with LaTeX cells."""
+        from symkernel.present.tables import Math, Table
+
+        rows = [["case", str(self.case), None]]
+        for label, sym, q in self._display_quantities():
+            rows.append([Math(sym, label), *_quantity_cells(q)])
+        title = f"Theorem 1 (seed 000): {self.kmap.name} of {self.kmap.act.name}"
+        table = Table(title, ["quantity", "exact", "value"], rows, notes=list(self.notes))
+        return table._repr_html_(digits)
+
+
+def _quantity_text(q, digits=15):
+    """``1/2 - 1/pi ≈ 0.181690113816209`` (exact) or ``≈ 0.93...`` (numeric); errors are shown."""
+    from symkernel.errors import SymkernelError
+    from symkernel.present.latex import format_number
+
+    try:
+        if q.exact:
+            text = sp.sstr(q.expr)
+            if q.expr.is_number and not q.expr.is_Rational and q.expr.is_finite:
+                text += f" ≈ {format_number(q, digits, latex=False)}"
+            return text
+        return f"≈ {format_number(q, digits, latex=False)}"
+    except SymkernelError as exc:
+        return f"<{exc}>"
+
+
+def _quantity_cells(q):
+    """Table cells ``(exact, value)`` of a Quantity: the exact expression (if any), its value."""
+    from symkernel.errors import SymkernelError
+    from symkernel.present.tables import Math, Value
+
+    exact = q if q.exact else None
+    if q.exact and q.expr in (sp.oo, -sp.oo):
+        return exact, Math(sp.latex(q.expr), str(q.expr))
+    if q.exact and not q.expr.is_number:
+        return exact, None
+    try:
+        q.value(20)
+    except SymkernelError as exc:
+        return exact, f"unavailable: {exc}"
+    return exact, Value(q)
+
+
+def _rename(q, symbol):
+    return Quantity(q.expr, symbol, q.provenance, q.numeric, q.params)
+
+
+@serialized
+def kernel_dynamics(act, **params):
+    """Theorem 1 of seed 000 for an activation (normalized to E sigma^2 = 1) or a kernel map.
+
+    Accepts an activation spec, or a :class:`~symkernel.kernels.Kernel` with kappa(1) = 1 (e.g.
+    :func:`residual_kernel_map` or :func:`normalized_kernel_map` of a kernel map).
+    """
+    if isinstance(act, Kernel):
+        return KernelDynamics(act)
+    return KernelDynamics(kernel_map(act, **params))
+
+
+__all__ = ["KernelDynamics", "kernel_dynamics", "residual_kernel_map", "normalized_kernel_map"]

@@ -1,0 +1,253 @@
+r"""The edge of chaos ``chi_1 = 1`` and the critical curve in the ``(sigma_w^2, sigma_b^2)`` plane.
+
+On the critical line ``sigma_w^2 = 1/D1(q*)``; putting that into the fixed-point equation
+``q* = sigma_w^2 V(q*) + sigma_b^2`` leaves one equation in ``q`` alone:
+
+.. math::  g(q) \equiv q - V(q)/D1(q) = \sigma_b^2, \qquad \sigma_w^2 = 1/D1(q)
+
+(``V = E[phi(sqrt q Z)^2]``, ``D1 = E[phi'(sqrt q Z)^2]``).  We take the smallest root ``q >= 0``.
+Special cases, exact: ``sigma_b^2 = 0`` with ``phi(0) = 0`` smooth at 0 and ``g > 0`` near 0 gives
+``q* = 0, sigma_w^2 = 1/phi'(0)^2`` (tanh: 1, erf: pi/4); a positively homogeneous ``phi`` (ReLU)
+has ``g = 0`` identically: ``sigma_w^2 = 1/D1`` (ReLU: 2) at ``sigma_b^2 = 0`` with every ``q``
+fixed, and no critical point at ``sigma_b^2 > 0``.
+
+>>> import symkernel as sk
+>>> sk.edge_of_chaos("relu", sigma_b2=0)[0].expr
+2
+>>> sk.edge_of_chaos("erf", sigma_b2=0)[0].expr
+pi/4
+>>> w, q = sk.edge_of_chaos("tanh", sigma_b2=0.05); round(float(w), 12), round(float(q), 12)
+(1.760954639607, 0.570047881641)
+"""
+import mpmath
+import numpy as np
+import sympy as sp
+from scipy import optimize
+
+from symkernel.numerics import serialized
+from symkernel.errors import InvalidInputError
+from symkernel.gaussian.expectation import as_activation
+from symkernel.numerics import converge
+from symkernel.core.quantity import Quantity
+from .maps import Q0, NoFixedPointError, _Root, _as_variance, _mp_value, _reusing
+from .moments import Q, moments
+
+_SCAN = np.concatenate([[1e-10, 1e-8, 1e-6], np.geomspace(1e-4, 1e7, 400)])
+
+
+def _g_float(m, q):
+    return q - m._np_one("V", q) / m._np_one("D1", q)
+
+
+def _g_mp(m, sb2):
+    """``g(q) - sigma_b^2`` at working precision ``wp`` (moments by ``Moments.raw``)."""
+    values = {}
+
+    def g(q, wp):
+        if wp not in values:
+            values[wp] = _mp_value(sb2, wp)
+        return q - m.raw("V", q, wp) / m.raw("D1", q, wp) - values[wp]
+    return g
+
+
+def _homogeneous(m):
+    v, d1 = m.exact("V"), m.exact("D1")
+    if v is None or d1 is None:
+        return None
+    return d1 if sp.simplify(Q - v / d1) == 0 else None
+
+
+def _zero_root(m):
+    """True when q* = 0 solves the sigma_b2 = 0 critical equations (phi(0) = 0, smooth at 0)."""
+    if any(b == 0 for b, _, _ in m.breaks) or m._exact_limit("V") != 0:
+        return False
+    if m._exact_limit("D1") == 0:
+        return False
+    return all(_g_float(m, q) > 0 for q in (1e-6, 1e-4, 1e-2))
+
+
+def _float_root(m, sb2, q_from=0.0):
+    """Smallest q > q_from with g(q) = sb2 (float64), by scanning then brentq."""
+    prev_q, prev = None, None
+    grid = _SCAN[_SCAN > q_from] if q_from > 0 else _SCAN
+    if q_from > 0:
+        grid = np.concatenate([[q_from], grid])
+    for q in grid:
+        val = _g_float(m, q) - sb2
+        if not np.isfinite(val):
+            break
+        if val == 0:
+            return q
+        if prev is not None and (prev < 0) != (val < 0):
+            return optimize.brentq(lambda t: _g_float(m, t) - sb2, prev_q, q, xtol=1e-300, rtol=1e-15)
+        prev_q, prev = q, val
+    raise NoFixedPointError(f"{m.act.name}: no point of the critical line chi_1 = 1 with "
+                            f"sigma_b2 = {sb2} and q* <= {_SCAN[-1]:g}")
+
+
+@serialized
+def edge_of_chaos(act, sigma_b2=0.05):
+    r"""``(sigma_w2, q_star)`` on the critical line ``chi_1 = 1`` at bias variance ``sigma_b2``.
+
+    Both are Quantities: exact when the moments are (ReLU, erf at ``sigma_b2 = 0``, ...),
+    otherwise roots of ``g(q) = sigma_b^2`` refined with mpmath to any requested digits.
+    """
+    act = as_activation(act)
+    m = moments(act)
+    m.require_continuous("chi_1")
+    sb2 = _as_variance("sigma_b2", sigma_b2)
+    params = (("activation", act.expr), ("sigma_b2", sb2))
+    hom = _homogeneous(m)
+    if hom is not None:
+        if sb2 != 0:
+            raise NoFixedPointError(
+                f"{act.name} is positively homogeneous: chi_1 = sigma_w2*{hom} and the length map "
+                f"has a finite fixed point only when chi_1 < 1, so there is no edge of chaos at "
+                f"sigma_b2 = {sb2} > 0 (only at sigma_b2 = 0, sigma_w2 = {1 / hom})")
+        return (Quantity(sp.simplify(1 / hom), r"\sigma_w^{2}", "exact: 1/E[phi'^2]", params=params),
+                Quantity(Q0, "q^{*}", "exact: every q is a fixed point at criticality; q* = q0, "
+                         "the input length", params=params))
+    if sb2.free_symbols:
+        raise InvalidInputError("edge_of_chaos needs a numeric sigma_b2 for this activation")
+    if sb2 == 0 and _zero_root(m):
+        d0 = m._exact_limit("D1")
+        return (Quantity(sp.simplify(1 / d0), r"\sigma_w^{2}", "exact: 1/phi'(0)^2 (q* = 0)",
+                         params=params),
+                Quantity(sp.Integer(0), "q^{*}", "exact: q* = 0 at sigma_b2 = 0", params=params))
+    qf = _float_root(m, float(sb2))
+    root = _Root(_g_mp(m, sb2), qf, lo=0,
+                 method="q* on the critical line (root of q - V/D1 = sigma_b2)")
+
+    def w_value(dps):
+        return converge(lambda wp: 1 / m.raw("D1", root.raw(wp), wp), dps,
+                        method="sigma_w2 = 1/D1(q*) on the critical line")
+    prov = ("estimated: root of q - V(q)/D1(q) = sigma_b2 (float64 scan + brentq, then Illinois on "
+            "moments enclosed by Arb or by mpmath quadrature), accepted when two working "
+            "precisions agree")
+    return (Quantity(None, r"\sigma_w^{2}", prov, _reusing(w_value), params=params),
+            Quantity(None, "q^{*}", prov, _reusing(root.result), params=params))
+
+
+@serialized
+def critical_curve(act, sigma_b2_values):
+    r"""The critical curve ``sigma_w^2(sigma_b^2)`` in float64 (about 13 digits) for an array of
+    ``sigma_b^2`` (sorted internally): continuation, each root bracketed from the previous ``q*``.
+
+    Returns ``(sigma_w2, q_star)`` arrays in the order of ``sigma_b2_values``.
+
+    >>> w, q = critical_curve("tanh", [0.0, 0.05, 0.1])
+    >>> [round(float(v), 10) for v in w]
+    [1.0, 1.7609546396, 1.9860726411]
+    """
+    act = as_activation(act)
+    m = moments(act)
+    m.require_continuous("chi_1")
+    sb = np.asarray(sigma_b2_values, dtype=float)
+    if sb.ndim != 1 or np.any(sb < 0) or not np.all(np.isfinite(sb)):
+        raise InvalidInputError("sigma_b2_values must be a 1-d array of nonnegative numbers")
+    hom = _homogeneous(m)
+    if hom is not None and np.any(sb > 0):
+        raise NoFixedPointError(f"{act.name} has an edge of chaos only at sigma_b2 = 0")
+    order = np.argsort(sb)
+    w, q = np.empty_like(sb), np.empty_like(sb)
+    q_prev = 0.0
+    zero_ok = _zero_root(m)
+    for i in order:
+        if sb[i] == 0 and (zero_ok or hom is not None):
+            q[i] = 0.0 if hom is None else np.nan
+            w[i] = 1 / (float(m._exact_limit("D1")) if hom is None else float(hom))
+            continue
+        q[i] = _bracket_from(m, sb[i], q_prev)
+        w[i] = 1 / m._np_one("D1", q[i])
+        q_prev = q[i]
+    return w, q
+
+
+def _bracket_from(m, sb2, q_prev):
+    """Root of g(q) = sb2 at or above q_prev (continuation: g is increasing along the curve)."""
+    lo = q_prev
+    f_lo = (_g_float(m, lo) - sb2) if lo > 0 else -sb2
+    step = max(lo, 1e-6) * 0.5
+    for _ in range(200):
+        hi = lo + step
+        f_hi = _g_float(m, hi) - sb2
+        if (f_lo < 0) != (f_hi < 0) or f_hi == 0:
+            return optimize.brentq(lambda t: _g_float(m, t) - sb2, lo, hi, xtol=1e-300, rtol=1e-15)
+        lo, f_lo, step = hi, f_hi, step * 2
+    return _float_root(m, sb2)
+
+
+@serialized
+def critical_minimum(act, sigma_b2_min=0):
+    r"""The smallest ``sigma_w^2`` on the critical line over ``sigma_b^2 >= sigma_b2_min``.
+
+    Along the line, parametrized by ``q``: ``sigma_w^2 = 1/D1(q)``, ``sigma_b^2 = g(q)``.  A
+    float64 scan of ``q`` finds where the minimum over ``{g >= sigma_b2_min}`` lies:
+
+    - at the boundary ``g = sigma_b2_min`` (seed 003 Theorem 1 for the sigmoid: at
+      ``sigma_b^2 = 0``): the value is :func:`edge_of_chaos` there, to any number of digits;
+    - in the interior (GELU, SiLU, Mish): ``D1`` is maximal there, so ``q`` is the root of
+      ``dD1/dq = E[(Z^2-1) phi'(sqrt q Z)^2]/(2q)`` (bracketed by the scan, refined with mpmath at
+      two precisions), and ``sigma_b^2 = g(q)`` is returned as a Quantity too.
+
+    Returns a dict: ``sigma_w2``, ``sigma_w``, ``q_star`` (Quantities), ``sigma_b2``,
+    ``at_boundary`` and ``D1_decreasing`` (``1/D1`` increasing on the scanned feasible set).
+
+    >>> res = critical_minimum("gelu")
+    >>> res["at_boundary"], round(float(res["sigma_w2"]), 10), round(float(res["sigma_b2"]), 10)
+    (False, 1.9558088557, 0.3273772572)
+    """
+    act = as_activation(act)
+    m = moments(act)
+    m.require_continuous("chi_1")
+    g = np.array([_g_float(m, q) for q in _SCAN])
+    d1 = np.array([m._np_one("D1", q) for q in _SCAN])
+    feasible = g >= float(sigma_b2_min)
+    if not feasible.any():
+        raise NoFixedPointError("no feasible point of the critical line on the scanned range")
+    first = int(np.argmax(feasible))
+    best = first + int(np.argmin(np.where(feasible, 1 / d1, np.inf)[first:]))
+    at_boundary = best == first
+    tail = 1 / d1[first:][feasible[first:]]
+    if at_boundary:
+        w, q = edge_of_chaos(act, sigma_b2_min)
+        sb2 = sigma_b2_min
+    else:
+        if best == len(_SCAN) - 1 or not feasible[best + 1]:
+            raise NoFixedPointError(
+                f"{act.name}: sigma_w^2 keeps decreasing along the critical line up to q = "
+                f"{_SCAN[best]:g}; the infimum is not attained on the scanned range")
+        q, w, sb2 = _interior_minimum(m, _SCAN[best - 1], _SCAN[best + 1], act)
+    sw = Quantity(None, r"\sigma_w", "estimated: sqrt of the estimated sigma_w2",
+                  lambda dps: mpmath.sqrt(w.value(dps + 2)), params=w.params) if not w.exact else \
+        Quantity(sp.sqrt(w.expr), r"\sigma_w", "exact", params=w.params)
+    return {"sigma_w2": w, "sigma_w": sw, "q_star": q, "sigma_b2": sb2,
+            "at_boundary": at_boundary, "D1_decreasing": bool(np.all(np.diff(tail) > 0))}
+
+
+def _interior_minimum(m, lo, hi, act):
+    """(q, sigma_w2, sigma_b2) Quantities at the root of dD1/dq in [lo, hi]."""
+    f = lambda t: m._np_one("dD1", t)  # noqa: E731
+    if (f(lo) > 0) == (f(hi) > 0):
+        raise NoFixedPointError(f"{act.name}: no sign change of dD1/dq around the scanned minimum")
+    qf = optimize.brentq(f, lo, hi, xtol=1e-300, rtol=1e-15)
+
+    root = _Root(lambda t, wp: m.raw("dD1", t, wp), qf, lo=0,
+                 method="interior minimum of 1/D1 (root of dD1/dq)")
+
+    def w_value(dps):
+        return converge(lambda wp: 1 / m.raw("D1", root.raw(wp), wp), dps,
+                        method="sigma_w2 = 1/D1 at the minimum")
+
+    def b_run(wp):
+        qq = root.raw(wp)
+        return qq - m.raw("V", qq, wp) / m.raw("D1", qq, wp)
+
+    def b_value(dps):                    # q - V/D1 may cancel digits: judged relatively
+        return converge(b_run, dps, method="sigma_b2 = q - V/D1 at the minimum")
+    params = (("activation", act.expr),)
+    prov = ("estimated: interior minimum of 1/D1 on the critical line (root of dD1/dq by "
+            "Illinois on Arb/mpmath moments), accepted when two working precisions agree")
+    return (Quantity(None, "q^{*}", prov, _reusing(root.result), params=params),
+            Quantity(None, r"\sigma_w^{2}", prov, _reusing(w_value), params=params),
+            Quantity(None, r"\sigma_b^{2}", prov, _reusing(b_value), params=params))

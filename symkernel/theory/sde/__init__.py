@@ -1,0 +1,44 @@
+"""Infinite-depth limits of finite-width ResNets (Hayou, TMLR 2023): the theory.
+
+``ito`` (diffusions, generator, Itô's lemma, the ResNet limit SDE), ``laws`` (closed-form laws of
+width-1 networks and the inverse activation problem), ``width`` (dynamics of ``log‖φ(X)‖`` in
+general width, growth factor), ``special`` (erfi⁻¹).  The finite-depth ResNets that check it are in
+:mod:`symkernel.simulate.resnet`, the checks in :mod:`symkernel.validate.resnet`; ``sk.sde`` gathers
+all three.
+
+>>> import symkernel as sk
+>>> sk.sde.norm_dynamics("relu").drift
+(k - 2)/(2*n)
+"""
+
+from .ito import Diffusion, Ito, VectorDiffusion, invert, resnet_sde, state_symbols
+from .laws import (
+    InverseSolution, Law, check_locally_lipschitz, gaussian_moments, ou_activation, relu_mixture,
+    solve_activation, solve_law, width1_law,
+)
+from .special import erfiinv
+from .width import NormDynamics, growth_factor, norm_dynamics, norm_law, sign_change
+
+__all__ = [
+    "Diffusion",
+    "Ito",
+    "VectorDiffusion",
+    "invert",
+    "resnet_sde",
+    "state_symbols",
+    "InverseSolution",
+    "Law",
+    "check_locally_lipschitz",
+    "gaussian_moments",
+    "ou_activation",
+    "relu_mixture",
+    "solve_activation",
+    "solve_law",
+    "width1_law",
+    "erfiinv",
+    "NormDynamics",
+    "growth_factor",
+    "norm_dynamics",
+    "norm_law",
+    "sign_change",
+]
