@@ -1,4 +1,4 @@
-"""Benchmark: the tanh critical curve chi_1 = 1 (seed 003; issue 5), symkernel against a
+"""Benchmark: the tanh critical curve chi_1 = 1 (Pabari & Zhou; issue 5), symkernel against a
 straightforward approach in the same run.
 
     python benchmarks/meanfield.py [--points 200] [--dps 30] [--sigma-b2 0.3]

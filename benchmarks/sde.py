@@ -1,4 +1,4 @@
-"""Benchmark: width-4 ReLU ResNets of depth 1000 (seed 002), vectorized vs a plain Python loop.
+"""Benchmark: width-4 ReLU ResNets of depth 1000 (Hayou (TMLR 2023)), vectorized vs a plain Python loop.
 
 Times, in one run, ``symkernel.sde.simulate_resnet`` on 100 000 paths (NumPy float64, exact
 per-layer law; the explicit-weights method; torch when installed) against a baseline that loops

@@ -1,5 +1,5 @@
 """Benchmark of the finite-width simulator (issue 4): n = 100 inputs, width d = 5000, depth L = 50,
-ReLU MLP with layer centering + layer norm (seed 001 eq. (1)).
+ReLU MLP with layer centering + layer norm (Joudaki, Daneshmand & Bach (NeurIPS 2023) eq. (1)).
 
 Each configuration runs in a fresh subprocess so that its peak resident memory is its own.
 Printed: wall time, peak RSS, and ratios against the NumPy float32 run of the same invocation, and

@@ -1,4 +1,4 @@
-"""Kernel dynamics (seed 000 Theorem 1 and its extensions) and a finite-width check."""
+"""Kernel dynamics (Joudaki & Hofmann (AISTATS 2025) Theorem 1 and its extensions) and a finite-width check."""
 import mpmath
 import numpy as np
 import pytest
@@ -143,7 +143,7 @@ def test_cobweb_shape():
 def _mlp_correlations(act, rho0, width, depth, seeds):
     """Empirical correlations of two inputs through seeded random MLPs x <- sigma(RMS(W x))/C,
     W with i.i.d. N(0,1) entries, fresh per layer, C = sqrt(E sigma^2).  The RMS normalization of
-    the pre-activations (``phi o RMS``, which leaves kappa unchanged: seed 000 Proposition 3) keeps
+    the pre-activations (``phi o RMS``, which leaves kappa unchanged: Joudaki & Hofmann (AISTATS 2025) Proposition 3) keeps
     their variance at 1; without it the variance random-walks at finite width for activations
     whose length map is not neutral at q = 1 (GELU: E gelu(sqrt(q) Z)^2 grows faster than q), and
     the correlation then drifts away from kappa^l (observed: about 3 standard errors by l = 20).

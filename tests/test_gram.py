@@ -1,4 +1,4 @@
-"""Isometry, potential and bounds of seed 001 (Def. 1, Def. 4, Theorem 1, Lemma A.4, Theorem A.2,
+"""Isometry, potential and bounds of Joudaki, Daneshmand & Bach (NeurIPS 2023) (Def. 1, Def. 4, Theorem 1, Lemma A.4, Theorem A.2,
 Corollary A.3, Theorem 4); the mean-field Gram map, exact and in floats."""
 import math
 

@@ -177,7 +177,7 @@ def test_kernel_map_of_hermite_combinations(weights):
 
 @given(hermite_weights, st.floats(-0.99, 0.99))
 def test_lemma_a7_contraction(weights, r):
-    """Seed 001 Lemma A.7: f = sigma_bar/sigma_bar(1) satisfies |f|/(1-|f|) <= (|r|/(1-|r|))/beta."""
+    """Joudaki, Daneshmand & Bach (NeurIPS 2023) Lemma A.7: f = sigma_bar/sigma_bar(1) satisfies |f|/(1-|f|) <= (|r|/(1-|r|))/beta."""
     act = _hermite_activation(weights)
     sbar = sk.mean_reduced_dual(act)
     beta = float(sk.isometry_strength(act))

@@ -1,4 +1,4 @@
-"""Mean-field maps against finite-width tanh networks (issue 5, seed 003 §3.1).
+"""Mean-field maps against finite-width tanh networks (issue 5, Pabari & Zhou §3.1).
 
 The networks use ``weights="gram"``: given the layer input ``y`` (n x N), the pre-activations of
 the N neurons are i.i.d. ``N(0, sigma_w^2 y y^T / N)`` plus a bias ``N(0, sigma_b^2)`` shared by the

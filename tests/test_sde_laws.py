@@ -1,4 +1,4 @@
-"""Closed-form laws of seed 002 derived by symkernel.sde, against textbook forms."""
+"""Closed-form laws of Hayou (TMLR 2023) derived by symkernel.sde, against textbook forms."""
 
 import mpmath
 import numpy as np
@@ -138,7 +138,7 @@ def test_growth_factor_regime_change():
         sp.Rational(-1, 21),
         sp.Rational(1, 60),
     ]
-    assert sign_change("relu") == 4  # seed 002: change between widths 3 and 4
+    assert sign_change("relu") == 4  # Hayou (TMLR 2023): change between widths 3 and 4
     assert sign_change("relu", condition=False) == 5  # 1/4 - 1/n is 0 at n = 4
     assert sign_change("identity") == 3  # 1/2 - 1/n
     assert growth_factor("relu", 4).expr == sp.Rational(1, 60)

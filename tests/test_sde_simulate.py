@@ -1,4 +1,4 @@
-"""Finite-depth ResNet simulations against the infinite-depth laws of seed 002 (seeded)."""
+"""Finite-depth ResNet simulations against the infinite-depth laws of Hayou (TMLR 2023) (seeded)."""
 
 import numpy as np
 import pytest

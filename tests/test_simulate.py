@@ -66,7 +66,7 @@ def test_gram_weights_sample_the_same_law_as_explicit_weights():
 
 
 def test_bias_and_weight_variance_follow_the_length_map():
-    # seed 003: q^1 = sigma_w^2 q^0 + sigma_b^2, q^{l+1} = sigma_w^2 E[relu(sqrt(q^l) Z)^2] + sigma_b^2
+    # Pabari & Zhou: q^1 = sigma_w^2 q^0 + sigma_b^2, q^{l+1} = sigma_w^2 E[relu(sqrt(q^l) Z)^2] + sigma_b^2
     d, sw2, sb2 = 4000, 2.0, 0.3
     X = inputs_with_gram(np.eye(3) * 1.0, d) * math.sqrt(0.7)  # q^0 = 0.7
     res = sk.simulate_mlp("relu", X, width=d, depth=3, centering=None, normalization=None,

@@ -1,4 +1,4 @@
-r"""Isometry strength ``beta_sigma`` (seed 001, Definition 3).
+r"""Isometry strength ``beta_sigma`` (Joudaki, Daneshmand & Bach (NeurIPS 2023), Definition 3).
 
 .. math:: \beta_\sigma = 2 - \frac{c_1^2}{\sum_{k \ge 1} c_k^2} = 2 - \frac{c_1^2}{E[\sigma^2] - c_0^2}
           \in [1, 2],

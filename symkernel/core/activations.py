@@ -9,7 +9,7 @@ gives ``sigma_alpha(x) = sigma(alpha x)`` (MATH.md §1).
 Activation('relu', Max(0, x))
 >>> sk.activation("sin", gain=sk.alpha).expr
 sin(alpha*x)
->>> sk.activation("exp", shift=-2).expr          # seed 001 Table 2
+>>> sk.activation("exp", shift=-2).expr          # Joudaki, Daneshmand & Bach (NeurIPS 2023) Table 2
 exp(x - 2)
 >>> sk.activation("he", n=2).expr
 sqrt(2)*x**2/2 - sqrt(2)/2

@@ -3,8 +3,8 @@ r"""Dual kernels, the kernel map and derivative kernels (MATH.md §2).
 For ``(X, Y)`` standard bivariate normal with correlation ``rho``:
 
 * dual kernel (Daniely et al. 2016) ``sigma_hat(rho) = E[sigma(X) sigma(Y)] = sum_k c_k^2 rho^k``;
-* mean-reduced dual (seed 001, Def. 5) ``sigma_bar(rho) = sigma_hat(rho) - c_0^2``;
-* kernel map (seed 000, Def. 1) ``kappa(rho) = sigma_hat(rho) / sigma_hat(1)``;
+* mean-reduced dual (Joudaki, Daneshmand & Bach (NeurIPS 2023), Def. 5) ``sigma_bar(rho) = sigma_hat(rho) - c_0^2``;
+* kernel map (Joudaki & Hofmann (AISTATS 2025), Def. 1) ``kappa(rho) = sigma_hat(rho) / sigma_hat(1)``;
 * derivative kernel ``E[sigma'(X) sigma'(Y)] = sigma_hat'(rho)`` (Price's theorem).
 
 Modules: ``closed_forms`` (exact derivation by iterated Gaussian integrals), ``numeric``
@@ -64,7 +64,7 @@ def dual_kernel(act, **params):
 
 @serialized
 def mean_reduced_dual(act, **params):
-    r"""``sigma_bar(rho) = sigma_hat(rho) - c_0^2`` (seed 001, Definition 5).
+    r"""``sigma_bar(rho) = sigma_hat(rho) - c_0^2`` (Joudaki, Daneshmand & Bach (NeurIPS 2023), Definition 5).
 
     >>> mean_reduced_dual("step").expr
     asin(rho)/(2*pi)
@@ -81,7 +81,7 @@ def mean_reduced_dual(act, **params):
 
 @serialized
 def kernel_map(act, **params):
-    r"""``kappa(rho) = sigma_hat(rho)/sigma_hat(1)`` (seed 000, Definition 1), so ``kappa(1) = 1``.
+    r"""``kappa(rho) = sigma_hat(rho)/sigma_hat(1)`` (Joudaki & Hofmann (AISTATS 2025), Definition 1), so ``kappa(1) = 1``.
 
     >>> kernel_map("cos").expr
     (exp(2*rho) + 1)*exp(1 - rho)/(1 + exp(2))

@@ -1,4 +1,4 @@
-r"""Seed 002 (infinite-depth limit of finite-width ResNets) figures, reproduced as data + plots.
+r"""Hayou (TMLR 2023) (infinite-depth limit of finite-width ResNets) figures, reproduced as data + plots.
 
 * Figure 1: width-1 ReLU ResNets at depths 5, 50, 500 against the log-normal law of Prop. 3
   (:func:`figure1_data`, :func:`draw_figure1`).
@@ -54,7 +54,7 @@ def figure3_data(full_size=False, seed=0, theta=1, k=1, x0=0.5):
 
 
 def draw_figure3(data, bins=80):
-    """Left: the activation (seed 002 Fig. 2). Right: histogram of ``Y_L``, density of X_1."""
+    """Left: the activation (Hayou (TMLR 2023) Fig. 2). Right: histogram of ``Y_L``, density of X_1."""
     plt = checks._plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
     phi = sp.lambdify(x, data["activation"], modules=["scipy", "numpy"])

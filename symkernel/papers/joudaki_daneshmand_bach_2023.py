@@ -1,4 +1,4 @@
-r"""Seed 001 (Joudaki, Daneshmand, Bach): Table 2 and Table B.1, published vs derived.
+r"""Joudaki, Daneshmand & Bach (NeurIPS 2023) (Joudaki, Daneshmand, Bach): Table 2 and Table B.1, published vs derived.
 
 The published closed forms are stored here as *expected* values.  :func:`table2` and
 :func:`table_b1` derive every entry with :func:`symkernel.isometry_strength` and prove it equal to
@@ -23,7 +23,7 @@ from symkernel.core.symbols import alpha, x
 E = sp.E
 pi = sp.pi
 
-#: Seed 001, Table 2: (column label, activation spec, published beta).
+#: Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2: (column label, activation spec, published beta).
 TABLE_2 = (
     ("He_1(x)", ("he", {"n": 1}), sp.Integer(1)),
     ("He_2(x)", ("he", {"n": 2}), sp.Integer(2)),
@@ -33,7 +33,7 @@ TABLE_2 = (
     ("max(x,0)", ("relu", {}), (3 * pi - 4) / (2 * pi - 2)),
 )
 
-#: Seed 001, Table B.1: beta as a function of the gain alpha.
+#: Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1: beta as a function of the gain alpha.
 TABLE_B1 = (
     ("exp(alpha x)", "exp",
      (2 - 2 * sp.exp(alpha**2) + alpha**2) / (1 - sp.exp(alpha**2))),
@@ -79,7 +79,7 @@ def prove_equal(derived, published, dps=50, samples=(sp.Rational(1, 3), 1, sp.Ra
 
 
 def table2():
-    """Derive seed 001 Table 2 and compare with the published entries (list of :class:`Row`)."""
+    """Derive Joudaki, Daneshmand & Bach (NeurIPS 2023) Table 2 and compare with the published entries (list of :class:`Row`)."""
     rows = []
     for label, (name, params), published in TABLE_2:
         beta = isometry_strength(activation(name, **params))
@@ -90,7 +90,7 @@ def table2():
 
 
 def table_b1():
-    """Derive seed 001 Table B.1 with a symbolic gain (list of :class:`Row`)."""
+    """Derive Joudaki, Daneshmand & Bach (NeurIPS 2023) Table B.1 with a symbolic gain (list of :class:`Row`)."""
     rows = []
     for label, name, published in TABLE_B1:
         act = activation(name, gain=alpha)

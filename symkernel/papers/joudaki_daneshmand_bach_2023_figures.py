@@ -1,4 +1,4 @@
-r"""Seed 001 (Joudaki, Daneshmand, Bach) figures, reproduced: data functions plus matplotlib drawing.
+r"""Joudaki, Daneshmand & Bach (NeurIPS 2023) (Joudaki, Daneshmand, Bach) figures, reproduced: data functions plus matplotlib drawing.
 
 * Figure 3: isometry gap vs depth of a simulated MLP (layer centering + layer norm) against
   Theorem 4 (:func:`figure3_data`, :func:`draw_figure3`).

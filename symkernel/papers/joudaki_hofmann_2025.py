@@ -1,4 +1,4 @@
-r"""Seed 000, Table S.1: Theorem-1 quantities of eight activations, published vs derived.
+r"""Joudaki & Hofmann (AISTATS 2025), Table S.1: Theorem-1 quantities of eight activations, published vs derived.
 
 The published numbers (two decimals) are stored as *expected* values.  :func:`table_s1_rows`
 recomputes every entry with :func:`symkernel.kernel_dynamics` (exact where a closed form exists,
@@ -23,7 +23,7 @@ from symkernel.core.quantity import Quantity
 TABLE_S1_COLUMNS = ("C", "alpha", "rho*", "kappa(rho*)", "kappa(0)", "kappa'(0)", "kappa'(1)",
                     "kappa'(rho*)", "case")
 
-#: Seed 000, Table S.1 as printed: (label, registry name, published values in TABLE_S1_COLUMNS order).
+#: Joudaki & Hofmann (AISTATS 2025), Table S.1 as printed: (label, registry name, published values in TABLE_S1_COLUMNS order).
 TABLE_S1 = (
     ("tanh", "tanh", (0.63, 0.93, 0.00, 0.00, 0.00, 0.93, 1.18, 0.93, 1)),
     ("SeLU", "selu", (1.00, 0.97, 0.00, 0.00, 0.00, 0.97, 1.06, 0.97, 1)),
@@ -35,7 +35,7 @@ TABLE_S1 = (
     ("ELU", "elu", (0.80, 0.97, 0.60, 0.60, 0.04, 0.90, 1.04, 0.97, 4)),
 )
 
-REASON = ("the published table was computed from a truncated Hermite series (seed 000, Appendix B); "
+REASON = ("the published table was computed from a truncated Hermite series (Joudaki & Hofmann (AISTATS 2025), Appendix B); "
           "symkernel's values are exact, certified (proven error bounds) or estimated (case-4 "
           "rho* and what depends on it), as each entry's provenance says, to the requested digits")
 ROUNDING = 0.005
@@ -94,7 +94,7 @@ def format_table_s1(dps=30, digits=8, rows=None):
     """Markdown: for every entry the derived value (``digits`` shown) and the published one."""
     rows = table_s1_rows(dps) if rows is None else rows
     head = "| activation | " + " | ".join(TABLE_S1_COLUMNS) + " | agrees |"
-    lines = ["Seed 000, Table S.1: derived (published)", "", head,
+    lines = ["Joudaki & Hofmann (AISTATS 2025), Table S.1: derived (published)", "", head,
              "|" + "---|" * (len(TABLE_S1_COLUMNS) + 2)]
     for r in rows:
         cells = []
@@ -118,9 +118,9 @@ def table_s1_table(dps=30):
         derived = [Value(q) if isinstance(q, Quantity) else q for q in r["derived"][:-1]]
         cells.append([Label(r["label"]), *derived, r["derived"][-1],
                       " ".join(f"{p:g}" for p in r["published"])])
-    return Table("Seed 000, Table S.1: kernel dynamics (Theorem 1) of normalized activations", cols, cells,
+    return Table("Joudaki & Hofmann (AISTATS 2025), Table S.1: kernel dynamics (Theorem 1) of normalized activations", cols, cells,
                  agrees=[r["agrees"] for r in rows], reasons=[r["reason"] or "agrees" for r in rows],
-                 notes=[REASON], source="seed 000")
+                 notes=[REASON], source="Joudaki & Hofmann (AISTATS 2025)")
 
 
 __all__ = ["TABLE_S1", "TABLE_S1_COLUMNS", "table_s1_rows", "format_table_s1", "table_s1_table"]

@@ -1,10 +1,10 @@
-r"""Seed 003 (mean-field signal propagation for tanh, arctan, softsign, ReLU, sigmoid): the theory
+r"""Pabari & Zhou (mean-field signal propagation for tanh, arctan, softsign, ReLU, sigmoid): the theory
 panels of Figures 1-2 and the Theorem 1 number, derived.
 
 The published figures are MNIST/CIFAR trainability heatmaps over ``(sigma_w^2, depth)`` with the
 line ``4.5 xi_c`` overlaid.  Without the training part, :func:`phase_diagram_data` gives for each
 ``sigma_w^2`` of a grid: ``chi_1``, the phase (ordered ``chi_1 < 1`` / chaotic ``chi_1 > 1``), ``q*``,
-``c*``, ``xi_c`` and the lines ``4.5 xi_c`` (seed 003) and ``6 xi_c`` (Schoenholz et al. 2017), plus
+``c*``, ``xi_c`` and the lines ``4.5 xi_c`` (Pabari & Zhou) and ``6 xi_c`` (Schoenholz et al. 2017), plus
 a heatmap ``exp(-L/xi_c)``: the fraction of a correlation perturbation that survives ``L`` layers
 (the signal the trainability cliff follows).  ReLU with ``sigma_b^2 > 0`` has no finite ``q*`` for
 ``sigma_w^2 >= 2`` (the length map is ``q -> sigma_w^2 q/2 + sigma_b^2``): those columns are NaN.
@@ -44,14 +44,14 @@ PUBLISHED = {
     "theorem1_sigma_w": 103.05,          # "sigma_w ~ 103.05" (appendix; a sigma_w^2 value)
     "theorem1_bound_sigma_w2": 100,      # "sigma_w^2 >~ 100"
     "eq27_sigma_w": 16,                  # "1/sigma_w = 1/16 => sigma_w = 16" (a sigma_w^2 value)
-    "depth_multiple": 4.5,               # seed 003's trainable depth 4.5 xi_c
+    "depth_multiple": 4.5,               # Pabari & Zhou's trainable depth 4.5 xi_c
 }
 MULTIPLES = (4.5, 6)
 
 
 def phase_diagram_data(act, sigma_b2=None, sigma_w2=None, depths=None, multiples=MULTIPLES,
                        points=61):
-    """Theory panel of seed 003 Figures 1-2 for one activation (float64 mean field).
+    """Theory panel of Pabari & Zhou Figures 1-2 for one activation (float64 mean field).
 
     ``sigma_b2`` and the ``sigma_w2`` grid default to :data:`FIGURE_SETTINGS`; ``depths`` to
     ``1..100``.  Returns a dict of lists/arrays: ``sigma_w2``, ``chi_1``, ``phase``, ``q_star``,
@@ -123,7 +123,7 @@ def draw_figures(activations=("tanh", "arctan", "softsign", "relu", "sigmoid"), 
 
 
 def theorem1(dps=30):
-    """Seed 003 Theorem 1, computed: the minimum of ``sigma_w^2`` on the sigmoid critical line.
+    """Pabari & Zhou Theorem 1, computed: the minimum of ``sigma_w^2`` on the sigmoid critical line.
 
     Returns a dict with ``sigma_w2`` and ``sigma_w`` (mpf to ``dps`` digits), ``q_star``,
     ``sigma_b2`` where it is attained (0: on the boundary), ``D1_decreasing`` (``1/D1`` increases

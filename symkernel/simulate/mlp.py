@@ -1,15 +1,15 @@
 r"""Finite-width random MLPs, vectorized over a batch of ``n`` inputs (rows), NumPy or PyTorch.
 
-One layer (seed 001 eq. (1) with its §6 variants; seed 003's weight and bias variances; seed 000's
+One layer (Joudaki, Daneshmand & Bach (NeurIPS 2023) eq. (1) with its §6 variants; Pabari & Zhou's weight and bias variances; Joudaki & Hofmann (AISTATS 2025)'s
 residual branch):
 
 .. math:: z = \sqrt{\sigma_w^2/d_{in}}\, W y + \sigma_b b, \quad W_{ij}, b_i \sim N(0, 1),\qquad
           y^+ = \sqrt{1-r^2}\; \mathrm{N}(\mathrm{C}(\sigma(z))) + r\, y
 
 (``order='norm_act'`` gives :math:`\sigma(\mathrm{N}(\mathrm{C}(z)))` instead).  Centering ``C``:
-``'layer'`` (subtract the mean over features, seed 001), ``'mean_field'`` (subtract
+``'layer'`` (subtract the mean over features, Joudaki, Daneshmand & Bach (NeurIPS 2023)), ``'mean_field'`` (subtract
 :math:`c_0 = E\sigma(Z)`), ``'batch'`` (the mean over the batch) or ``None``.  Normalization ``N``:
-``'layer'`` = ``'rms'`` (divide by :math:`\sqrt{\mathrm{mean}_k y_k^2}`, seed 001 Table 1; with layer
+``'layer'`` = ``'rms'`` (divide by :math:`\sqrt{\mathrm{mean}_k y_k^2}`, Joudaki, Daneshmand & Bach (NeurIPS 2023) Table 1; with layer
 centering this is LayerNorm without affine parameters), ``'mean_field'`` (divide by
 :math:`\sqrt{\bar\sigma(1)}`, or :math:`\sqrt{E\sigma^2}` without centering), ``'batch'`` (each
 feature divided by its RMS over the batch) or ``None``; an all-zero vector stays zero.  With ``y`` of mean square 1 the seed's
@@ -127,9 +127,9 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     ``act``: an Activation, registry name or expression (``gain`` gives sigma(gain x)).
     ``inputs``: an ``n x d0`` array (rows are samples), or ``None`` with ``n`` for standard normal
     inputs of width ``width`` (drawn with NumPy from ``[seed, 0]``, the same for both back ends).
-    ``normalize_inputs``: apply seed 001's ``x^0 = LN(x - mean(x))`` to the inputs first.
+    ``normalize_inputs``: apply Joudaki, Daneshmand & Bach (NeurIPS 2023)'s ``x^0 = LN(x - mean(x))`` to the inputs first.
     ``record``: any of ``'gram'`` (always kept, n x n per layer), ``'pre_gram'`` (Gram of the
-    pre-activations, for the q/c maps of seed 003) and ``'activations'`` (every layer, n x d each:
+    pre-activations, for the q/c maps of Pabari & Zhou) and ``'activations'`` (every layer, n x d each:
     memory grows with depth, off by default).  Only the current layer is held otherwise.
     ``progress``: a tqdm bar over layers (``None``: on for runs above ~1e11 multiply-adds).
     """

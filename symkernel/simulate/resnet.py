@@ -1,13 +1,13 @@
 r"""Seeded, path-vectorized simulation of finite-depth ResNets and of scalar SDEs.
 
 * :func:`simulate_resnet`: ``Y_ℓ = Y_{ℓ−1} + L^{−1/2} W_ℓ φ(Y_{ℓ−1})``, ``W_ℓ`` i.i.d. ``N(0, 1/n)``
-  entries (seed 002, Eq. 1), for many independent networks at once.  ``method="weights"`` draws
+  entries (Hayou (TMLR 2023), Eq. 1), for many independent networks at once.  ``method="weights"`` draws
   each ``W_ℓ`` (an ``n x n`` matrix per path and layer); ``method="law"`` (default) draws
   ``W_ℓ φ(Y_{ℓ−1})`` directly from its exact conditional law ``N(0, ‖φ(Y_{ℓ−1})‖²/n · I_n)``
   (``W_ℓ``
   is independent of ``Y_{ℓ−1}``), which gives the same law of the path of one input at ``n``
   normals per layer instead of ``n²``.  That recursion is also the Euler–Maruyama scheme with step
-  ``1/L`` for ``dX = n^{−1/2}‖φ(X)‖ dB`` (seed 002, Thm 1).
+  ``1/L`` for ``dX = n^{−1/2}‖φ(X)‖ dB`` (Hayou (TMLR 2023), Thm 1).
 * :func:`euler_maruyama`: a scalar :class:`~symkernel.theory.sde.ito.Diffusion` on ``[0, t1]``.
 
 NumPy float64 by default; ``backend="torch"`` (optional, imported lazily) runs the same recursion

@@ -46,7 +46,7 @@ class SimulationResult:
 
     @cached_property
     def potential(self):
-        """gamma of every layer (seed 001 Def. 4)."""
+        """gamma of every layer (Joudaki, Daneshmand & Bach (NeurIPS 2023) Def. 4)."""
         return np.array([potential(G, tol=self._tol) for G in self.gram])
 
     @cached_property

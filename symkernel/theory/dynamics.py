@@ -1,4 +1,4 @@
-r"""Global kernel dynamics ``rho_{l+1} = kappa(rho_l)`` (seed 000, Theorem 1; MATH.md §4).
+r"""Global kernel dynamics ``rho_{l+1} = kappa(rho_l)`` (Joudaki & Hofmann (AISTATS 2025), Theorem 1; MATH.md §4).
 
 For the normalized kernel map (``kappa(1) = 1``) the four cases of Theorem 1 are decided by the
 signs of ``kappa(0)`` and ``kappa'(1) - 1``: zero only when exact reasoning proves it
@@ -201,7 +201,7 @@ def _nice(expr):
 
 @serialized_class
 class KernelDynamics:
-    """Theorem 1 of seed 000 for a normalized kernel map; see the module docstring."""
+    """Theorem 1 of Joudaki & Hofmann (AISTATS 2025) for a normalized kernel map; see the module docstring."""
 
     def __init__(self, kmap):
         self.kmap = kmap
@@ -578,7 +578,7 @@ class KernelDynamics:
         rows = [["case", str(self.case), None]]
         for label, sym, q in self._display_quantities():
             rows.append([Math(sym, label), *_quantity_cells(q)])
-        title = f"Theorem 1 (seed 000): {self.kmap.name} of {self.kmap.act.name}"
+        title = f"Theorem 1 (Joudaki & Hofmann (AISTATS 2025)): {self.kmap.name} of {self.kmap.act.name}"
         table = Table(title, ["quantity", "exact", "value"], rows, notes=list(self.notes))
         return table._repr_html_(digits)
 
@@ -622,7 +622,7 @@ def _rename(q, symbol):
 
 @serialized
 def kernel_dynamics(act, **params):
-    """Theorem 1 of seed 000 for an activation (normalized to E sigma^2 = 1) or a kernel map.
+    """Theorem 1 of Joudaki & Hofmann (AISTATS 2025) for an activation (normalized to E sigma^2 = 1) or a kernel map.
 
     Accepts an activation spec, or a :class:`~symkernel.kernels.Kernel` with kappa(1) = 1 (e.g.
     :func:`residual_kernel_map` or :func:`normalized_kernel_map` of a kernel map).

@@ -1,4 +1,4 @@
-r"""Isometry of Gram matrices and the mean-field Gram map (seed 001, Joudaki, Daneshmand, Bach).
+r"""Isometry of Gram matrices and the mean-field Gram map (Joudaki, Daneshmand & Bach (NeurIPS 2023), Joudaki, Daneshmand, Bach).
 
 * Isometry (Def. 1) :math:`\mathcal I(G) = \det(G)^{1/n} / (\operatorname{tr} G / n) \in [0, 1]`
   and the isometry gap :math:`-\log \mathcal I(G)` (0 for ``G`` proportional to the identity,
@@ -13,7 +13,7 @@ r"""Isometry of Gram matrices and the mean-field Gram map (seed 001, Joudaki, Da
   :math:`-\log\mathcal I(G_\ell) \le \exp(-\ell\log\beta_\sigma - n\log\mathcal I(G_0) + \log 4n)`.
 * The mean-field Gram map :math:`G^+_{ij} = \bar\sigma(G_{ij})/\bar\sigma(1)` (centering and layer
   normalization; Theorem A.2), its variant without centering (:math:`\hat\sigma` in place of
-  :math:`\bar\sigma`), and the residual mixing :math:`(1-r^2)G^+ + r^2 G` (seed 000, Prop. 2).
+  :math:`\bar\sigma`), and the residual mixing :math:`(1-r^2)G^+ + r^2 G` (Joudaki & Hofmann (AISTATS 2025), Prop. 2).
 
 >>> import numpy as np, sympy as sp, symkernel as sk
 >>> round(sk.isometry(np.array([[2.0, 1.0], [1.0, 2.0]])), 12)
@@ -131,7 +131,7 @@ def _quantity(expr, symbol):
 # ---------------------------------------------------------------- isometry, gap, potential
 @serialized
 def isometry(G, *, tol=None):
-    r"""Isometry :math:`\det(G)^{1/n}/(\operatorname{tr}G/n)` (seed 001, Def. 1).
+    r"""Isometry :math:`\det(G)^{1/n}/(\operatorname{tr}G/n)` (Joudaki, Daneshmand & Bach (NeurIPS 2023), Def. 1).
 
     NumPy/torch/list input (any real dtype; computed in float64): a float from the eigenvalues
     :math:`\lambda_i`, :math:`\exp(\overline{\log\lambda})/\bar\lambda`; eigenvalues below
@@ -207,7 +207,7 @@ def _offdiagonal_abs_max(C):
 
 
 def potential(G, *, tol=None):
-    r"""Potential :math:`\gamma(G) = \max_{i\ne j}|\tilde G_{ij}|/(1-|\tilde G_{ij}|)` (seed 001,
+    r"""Potential :math:`\gamma(G) = \max_{i\ne j}|\tilde G_{ij}|/(1-|\tilde G_{ij}|)` (Joudaki, Daneshmand & Bach (NeurIPS 2023),
     Def. 4); ``inf`` when two vectors are parallel.
 
     >>> potential([[1.0, 0.5], [0.5, 1.0]])
@@ -236,7 +236,7 @@ def _unit_diagonal(G, tol):
 
 
 def lemma_a4_bounds(G, *, tol=None):
-    r"""``(lower, det, upper)`` of seed 001 Lemma A.4 for a unit-diagonal PSD ``G``:
+    r"""``(lower, det, upper)`` of Joudaki, Daneshmand & Bach (NeurIPS 2023) Lemma A.4 for a unit-diagonal PSD ``G``:
     :math:`(1-(n-1)m)^n \le \det G \le 1 - m_+^2`, :math:`m = \max_{i\ne j}|G_{ij}|`
     (:math:`m_+^2 = \max G_{ij}^2 = m^2`).  The lower bound needs :math:`(n-1)m \le 1`; otherwise
     the trivial bound 0 is returned.
@@ -259,7 +259,7 @@ def lemma_a4_bounds(G, *, tol=None):
 
 
 def normalization_lower_bound(G, *, tol=None):
-    r"""Theorem 1 of seed 001: :math:`\mathcal I(G)\,(1 + \operatorname{var}(a)/\bar a^2)`,
+    r"""Theorem 1 of Joudaki, Daneshmand & Bach (NeurIPS 2023): :math:`\mathcal I(G)\,(1 + \operatorname{var}(a)/\bar a^2)`,
     :math:`a_i = \|x_i\| = \sqrt{G_{ii}}` (population variance), a lower bound of
     :math:`\mathcal I(\tilde G)`, the isometry after projecting every vector on the unit sphere.
 
@@ -312,7 +312,7 @@ def potential_bound(gamma0, beta, ell):
 
 
 def isometry_gap_bound(G0, beta, ell, *, tol=None):
-    r"""Theorem 4 of seed 001: :math:`\exp(-\ell\log\beta_\sigma - n\log\mathcal I(G_0) + \log 4n)
+    r"""Theorem 4 of Joudaki, Daneshmand & Bach (NeurIPS 2023): :math:`\exp(-\ell\log\beta_\sigma - n\log\mathcal I(G_0) + \log 4n)
     = 4n\,\beta_\sigma^{-\ell}/\mathcal I(G_0)^n`, an upper bound of the mean-field isometry gap
     :math:`-\log\mathcal I(G_\ell)` once ``ell`` is large enough (:func:`isometry_gap_bound_depth`).
 
@@ -337,7 +337,7 @@ def isometry_gap_bound_depth(G0, beta, *, tol=None):
     r"""A depth from which Theorem 4 provably holds along the mean-field sequence.
 
     The proof needs :math:`(n-1)\gamma(G_\ell) \le 1/2`; by Corollary A.3 that holds for
-    :math:`\ell \ge \log(2(n-1)\gamma(G_0))/\log\beta_\sigma`.  (Seed 001 prints the condition as
+    :math:`\ell \ge \log(2(n-1)\gamma(G_0))/\log\beta_\sigma`.  (Joudaki, Daneshmand & Bach (NeurIPS 2023) prints the condition as
     :math:`\ell \gtrsim \beta^{-1}(-n\log\mathcal I(G_0)+\log 4n)`: the factor must be
     :math:`1/\log\beta`, not :math:`1/\beta`.)  ``inf`` for ``beta == 1`` or a degenerate ``G0``.
 
@@ -428,7 +428,7 @@ def _apply_exact(kernel, value):
 
 
 def gram_map(G, kernel, *, centering=True, residual=0, tol=None):
-    r"""One layer of the mean-field Gram dynamics (seed 001 eq. (10), Theorem A.2):
+    r"""One layer of the mean-field Gram dynamics (Joudaki, Daneshmand & Bach (NeurIPS 2023) eq. (10), Theorem A.2):
     :math:`G^+_{ij} = f(\tilde G_{ij})/f(1)`, then :math:`(1-r^2)G^+ + r^2\tilde G` when
     ``residual = r``.
 

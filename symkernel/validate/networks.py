@@ -2,8 +2,8 @@ r"""Theory against finite-width simulation: per layer, the mean-field prediction
 over seeds, its standard error, and whether they agree within ``n_sigma`` standard errors.
 
 * :func:`kernel_sequence`: the correlation of two inputs, :math:`\rho_{\ell+1} = \bar\sigma(\rho_\ell)/\bar\sigma(1)`
-  (seed 001 eq. (10) for n = 2; without centering :math:`\hat\sigma` replaces :math:`\bar\sigma`;
-  residual strength ``r`` mixes in :math:`r^2\rho_\ell`, seed 000 Prop. 2).
+  (Joudaki, Daneshmand & Bach (NeurIPS 2023) eq. (10) for n = 2; without centering :math:`\hat\sigma` replaces :math:`\bar\sigma`;
+  residual strength ``r`` mixes in :math:`r^2\rho_\ell`, Joudaki & Hofmann (AISTATS 2025) Prop. 2).
 * :func:`isometry`: the isometry (or its gap, or the potential gamma) of an ``n x n`` Gram matrix,
   with the Theorem 4 / Corollary A.3 bounds alongside.
 

@@ -1,8 +1,8 @@
-r"""Theory against simulation for seed 002: statistics (dicts) and matplotlib figures.
+r"""Theory against simulation for Hayou (TMLR 2023): statistics (dicts) and matplotlib figures.
 
 * :func:`law_check` — width-1 ResNet output ``Y_L`` against the derived law of ``X_1``
   (Kolmogorov–Smirnov distance and p-value, mean and variance of ``g(Y_L)`` with ``g`` the
-  law's Gaussianizing transform, e.g. ``log``), for several depths (seed 002 Fig. 1).
+  law's Gaussianizing transform, e.g. ``log``), for several depths (Hayou (TMLR 2023) Fig. 1).
 * :func:`ou_check` — the inverse-erfi activation: ``erfiinv(k Y_L)`` against the OU law (Fig. 3).
 * :func:`collapse_check` — probability that a ReLU ResNet collapses (``φ(Y_ℓ) = 0``) by depth
   ``L``, against width and depth (Fig. 4); width 1 has the exact value ``1 − Φ(√L)^L``.

@@ -1,4 +1,4 @@
-r"""CNN mean field (Xiao et al. 2018; seed 003 §3.3): Fourier modes of the window average.
+r"""CNN mean field (Xiao et al. 2018; Pabari & Zhou §3.3): Fourier modes of the window average.
 
 ``[A * B]_{a,a'} = (2k+1)^{-1} sum_{|beta| <= k} B_{a+beta, a'+beta}`` on a ring of ``n`` positions
 acts on each diagonal of ``B`` as a circulant average, so its eigenvectors are the Fourier modes
@@ -8,7 +8,7 @@ acts on each diagonal of ``B`` as a circulant average, so its eigenvectors are t
            = \frac{\sin((2k+1)\pi m/n)}{(2k+1)\sin(\pi m/n)}, \qquad \lambda_0 = 1.
 
 Near ``Sigma*`` the off-diagonal perturbation in mode ``m`` is multiplied by ``chi_c* lambda_m``
-per layer: ``xi_m^{-1} = -log(chi_c* |lambda_m|)`` (seed 003 eq. 21; ``xi_m = 0`` when
+per layer: ``xi_m^{-1} = -log(chi_c* |lambda_m|)`` (Pabari & Zhou eq. 21; ``xi_m = 0`` when
 ``lambda_m = 0``).  A mode survives (does not decay) when ``chi_c* |lambda_m| >= 1``.
 
 >>> cnn_eigenvalues(1, 4)

@@ -184,7 +184,7 @@ def critical_minimum(act, sigma_b2_min=0):
     Along the line, parametrized by ``q``: ``sigma_w^2 = 1/D1(q)``, ``sigma_b^2 = g(q)``.  A
     float64 scan of ``q`` finds where the minimum over ``{g >= sigma_b2_min}`` lies:
 
-    - at the boundary ``g = sigma_b2_min`` (seed 003 Theorem 1 for the sigmoid: at
+    - at the boundary ``g = sigma_b2_min`` (Pabari & Zhou Theorem 1 for the sigmoid: at
       ``sigma_b^2 = 0``): the value is :func:`edge_of_chaos` there, to any number of digits;
     - in the interior (GELU, SiLU, Mish): ``D1`` is maximal there, so ``q`` is the root of
       ``dD1/dq = E[(Z^2-1) phi'(sqrt q Z)^2]/(2q)`` (bracketed by the scan, refined with mpmath at

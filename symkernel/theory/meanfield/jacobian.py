@@ -1,5 +1,5 @@
 r"""Dynamical isometry: the input-output Jacobian of a deep network (Pennington et al. 2017;
-seed 003 §3.2).
+Pabari & Zhou §3.2).
 
 For ``h^l = W^l x^{l-1} + b^l``, ``x^l = phi(h^l)``, the Jacobian ``J = dx^L/dx^0 =
 D^L W^L ... D^1 W^1`` with ``D^l = diag(phi'(h^l))``.  Taking expectations layer by layer

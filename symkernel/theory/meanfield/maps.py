@@ -1,4 +1,4 @@
-r"""Mean-field signal propagation (Poole et al. 2016; Schoenholz et al. 2017; seed 003 §3.1).
+r"""Mean-field signal propagation (Poole et al. 2016; Schoenholz et al. 2017; Pabari & Zhou §3.1).
 
 Network ``z^l = W^l y^l + b^l``, ``y^{l+1} = phi(z^l)``, ``W_ij ~ N(0, sigma_w^2/N)``,
 ``b_i ~ N(0, sigma_b^2)``.  With ``V, D1, D2, M`` the moments of :mod:`.moments`:
@@ -8,9 +8,9 @@ Network ``z^l = W^l y^l + b^l``, ``y^{l+1} = phi(z^l)``, ``W_ij ~ N(0, sigma_w^2
 - correlation map at ``q*`` (Mehler): ``c -> (sigma_w^2 sum_j a_j(q*)^2 c^j + sigma_b^2)/q*``;
   ``c* = 1`` when ``chi_1 <= 1``, otherwise its fixed point in ``[0, 1)``;
 - ``chi_1 = sigma_w^2 D1(q*)``; ``chi_q* = sigma_w^2 (D1 + D2)(q*)`` (the slope of the length map:
-  ``d/dq E[phi(sqrt q Z)^2] = E[phi'^2 + phi phi'']`` by Stein; seed 003 eq. (9) is this);
+  ``d/dq E[phi(sqrt q Z)^2] = E[phi'^2 + phi phi'']`` by Stein; Pabari & Zhou eq. (9) is this);
   ``chi_c* = sigma_w^2 E[phi'(u_1*) phi'(u_2*)]`` (the slope of the correlation map at ``c*``;
-  seed 003 eq. (10) prints ``phi'' phi`` there, which is wrong: at ``c* = 1`` it must equal ``chi_1``);
+  Pabari & Zhou eq. (10) prints ``phi'' phi`` there, which is wrong: at ``c* = 1`` it must equal ``chi_1``);
 - depth scales ``xi_q = -1/log chi_q*``, ``xi_c = -1/log chi_c*`` (``oo`` on the critical line).
 
 Numeric values go through :mod:`symkernel.numerics`: a root (``q*``, ``c*``) is bracketed about a
@@ -723,7 +723,7 @@ class MeanField:
         return self._xi(chi, r"\xi_{c}", "chi_c*", self._runs.get("chi_c"))
 
     def trainable_depth(self, multiple=6):
-        """``multiple * xi_c``: Schoenholz et al. use 6, seed 003 uses 4.5."""
+        """``multiple * xi_c``: Schoenholz et al. use 6, Pabari & Zhou uses 4.5."""
         mult = sp.nsimplify(multiple) if isinstance(multiple, float) else to_sympy(multiple)
         xi = self.xi_c
         if xi.exact:
@@ -818,7 +818,7 @@ def mean_field(act, sigma_w2, sigma_b2=0, q0=1):
 
 @serialized
 def depth_scales(act, sigma_w2, sigma_b2=0, q0=1):
-    r"""``(xi_q, xi_c)`` as Quantities (Schoenholz et al. 2017, eqs. 9–10; seed 003 §3.1).
+    r"""``(xi_q, xi_c)`` as Quantities (Schoenholz et al. 2017, eqs. 9–10; Pabari & Zhou §3.1).
 
     >>> xi_q, xi_c = depth_scales("relu", 1, 0.1)
     >>> xi_q.expr, xi_c.expr

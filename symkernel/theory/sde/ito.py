@@ -14,7 +14,7 @@ The volatility of a scalar ``Z`` driven by several Brownian motions is reported 
 row ``\nabla g^\top S`` (Lévy's characterization:
 ``\nabla g^\top S\,dB = \|\nabla g^\top S\|\,dW`` with
 ``W`` a one-dimensional Brownian motion).  The infinite-depth limit of a width-``n`` ResNet is
-``dX = n^{-1/2}\|\phi(X)\| dB`` (seed 002, Thm 1; MATH.md §6): :func:`resnet_sde`.
+``dX = n^{-1/2}\|\phi(X)\| dB`` (Hayou (TMLR 2023), Thm 1; MATH.md §6): :func:`resnet_sde`.
 
 >>> import sympy as sp
 >>> from symkernel.core.symbols import x, t
@@ -279,7 +279,7 @@ def state_symbols(n):
 
 
 def resnet_sde(phi, n=1):
-    r"""The infinite-depth limit ``dX = n^{-1/2}\|\phi(X)\| dB`` of a width-``n`` ResNet (seed 002).
+    r"""The infinite-depth limit ``dX = n^{-1/2}\|\phi(X)\| dB`` of a width-``n`` ResNet (Hayou (TMLR 2023)).
 
     Width 1 gives the scalar :class:`Diffusion` ``dX = \phi(X) dB`` (same law as ``|\phi(X)| dB``);
     width ``n > 1`` a :class:`VectorDiffusion` in :func:`state_symbols` ``(n)``.

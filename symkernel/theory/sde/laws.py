@@ -1,4 +1,4 @@
-r"""Closed-form laws of width-1 infinite-depth ResNets, derived with Itô's lemma (seed 002 §3).
+r"""Closed-form laws of width-1 infinite-depth ResNets, derived with Itô's lemma (Hayou (TMLR 2023) §3).
 
 * :func:`solve_law` — the law of ``X_t`` for a scalar diffusion that is, or that a transform
   ``Z = g(X)`` (``log x``, ``log(-x)``, or one you give) turns into, a linear Gaussian SDE
@@ -8,7 +8,7 @@ r"""Closed-form laws of width-1 infinite-depth ResNets, derived with Itô's lemm
 * :func:`width1_law` — the law of ``X_t`` for ``dX = phi(X) dB`` piece by piece of ``phi``:
   a constant process where ``phi(x_0) = 0``, otherwise :func:`solve_law` on the piece of ``x_0``,
   accepted only when the law stays inside that piece (ReLU: GBM for ``x_0 > 0``, constant for
-  ``x_0 <= 0``, seed 002 Prop. 3).
+  ``x_0 <= 0``, Hayou (TMLR 2023) Prop. 3).
 * :func:`solve_activation` — the inverse problem: a target ``dZ = mu(Z) dt + s(Z) dB`` for
   ``Z = g(X)``.  Itô's lemma gives ``g' phi = s(g)`` and ``g'' phi^2 / 2 = mu(g)``; eliminating
   ``phi`` gives ``g'' s(g)^2 = 2 mu(g) g'^2``, which the inverse ``G = g^{-1}`` turns into the
@@ -17,7 +17,7 @@ r"""Closed-form laws of width-1 infinite-depth ResNets, derived with Itô's lemm
   ``u = G'`` is found by ``sympy.dsolve`` (separable), ``G = ∫u`` by SymPy's manual integration;
   when either has no closed form the solver raises :class:`NoClosedFormError` saying which.
   The OU target ``mu = -theta z``, ``s = sqrt(theta)`` gives ``g = erfiinv(k x)`` and
-  ``phi(x) = 2 sqrt(theta)/(k sqrt(pi)) exp(erfiinv(k x)^2)`` (seed 002 Prop. 4).
+  ``phi(x) = 2 sqrt(theta)/(k sqrt(pi)) exp(erfiinv(k x)^2)`` (Hayou (TMLR 2023) Prop. 4).
 
 >>> import sympy as sp
 >>> from symkernel.core.symbols import x, t
@@ -379,7 +379,7 @@ def width1_law(phi, x0):
     assumed inside one piece of ``phi``); see the module docstring.
 
     >>> law = width1_law("relu", x0=sp.Symbol("x0", positive=True))
-    >>> law.solution                      # seed 002 Prop. 3: GBM on {X_0 > 0}
+    >>> law.solution                      # Hayou (TMLR 2023) Prop. 3: GBM on {X_0 > 0}
     x0*exp(B_t - t/2)
     """
     act = check_locally_lipschitz(phi)
@@ -416,7 +416,7 @@ def width1_law(phi, x0):
 
 
 def relu_mixture(x0=None):
-    """Seed 002 Prop. 3 as data: ``{X_0 > 0}``: GBM law; ``{X_0 <= 0}``: constant ``X_0``.
+    """Hayou (TMLR 2023) Prop. 3 as data: ``{X_0 > 0}``: GBM law; ``{X_0 <= 0}``: constant ``X_0``.
 
     >>> pos, neg = relu_mixture()
     >>> pos.kind, neg.kind, neg.solution
@@ -563,7 +563,7 @@ def solve_activation(drift, vol, var=z, at=0, scale=1):
 
 
 def ou_activation(theta=1, k=1):
-    r"""The inverse-erfi activation of seed 002 (Prop. 4), derived by :func:`solve_activation` for
+    r"""The inverse-erfi activation of Hayou (TMLR 2023) (Prop. 4), derived by :func:`solve_activation` for
     the OU target ``dZ = -theta Z dt + sqrt(theta) dB`` with ``Z = erfiinv(k X)``.
 
     >>> sol = ou_activation()

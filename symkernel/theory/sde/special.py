@@ -1,4 +1,4 @@
-r"""The inverse imaginary error function ``erfiinv`` as a SymPy function (seed 002, Prop. 4).
+r"""The inverse imaginary error function ``erfiinv`` as a SymPy function (Hayou (TMLR 2023), Prop. 4).
 
 ``erfi(z) = 2/sqrt(pi) * int_0^z exp(u^2) du`` is a strictly increasing bijection of the real line,
 so ``erfiinv`` is defined on all of R.  SymPy has ``erfinv`` but no ``erfiinv``; this class gives

@@ -1,6 +1,6 @@
 r"""General width: the dynamics of ``‖φ(X_t)‖`` and ``log‖φ(X_t)‖`` for ``dX = n^{-1/2}‖φ(X)‖ dB``.
 
-Derivation (seed 002 §4; MATH.md §6), for symbolic width ``n``.  Write ``h = φ²`` and
+Derivation (Hayou (TMLR 2023) §4; MATH.md §6), for symbolic width ``n``.  Write ``h = φ²`` and
 ``S = ‖φ(X)‖² = Σ_i h(X_i)``.  Every coordinate has ``dX_i = (S/n)^{1/2} dB_i``, so Itô's lemma
 gives
 
@@ -198,7 +198,7 @@ def norm_law(phi="identity", n=n_sym, r0=sp.Symbol("r0", positive=True)):
 
     Identity: ``dR = (n−1)/(2n) R dt + n^{-1/2} R dW``, so
     ``log R_t ~ N(log r0 + (1/2 − 1/n) t, t/n)``
-    and ``E R_t² = r0² e^t`` (seed 002 Prop. 9's setting; MATH.md §6).
+    and ``E R_t² = r0² e^t`` (Hayou (TMLR 2023) Prop. 9's setting; MATH.md §6).
 
     >>> from symkernel.core.symbols import x, t
     >>> norm_law().moment(x**2)
