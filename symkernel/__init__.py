@@ -22,10 +22,10 @@ from symkernel.errors import (
 )
 from symkernel.gaussian.expectation import expectation, second_moment
 from symkernel.kernels import Kernel, derivative_kernel, dual_kernel, kernel_map, mean_reduced_dual
-from symkernel.papers import joudaki_hofmann_2025
-from symkernel.present import latex, tables
+from symkernel.papers import joudaki_hofmann_2025, paper_tables
+from symkernel.present import latex, tables  # importing present registers the displays
 from symkernel.present import plotting as plot
-from symkernel.present.tables import Table, paper_tables
+from symkernel.present.tables import Table
 from symkernel.simulate import simulate_mlp
 from symkernel.theory import gram
 from symkernel.theory.dynamics import (
@@ -57,11 +57,12 @@ __all__ = [
 ]
 
 
-_RENAMED = {"joudaki_hofmann_2025": "joudaki_hofmann_2025"}
+#: old public names kept for one release (the papers were once numbered)
+_RENAMED = {"seed000": "joudaki_hofmann_2025"}
 
 
 def __getattr__(name):
-    """``sk.joudaki_hofmann_2025`` (the old name of the Joudaki & Hofmann module) still works, with a warning."""
+    """An old name (``sk.seed000``, now ``sk.joudaki_hofmann_2025``) still works, with a warning."""
     if name in _RENAMED:
         warnings.warn(f"symkernel.{name} is renamed symkernel.{_RENAMED[name]}; the old name "
                       "goes away in the next release", DeprecationWarning, stacklevel=2)

@@ -37,13 +37,26 @@ JSON schema (``--json``, schema ``"symkernel-cli/1"``; stable: keys are only eve
 import argparse
 import json
 import os
+import re
 import sys
 
 import mpmath
 import sympy as sp
 
-from .errors import SymkernelError
+from symkernel import __version__, kernels
+from symkernel.coefficients.hermite import hermite_coefficients
+from symkernel.coefficients.strength import isometry_strength
+from symkernel.core.activations import as_activation, known_activations
 from symkernel.core.symbols import alpha
+from symkernel.errors import SymkernelError
+from symkernel.papers import table_builders
+from symkernel.present.latex import NOTATIONS, document, format_number, latex
+from symkernel.theory.dynamics import kernel_dynamics
+from symkernel.theory.meanfield.criticality import edge_of_chaos
+from symkernel.theory.meanfield.maps import mean_field
+from symkernel.validate.engines import engines
+from symkernel.validate.meanfield import plan
+from symkernel.validate.networks import kernel_sequence
 
 SCHEMA = "symkernel-cli/1"
 
@@ -73,31 +86,73 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ------------------------------------------------------------------------------ arguments
+#: a number on the command line: an integer, a decimal with an optional exponent, or p/q
+_NUMBER = re.compile(r"\s*([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?(?:\s*/\s*(\d+))?\s*")
+#: the largest decimal exponent a number may carry (1e999999999 would be a billion-digit integer)
+MAX_EXPONENT = 1000
+
+
+def _number(text):
+    """An exact SymPy number from ``text`` ("0.3", "-2", "1e-5", "5/6"), or a one-line error."""
+    m = _NUMBER.fullmatch(text)
+    if m is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a number such as 0.3, 1e-5 or 5/6, got {text!r}")
+    sign, digits, exponent, denominator = m.groups()
+    if exponent is not None and abs(int(exponent)) > MAX_EXPONENT:
+        raise argparse.ArgumentTypeError(
+            f"the exponent of {text.strip()} is beyond {MAX_EXPONENT} in size")
+    if denominator is not None and int(denominator) == 0:
+        raise argparse.ArgumentTypeError(f"{text.strip()} divides by zero")
+    value = sp.Rational(digits) * sp.Integer(10) ** int(exponent or 0)
+    if denominator is not None:
+        value /= int(denominator)
+    return -value if sign == "-" else value
+
+
+def _number_text(value):
+    """A number as typed back: ``5/6`` stays exact; a rational with a huge denominator
+    (``1e-1000``) is shown in scientific notation, exactly (its denominator is a power of 10)."""
+    text = str(value)
+    if len(text) <= 30:
+        return text
+    with mpmath.workdps(30):
+        return mpmath.nstr(mpmath.mpf(int(value.p)) / int(value.q), 15)
+
+
 def _gain(text):
     if text.strip() == "alpha":
         return alpha
     try:
-        value = sp.Rational(text)
-    except (TypeError, ValueError, SyntaxError):
-        raise argparse.ArgumentTypeError(
-            f"gain must be a positive number or 'alpha', got {text!r}"
-        ) from None
+        value = _number(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"gain must be a positive number or 'alpha': {exc}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"gain must be positive, got {text}")
     return value
 
 
-def _number(text):
-    try:
-        return sp.Rational(text)
-    except (TypeError, ValueError, SyntaxError):
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+def _param(text):
+    """``NAME=VALUE`` for a registry parameter (``slope=0.2``; a value may also be a name, which
+    stays a positive symbol)."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name.isidentifier() or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE such as slope=0.2, got {text!r}")
+    if value.isidentifier():
+        return name, sp.Symbol(value, positive=True)
+    return name, _number(value)
+
+
+def _positive(text):
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def _activation(args):
-    from symkernel.core.activations import activation
-
-    return activation(args.activation, gain=args.gain)
+    return as_activation(args.activation, args.gain, **dict(args.param))
 
 
 # ------------------------------------------------------------------------------ output
@@ -134,8 +189,6 @@ def _envelope(args, act, **extra):
 
 def _show(quantities, args, act, names=None, **extra):
     """Print quantities as text, LaTeX (--latex) or JSON (--json)."""
-    from symkernel.present.latex import latex
-
     names = names or [None] * len(quantities)
     if args.json:
         records = [_record(q, args.dps, n) for q, n in zip(quantities, names)]
@@ -149,7 +202,8 @@ def _show(quantities, args, act, names=None, **extra):
         value = "" if q.free_symbols else mpmath.nstr(q.value(args.dps), args.dps)
         if q.exact:
             shown = sp.sstr(q.expr)
-            text = shown if q.expr.is_Rational or not value else f"{shown}  = {value}"
+            plain = q.expr.is_Rational or q.expr.is_infinite or not value
+            text = shown if plain else f"{shown}  = {value}"
         else:
             text = value
         print(f"{label:<12} {text}   [{q.kind}]")
@@ -157,8 +211,6 @@ def _show(quantities, args, act, names=None, **extra):
 
 # ------------------------------------------------------------------------------ commands
 def cmd_activations(args):
-    from symkernel.core.activations import known_activations
-
     names = sorted(known_activations())
     print(
         json.dumps({"schema": SCHEMA, "command": "activations", "names": names})
@@ -168,15 +220,11 @@ def cmd_activations(args):
 
 
 def cmd_coeffs(args):
-    from symkernel.coefficients.hermite import hermite_coefficients
-
     act = _activation(args)
     _show(hermite_coefficients(act, args.K), args, act)
 
 
 def cmd_beta(args):
-    from symkernel.coefficients.strength import isometry_strength
-
     act = _activation(args)
     _show([isometry_strength(act)], args, act, names=["beta"])
 
@@ -190,9 +238,6 @@ _KERNELS = {
 
 
 def cmd_kernel(args):
-    from . import kernels
-    from symkernel.present.latex import format_number, latex
-
     act = _activation(args)
     kern = getattr(kernels, _KERNELS[args.which])(act)
     values = [(r, kern(_rho_argument(kern, r, args.dps), dps=args.dps)) for r in args.rho]
@@ -212,7 +257,7 @@ def cmd_kernel(args):
                     act,
                     kernel=info,
                     quantities=[],
-                    values=[{"rho": str(r), "value": mpmath.nstr(v, args.dps)} for r, v in values],
+                    values=[{"rho": _number_text(r), "value": mpmath.nstr(v, args.dps)} for r, v in values],
                 ),
                 indent=2,
             )
@@ -232,7 +277,7 @@ def cmd_kernel(args):
             f"[{kern.provenance}]"
         )
     for r, v in values:
-        print(f"  at rho = {r}: {mpmath.nstr(v, args.dps)}")
+        print(f"  at rho = {_number_text(r)}: {mpmath.nstr(v, args.dps)}")
 
 
 def _rho_argument(kern, r, dps):
@@ -245,8 +290,6 @@ def _rho_argument(kern, r, dps):
 
 
 def cmd_dynamics(args):
-    from symkernel.theory.dynamics import kernel_dynamics
-
     act = _activation(args)
     dyn = kernel_dynamics(act)
     qs = [dyn.fixed_point, dyn.rate, dyn.kappa_0, dyn.kappa_prime_0, dyn.kappa_prime_1]
@@ -255,7 +298,7 @@ def cmd_dynamics(args):
     if args.rho0 is not None:
         extra["sequence"] = [float(v) for v in dyn.sequence(float(args.rho0), args.depth)]
     if not args.json and not args.latex:
-        print(f"Theorem 1 (Joudaki & Hofmann (AISTATS 2025)), case {dyn.case}, for the kernel map of {sp.sstr(act.expr)}")
+        print(f"Theorem 1 of Joudaki & Hofmann (AISTATS 2025), case {dyn.case}, for the kernel map of {sp.sstr(act.expr)}")
     _show(qs, args, act, names=names, **extra)
     if not args.json:
         for note in dyn.notes:
@@ -265,10 +308,8 @@ def cmd_dynamics(args):
 
 
 def cmd_meanfield(args):
-    from symkernel.theory.meanfield.maps import mean_field
-
     act = _activation(args)
-    mf = mean_field(act, args.sigma_w2, args.sigma_b2)
+    mf = mean_field(act, args.sigma_w2, args.sigma_b2, q0=args.q0)
     qs = [mf.q_star, mf.chi_1, mf.xi_q, mf.xi_c]
     _show(
         qs,
@@ -277,108 +318,44 @@ def cmd_meanfield(args):
         names=["q*", "chi_1", "xi_q", "xi_c"],
         sigma_w2=str(args.sigma_w2),
         sigma_b2=str(args.sigma_b2),
+        q0=str(args.q0),
     )
 
 
 def cmd_eoc(args):
-    from symkernel.theory.meanfield.criticality import edge_of_chaos
-
     act = _activation(args)
     w, q = edge_of_chaos(act, sigma_b2=args.sigma_b2)
     _show([w, q], args, act, names=["sigma_w2", "q*"], sigma_b2=str(args.sigma_b2))
 
 
-def _agreement_digits(a, b, dps):
-    with mpmath.workdps(dps + 10):
-        if a == b:
-            return dps
-        scale = max(abs(a), abs(b))
-        if scale == 0:
-            return dps
-        return max(0, min(dps, int(mpmath.floor(-mpmath.log10(abs(a - b) / scale)))))
-
-
-def _engine_result(evaluate):
-    """dps -> Result from a numeric-engine evaluator (which returns a Result or an mpf)."""
-    from .numerics import GUARD, as_result, working
-
-    def result(dps):
-        with working(dps + GUARD):
-            return as_result(evaluate(dps), dps)
-    return result
-
-
-def _engine_value(result):
-    return lambda dps: result(dps).rounded(dps)
-
-
 def cmd_check(args):
     """Exact engine vs numeric engine for c_k, E[sigma^2] and beta; optional finite-width check."""
-    from symkernel.gaussian.expectation import (
-        numeric_evaluator, pieces_map, pieces_times, second_moment,
-    )
-    from symkernel.coefficients.hermite import _he_coefficients, hermite_coefficients
-    from symkernel.numerics.combine import combine
-    from symkernel.coefficients.strength import beta_from_moments, isometry_strength
-    from symkernel.core.symbols import x
-
     act = _activation(args)
-    if act.free_parameters:
-        raise _BadInput("check needs a numeric gain and numeric parameters")
     dps = args.dps
-    checks = []
-
-    def compare(name, q, numeric):
-        if not q.exact:
-            checks.append(
-                {
-                    "name": name,
-                    "exact": None,
-                    "numeric": mpmath.nstr(q.value(dps), dps),
-                    "digits": None,
-                    "ok": None,
-                }
-            )
-            return
-        a, b = q.value(dps), numeric(dps)
-        d = _agreement_digits(a, b, dps)
-        checks.append(
-            {
-                "name": name,
-                "exact": mpmath.nstr(a, dps),
-                "numeric": mpmath.nstr(b, dps),
-                "digits": d,
-                "ok": d >= dps - 1,
-            }
-        )
-
-    cs = hermite_coefficients(act, args.K)
-    num_c = []
-    for k, c in enumerate(cs):
-        he_k = sp.Poly(_he_coefficients(k)[::-1], x).as_expr() / sp.sqrt(sp.factorial(k))
-        num_c.append(_engine_result(numeric_evaluator(pieces_times(act, he_k))[0]))
-        compare(f"c_{k}", c, _engine_value(num_c[-1]))
-    m2_num = _engine_result(numeric_evaluator(pieces_map(act, lambda e: e**2))[0])
-    compare("E[sigma^2]", second_moment(act), _engine_value(m2_num))
-
-    def beta_numeric(d):
-        return combine(beta_from_moments, [num_c[0], num_c[1], m2_num], d, "beta").rounded(d)
-
-    if args.K >= 2:
-        compare("beta", isometry_strength(act), beta_numeric)
+    checks = [
+        {"name": c.name,
+         "exact": None if c.exact is None else mpmath.nstr(c.exact, dps),
+         "numeric": mpmath.nstr(c.numeric, dps), "digits": c.digits, "ok": c.ok}
+        for c in engines(act, args.K, dps)
+    ]
     simulation = None
     if args.simulate:
-        from symkernel.validate.networks import kernel_sequence
 
-        v = kernel_sequence(
-            act, args.rho0, width=args.width, depth=args.depth, seeds=range(args.seeds)
-        )
+        width, seeds = plan(args.resolution)
+        width = args.width or width
+        seeds = args.seeds or seeds
+        # weights="gram": each layer's pre-activations drawn from their exact Gaussian law
+        # given the layer input (the law of W y + b), 2N normals a layer instead of N^2
+        v = kernel_sequence(act, args.rho0, width=width, depth=args.depth, seeds=range(seeds),
+                            weights="gram")
+        args.width, args.seeds = width, seeds
         simulation = {
             "statistic": "correlation",
             "rho0": float(args.rho0),
-            "width": args.width,
+            "width": width,
             "depth": args.depth,
-            "seeds": args.seeds,
+            "seeds": seeds,
+            "resolution": float(max(v.stderr[1:])) if args.depth else 0.0,
             "theory": [float(t) for t in v.theory],
             "mean": [float(m) for m in v.mean],
             "stderr": [float(s) for s in v.stderr],
@@ -407,8 +384,8 @@ def cmd_check(args):
     if simulation is not None:
         print(
             f"mean-field correlation map vs finite-width MLP (width {args.width}, "
-            f"{args.seeds} seeds, "
-            "layer norm + centering; agreement within 4 standard errors)"
+            f"{args.seeds} seeds, layer norm + centering; agreement within 4 standard errors; "
+            f"resolution: standard error up to {simulation['resolution']:.1e})"
         )
         for layer, (t, m, s, a) in enumerate(
             zip(simulation["theory"], simulation["mean"], simulation["stderr"], simulation["agree"])
@@ -423,9 +400,6 @@ def cmd_check(args):
 
 def cmd_tables(args):
     """Each table is printed as soon as it is computed (Joudaki & Hofmann (AISTATS 2025) Table S.1 takes about a minute)."""
-    from symkernel.present.latex import document
-    from symkernel.present.tables import table_builders
-
     builders = table_builders()
     if args.only:
         wanted = [w.lower() for w in args.only]
@@ -479,227 +453,180 @@ class _BadInput(SymkernelError):
     pass
 
 
-def build_parser():
-    from . import __version__
+#: bounds of the integer options, checked before any work starts: (least, most)
+LIMITS = {"K": (1, 2000), "depth": (0, 100_000), "width": (1, 4096), "seeds": (2, 1000),
+          "dps": (1, 1000)}
 
-    parser = _Parser(
-        prog="symkernel",
-        description="Exact and high-precision mean-field theory of "
-        "deep networks: Hermite coefficients, kernels, isometry strength, kernel "
-        "dynamics, edge of chaos, and the published tables.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"symkernel {__version__}")
-    sub = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
-    )
 
-    def output(p, dps_help="significant digits of numeric values (default 15)"):
-        p.add_argument("--dps", type=int, default=15, help=dps_help)
-        p.add_argument(
-            "--json",
-            action="store_true",
-            help="machine-readable output (schema in "
-            "'symkernel --help' / the symkernel.cli docstring)",
-        )
-        p.add_argument("--latex", action="store_true", help="LaTeX output")
-        p.add_argument(
-            "--notation",
-            default="default",
-            help="LaTeX notation: default, joudaki_hofmann_2025, joudaki_daneshmand_bach_2023 (He_k), poole (rho -> c)",
-        )
+def _output_options(p, dps_help="significant digits of numeric values (default 15)"):
+    p.add_argument("--dps", type=int, default=15, help=dps_help)
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output (schema in the symkernel.cli docstring)")
+    p.add_argument("--latex", action="store_true", help="LaTeX output")
+    p.add_argument("--notation", default="default",
+                   help="LaTeX notation: default, joudaki_hofmann_2025, "
+                   "joudaki_daneshmand_bach_2023 (He_k), poole (rho -> c)")
 
-    def common(p):
-        p.add_argument("activation", help="registry name (relu, tanh, ...) or an expression in x")
-        p.add_argument(
-            "--gain",
-            type=_gain,
-            default=sp.Integer(1),
-            help="gain alpha > 0, sigma(alpha x); a number or 'alpha' for a symbolic gain",
-        )
-        output(p)
 
-    def add(name, help_text, func, examples):
-        p = sub.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        p.set_defaults(func=func)
-        return p
+def _activation_options(p):
+    p.add_argument("activation", help="registry name (relu, tanh, ...) or an expression in x "
+                   "(and the gain alpha)")
+    p.add_argument("--gain", type=_gain, default=sp.Integer(1),
+                   help="gain alpha > 0, sigma(alpha x); a number or 'alpha' for a symbolic gain")
+    p.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
+                   help="a registry parameter, e.g. leaky_relu --param slope=0.2 (repeatable)")
+    _output_options(p)
 
-    p = add(
-        "tables",
-        "reproduce the published tables, derived and published side by side",
-        cmd_tables,
-        [
-            "symkernel tables",
-            "symkernel tables --only 'Joudaki, Daneshmand & Bach (NeurIPS 2023)' --markdown",
-            "symkernel tables --latex --standalone > tables.tex && pdflatex tables.tex",
-        ],
-    )
-    output(p, "digits of the numeric value columns (default 15)")
+
+def _tables_options(p):
+    _output_options(p, "digits of the numeric value columns (default 15)")
     p.add_argument("--markdown", action="store_true", help="Markdown tables")
     p.add_argument("--standalone", action="store_true", help="with --latex: a complete document")
-    p.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="TEXT",
-        help="only the tables whose name contains TEXT (e.g. 'Joudaki, Daneshmand & Bach (NeurIPS 2023)', 'S.1'; repeatable)",
-    )
+    p.add_argument("--only", action="append", default=[], metavar="TEXT",
+                   help="only the tables whose name contains TEXT (e.g. 'Joudaki & Hofmann', "
+                   "'S.1'; repeatable)")
 
-    p = add(
-        "coeffs",
-        "normalized Hermite coefficients c_0..c_{K-1}",
-        cmd_coeffs,
-        [
-            "symkernel coeffs relu -K 6",
-            "symkernel coeffs tanh -K 4 --dps 30",
-            "symkernel coeffs exp --gain alpha --latex",
-        ],
-    )
-    common(p)
+
+def _coeffs_options(p):
+    _activation_options(p)
     p.add_argument("-K", type=int, default=6, help="number of coefficients (default 6)")
 
-    p = add(
-        "beta",
-        "isometry strength beta_sigma (Joudaki, Daneshmand & Bach (NeurIPS 2023), Def. 3)",
-        cmd_beta,
-        ["symkernel beta relu", "symkernel beta tanh --dps 40", "symkernel beta sin --gain alpha"],
-    )
-    common(p)
 
-    p = add(
-        "kernel",
-        "kernel map kappa (or the dual / mean-reduced / derivative kernel)",
-        cmd_kernel,
-        [
-            "symkernel kernel relu",
-            "symkernel kernel tanh --rho 0.5 --dps 20",
-            "symkernel kernel gelu --which dual --latex",
-        ],
-    )
-    common(p)
-    p.add_argument(
-        "--which",
-        choices=sorted(_KERNELS),
-        default="map",
-        help="map: kappa = sigma_hat/sigma_hat(1) (default); dual: sigma_hat; "
-        "reduced: sigma_bar; derivative: E[sigma'(X) sigma'(Y)]",
-    )
-    p.add_argument(
-        "--rho",
-        type=_number,
-        action="append",
-        default=[],
-        help="evaluate at this correlation in [-1, 1] (repeatable)",
-    )
+def _kernel_options(p):
+    _activation_options(p)
+    p.add_argument("--which", choices=sorted(_KERNELS), default="map",
+                   help="map: kappa = sigma_hat/sigma_hat(1) (default); dual: sigma_hat; "
+                   "reduced: sigma_bar; derivative: E[sigma'(X) sigma'(Y)]")
+    p.add_argument("--rho", type=_number, action="append", default=[],
+                   help="evaluate at this correlation in [-1, 1] (repeatable)")
 
-    p = add(
-        "dynamics",
-        "Theorem 1 of Joudaki & Hofmann (AISTATS 2025): case, fixed point rho*, rate alpha",
-        cmd_dynamics,
-        [
-            "symkernel dynamics relu",
-            "symkernel dynamics tanh --dps 30",
-            "symkernel dynamics gelu --rho0 0.1 --depth 10",
-        ],
-    )
-    common(p)
+
+def _dynamics_options(p):
+    _activation_options(p)
     p.add_argument("--rho0", type=_number, default=None, help="also print rho_0..rho_depth")
     p.add_argument("--depth", type=int, default=10, help="layers for --rho0 (default 10)")
 
-    p = add(
-        "meanfield",
-        "mean-field q*, chi_1 and depth scales xi_q, xi_c (Pabari & Zhou)",
-        cmd_meanfield,
-        ["symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05"],
-    )
-    common(p)
-    p.add_argument("--sigma-w2", type=_number, required=True, help="weight variance sigma_w^2")
-    p.add_argument(
-        "--sigma-b2", type=_number, default=sp.Integer(0), help="bias variance (default 0)"
-    )
 
-    p = add(
-        "eoc",
-        "edge of chaos: sigma_w^2 and q* with chi_1 = 1 at a bias variance",
-        cmd_eoc,
-        ["symkernel eoc tanh --sigma-b2 0.05", "symkernel eoc relu --sigma-b2 0"],
-    )
-    common(p)
-    p.add_argument(
-        "--sigma-b2",
-        type=_number,
-        default=sp.Rational(1, 20),
-        help="bias variance sigma_b^2 (default 0.05)",
-    )
+def _meanfield_options(p):
+    _activation_options(p)
+    p.add_argument("--sigma-w2", type=_positive, required=True, help="weight variance sigma_w^2")
+    p.add_argument("--sigma-b2", type=_number, default=sp.Integer(0),
+                   help="bias variance (default 0)")
+    p.add_argument("--q0", type=_positive, default=sp.Integer(1),
+                   help="input squared length q^0 (default 1): which fixed point it flows to")
 
-    p = add(
-        "check",
-        "check one activation two ways: exact vs numeric engine (c_k, E sigma^2, beta), "
-        "and with --simulate the kernel map vs a finite-width network",
-        cmd_check,
-        ["symkernel check relu", "symkernel check gelu -K 4 --simulate --width 256"],
-    )
-    common(p)
+
+def _eoc_options(p):
+    _activation_options(p)
+    p.add_argument("--sigma-b2", type=_number, default=sp.Rational(1, 20),
+                   help="bias variance sigma_b^2 (default 0.05)")
+
+
+def _check_options(p):
+    _activation_options(p)
     p.add_argument("-K", type=int, default=4, help="number of coefficients to check (default 4)")
     p.add_argument("--simulate", action="store_true", help="also simulate a finite-width MLP")
     p.add_argument("--rho0", type=float, default=0.5, help="input correlation (default 0.5)")
-    p.add_argument("--width", type=int, default=256, help="network width (default 256)")
+    p.add_argument("--resolution", type=float, default=0.002,
+                   help="standard error the simulation aims at; it chooses --width and "
+                   "--seeds (default 0.002: width 2000, 250 networks)")
+    p.add_argument("--width", type=int, default=None, help="network width (default: from "
+                   "--resolution)")
     p.add_argument("--depth", type=int, default=4, help="layers (default 4)")
-    p.add_argument("--seeds", type=int, default=4, help="independent networks (default 4)")
+    p.add_argument("--seeds", type=int, default=None, help="independent networks (default: from "
+                   "--resolution)")
 
-    p = add("activations", "list the registry names", cmd_activations, ["symkernel activations"])
+
+def _activations_options(p):
     p.add_argument("--json", action="store_true")
+
+
+#: name -> (help, command, options, examples)
+COMMANDS = {
+    "tables": ("reproduce the published tables, derived and published side by side",
+               cmd_tables, _tables_options,
+               ["symkernel tables", "symkernel tables --only 'Joudaki & Hofmann' --markdown",
+                "symkernel tables --latex --standalone > tables.tex && pdflatex tables.tex"]),
+    "coeffs": ("normalized Hermite coefficients c_0..c_{K-1}", cmd_coeffs, _coeffs_options,
+               ["symkernel coeffs relu -K 6", "symkernel coeffs tanh -K 4 --dps 30",
+                "symkernel coeffs exp --gain alpha --latex"]),
+    "beta": ("isometry strength beta_sigma (Joudaki, Daneshmand & Bach, NeurIPS 2023, Def. 3)",
+             cmd_beta, _activation_options,
+             ["symkernel beta relu", "symkernel beta tanh --dps 40",
+              "symkernel beta sin --gain alpha"]),
+    "kernel": ("kernel map kappa (or the dual / mean-reduced / derivative kernel)",
+               cmd_kernel, _kernel_options,
+               ["symkernel kernel relu", "symkernel kernel tanh --rho 0.5 --dps 20",
+                "symkernel kernel gelu --which dual --latex"]),
+    "dynamics": ("Theorem 1 of Joudaki & Hofmann (AISTATS 2025): case, fixed point rho*, rate",
+                 cmd_dynamics, _dynamics_options,
+                 ["symkernel dynamics relu", "symkernel dynamics tanh --dps 30",
+                  "symkernel dynamics gelu --rho0 0.1 --depth 10"]),
+    "meanfield": ("mean-field q*, chi_1 and depth scales xi_q, xi_c (Pabari & Zhou)",
+                  cmd_meanfield, _meanfield_options,
+                  ["symkernel meanfield tanh --sigma-w2 1.5 --sigma-b2 0.05"]),
+    "eoc": ("edge of chaos: sigma_w^2 and q* with chi_1 = 1 at a bias variance",
+            cmd_eoc, _eoc_options,
+            ["symkernel eoc tanh --sigma-b2 0.05", "symkernel eoc relu --sigma-b2 0"]),
+    "check": ("check one activation two ways: exact vs numeric engine (c_k, E sigma^2, beta), "
+              "and with --simulate the kernel map vs a finite-width network",
+              cmd_check, _check_options,
+              ["symkernel check relu", "symkernel check gelu -K 4 --simulate --width 256"]),
+    "activations": ("list the registry names", cmd_activations, _activations_options,
+                    ["symkernel activations"]),
+}
+
+
+def build_parser():
+    parser = _Parser(
+        prog="symkernel",
+        description="Exact and high-precision mean-field theory of deep networks: Hermite "
+        "coefficients, kernels, isometry strength, kernel dynamics, edge of chaos, and the "
+        "published tables.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"symkernel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+    for name, (help_text, func, options, examples) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        options(p)
     return parser
 
 
-def main(argv=None):
-    """Run the command line; returns the exit status (0 ok, 1 a check failed, 2 bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    dps = getattr(args, "dps", 15)
-    if dps < 1 or dps > 1000:
-        parser.exit(2, f"symkernel: error: --dps must be an integer in 1..1000, got {dps}\n")
+def _check_arguments(parser, args):
+    """Refuse out-of-range options before any work starts (one line, exit status 2)."""
+    for name, (least, most) in LIMITS.items():
+        value = getattr(args, name, None)
+        if value is not None and not least <= value <= most:
+            flag = "-K" if name == "K" else f"--{name}"
+            parser.exit(2, f"symkernel: error: {flag} must be an integer in {least}..{most}, "
+                        f"got {value}\n")
     if getattr(args, "latex", False) and getattr(args, "json", False):
         parser.exit(2, "symkernel: error: choose one of --json and --latex\n")
     if hasattr(args, "notation"):
-        from symkernel.present.latex import NOTATIONS
-
         if args.notation not in NOTATIONS:
-            parser.exit(
-                2,
-                f"symkernel: error: unknown notation {args.notation!r}; "
-                f"known: {', '.join(sorted(NOTATIONS))}\n",
-            )
-    for name, least in (("width", 1), ("depth", 0), ("seeds", 2), ("K", 1)):
-        value = getattr(args, name, None)
-        if value is not None and value < least:
-            parser.exit(
-                2,
-                f"symkernel: error: {'-' if name == 'K' else '--'}{name} must be at least "
-                f"{least}, got {value}\n",
-            )
+            parser.exit(2, f"symkernel: error: unknown notation {args.notation!r}; "
+                        f"known: {', '.join(sorted(NOTATIONS))}\n")
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status (0 ok, 1 a check failed, 2 bad input,
+    3 an internal error — a bug to report)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_arguments(parser, args)
     try:
         return args.func(args) or 0
     except SymkernelError as exc:
         print(f"symkernel: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    except (ValueError, ArithmeticError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - anything else is a bug: one line, not a traceback
         if os.environ.get("SYMKERNEL_TRACEBACK"):
             raise
-        print(
-            f"symkernel: error: {type(exc).__name__}: {' '.join(str(exc).split())} "
-            "(set SYMKERNEL_TRACEBACK=1 for details)",
-            file=sys.stderr,
-        )
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+        print(f"symkernel: internal error (a bug; please report it): {type(exc).__name__}: "
+              f"{' '.join(str(exc).split())} (SYMKERNEL_TRACEBACK=1 shows the traceback)",
+              file=sys.stderr)
+        return 3

@@ -151,6 +151,24 @@ def test_check_two_paths_and_simulation(capsys):
         ["beta", "relu", "--notation", "klingon"],
         ["beta", "relu", "--json", "--latex"],
         ["tables", "--only", "seed 999"],
+        # numbers that are no numbers, or whose size alone would hang (issue: bad input)
+        ["kernel", "tanh", "--rho", "1/0"],
+        ["beta", "relu", "--gain", "1/0"],
+        ["meanfield", "tanh", "--sigma-w2", "1/0"],
+        ["beta", "relu", "--gain", "1e999999999"],
+        ["beta", "relu", "--gain", "1e-999999999"],
+        ["kernel", "tanh", "--rho", "1e-999999999"],
+        ["meanfield", "tanh", "--sigma-w2", "1e999999999"],
+        ["meanfield", "tanh", "--sigma-w2", "0"],
+        ["coeffs", "relu", "-K", "1000000"],
+        ["dynamics", "relu", "--depth", "1000000000", "--rho0", "0.5"],
+        ["check", "relu", "--simulate", "--width", "100000000"],
+        ["check", "relu", "--simulate", "--depth", "10000000"],
+        ["beta", "relu", "--dps", "1001"],
+        # a mistyped registry parameter, a malformed one, a symbolic check
+        ["beta", "leaky_relu", "--param", "slop=0.2"],
+        ["beta", "leaky_relu", "--param", "slope"],
+        ["check", "x**2", "--gain", "alpha"],
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(argv, capsys):
@@ -219,3 +237,51 @@ def test_readme_console_example(argv, expected, capsys):
             assert g.startswith(e[:-3])
         else:
             assert g.rstrip() == e.rstrip()
+
+
+def test_registry_parameter_and_gain_in_the_expression(capsys):
+    """--param reaches the registry (slope was silently 0.01); 'tanh(alpha*x)' is --gain alpha."""
+    import sympy as sp
+
+    import symkernel as sk
+
+    assert main(["beta", "leaky_relu", "--param", "slope=1/5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = sk.isometry_strength("leaky_relu", slope=sp.Rational(1, 5))
+    assert data["quantities"][0]["expr"] == sp.sstr(expected.expr)
+    assert main(["beta", "exp(alpha*x)", "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)["quantities"][0]["expr"]
+    assert main(["beta", "exp", "--gain", "alpha", "--json"]) == 0
+    gained = json.loads(capsys.readouterr().out)["quantities"][0]["expr"]
+    assert sp.simplify(sp.sympify(written) - sp.sympify(gained)) == 0  # test side: trusted text
+
+
+def test_meanfield_q0_selects_the_starting_length(capsys):
+    assert main(["meanfield", "tanh", "--sigma-w2", "1.5", "--sigma-b2", "0.05", "--q0", "0.1",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["q0"] == "1/10"
+
+
+def test_internal_error_is_one_line_with_status_3(monkeypatch, capsys):
+    """An exception that is not a package error is a bug: said so, in one line, status 3."""
+    import symkernel.cli as cli
+
+    def broken(args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.delenv("SYMKERNEL_TRACEBACK", raising=False)
+    monkeypatch.setitem(cli.COMMANDS, "beta", ("beta", broken) + cli.COMMANDS["beta"][2:])
+    assert main(["beta", "relu"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("symkernel: internal error") and "ZeroDivisionError: boom" in err
+    assert err.count("\n") == 1
+
+
+def test_meanfield_at_the_edge_of_chaos_prints_an_infinite_depth_scale(capsys):
+    assert main(["meanfield", "relu", "--sigma-w2", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "xi_c         oo   [exact]" in out
+    assert main(["meanfield", "relu", "--sigma-w2", "2", "--json"]) == 0
+    records = {r["name"]: r for r in json.loads(capsys.readouterr().out)["quantities"]}
+    assert records["xi_c"]["expr"] == "oo" and records["xi_c"]["value"] == "+inf"

@@ -56,6 +56,10 @@ CALLS = {
     "symkernel.papers.pabari_zhou.theorem1": lambda d: [pabari_zhou.theorem1(d)[k] for k in ("sigma_w2", "sigma_w")],
     "symkernel.papers.joudaki_daneshmand_bach_2023_figures.figure_b1_data": lambda d: [
         mpmath.mpf(v) for v in joudaki_daneshmand_bach_2023_figures.figure_b1_data(("tanh",), [0.5], dps=d)["tanh"]["beta"]],
+    "symkernel.coefficients.strength.strength_against_gain": lambda d: [
+        mpmath.mpf(v) for v in sk.coefficients.strength.strength_against_gain(("tanh",), [0.5], dps=d)["tanh"]["beta"]],
+    "symkernel.validate.engines.engines": lambda d: [
+        c.numeric for c in sk.validate.engines("softplus", 2, d)],
     "symkernel.gaussian.numeric.expectation": lambda d: sk.gaussian.numeric.expectation(
         sp.tanh(sk.x) ** 2, d)[0],
     "symkernel.gaussian.numeric.expectation_of_pieces": lambda d: sk.gaussian.numeric.expectation_of_pieces(
@@ -66,6 +70,8 @@ CALLS = {
 # that the public calls above go through, and display/formatting functions whose numbers come
 # from the calls above
 INTERNAL = {
+    # the kernel's end points (one Gaussian expectation); a count of agreeing digits
+    "symkernel.kernels.nested.end_result", "symkernel.validate.engines.agreement_digits",
     "symkernel.gaussian.numeric.estimate", "symkernel.kernels.certified.InnerPlan.result",
     "symkernel.kernels.certified.inner_result", "symkernel.kernels.nested.Nested.value",
     "symkernel.kernels.precision.closed_result", "symkernel.theory.meanfield.maps.refine_root",
@@ -76,7 +82,7 @@ INTERNAL = {
 
 
 # old import paths kept for one release (they warn on import; their names live elsewhere)
-DEPRECATED_PATHS = {"symkernel.present.latex", "symkernel.present.tables"}
+DEPRECATED_PATHS = {"symkernel.latex", "symkernel.tables"}
 
 
 def _dps_callables():

@@ -258,14 +258,16 @@ def test_low_precision_gram_of_degenerate_vectors_is_degenerate():
 
 def test_mean_reduced_value_at_one_is_an_enclosure():
     """sigma_bar(1) = E sigma^2 - c_0^2 for softplus (no closed form) to 30 digits, against
-    mpmath quadrature at 50 digits."""
-    f1 = gram._kernel_for("softplus", True)[1]
+    mpmath quadrature at 50 digits (the Gram map divides by it: its layer kernel map is
+    sigma_bar/sigma_bar(1))."""
     with mpmath.workdps(50):
         sp_ = lambda x: mpmath.log1p(mpmath.exp(-abs(x))) + max(x, 0)
         e = lambda g: mpmath.quad(lambda x: g(x) * mpmath.npdf(x), [-mpmath.inf, 0, mpmath.inf])
         ref = e(lambda x: sp_(x) ** 2) - e(sp_) ** 2
     before = mpmath.mp.prec
-    v = f1.value(30)
-    assert mpmath.mp.prec == before and f1.kind == "certified"
+    res = sk.mean_reduced_dual("softplus").result(1, 30)
+    assert mpmath.mp.prec == before and res.certified
     with mpmath.workdps(40):
-        assert abs(v - ref) <= abs(ref) * mpmath.mpf(10) ** -30
+        assert abs(res.value - ref) <= abs(ref) * mpmath.mpf(10) ** -30 + res.error
+    f, f1 = gram._kernel_for("softplus", True)
+    assert f1 == 1 and f.name == "kernel map with LN after the activation"

@@ -11,7 +11,7 @@ from symkernel.errors import (
 )
 from symkernel.gaussian.expectation import pieces_times
 from symkernel.gaussian import numeric
-from symkernel.coefficients.hermite import _he_coefficients
+from symkernel.core.hermite import he_coefficients
 
 EXACT_ACTIVATIONS = ["identity", "relu", "leaky_relu", "abs", "step", "sign", "hardtanh", "exp", "sin",
                      "cos", "erf", "gelu", "elu", "celu", "selu", "gaussian", ("he", {"n": 3}),
@@ -24,7 +24,7 @@ def _act(spec):
 
 
 def _he(k):
-    return sp.Poly(_he_coefficients(k)[::-1], sk.x).as_expr() / sp.sqrt(sp.factorial(k))
+    return sp.Poly(he_coefficients(k)[::-1], sk.x).as_expr() / sp.sqrt(sp.factorial(k))
 
 
 @pytest.mark.parametrize("spec", EXACT_ACTIVATIONS, ids=str)
@@ -148,7 +148,7 @@ def test_stein_identity_for_a_smooth_numeric_activation():
 
 def test_he_coefficients_match_sympy():
     for k in range(12):
-        assert sp.expand(sp.Poly(_he_coefficients(k)[::-1], sk.x).as_expr() - sp.hermite_prob(k, sk.x)) == 0
+        assert sp.expand(sp.Poly(he_coefficients(k)[::-1], sk.x).as_expr() - sp.hermite_prob(k, sk.x)) == 0
     assert math.isclose(float(sk.hermite_coefficient("gaussian", 0)), 1 / math.sqrt(2))
 
 

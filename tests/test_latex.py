@@ -11,7 +11,7 @@ import sympy as sp
 import symkernel as sk
 from symkernel.errors import InvalidInputError
 from symkernel.present.latex import Notation, document, format_number, hermite_label, latex
-from symkernel.present.tables import joudaki_daneshmand_bach_2023_table2, joudaki_daneshmand_bach_2023_table_b1
+from symkernel.papers import joudaki_daneshmand_bach_2023_table2, joudaki_daneshmand_bach_2023_table_b1
 
 
 GOLDEN = [

@@ -185,7 +185,7 @@ def _mehler_corr(mf, c, dps, derivative=False):
 def test_relu_exact_correlation_map_equals_mehler_to_30_digits():
     sw2, sb2 = sp.symbols("sigma_w2 sigma_b2", positive=True)
     sym = sk.mean_field("relu", sw2, sb2).correlation_map_expr
-    # derived, compared with the arc-cosine kernel (MATH.md §2) as the expected side
+    # derived, compared with the arc-cosine kernel (docs/theory.md §2) as the expected side
     arccos = (sp.sqrt(1 - sk.rho**2) + (sp.pi - sp.acos(sk.rho)) * sk.rho) / (2 * sp.pi)
     assert sp.simplify((sym - (sw2 * arccos + (2 - sw2) / 2)).rewrite(sp.asin)) == 0
     mf = sk.mean_field("relu", sp.Rational(3, 2), sp.Rational(1, 10))

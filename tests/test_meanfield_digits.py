@@ -76,7 +76,7 @@ def test_tanh_ordered_values_against_direct_quadrature(tanh_ref, dps):
 
 
 def test_erf_chaotic_values_against_closed_forms():
-    """erf: E[phi(u1) phi(u2)] = (2/pi) asin(2 q c/(1 + 2 q)) (MATH.md §2) gives c* and chi_c*
+    """erf: E[phi(u1) phi(u2)] = (2/pi) asin(2 q c/(1 + 2 q)) (docs/theory.md §2) gives c* and chi_c*
     without Hermite coefficients; the package computes them by its Mehler series."""
     sw2, sb2 = 3, sp.Rational(1, 10)
     mf = sk.mean_field("erf", sw2, sb2)

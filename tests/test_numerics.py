@@ -222,3 +222,31 @@ def test_envelopes_of_downward_exponents_are_finite_and_bound(expr):
         with mpmath.workdps(40):
             for t in (1, 2, 5, 10, 40):
                 assert abs(fn(side * mpmath.mpf(t))) <= C * (1 + mpmath.mpf(t)) ** m * mpmath.exp(a * t)
+
+
+def test_arb_polynomial_with_irrational_coefficients_is_certified_and_right():
+    """Hermite integrands have coefficients such as sqrt(2)/2: the Horner path compiles each as a
+    constant expression (it once raised inside the Arb integration callback, a SystemError)."""
+    import sympy as sp
+
+    from symkernel.core.symbols import x
+    from symkernel.numerics import arb
+
+    he3 = sp.hermite_prob(3, x) / sp.sqrt(6)
+    plan = arb.plan([(-sp.oo, sp.oo, sp.expand(sp.tanh(x) * he3))])
+    assert plan is not None
+    value = plan.evaluate(25).value
+    with mpmath.workdps(40):
+        f = lambda z: mpmath.tanh(z) * (z**3 - 3 * z) / mpmath.sqrt(6) * mpmath.npdf(z)
+        ref = mpmath.quad(f, [-mpmath.inf, 0, mpmath.inf])
+        assert abs(value - ref) < mpmath.mpf(10) ** -24 * abs(ref)
+
+
+def test_arb_refuses_a_constant_it_cannot_enclose_before_integrating():
+    import sympy as sp
+
+    from symkernel.core.symbols import x
+    from symkernel.numerics import arb
+
+    assert arb.plan([(-sp.oo, sp.oo, sp.Catalan * x**2 + sp.tanh(x))]) is None
+    assert arb.plan([(-sp.oo, sp.oo, (sp.Catalan * x**2 - 1) * sp.tanh(x))]) is None

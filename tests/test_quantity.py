@@ -59,3 +59,17 @@ def test_bad_dps(dps):
 def test_repr_is_readable():
     assert repr(sk.hermite_coefficient("relu", 1)) == "Quantity(c_{1} = 1/2, exact)"
     assert repr(sk.hermite_coefficient("tanh", 1)).startswith("Quantity(c_{1} ≈ 0.605705509602159, certified: Arb")
+
+
+def test_an_infinite_exact_quantity_is_a_value():
+    """An infinite depth scale is an answer (ReLU at the edge of chaos; tanh at (1, 0)), not an
+    error: float inf, value +inf with error 0, LaTeX \\infty."""
+    import math
+
+    import symkernel as sk
+
+    xi_c = sk.mean_field("relu", 2, 0).xi_c
+    assert xi_c.exact and xi_c.expr == sp.oo
+    assert float(xi_c) == math.inf and xi_c.value(30) == mpmath.inf and xi_c.error(20) == 0
+    assert xi_c.latex() == r"\infty"
+    assert float(sk.mean_field("tanh", 1, 0).xi_c) == math.inf

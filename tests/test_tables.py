@@ -7,9 +7,10 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.errors import InvalidInputError
-from symkernel.present.tables import (
-    Label, Math, Table, Value, joudaki_daneshmand_bach_2023_table2, joudaki_daneshmand_bach_2023_table_b1, table_builders,
+from symkernel.papers import (
+    joudaki_daneshmand_bach_2023_table2, joudaki_daneshmand_bach_2023_table_b1, table_builders,
 )
+from symkernel.present.tables import Label, Math, Table, Value
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ pass for all j), combined with the integer coefficients of ``He_k``; parity give
 the exact class the numeric engine integrates ``sigma he_k`` to the requested digits.
 
 Symbolic ``k`` (``sk.k``): Stein's identity ``c_k = E[sigma^{(k)}(Z)]/sqrt(k!)`` with weak
-derivatives, in four families (MATH.md §1):
+derivatives, in four families (docs/theory.md §1):
 
 * exponential sums ``sum A e^{p x}`` (exp, sin, cos, sinh, cosh): ``E[(e^{px})^{(k)}] = p^k e^{p^2/2}``;
 * Gaussians ``e^{-s x^2}`` and their antiderivatives (erf): ``E[g He_m] = m! [t^m] e^{-s t^2/(1+2s)}/sqrt(1+2s)``;
@@ -24,12 +24,14 @@ import mpmath
 import sympy as sp
 
 from symkernel.numerics import serialized
-from symkernel.core.activations import Activation
+from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError, NoClosedFormError
 from symkernel.gaussian.expectation import (
-    EXACT_PROVENANCE, as_activation, check_square_integrable, numeric_evaluator, pieces_times,
+    EXACT_PROVENANCE, check_square_integrable, numeric_evaluator, pieces_times,
+    second_moment,
 )
 from symkernel.gaussian import exact
+from symkernel.core.hermite import he_coefficients, he_polynomial
 from symkernel.core.quantity import Quantity, zero_if_proved
 from symkernel.core.symbols import k as k_symbol, x
 
@@ -57,22 +59,9 @@ def _check_k(k):
     return int(k)
 
 
-def _he_coefficients(k):
-    """Integer coefficients [a_0..a_k] of He_k (probabilists'), by the three-term recurrence."""
-    prev, cur = [1], [0, 1]
-    if k == 0:
-        return prev
-    for j in range(1, k):
-        nxt = [0] + cur  # x * He_j
-        for i, a in enumerate(prev):
-            nxt[i] -= j * a
-        prev, cur = cur, nxt
-    return cur
-
-
 def _exact_moments(act, count):
     """[E sigma Z^j for j < count], or None outside the exact class (cached per activation)."""
-    cache = act._cache.setdefault("moments", {"terms": None, "mu": []})
+    cache = act.memo("moments", lambda: {"terms": None, "mu": []})
     if cache["terms"] is None:
         try:
             cache["terms"] = [(p.lo, p.hi, exact.decompose(p.expr)) for p in act.pieces if p.expr != 0]
@@ -114,12 +103,12 @@ def _nice(expr):
 
 
 @serialized
-def hermite_coefficient(act, k, **params):
+def hermite_coefficient(act, k, gain=None, **params):
     r"""The normalized Hermite coefficient ``c_k`` of ``act`` as a :class:`Quantity`.
 
     ``k`` is a nonnegative integer, or ``sk.k`` for the closed form in k (families in the module
-    docstring; NoClosedFormError otherwise).  ``act`` is an Activation or anything
-    :func:`symkernel.activation` accepts (``params`` are passed on for registry names).
+    docstring; NoClosedFormError otherwise).  ``act``, ``gain`` and registry ``params``: as
+    :func:`~symkernel.core.activations.as_activation` (an unknown keyword is an error).
 
     >>> import symkernel as sk, sympy as sp
     >>> sk.hermite_coefficient("relu", 1).expr
@@ -128,7 +117,7 @@ def hermite_coefficient(act, k, **params):
     >>> sp.simplify(general.subs(sk.k, 4))
     -sqrt(3)/(12*sqrt(pi))
     """
-    act = act if isinstance(act, Activation) else _activation(act, params)
+    act = as_activation(act, gain, **params)
     k = _check_k(k)
     check_square_integrable(act)
     symbol = f"c_{{{sp.latex(k)}}}"
@@ -151,11 +140,11 @@ def hermite_coefficient(act, k, **params):
                         params=(("sigma", act.expr), ("k", k)))
     mu = _exact_moments(act, k + 1)
     if mu is not None:
-        coeffs = _he_coefficients(k)
+        coeffs = he_coefficients(k)
         value = sum(a * mu[j] for j, a in enumerate(coeffs) if a) / sp.sqrt(sp.factorial(k))
         return Quantity(zero_if_proved(_nice(exact.tidy(value))), symbol, EXACT_PROVENANCE,
                         params=(("sigma", act.expr), ("k", k)))
-    he_k = sp.Poly(_he_coefficients(k)[::-1], x).as_expr() / sp.sqrt(sp.factorial(k))
+    he_k = he_polynomial(k)
     evaluate, provenance = numeric_evaluator(pieces_times(act, he_k))
     return Quantity(None, symbol, f"{provenance} (of sigma*he_k)", evaluate,
                     params=(("sigma", act.expr), ("k", k)))
@@ -188,9 +177,9 @@ def _large_k(act, k, symbol):
 
 
 @serialized
-def hermite_coefficients(act, K, **params):
+def hermite_coefficients(act, K, gain=None, **params):
     """``[c_0, ..., c_{K-1}]`` as Quantities (one shared moment computation)."""
-    act = act if isinstance(act, Activation) else _activation(act, params)
+    act = as_activation(act, gain, **params)
     K = _check_k(K)
     if not isinstance(K, int):
         raise InvalidInputError("the number of coefficients K must be an integer")
@@ -199,11 +188,6 @@ def hermite_coefficients(act, K, **params):
                                 "coefficients c_k (hermite_coefficient) for larger k")
     _exact_moments(act, K)
     return [hermite_coefficient(act, j) for j in range(K)]
-
-
-def _activation(spec, params):
-    from symkernel.core.activations import activation
-    return activation(spec, **params) if params else as_activation(spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +286,6 @@ def _piecewise_polynomial_in_k(act, k):
 
 def parseval_partial_sums(act, K, dps=30):
     """``[sum_{j<=i} c_j^2 for i < K]`` and ``E sigma^2`` (mpf values at ``dps`` digits)."""
-    from symkernel.gaussian.expectation import second_moment
     coeffs = hermite_coefficients(act, K)
     with mpmath.workdps(dps + 5):
         partial, total = [], mpmath.mpf(0)

@@ -14,10 +14,11 @@ with a symbolic gain); otherwise computed in Arb ball arithmetic from the enclos
 >>> sk.isometry_strength("exp", gain=sk.alpha).expr
 -(alpha**2 - 2*exp(alpha**2) + 2)/(exp(alpha**2) - 1)
 """
+import numpy as np
 import sympy as sp
 
 from symkernel.numerics import serialized
-from symkernel.core.activations import Activation, activation
+from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError
 from symkernel.gaussian.expectation import (
     EXACT_PROVENANCE, check_square_integrable, pieces_map, quantity_of_pieces,
@@ -25,6 +26,7 @@ from symkernel.gaussian.expectation import (
 from .hermite import hermite_coefficient
 from symkernel.numerics.combine import combine
 from symkernel.core.quantity import Quantity
+from symkernel.core.symbols import alpha
 
 
 def _beta_form(expr):
@@ -47,11 +49,10 @@ def beta_from_moments(c0, c1, m2, act=None):
 
 
 @serialized
-def isometry_strength(act, gain=1, **params):
-    r"""``beta_sigma`` of an activation as a :class:`~symkernel.Quantity` (see module docstring)."""
-    act = act if isinstance(act, Activation) else activation(act, gain=gain, **params)
-    if isinstance(act, Activation) and gain != 1 and act.gain == 1:
-        act = activation(act, gain=gain)
+def isometry_strength(act, gain=None, **params):
+    r"""``beta_sigma`` of an activation as a :class:`~symkernel.Quantity` (see module docstring);
+    ``act``, ``gain`` and registry ``params`` as :func:`~symkernel.core.activations.as_activation`."""
+    act = as_activation(act, gain, **params)
     check_square_integrable(act)
     c0 = hermite_coefficient(act, 0)
     c1 = hermite_coefficient(act, 1)
@@ -74,3 +75,29 @@ def isometry_strength(act, gain=1, **params):
                     f"{kind}: 2 - c_1^2/(E sigma^2 - c_0^2) in Arb ball arithmetic from "
                     f"c_0 ({c0.kind}), c_1 ({c1.kind}), E sigma^2 ({m2.kind})",
                     lambda dps: combine(beta_of, sources, dps, "isometry strength"), params)
+
+
+def strength_against_gain(activations, gains=None, *, dps=15):
+    """``beta_sigma(alpha)`` of each activation on a grid of gains (default 12 gains in
+    [0.25, 3]; Joudaki, Daneshmand & Bach (NeurIPS 2023), Figure B.1):
+    ``{name: dict(gains, beta, method, expr)}``, ``method`` ``'exact'`` (the closed form in
+    alpha, evaluated) or ``'numeric'`` (the Quantity at each gain, ``dps`` digits).
+
+    >>> d = strength_against_gain(("relu",), gains=[0.5, 2.0])["relu"]
+    >>> [round(b, 6) for b in d["beta"]], d["method"]
+    ([1.266529, 1.266529], 'exact')
+    """
+    gains = np.linspace(0.25, 3.0, 12) if gains is None else np.asarray(gains, dtype=float)
+    if np.any(gains <= 0):
+        raise InvalidInputError("gains must be positive")
+    out = {}
+    for name in activations:
+        q = isometry_strength(name, gain=alpha)
+        if q.exact:
+            f = sp.lambdify(alpha, q.expr, "mpmath")
+            betas = [float(f(sp.Float(g, 30))) for g in gains]
+            out[name] = dict(gains=gains, beta=betas, method="exact", expr=q.expr)
+        else:
+            betas = [float(isometry_strength(name, gain=sp.Rational(str(g))).value(dps)) for g in gains]
+            out[name] = dict(gains=gains, beta=betas, method="numeric", expr=None)
+    return out

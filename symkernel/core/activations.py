@@ -2,7 +2,7 @@
 
 ``activation(name_or_expr, gain=1, **params)`` builds one from a registry name, a SymPy
 expression in :data:`symkernel.x`, or a string for the restricted parser.  The gain ``alpha``
-gives ``sigma_alpha(x) = sigma(alpha x)`` (MATH.md §1).
+gives ``sigma_alpha(x) = sigma(alpha x)`` (docs/theory.md §1).
 
 >>> import symkernel as sk
 >>> sk.activation("relu")
@@ -25,6 +25,8 @@ from .parsing import to_sympy
 
 from symkernel.errors import InvalidInputError, UnknownActivationError
 from .parsing import parse_activation
+from .hermite import he_polynomial
+from .numpy_eval import piecewise_numpy
 from .pieces import Piece, split
 from .symbols import x
 
@@ -40,7 +42,7 @@ def _selu_constants():
     return lambda01, alpha01
 
 
-class _NamedConstant(sp.NumberSymbol):
+class NamedConstant(sp.NumberSymbol):
     """An exact real constant shown by name (like ``pi``), evaluated from its closed form."""
 
     is_real = True
@@ -76,14 +78,14 @@ def prec_to_dps(prec):
     return max(1, int(round(int(prec) / 3.3219280948873626) - 1))
 
 
-class SeluScale(_NamedConstant):
+class SeluScale(NamedConstant):
     """SELU's lambda_01 = 1.0507009873554804934193349852946..., defined in closed form."""
 
     name, latex_name = "lambda_01", r"\lambda_{01}"
     definition = _selu_constants()[0]
 
 
-class SeluAlpha(_NamedConstant):
+class SeluAlpha(NamedConstant):
     """SELU's alpha_01 = 1.6732632423543772848170429916717..., defined in closed form."""
 
     name, latex_name = "alpha_01", r"\alpha_{01}"
@@ -97,8 +99,7 @@ _GELU_TANH_C = sp.Rational(44715, 10**6)
 def _normalized_hermite(n):
     if not (isinstance(n, (int, sp.Integer)) and int(n) >= 0):
         raise InvalidInputError(f"he_n needs a nonnegative integer n, got {n!r}")
-    n = int(n)
-    return sp.expand(sp.hermite_prob(n, x) / sp.sqrt(sp.factorial(n)))
+    return he_polynomial(int(n))
 
 
 def _monomial(n):
@@ -302,15 +303,26 @@ class Activation:
             return "odd"
         return None
 
+    def memo(self, key, compute):
+        """The value stored on this activation under ``key``, computed by ``compute()`` the first
+        time (objects derived from sigma alone: kernels, moments, integrability checks).  A
+        ``compute`` that raises stores nothing.
+
+        >>> act = activation(x**3)
+        >>> act.memo("demo", lambda: 42), act.memo("demo", lambda: 0)
+        (42, 42)
+        """
+        try:
+            return self._cache[key]
+        except KeyError:
+            return self._cache.setdefault(key, compute())
+
     def numpy(self):
         """A vectorized float64 NumPy function of sigma (parameters must be numbers)."""
         if self.free_parameters:
             raise InvalidInputError(f"give the parameters {sorted(map(str, self.free_parameters))} "
                                     "numeric values (act.subs(...)) before evaluating numerically")
-        key = ("numpy",)
-        if key not in self._cache:
-            self._cache[key] = _piecewise_numpy(self.pieces)
-        return self._cache[key]
+        return self.memo(("numpy",), lambda: piecewise_numpy(self.pieces))
 
 
 def _numerically_constant(expr, zero=False):
@@ -345,33 +357,6 @@ def _piecewise_simplify(expr):
     return sp.Piecewise(*[(s, x < p.hi) for s, p in zip(simplified, pieces)])
 
 
-_NUMPY_MODULES = [{"erf": None, "erfc": None}, "numpy"]
-
-
-def _numpy_modules():
-    from scipy import special
-
-    return [{"erf": special.erf, "erfc": special.erfc, "erfi": special.erfi}, "numpy"]
-
-
-def _piecewise_numpy(pieces):
-    funcs = [sp.lambdify(x, p.expr, modules=_numpy_modules()) for p in pieces]
-    edges = [float(p.lo) for p in pieces[1:]]
-
-    def f(values):
-        arr = np.asarray(values, dtype=float)
-        out = np.empty_like(arr)
-        index = np.searchsorted(edges, arr, side="right") if edges else np.zeros(arr.shape, int)
-        with np.errstate(over="ignore", invalid="ignore"):
-            for i, fn in enumerate(funcs):
-                mask = index == i
-                if mask.any():
-                    out[mask] = np.broadcast_to(fn(arr[mask]), arr[mask].shape)
-        return out
-
-    return f
-
-
 @serialized
 def activation(spec, gain=1, **params):
     """Build an :class:`Activation`.
@@ -391,7 +376,8 @@ def activation(spec, gain=1, **params):
     gain = _check_gain(gain)
     if isinstance(spec, Activation):
         if params:
-            raise InvalidInputError("parameters apply to registry names only")
+            raise InvalidInputError(f"{_unknown_keywords(params)}: parameters apply to registry names "
+                                    f"only, and {spec.name!r} is already an Activation")
         return Activation(spec.name, spec.expr, gain) if gain != 1 else spec
     if isinstance(spec, str):
         name = ALIASES.get(spec.strip().lower(), spec.strip().lower())
@@ -399,8 +385,8 @@ def activation(spec, gain=1, **params):
             builder, defaults, _ = REGISTRY[name]
             unknown = set(params) - set(defaults)
             if unknown:
-                raise InvalidInputError(f"{name} takes parameters {sorted(defaults) or 'none'}, "
-                                        f"not {sorted(unknown)}")
+                raise InvalidInputError(f"{_unknown_keywords(unknown)} for {name!r}: it takes "
+                                        f"parameters {sorted(defaults) or 'none'}")
             values = {k: _as_sympy_param(k, params.get(k, v)) for k, v in defaults.items()}
             if name in ("he", "monomial"):
                 base = builder(**{k: v for k, v in values.items()})
@@ -409,20 +395,51 @@ def activation(spec, gain=1, **params):
             shown = tuple(sorted((k, v) for k, v in values.items() if k in params))
             label = name if not shown else name + "(" + ", ".join(f"{k}={v}" for k, v in shown) + ")"
             return Activation(label, base, gain, shown)
-        if params:
-            raise UnknownActivationError(f"unknown activation {spec!r}; known: {', '.join(known_activations())}")
         try:
             expr = parse_activation(spec)
         except UnknownActivationError as exc:
             raise UnknownActivationError(f"{exc}. Known activation names: "
                                          f"{', '.join(known_activations())}") from None
+        if params:
+            raise InvalidInputError(f"{_unknown_keywords(params)}: parameters apply to registry "
+                                    f"names only, and {spec!r} is an expression")
         return _from_expr(expr, spec, gain)
     if isinstance(spec, (int, float)) or isinstance(spec, sp.Basic):
         if params:
-            raise InvalidInputError("parameters apply to registry names only; substitute them in the expression")
+            raise InvalidInputError(f"{_unknown_keywords(params)}: parameters apply to registry "
+                                    "names only; substitute them in the expression")
         return _from_expr(to_sympy(spec), str(spec), gain)
     raise InvalidInputError(f"cannot make an activation from {type(spec).__name__}; give a registry "
                             "name, a SymPy expression in sk.x, or a string")
+
+
+def as_activation(spec, gain=None, **params):
+    """The one way a public entry point accepts "an activation": an :class:`Activation` (returned
+    as it is when there is nothing to apply), a registry name, a string for the restricted parser
+    or a SymPy expression in :data:`symkernel.x`, as :func:`activation` reads them.
+
+    ``gain`` (``None``: none) gives ``sigma(gain x)``, on top of an Activation's own gain;
+    ``params`` are registry parameters.  An unknown keyword is an InvalidInputError naming it.
+
+    >>> as_activation("leaky_relu", gain=2, slope=0.5).expr
+    Piecewise((2*x, x > 0), (x, True))
+    >>> relu = as_activation("relu"); as_activation(relu) is relu
+    True
+    >>> as_activation(relu, gain=3).expr
+    Max(0, 3*x)
+    >>> as_activation("relu", slop=1)
+    Traceback (most recent call last):
+    ...
+    symkernel.errors.InvalidInputError: unknown keyword 'slop' for 'relu': it takes parameters none
+    """
+    if isinstance(spec, Activation) and gain is None and not params:
+        return spec
+    return activation(spec, gain=1 if gain is None else gain, **params)
+
+
+def _unknown_keywords(names):
+    names = sorted(names)
+    return f"unknown keyword{'s' if len(names) > 1 else ''} " + ", ".join(repr(n) for n in names)
 
 
 def _from_expr(expr, label, gain):
@@ -435,4 +452,5 @@ def _from_expr(expr, label, gain):
     return Activation(label, expr, gain)
 
 
-__all__ = ["Activation", "Piece", "activation", "known_activations", "REGISTRY", "SELU_SCALE", "SELU_ALPHA"]
+__all__ = ["Activation", "NamedConstant", "Piece", "activation", "as_activation", "known_activations", "REGISTRY", "SELU_SCALE",
+           "SELU_ALPHA"]

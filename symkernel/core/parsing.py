@@ -19,7 +19,7 @@ import math
 import sympy as sp
 
 from symkernel.errors import InvalidInputError, UnknownActivationError
-from .symbols import x
+from .symbols import alpha, x
 
 FUNCTIONS = {
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
@@ -28,7 +28,8 @@ FUNCTIONS = {
     "Heaviside": sp.Heaviside, "heaviside": sp.Heaviside, "max": sp.Max, "Max": sp.Max,
     "min": sp.Min, "Min": sp.Min,
 }
-CONSTANTS = {"x": x, "pi": sp.pi, "E": sp.E, "e": sp.E}
+#: names a string may use: the variable x, the symbolic gain alpha (> 0, ``sk.alpha``), pi and e
+CONSTANTS = {"x": x, "alpha": alpha, "pi": sp.pi, "E": sp.E, "e": sp.E}
 #: how many arguments each function takes (min, max); max/min take two or more
 ARITY = {name: (1, 1) for name in FUNCTIONS}
 ARITY.update({"max": (2, 16), "Max": (2, 16), "min": (2, 16), "Min": (2, 16)})
@@ -77,7 +78,8 @@ def _build(node, depth):
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
-        raise _Reject(f"unknown name {node.id!r}; the variable is 'x' (constants: pi, E)")
+        raise _Reject(f"unknown name {node.id!r}; the variable is 'x', the gain 'alpha' "
+                      "(constants: pi, E)")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left, right = _build(node.left, depth + 1), _build(node.right, depth + 1)
         if isinstance(node.op, ast.Pow):

@@ -80,7 +80,11 @@ def zero_if_proved(expr):
 
 
 def exact_result(expr, dps):
-    """``expr`` evaluated by SymPy's evalf as a certified :class:`~symkernel.numerics.Result`."""
+    """``expr`` evaluated by SymPy's evalf as a certified :class:`~symkernel.numerics.Result`;
+    ``oo`` (an infinite depth scale, a divergent kappa'(1)) is the exact value ``mpf('inf')``."""
+    if expr in (sp.oo, -sp.oo):
+        return Result(mpmath.inf if expr == sp.oo else -mpmath.inf, mpmath.mpf(0), True,
+                      "exact: infinite")
     value = evaluate_exact(expr, dps)
     return Result(value, abs(value) * mpmath.mpf(10) ** (-(dps + 2)), True, "exact: SymPy evalf")
 
@@ -155,6 +159,8 @@ class Quantity:
         """An absolute error bound of :meth:`value` at ``dps`` (proven unless ``kind`` is
         ``'estimated'``, where it is the estimate of the method)."""
         res = self.result(dps)
+        if mpmath.isinf(res.value):
+            return mpmath.mpf(0)
         with working(dps + GUARD):
             return res.error + abs(res.value - res.rounded(dps))
 
@@ -186,8 +192,13 @@ class Quantity:
         if self.expr is not None:
             body = sp.latex(self.expr)
         else:
-            body = mpmath.nstr(self.value(digits), digits)
-            if "e" in body:
+            try:
+                body = mpmath.nstr(self.value(digits), digits)
+            except SymbolicValueError:  # no closed form, and free parameters: no number yet
+                body = None
+            if body is None:
+                body = r"\text{(no closed form; a number once the parameters are numbers)}"
+            elif "e" in body:
                 mant, exp = body.split("e")
                 body = rf"{mant} \times 10^{{{int(exp)}}}"
         return f"{self.symbol} = {body}" if equation else body
@@ -224,6 +235,15 @@ def _normalized_provenance(q):
     elif text in ("numeric", "exact"):
         text = ""
     return f"estimated: {text}".rstrip(": ") if text else "estimated"
+
+
+def as_quantity(value, symbol="q", provenance="exact"):
+    """``value`` itself when it is a Quantity, else the exact Quantity of a number or SymPy expression.
+
+    >>> as_quantity(2).expr, as_quantity(as_quantity(2, "a")).symbol
+    (2, 'a')
+    """
+    return value if isinstance(value, Quantity) else Quantity(to_sympy(value), symbol, provenance)
 
 
 def combined(fn, quantities, symbol, what, params=()):

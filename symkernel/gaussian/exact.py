@@ -248,7 +248,9 @@ def expectation_of_pieces(pieces):
 
 
 def expectation(expr):
-    """Exact ``E[expr(Z)]`` for an expression in ``x`` (split at its breakpoints)."""
+    """Exact ``E[expr(Z)]`` for an expression in ``x`` (split at its breakpoints), as a bare SymPy
+    expression (NoClosedFormError outside the exact class): the exact engine behind the public
+    :func:`symkernel.expectation`, which returns a Quantity."""
     return expectation_of_pieces(split(to_sympy(expr)))
 
 

@@ -10,7 +10,7 @@ import mpmath
 import sympy as sp
 
 from symkernel.numerics import serialized
-from symkernel.core.activations import Activation, activation
+from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError
 from . import exact, numeric
 from symkernel.numerics import arb
@@ -22,11 +22,6 @@ EXACT_PROVENANCE = "exact: Gaussian integral engine (completing the square, Stei
 CERTIFIED_PROVENANCE = ("certified: Arb ball quadrature (acb.integral) of each analytic piece, "
                         "explicit Gaussian tail bound")
 NUMERIC_PROVENANCE = "estimated: " + numeric.METHOD
-
-
-def as_activation(act):
-    """Accept an Activation, a registry name, a string or a SymPy expression."""
-    return act if isinstance(act, Activation) else activation(act)
 
 
 def try_exact(pieces):
@@ -69,9 +64,10 @@ def quantity_of_pieces(pieces, symbol, params=()):
 
 
 @serialized
-def expectation(f):
-    r"""``E[f(Z)]``, ``Z ~ N(0,1)``, for an expression, string or activation, as a Quantity."""
-    act = as_activation(f)
+def expectation(f, gain=None, **params):
+    r"""``E[f(Z)]``, ``Z ~ N(0,1)``, for an expression, string or activation, as a Quantity
+    (``gain``, ``params``: as :func:`~symkernel.core.activations.as_activation`)."""
+    act = as_activation(f, gain, **params)
     check_square_integrable(act, power=1)
     if act.strict_parity == "odd":
         return Quantity(sp.Integer(0), r"\mathbb{E}[f(Z)]", "exact: parity (f is odd)",
@@ -80,21 +76,22 @@ def expectation(f):
 
 
 @serialized
-def second_moment(act):
+def second_moment(act, gain=None, **params):
     r"""``E[sigma(Z)^2]`` as a Quantity (finite, or NotSquareIntegrableError)."""
-    act = as_activation(act)
+    act = as_activation(act, gain, **params)
     check_square_integrable(act)
     return quantity_of_pieces(pieces_map(act, lambda e: e**2), r"\mathbb{E}[\sigma^2]",
                               (("sigma", act.expr),))
 
 
 def check_square_integrable(act, power=2):
-    """Raise NotSquareIntegrableError unless E[|sigma|^power] < oo (singularities, growth)."""
-    key = ("square_integrable", power)
-    if key in act._cache:
-        return
+    """Raise NotSquareIntegrableError unless ``E[|sigma|^power] < oo`` (singularities, growth)."""
+    act.memo(("square_integrable", power), lambda: _check_square_integrable(act, power))
+
+
+def _check_square_integrable(act, power):
     for piece in act.pieces:
-        _check_singularities(piece, act)
+        _check_singularities(piece, act, power)
         _check_real_valued(piece, act)
     for piece in (act.pieces[0], act.pieces[-1]):
         try:
@@ -109,10 +106,23 @@ def check_square_integrable(act, power=2):
                         f"exp({term.c}*x**2) against the Gaussian weight exp(-x**2/2)")
         elif not act.free_parameters:
             _check_growth_numerically(piece, act, power)
-    act._cache[key] = True
+    return True
 
 
-def _check_singularities(piece, act):
+def _check_endpoint(expr, r, direction, power, act):
+    """A singularity at the breakpoint ``r`` (1/sqrt|x| at 0): ``|sigma|^power`` is integrable
+    near ``r`` only if ``|sigma|^power |x - r| -> 0`` there; anything else is refused."""
+    try:
+        lim = sp.limit(sp.Abs(expr) ** power * sp.Abs(x - r), x, r, direction)
+    except (NotImplementedError, ValueError, TypeError):
+        lim = None
+    if lim is None or lim != 0:
+        raise NotSquareIntegrableError(
+            f"E[sigma(Z)^{power}] is infinite for sigma = {act.expr}: it is singular at x = {r} "
+            f"(|sigma|^{power} |x - {r}| does not vanish there)")
+
+
+def _check_singularities(piece, act, power=2):
     expr = piece.expr
     num, den = sp.fraction(sp.together(expr))
     if den.has(x):
@@ -124,6 +134,8 @@ def _check_singularities(piece, act):
             inside = (piece.lo == -sp.oo or sp.N(r - piece.lo) > 0) and (piece.hi == sp.oo or sp.N(piece.hi - r) > 0)
             if inside:
                 raise NotSquareIntegrableError(f"sigma = {act.expr} is singular at x = {r}")
+            if r in (piece.lo, piece.hi):   # at a breakpoint: |sigma|^power must be integrable there
+                _check_endpoint(expr, r, "+" if r == piece.lo else "-", power, act)
     for log_arg in [a.args[0] for a in expr.atoms(sp.log)]:
         if log_arg.is_positive is False:
             raise NotSquareIntegrableError(f"sigma = {act.expr} takes the log of a non-positive value")
@@ -145,21 +157,26 @@ def _check_real_valued(piece, act):
 def _check_growth_numerically(piece, act, power):
     """Heuristic for expressions outside the exact class: |sigma|^power phi must decay at ±oo.
 
-    log(|sigma|^power phi) is sampled at |x| = 8, 16, 32 with 80 digits (so that cancellations
-    like 1 - tanh(x)^2 are resolved); it must fall (by more than e^5 from 8 to 32).
+    log(|sigma|^power phi) is sampled at |x| = 8 * 2^(j/4), j = 0..8 (8 to 32; points that are
+    not multiples of each other, so a periodic factor such as sin(pi x/8)^2 cannot hide the growth)
+    with 80 digits (so that cancellations like 1 - tanh(x)^2 are resolved): it must fall from 8 to
+    16 to 32 (by more than e^5 overall), and no sample may rise above the first by more than e^5.
     """
     fn = sp.lambdify(x, piece.expr, modules="mpmath")
     side = 1 if piece.hi == sp.oo else -1
     with mpmath.workdps(80):
         logs = []
-        for r in (8, 16, 32):
+        radii = [8 * mpmath.mpf(2) ** (mpmath.mpf(j) / 4) for j in range(9)]
+        for r in radii:
             try:
-                val = abs(mpmath.mpf(fn(side * mpmath.mpf(r))))
+                val = abs(mpmath.mpf(fn(side * r)))
             except (ZeroDivisionError, OverflowError, ValueError, TypeError):
-                raise NotSquareIntegrableError(f"sigma = {act.expr} cannot be evaluated at x = {side * r}") from None
-            logs.append(power * mpmath.log(val) - mpmath.mpf(r)**2 / 2 if val != 0 else -mpmath.inf)
-        decays = logs[2] < logs[1] < logs[0] and logs[0] - logs[2] > 5
-        if not (decays or logs[2] == -mpmath.inf):
+                raise NotSquareIntegrableError(f"sigma = {act.expr} cannot be evaluated at "
+                                               f"x = {mpmath.nstr(side * r, 6)}") from None
+            logs.append(power * mpmath.log(val) - r**2 / 2 if val != 0 else -mpmath.inf)
+        first, middle, last = logs[0], logs[4], logs[8]
+        decays = last < middle < first and first - last > 5 and max(logs[1:]) < first + 5
+        if not (decays or (last == -mpmath.inf and max(logs[1:]) < first + 5)):
             raise NotSquareIntegrableError(f"E[sigma(Z)^{power}] appears infinite for sigma = {act.expr}: "
                                            "sigma grows at least like exp(x**2/4)")
 

@@ -16,9 +16,10 @@ to ``dps + 2`` significant digits (:func:`symkernel.numerics.converge`); that ag
 import mpmath
 import sympy as sp
 
+from symkernel.core.activations import NamedConstant
 from symkernel.core.parsing import to_sympy
 
-from symkernel.errors import InvalidInputError
+from symkernel.errors import InvalidInputError, SymbolicValueError
 from symkernel.numerics import GUARD, Result, check_dps, converge
 from symkernel.core.pieces import split
 from symkernel.core.symbols import x
@@ -39,7 +40,7 @@ class _Integrand:
             free = (to_sympy(expr).free_symbols | to_sympy(lo).free_symbols
                     | to_sympy(hi).free_symbols) - {x}
             if free:
-                raise InvalidInputError(f"numeric evaluation needs numbers for {sorted(map(str, free))}")
+                raise SymbolicValueError(f"numeric evaluation needs numbers for {sorted(map(str, free))}")
             fn = sp.lambdify(x, _high_precision_constants(expr, digits) * _WEIGHT, modules="mpmath")
             self.parts.append((lo, hi, fn))
 
@@ -62,8 +63,7 @@ def _high_precision_constants(expr, digits=400):
     lambdify would print them as double-precision literals; nested closed forms would be
     re-evaluated at every node.  The caller passes more digits than it works at.
     """
-    from symkernel.core.activations import _NamedConstant
-    constants = [a for a in to_sympy(expr).atoms(sp.NumberSymbol) if isinstance(a, _NamedConstant)]
+    constants = [a for a in to_sympy(expr).atoms(sp.NumberSymbol) if isinstance(a, NamedConstant)]
     return to_sympy(expr).xreplace({c: sp.Float(c.definition.evalf(digits + 10), digits) for c in constants})
 
 
@@ -103,5 +103,6 @@ def estimate(pieces, dps=15, absolute=None):
 
 
 def expectation(expr, dps=15, absolute=None):
-    """``(value, error_estimate)`` of ``E[expr(Z)]`` for an expression in ``x``."""
+    """``(value, error_estimate)`` of ``E[expr(Z)]`` for an expression in ``x``: the numeric
+    engine behind the public :func:`symkernel.expectation`, which returns a Quantity."""
     return expectation_of_pieces(split(to_sympy(expr)), dps, absolute)

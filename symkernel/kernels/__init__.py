@@ -1,4 +1,4 @@
-r"""Dual kernels, the kernel map and derivative kernels (MATH.md §2).
+r"""Dual kernels, the kernel map and derivative kernels (docs/theory.md §2).
 
 For ``(X, Y)`` standard bivariate normal with correlation ``rho``:
 
@@ -28,29 +28,30 @@ import mpmath
 
 from symkernel.numerics import serialized
 from symkernel.errors import InvalidInputError, PrecisionError
-from symkernel.gaussian.expectation import as_activation, check_square_integrable, second_moment
+from symkernel.gaussian.expectation import check_square_integrable, second_moment
 from symkernel.coefficients.hermite import hermite_coefficient
 from symkernel.numerics import GUARD, Result
+from symkernel.core.activations import as_activation
 from symkernel.core.quantity import Quantity
 from .arithmetic import _q, _qmul
 from .closed_forms import _clean_number, weak_derivative
 from .kernel import MINUS_C0_SQUARED, Kernel
 
-# re-exported for symkernel.theory.dynamics and tests/test_kernels.py, which import them from here
-from .arguments import _rho_value  # noqa: F401,E402
-from .arithmetic import _qadd  # noqa: F401,E402
+# re-exported: rho_value for symkernel.theory.dynamics, _Dual for tests/test_kernels*.py
+from .arguments import rho_value  # noqa: F401,E402
 from .kernel import CLOSED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE  # noqa: F401,E402
 from .numeric import _Dual  # noqa: F401,E402
 
 
-def _prepare(act, params):
-    act = as_activation(act) if not params else __import__("symkernel").activation(act, **params)
+def _prepare(act, gain, params):
+    """The activation (:func:`~symkernel.core.activations.as_activation`), square integrable."""
+    act = as_activation(act, gain, **params)
     check_square_integrable(act)
     return act
 
 
 @serialized
-def dual_kernel(act, **params):
+def dual_kernel(act, gain=None, **params):
     r"""The dual kernel ``sigma_hat(rho) = E[sigma(X) sigma(Y)]`` (Daniely et al. 2016) as a :class:`Kernel`.
 
     >>> dual_kernel("sin").expr
@@ -59,17 +60,17 @@ def dual_kernel(act, **params):
     >>> dual_kernel(sk.activation("relu", gain=2)).expr
     (2*rho*asin(rho) + pi*rho + 2*sqrt(1 - rho**2))/pi
     """
-    return Kernel(_prepare(act, params))
+    return Kernel(_prepare(act, gain, params))
 
 
 @serialized
-def mean_reduced_dual(act, **params):
+def mean_reduced_dual(act, gain=None, **params):
     r"""``sigma_bar(rho) = sigma_hat(rho) - c_0^2`` (Joudaki, Daneshmand & Bach (NeurIPS 2023), Definition 5).
 
     >>> mean_reduced_dual("step").expr
     asin(rho)/(2*pi)
     """
-    act = _prepare(act, params)
+    act = _prepare(act, gain, params)
     c0 = hermite_coefficient(act, 0)
     if c0.exact:
         minus = Quantity(-c0.expr**2, "c_0^2", c0.provenance)
@@ -80,13 +81,13 @@ def mean_reduced_dual(act, **params):
 
 
 @serialized
-def kernel_map(act, **params):
+def kernel_map(act, gain=None, **params):
     r"""``kappa(rho) = sigma_hat(rho)/sigma_hat(1)`` (Joudaki & Hofmann (AISTATS 2025), Definition 1), so ``kappa(1) = 1``.
 
     >>> kernel_map("cos").expr
     (exp(2*rho) + 1)*exp(1 - rho)/(1 + exp(2))
     """
-    act = _prepare(act, params)
+    act = _prepare(act, gain, params)
     m2 = second_moment(act)
     if m2.exact:
         if m2.expr == 0:
@@ -106,7 +107,7 @@ def kernel_map(act, **params):
 
 
 @serialized
-def derivative_kernel(act, **params):
+def derivative_kernel(act, gain=None, **params):
     r"""``E[sigma'(X) sigma'(Y)] = sigma_hat'(rho)`` (NTK factor; Price's theorem).
 
     Raises InvalidInputError when sigma jumps (sigma' has a Dirac delta: step, sign).
@@ -114,7 +115,7 @@ def derivative_kernel(act, **params):
     >>> derivative_kernel("exp").expr
     exp(rho + 1)
     """
-    act = _prepare(act, params)
+    act = _prepare(act, gain, params)
     deriv, why = weak_derivative(act)
     if deriv is None:
         raise InvalidInputError(f"the derivative kernel E[sigma'(X) sigma'(Y)] does not exist: {why}")

@@ -1,14 +1,14 @@
 """Validation of the arguments of a kernel evaluation: a correlation ``rho`` in [-1, 1] and ``dps``.
 
-``_rho_value(r)`` -> ``(at, exact)``: ``at(wp)`` gives ``rho`` as an mpf good to ``wp`` digits
+``rho_value(r)`` -> ``(at, exact)``: ``at(wp)`` gives ``rho`` as an mpf good to ``wp`` digits
 (every bit of a float/mpf kept), ``exact`` is the SymPy value when ``rho`` is one of -1, 0, 1 or
 was given as an exact SymPy number (closed forms are then evaluated by substitution);
 ``at.rational`` is the exact rational value of a float, mpf or decimal string (None otherwise),
 for the certified paths.
 
->>> at, exact = _rho_value(0.5); at(20), exact
+>>> at, exact = rho_value(0.5); at(20), exact
 (mpf('0.5'), None)
->>> _rho_value(1)[1]
+>>> rho_value(1)[1]
 1
 """
 import mpmath
@@ -19,7 +19,7 @@ from symkernel.errors import InvalidInputError, SymbolicValueError
 from symkernel.numerics import check_dps, mpf_to_rational
 
 
-def _rho_value(value):
+def rho_value(value):
     """A function wp -> mpf for a correlation in [-1, 1]; InvalidInputError otherwise (also NaN)."""
     if isinstance(value, bool):
         raise InvalidInputError(f"rho must be a number in [-1, 1], got {value!r}")

@@ -13,12 +13,9 @@ import mpmath
 import sympy as sp
 
 from symkernel.numerics import Result, settle
-from symkernel.core.parsing import to_sympy
-from symkernel.core.quantity import Quantity
+from symkernel.core.quantity import Quantity, as_quantity
 
-
-def _q(value, symbol="q", provenance="exact"):
-    return value if isinstance(value, Quantity) else Quantity(to_sympy(value), symbol, provenance)
+_q = as_quantity  # the short name kernels/ uses
 
 
 def _kind_of(a, b, what):

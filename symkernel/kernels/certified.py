@@ -1,4 +1,4 @@
-r"""Proven enclosures of ``sigma_hat(rho)`` from the exact inner expectation (Arb, MATH.md §2).
+r"""Proven enclosures of ``sigma_hat(rho)`` from the exact inner expectation (Arb, docs/theory.md §2).
 
 ``sigma_hat(rho) = int sigma(x) g_rho(x) phi(x) dx`` with ``g_rho(x) = E_W[sigma(rho x + s W)]``,
 ``s = sqrt(1 - rho^2)``, in closed form (:func:`.closed_forms._inner_form`: erf and exp for
@@ -76,7 +76,7 @@ class InnerPlan:
     @classmethod
     def of(cls, act):
         """The plan, cached on the activation; None when the path is not certifiable."""
-        cache = act._cache.setdefault("kernels", {})
+        cache = act.memo("kernels", dict)
         if "inner_plan" not in cache:
             try:
                 cache["inner_plan"] = cls(act)

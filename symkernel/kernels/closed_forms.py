@@ -1,4 +1,4 @@
-r"""Closed forms of the dual kernel by iterated exact Gaussian integrals (MATH.md §2).
+r"""Closed forms of the dual kernel by iterated exact Gaussian integrals (docs/theory.md §2).
 
 With ``Y = rho X + s W``, ``s = sqrt(1 - rho^2)``:
 ``sigma_hat(rho) = E[sigma(X) sigma(Y)] = E_X[sigma(X) E_W[sigma(rho X + s W)]]``.  The inner
@@ -66,8 +66,35 @@ def _atan_to_asin(expr):
     return expr.replace(lambda e: isinstance(e, sp.atan), lambda e: sp.asin(_asin_argument(e.args[0])))
 
 
+def _regular_at_ends(expr):
+    """Combine the terms with negative powers of ``s = sqrt(1 - rho^2)`` over ``s^2 = 1 - rho^2``
+    so that the ``1/s`` parts cancel where they do: squared ReLU's ``(rho - rho^3)/(pi s)`` is
+    ``rho s/pi``, finite at ``rho = +-1`` (substituting rho = 1 into the sum gave nan)."""
+    expr = expr.subs(sp.sqrt(1 - rho**2), _S)
+    if not any(t.as_coeff_exponent(_S)[1] < 0 for t in sp.Add.make_args(sp.expand(expr))):
+        return expr
+    regular, singular = [], {0: sp.Integer(0), 1: sp.Integer(0)}
+    for t in sp.Add.make_args(sp.expand(expr)):
+        coeff, power = t.as_coeff_exponent(_S)
+        if power >= 0 or coeff.has(_S) or not power.is_integer:
+            regular.append(t)
+            continue
+        m = -(power // 2)                     # s^power = s^(power + 2m)/(1 - rho^2)^m
+        singular[int(power + 2 * m)] += coeff / (1 - rho**2) ** m
+    out = sp.Add(*regular)
+    for power, coeff in singular.items():
+        if coeff == 0:
+            continue
+        reduced = sp.cancel(sp.together(coeff))
+        if sp.denom(reduced).has(rho):     # a genuine singularity at the ends: leave it
+            return expr
+        out += reduced * _S**power
+    return out
+
+
 def _clean(expr):
-    """Readable closed form in rho: atan(rho/s) -> asin(rho), s -> sqrt(1-rho^2), simplify."""
+    """Readable closed form in rho: atan(rho/s) -> asin(rho), s -> sqrt(1-rho^2), simplify;
+    terms in 1/s combined so the closed form is finite at rho = +-1 where the kernel is."""
     expr = _atan_to_asin(expr)
     expr = expr.subs(_S, sp.sqrt(1 - rho**2))
     expr = expr.replace(lambda e: isinstance(e, sp.asin) and e.args[0].has(rho),
@@ -81,7 +108,18 @@ def _clean(expr):
         candidates.append(sp.simplify(sp.factor_terms(sp.together(candidates[1]))))
     except (TypeError, ValueError, NotImplementedError):
         pass
-    return min(candidates, key=sp.count_ops)
+    candidates += [_regular_at_ends(c).subs(_S, sp.sqrt(1 - rho**2)) for c in candidates[:2]]
+    finite = [c for c in candidates if _finite_at_ends(c)]
+    return min(finite or candidates, key=sp.count_ops)
+
+
+def _finite_at_ends(expr):
+    """Whether substituting rho = 1 and rho = -1 gives finite numbers (no 0/0 left)."""
+    for end in (1, -1):
+        value = expr.subs(rho, end)
+        if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.is_finite is False:
+            return False
+    return True
 
 
 def _derive(expr):
@@ -104,7 +142,7 @@ def _derive_with_gain(base):
 
 def _closed_form(act):
     """The exact sigma_hat(rho) of an activation, or None (cached on the activation)."""
-    cache = act._cache.setdefault("kernels", {})
+    cache = act.memo("kernels", dict)
     if "closed" not in cache:
         value = None
         base, gain = getattr(act, "base", None), getattr(act, "gain", 1)
@@ -124,7 +162,7 @@ def _clean_number(expr):
 
 def _inner_form(act):
     """The inner expectation (expression in x, rho, s_) or None."""
-    cache = act._cache.setdefault("kernels", {})
+    cache = act.memo("kernels", dict)
     if "inner" not in cache:
         try:
             cache["inner"] = _inner(act.pieces)

@@ -2,7 +2,7 @@
 
 ``c_k = int sigma(x) psi_k(x) sqrt(phi(x)) dx`` with the normalized Hermite functions
 ``psi_k = he_k sqrt(phi)`` run by their three-term recurrence
-``psi_{k+1} = (x psi_k - sqrt(k) psi_{k-1}) / sqrt(k+1)``: by the trapezoidal rule in fixed-point
+``psi_{k+1} = (x psi_k - sqrt(k) psi_{k-1}) / sqrt(k+1)`` (:func:`symkernel.core.hermite.normalized_hermite`): by the trapezoidal rule in fixed-point
 integers (mpmath precision, analytic sigma), or by composite Gauss-Legendre in float64.
 
 >>> from symkernel.gaussian.expectation import as_activation
@@ -16,6 +16,7 @@ import sympy as sp
 
 from symkernel.errors import PrecisionError
 from symkernel.gaussian.expectation import second_moment
+from symkernel.core.hermite import FixedPoint, normalized_hermite
 from symkernel.core.symbols import x
 from .precision import mp_lambdify
 
@@ -33,8 +34,8 @@ def _trapezoid_coefficients(act, K, wp):
     fn = mp_lambdify(x, act.expr)
     runs = []
     for h_scale in (1, 0.8):
-        bits = int((wp + 10) * 3.33) + 20
-        one = 1 << bits
+        arith = FixedPoint(int((wp + 10) * 3.33) + 20)
+        bits, one = arith.bits, arith.one
         h = mpmath.mpf(2 * mpmath.pi) / (mpmath.sqrt(K) * 2 + 2.3 * (wp + 10)) * h_scale
         with mpmath.workdps(wp + 15):
             L = 2 * mpmath.sqrt(2.31 * (wp + 12)) + 2
@@ -47,19 +48,11 @@ def _trapezoid_coefficients(act, K, wp):
                 v = fn(t)
                 if isinstance(v, mpmath.mpc):
                     v = v.real
-                weights.append(int(mpmath.nint(v * rp * h * one)))
-            xfix = np.array([int(mpmath.nint(t * one)) for t in xs], dtype=object)
-            cur = np.array([int(mpmath.nint(rp * one)) for rp in root_phi], dtype=object)
-            inv_sqrt = [int(mpmath.nint(one / mpmath.sqrt(j + 1))) for j in range(K + 1)]
-            sqrt_j = [int(mpmath.nint(mpmath.sqrt(j) * one)) for j in range(K + 1)]
+                weights.append(arith.fixed(v * rp * h))
+            xfix, first = arith.array(xs), arith.array(root_phi)
         wts = np.array(weights, dtype=object)
-        prev = np.zeros_like(cur)
-        coeffs = [int(np.dot(wts, cur)) >> bits]
-        for j in range(K):
-            nxt = ((xfix * cur) >> bits) - ((sqrt_j[j] * prev) >> bits)
-            nxt = (nxt * inv_sqrt[j]) >> bits
-            prev, cur = cur, nxt
-            coeffs.append(int(np.dot(wts, cur)) >> bits)
+        coeffs = [int(np.dot(wts, psi)) >> bits
+                  for psi in normalized_hermite(xfix, K + 1, first, arith)]
         with mpmath.workdps(wp + 10):
             runs.append([mpmath.mpf(c) / one for c in coeffs])
     with mpmath.workdps(wp + 10):
@@ -73,7 +66,7 @@ def _trapezoid_coefficients(act, K, wp):
 def _gl_pieces(act, per_piece, half_width=45.0, panel=0.5):
     """Composite Gauss-Legendre nodes/weights on the pieces of act, truncated to [-L, L]."""
     key = ("gl", per_piece, half_width)
-    cache = act._cache.setdefault("kernels", {})
+    cache = act.memo("kernels", dict)
     if key in cache:
         return cache[key]
     edges = [-half_width] + [float(sp.N(p.lo)) for p in act.pieces[1:]] + [half_width]
@@ -100,12 +93,6 @@ def _float_hermite_squares(act):
     with np.errstate(over="ignore", invalid="ignore"):
         f = act.numpy()(nodes)
     f = np.nan_to_num(f * root_phi * weights, posinf=0.0, neginf=0.0)
-    coeffs = np.empty(K_MAX + 1)
-    prev, cur = np.zeros_like(nodes), root_phi.copy()
-    coeffs[0] = f @ cur
-    for j in range(K_MAX):
-        nxt = (nodes * cur - np.sqrt(j) * prev) / np.sqrt(j + 1)
-        prev, cur = cur, nxt
-        coeffs[j + 1] = f @ cur
+    coeffs = np.array([f @ psi for psi in normalized_hermite(nodes, K_MAX + 1, root_phi)])
     m2 = float(second_moment(act).value(20))
     return coeffs**2, m2

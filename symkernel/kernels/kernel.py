@@ -1,4 +1,4 @@
-r"""The :class:`Kernel`: ``scale * d^m/drho^m sigma_hat(rho) + sum_i poly_i rho^i`` (MATH.md §2).
+r"""The :class:`Kernel`: ``scale * d^m/drho^m sigma_hat(rho) + sum_i poly_i rho^i`` (docs/theory.md §2).
 
 Taylor coefficients ``a_k = scale (k+m)!/k! c_{k+m}^2 + poly_k`` (``sigma_hat = sum_k c_k^2 rho^k``,
 Hermite coefficients ``c_k``).  ``kernel.result(rho, dps)`` is a
@@ -23,30 +23,22 @@ from symkernel.errors import (
 )
 from symkernel.coefficients.hermite import hermite_coefficient
 from symkernel.numerics import Result, settle
+from symkernel.core.numpy_eval import numpy_lambdify
 from symkernel.core.quantity import Quantity, exact_result
 from symkernel.core.symbols import rho
-from .arguments import _check_dps, _rho_value, exact_rational
+from .arguments import _check_dps, exact_rational, rho_value
 from .arithmetic import _q, _qadd, _qmul
 from .closed_forms import _clean
 from .numeric import _Dual
-from .precision import _numpy_modules, closed_result
+from .precision import closed_result
+from .provenance import (  # noqa: F401  (re-exported: the labels of the evaluation paths)
+    CLOSED_NUMERIC_PROVENANCE, CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE,
+    NESTED_PROVENANCE, PANELS_PROVENANCE, SERIES_PROVENANCE,
+)
 
 
-CLOSED_PROVENANCE = "exact: iterated Gaussian integrals (inner over W, outer over X) by the exact engine"
-INNER_PROVENANCE = ("certified: Arb ball quadrature (acb.integral) over X of the exact inner expectation "
-                    "E_W[sigma(rho X + sqrt(1-rho^2) W)] at the exact rho, cut at the breakpoints b and "
-                    "b/rho, Cauchy-Schwarz Gaussian tail bound")
-INNER_ESTIMATED_PROVENANCE = ("estimated: 1D mpmath quadrature over X of the exact inner expectation "
-                              "E_W[sigma(rho X + sqrt(1-rho^2) W)], two working precisions agree")
-SERIES_PROVENANCE = ("estimated: Hermite series sum_k c_k^2 rho^k (trapezoidal c_k) with the Parseval tail "
-                     "bound (E sigma^2 - sum_{k<=K} c_k^2)|rho|^(K+1), two working precisions agree; "
-                     "certified where at most 64 Arb-certified c_k suffice (Kernel.result says which)")
-NESTED_PROVENANCE = "estimated: nested 2D mpmath quadrature over (X, W), two working precisions agree"
-PANELS_PROVENANCE = ("estimated: nested Gauss-Legendre panels over (X, W) split at the breakpoints, "
-                     "explicit Gaussian tail bound, two working precisions agree")
 #: marks the Quantity -c_0^2 of a mean-reduced dual kernel (so that sigma_bar(0) is an exact 0)
 MINUS_C0_SQUARED = "minus_c0_squared"
-CLOSED_NUMERIC_PROVENANCE = "estimated: closed form of sigma_hat (mpmath, two working precisions) with numeric coefficients"
 
 
 @serialized_class
@@ -186,7 +178,7 @@ class Kernel:
         """The kernel at ``r`` as a :class:`~symkernel.numerics.Result` (value, error bound,
         ``certified`` only for a proven enclosure) meeting ``dps`` significant digits."""
         _check_dps(dps)
-        at, exact_rho = _rho_value(r)
+        at, exact_rho = rho_value(r)
         if self.expr is not None:
             if exact_rho is not None:
                 value = self.expr.subs(rho, exact_rho)
@@ -275,6 +267,8 @@ class Kernel:
         """LaTeX of the closed form, or of the first terms of the Hermite series."""
         if self.expr is not None:
             return sp.latex(self.expr)
+        if self.act.free_parameters:  # no closed form and no numbers for the coefficients yet
+            return r"\sum_{k \ge 0} a_{k} \rho^{k}"
         return sp.latex(self.series(6).evalf(8)) + r" + \dots"
 
     def _latex(self, printer=None):
@@ -298,7 +292,7 @@ def _square_times(c, factor, dps):
 
 def _closed_numpy(kernel):
     expr = kernel.expr
-    fn = sp.lambdify(rho, expr, modules=_numpy_modules())
+    fn = numpy_lambdify(rho, expr)
     ends = {}
     for e in (-1, 1):
         try:

@@ -1,4 +1,4 @@
-r"""Nested Gauss-Legendre panels for ``sigma_hat(rho)`` of a piecewise-smooth sigma (MATH.md §2).
+r"""Nested Gauss-Legendre panels for ``sigma_hat(rho)`` of a piecewise-smooth sigma (docs/theory.md §2).
 
 For sigma with no exact inner expectation and a slowly converging Hermite series (kinks, e.g.
 softsign ``x/(1+|x|)``):  ``sigma_hat(rho) = E_X[sigma(X) g_rho(X)]``,
@@ -27,8 +27,11 @@ import numpy as np
 import sympy as sp
 
 from symkernel.errors import PrecisionError
+from symkernel.core.pieces import split
 from symkernel.core.symbols import x
+from symkernel.gaussian.expectation import quantity_of_pieces, second_moment
 from symkernel.numerics import converge
+from .hermite_squares import _float_hermite_squares
 from .precision import mp_lambdify
 
 MAX_GROWTH = 6          # polynomial growth degrees handled (|sigma| <= M (1+|x|)^p, p <= 6)
@@ -36,10 +39,18 @@ SERIES_RHO = 0.9        # float64: Hermite series for |rho| <= 0.9, Chebyshev in
 CHEB_NODES = 40
 
 
+def end_result(act, side, dps):
+    """``sigma_hat(rho)`` at ``rho = side = +-1`` as a Result: ``E sigma(Z)^2`` at 1,
+    ``E[sigma(Z) sigma(-Z)]`` at -1 (one Gaussian expectation, no panels)."""
+    if side == 1:
+        return second_moment(act).result(dps)
+    return quantity_of_pieces(split(act.expr * act.expr.subs(x, -x)), r"\mathbb{E}").result(dps)
+
+
 def growth(act):
     """``(p, M)`` with ``|sigma(u)| <= M (1+|u|)^p`` (p from SymPy limits at +-oo, M from the limits
     and a dense sample, doubled), or None when sigma grows faster than ``|u|^6`` or has parameters."""
-    cache = act._cache.setdefault("kernels", {})
+    cache = act.memo("kernels", dict)
     if "growth" in cache:
         return cache["growth"]
     result = None
@@ -161,7 +172,7 @@ class Nested:
 
     @classmethod
     def of(cls, act):
-        cache = act._cache.setdefault("kernels", {})
+        cache = act.memo("kernels", dict)
         if "nested" not in cache:
             cache["nested"] = cls(act)
         return cache["nested"]
@@ -183,7 +194,7 @@ class Nested:
         return self._mp_pieces[-1]
 
     def mp_value(self, r, wp, factor):
-        """One panel evaluation at wp digits, degrees ``factor * (needed digits)`` (|r| < 1)."""
+        """One panel evaluation at wp digits, degrees ``factor * (needed digits)`` (``|r| < 1``)."""
         with mpmath.workdps(wp + 5):
             r = mpmath.mpf(r)
             s = mpmath.sqrt(1 - r * r)
@@ -232,7 +243,7 @@ class Nested:
         return out
 
     def value(self, r, dps):
-        """sigma_hat(r) for |r| < 1 as an estimated Result: :func:`~symkernel.numerics.converge`
+        """``sigma_hat(r)`` for ``|r| < 1`` as an estimated Result: :func:`~symkernel.numerics.converge`
         over working precisions ``dps + 8, 14, 24`` with panel degrees ``0.6, 0.75, 0.9`` x digits."""
         factors = {8: 0.6, 14: 0.75, 24: 0.9}
         return converge(lambda wp: self.mp_value(r, wp, factors[wp - dps]), dps,
@@ -244,7 +255,7 @@ class Nested:
         return self.act.numpy()
 
     def np_value(self, r, factor=0.6):
-        """float64 panel evaluation at one |r| < 1 (vectorized over the nodes)."""
+        """float64 panel evaluation at one ``|r| < 1`` (vectorized over the nodes)."""
         s = math.sqrt(1 - r * r)
         L = truncation(self.p, self.M, 18)
         centers = [(b, 0.5) for b in self.fbreaks]
@@ -280,10 +291,8 @@ class Nested:
 
     @cached_property
     def _float_parts(self):
-        """(Horner coefficients for |rho| <= 0.9, {side: Chebyshev coefficients in s}, s_max)."""
-        from .numeric import _Dual
-        dual = _Dual.of(self.act)
-        squares, m2 = dual.float_coefficients
+        """(Horner coefficients for ``|rho| <= 0.9``, {side: Chebyshev coefficients in s}, s_max)."""
+        squares, m2 = _float_hermite_squares(self.act)
         resid = m2 - np.cumsum(squares)
         k = np.arange(squares.size)
         ok = np.nonzero(np.abs(resid) * SERIES_RHO ** (k + 1) <= 1e-17 * m2)[0]
@@ -298,7 +307,7 @@ class Nested:
             def at(t):
                 sv = s_max * (t + 1) / 2
                 if sv == 0:
-                    return float(dual.value(lambda wp: mpmath.mpf(side), sp.Integer(side), 17))
+                    return float(end_result(self.act, side, 17).rounded(17))
                 return self.np_value(side * math.sqrt(1 - sv * sv))
             vals = np.array([at(t) for t in lobatto])
             c = np.polynomial.chebyshev.chebfit(lobatto, vals, CHEB_NODES - 1)
@@ -312,7 +321,7 @@ class Nested:
         return coeffs, cheb, s_max
 
     def numpy(self, r):
-        """sigma_hat on a float64 array in [-1, 1] (series for |rho| <= 0.9, Chebyshev in s beyond)."""
+        """sigma_hat on a float64 array in [-1, 1] (series for ``|rho| <= 0.9``, Chebyshev in s beyond)."""
         coeffs, cheb, s_max = self._float_parts
         r = np.asarray(r, dtype=float)
         out = np.empty_like(r)

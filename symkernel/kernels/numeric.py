@@ -1,6 +1,6 @@
 """Numeric evaluation of the dual kernel ``sigma_hat(rho) = E[sigma(X) sigma(Y)]`` of one sigma.
 
-Paths, in order (MATH.md §2), each giving a :class:`~symkernel.numerics.Result`: the closed form;
+Paths, in order (docs/theory.md §2), each giving a :class:`~symkernel.numerics.Result`: the closed form;
 exact reductions (``sigma = a + tau`` with ``tau`` strictly odd: ``sigma_hat = a^2 + tau_hat``;
 ``sigma = 10^k tau``: ``sigma_hat = 10^(2k) tau_hat``); the exact inner expectation
 ``E_W[sigma(rho X + sqrt(1-rho^2) W)]`` integrated over ``X`` by Arb (:mod:`.certified`,
@@ -29,17 +29,21 @@ from symkernel.errors import PrecisionError, SymbolicValueError
 from symkernel.gaussian.expectation import second_moment
 from symkernel.coefficients.hermite import hermite_coefficient
 from symkernel.numerics import Result, converge, settle, working
-from symkernel.core.pieces import split
+from symkernel.core.numpy_eval import numpy_lambdify
 from symkernel.core.quantity import exact_result
 from symkernel.core.symbols import rho, x
 from .closed_forms import _S, _closed_form, _inner_form, weak_derivative
-from .nested import Nested, _edges
+from .nested import Nested, _edges, end_result
 from .hermite_squares import (
     SERIES_K_MAX, _float_hermite_squares, _gl_pieces, _trapezoid_coefficients,
 )
 from .arguments import exact_rational
 from .certified import InnerPlan
-from .precision import _numpy_modules, _points, _refine, closed_result, mp_lambdify
+from .precision import _points, _refine, closed_result, mp_lambdify
+from .provenance import (
+    CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE,
+    PANELS_PROVENANCE, SERIES_PROVENANCE,
+)
 
 
 class _Dual:
@@ -50,7 +54,7 @@ class _Dual:
 
     @classmethod
     def of(cls, act):
-        cache = act._cache.setdefault("kernels", {})
+        cache = act.memo("kernels", dict)
         if "dual" not in cache:
             cache["dual"] = cls(act)
         return cache["dual"]
@@ -116,10 +120,6 @@ class _Dual:
     @property
     def provenance(self):
         """The label of the path :meth:`result` takes for rho other than -1, 0, 1."""
-        from .kernel import (
-            CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE,
-            PANELS_PROVENANCE, SERIES_PROVENANCE,
-        )
         if self.closed is not None:
             return CLOSED_PROVENANCE
         if _inner_form(self.act) is not None and InnerPlan.of(self.act) is not None:
@@ -164,6 +164,8 @@ class _Dual:
         unit size and ``sigma_hat = c^2 (sigma/c)^hat`` keeps every significant digit."""
         if _inner_form(self.act) is not None and InnerPlan.of(self.act) is not None:
             return None          # Arb judges relatively itself
+        if self.act.free_parameters:
+            return None          # no size to judge until the parameters are numbers
         m2 = second_moment(self.act).value(5)
         if m2 == 0:
             return None
@@ -274,8 +276,6 @@ class _Dual:
 
     def _special(self, r, dps):
         """rho = 1: E sigma^2; rho = 0: c_0^2; rho = -1: E[sigma(Z) sigma(-Z)] (Results)."""
-        if r == 1:
-            return second_moment(self.act).result(dps)
         if r == 0:
             c0 = hermite_coefficient(self.act, 0)
             if c0.exact:
@@ -283,7 +283,7 @@ class _Dual:
             res = c0.result(dps + 10)
             value = res.value ** 2
             return Result(value, res.error * (2 * abs(res.value) + res.error), res.certified, res.method)
-        return _expectation_quantity(self.act.expr * self.act.expr.subs(x, -x)).result(dps)
+        return end_result(self.act, r, dps)
 
     def _parts(self, wp_module="mpmath"):
         parts = []
@@ -372,7 +372,7 @@ class _Dual:
 
     @cached_property
     def _np_inner(self):
-        return sp.lambdify((x, rho, _S), stable_inner(self.act), modules=_numpy_modules())
+        return numpy_lambdify((x, rho, _S), stable_inner(self.act))
 
     def numpy_quadrature(self, r):
         """sigma_hat on an array: Gauss-Legendre over X of the exact inner expectation for
@@ -446,11 +446,6 @@ def stable_inner(act):
     if inner is None:
         return None
     return inner.replace(lambda e: isinstance(e, sp.exp), lambda e: sp.exp(sp.factor(e.args[0])))
-
-
-def _expectation_quantity(expr):
-    from symkernel.gaussian.expectation import quantity_of_pieces
-    return quantity_of_pieces(split(expr), r"\mathbb{E}")
 
 
 def _degree(step):

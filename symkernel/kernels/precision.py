@@ -1,4 +1,4 @@
-r"""Kernel values through the numerics core (MATH.md §2, evaluation).
+r"""Kernel values through the numerics core (docs/theory.md §2, evaluation).
 
 Every numeric kernel value is a :class:`~symkernel.numerics.Result`: a proven enclosure
 (``certified``) is accepted once its radius is below ``|value| 10^-(dps+2)``; a value without a
@@ -20,11 +20,6 @@ from symkernel.errors import InvalidInputError, PrecisionError
 from symkernel.numerics import Result, converge, working
 from symkernel.core.quantity import evaluate_exact
 from symkernel.core.symbols import rho
-
-def _numpy_modules():
-    from scipy import special
-    return [{"erf": special.erf, "erfc": special.erfc, "erfi": special.erfi}, "numpy"]
-
 
 def _points(lo, hi, extra, wp):
     a = mpmath.mpf(-mpmath.inf) if lo == -sp.oo else mpmath.mpf(sp.N(lo, wp + 5))

@@ -125,6 +125,7 @@ def _compile(e, var):
             raise NotCertifiable("complex constant")
         atoms = [e] if (e.is_Atom or getattr(e, "definition", None) is not None) else None
         if atoms:
+            _constant(e)  # NotCertifiable now, not later inside an Arb integration callback
             return lambda z, a, e=e: acb(_constant(e))
         inner = _compile_tree(e, var)
         return inner
@@ -141,12 +142,16 @@ def _polynomial(e, var):
     coeffs = poly.all_coeffs()
     if poly.degree() < 2 or not all(c.is_number and not c.has(sp.I) for c in coeffs):
         return None
+    # each coefficient is an exact constant expression (sqrt(2)/2 of a Hermite polynomial):
+    # compiled now, so that one Arb cannot enclose is refused before any integration starts
+    constants = [_compile(c, var) for c in coeffs]
+    zero = acb(0)
     cache = {}
 
     def horner(z, a):
         prec = _ctx.prec
         if prec not in cache:
-            cache[prec] = [acb(_constant(c)) for c in coeffs]
+            cache[prec] = [f(zero, False) for f in constants]
         cs = cache[prec]
         total = cs[0]
         for c in cs[1:]:
@@ -200,6 +205,7 @@ def _compile_tree(e, var):
         inner = _compile(e.args[0], var)
         return lambda z, a: fn(inner(z, a), a)
     if e.is_number:
+        _constant(e)
         return lambda z, a, e=e: acb(_constant(e))
     raise NotCertifiable(f"no Arb translation of {type(e).__name__}")
 

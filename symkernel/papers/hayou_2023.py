@@ -21,6 +21,7 @@ import sympy as sp
 
 from symkernel.validate import resnet as checks
 from symkernel.theory.sde.width import growth_factor, sign_change
+from symkernel.core.numpy_eval import numpy_lambdify
 from symkernel.core.symbols import x
 
 PUBLISHED = {
@@ -55,9 +56,11 @@ def figure3_data(full_size=False, seed=0, theta=1, k=1, x0=0.5):
 
 def draw_figure3(data, bins=80):
     """Left: the activation (Hayou (TMLR 2023) Fig. 2). Right: histogram of ``Y_L``, density of X_1."""
-    plt = checks._plt()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    phi = sp.lambdify(x, data["activation"], modules=["scipy", "numpy"])
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.4), layout="tight")
+    a1, a2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    phi = numpy_lambdify(x, data["activation"])
     u = np.linspace(-3, 3, 400)
     a1.plot(u, phi(u))
     a1.set_title(f"phi(x) = {data['activation']}", fontsize=9)
@@ -66,12 +69,11 @@ def draw_figure3(data, bins=80):
     a2.hist(
         y, bins=bins, range=(lo, hi), density=True, alpha=0.5, label=f"ResNet, L={data['depth']}"
     )
-    pdf = sp.lambdify(x, data["law"].pdf(), modules=["scipy", "numpy"])
+    pdf = numpy_lambdify(x, data["law"].pdf())
     v = np.linspace(lo, hi, 400)
     a2.plot(v, pdf(v), "k", label="law of $X_1$ (OU)")
     a2.set_title(f"KS={data['ks_stat']:.3f}, p={data['ks_pvalue']:.2g}")
     a2.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 

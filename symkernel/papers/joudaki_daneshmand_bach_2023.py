@@ -19,6 +19,7 @@ from symkernel.numerics import GUARD, working
 from symkernel.core.quantity import evaluate_exact
 from symkernel.coefficients.strength import isometry_strength
 from symkernel.core.symbols import alpha, x
+from symkernel.present.tables import Label, Table, Value
 
 E = sp.E
 pi = sp.pi
@@ -102,6 +103,34 @@ def table_b1():
     return rows
 
 
+def _table(title, rows, value_column, at):
+    cols = ["activation", "beta (derived)", "beta (published)", value_column, "agrees", "shown by"]
+    cells = [[Label(r.label), r.derived, r.published, Value(r.derived.subs(at) if at else r.derived),
+              r.agrees, r.method] for r in rows]
+    return Table(title, cols, cells, agrees=[r.agrees for r in rows],
+                 reasons=[r.method for r in rows],
+                 source="Joudaki, Daneshmand & Bach (NeurIPS 2023) (Joudaki, Daneshmand, Bach)")
+
+
+def table2_table():
+    """Table 2 (isometry strength of six activations), derived and published, as a
+    :class:`symkernel.present.tables.Table` (for ``symkernel tables``).
+
+    >>> t = table2_table()
+    >>> t.columns[:3], len(t.rows), t.disagreements
+    (['activation', 'beta (derived)', 'beta (published)'], 6, [])
+    """
+    return _table("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2: isometry strength beta",
+                  table2(), "value", None)
+
+
+def table_b1_table():
+    """Table B.1 (beta against the gain alpha), derived and published, with the value at
+    ``alpha = 1``, as a :class:`symkernel.present.tables.Table`."""
+    return _table("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1: isometry strength against "
+                  "the gain alpha", table_b1(), "value at alpha = 1", {alpha: 1})
+
+
 def format_rows(title, rows):
     """Plain-text rendering used by ``symkernel tables``."""
     lines = [title, "=" * len(title)]
@@ -112,4 +141,5 @@ def format_rows(title, rows):
     return "\n".join(lines)
 
 
-__all__ = ["TABLE_2", "TABLE_B1", "Row", "table2", "table_b1", "prove_equal", "format_rows", "x"]
+__all__ = ["TABLE_2", "TABLE_B1", "Row", "table2", "table_b1", "table2_table", "table_b1_table",
+           "prove_equal", "format_rows", "x"]

@@ -20,13 +20,12 @@ equicorrelated Gram matrix (``rho0``) so that the decay from a far-from-isometri
 import math
 
 import numpy as np
-import sympy as sp
 
 from symkernel.validate import networks as validate
 from symkernel.errors import InvalidInputError
-from symkernel.coefficients.strength import isometry_strength
+from symkernel.coefficients.strength import isometry_strength, strength_against_gain
 from symkernel.simulate import simulate_mlp
-from symkernel.core.symbols import alpha
+from symkernel.theory.gram import isometry
 
 FIG3_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 FIG_B1_ACTIVATIONS = ("relu", "tanh", "sigmoid", "exp", "sin", "gelu")
@@ -100,8 +99,6 @@ def figures4to6_data(activations=("relu", "tanh", "sigmoid", "exp"), *, n=10, wi
 
 
 def _safe_isometry(G):
-    from symkernel.theory.gram import isometry
-
     try:
         return isometry(G, tol=1e-9)
     except InvalidInputError:
@@ -110,21 +107,9 @@ def _safe_isometry(G):
 
 def figure_b1_data(activations=FIG_B1_ACTIVATIONS, gains=None, *, dps=15):
     """beta(alpha) on a grid of gains: ``method`` is ``'exact'`` (a closed form in alpha, evaluated)
-    or ``'numeric'`` (mpmath quadrature at each gain, ``dps`` digits)."""
-    gains = np.linspace(0.25, 3.0, 12) if gains is None else np.asarray(gains, dtype=float)
-    if np.any(gains <= 0):
-        raise InvalidInputError("gains must be positive")
-    out = {}
-    for name in activations:
-        q = isometry_strength(name, gain=alpha)
-        if q.exact:
-            f = sp.lambdify(alpha, q.expr, "mpmath")
-            betas = [float(f(sp.Float(g, 30))) for g in gains]
-            out[name] = dict(gains=gains, beta=betas, method="exact", expr=q.expr)
-        else:
-            betas = [float(isometry_strength(name, gain=sp.Rational(str(g))).value(dps)) for g in gains]
-            out[name] = dict(gains=gains, beta=betas, method="numeric", expr=None)
-    return out
+    or ``'numeric'`` (mpmath quadrature at each gain, ``dps`` digits); see
+    :func:`symkernel.coefficients.strength.strength_against_gain`."""
+    return strength_against_gain(activations, gains, dps=dps)
 
 
 # ---------------------------------------------------------------- drawing

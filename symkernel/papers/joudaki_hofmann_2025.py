@@ -18,8 +18,9 @@ from symkernel.theory.dynamics import kernel_dynamics
 from symkernel.core.quantity import combined
 from symkernel.gaussian.expectation import second_moment
 from symkernel.core.quantity import Quantity
+from symkernel.present.tables import Label, Table, Value
 
-#: Columns of Table S.1 (MATH.md §4), after the activation name.
+#: Columns of Table S.1 (docs/theory.md §4), after the activation name.
 TABLE_S1_COLUMNS = ("C", "alpha", "rho*", "kappa(rho*)", "kappa(0)", "kappa'(0)", "kappa'(1)",
                     "kappa'(rho*)", "case")
 
@@ -110,7 +111,6 @@ def format_table_s1(dps=30, digits=8, rows=None):
 
 def table_s1_table(dps=30):
     """Table S.1 as a :class:`symkernel.present.tables.Table` (for ``symkernel tables``)."""
-    from symkernel.present.tables import Label, Table, Value
     rows = table_s1_rows(dps)
     cols = ["activation"] + [f"{c}" for c in TABLE_S1_COLUMNS] + ["published"]
     cells = []

@@ -131,13 +131,13 @@ def theorem1(dps=30):
     the published numbers for comparison.
     """
     res = critical_minimum("sigmoid")
-    bound = sp.simplify(1 / moments("sigmoid")._exact_limit("D1"))
+    bound = sp.simplify(1 / moments("sigmoid").exact_limit("D1"))
     check_dps(dps)
-    w = res["sigma_w2"].value(dps + 2)       # also fixes q* to dps + 8 digits (reused below)
-    q = res["q_star"].value(dps)
+    w = res.sigma_w2.value(dps + 2)       # also fixes q* to dps + 8 digits (reused below)
+    q = res.q_star.value(dps)
     with working(dps + GUARD):
         sigma_w = mpmath.sqrt(w)             # relative error of w halved, plus one rounding
     return {"sigma_w2": round_to(w, dps), "sigma_w": round_to(sigma_w, dps), "q_star": q,
-            "sigma_b2": res["sigma_b2"], "at_boundary": res["at_boundary"],
-            "D1_decreasing": res["D1_decreasing"], "q0_bound_sigma_w2": bound,
+            "sigma_b2": res.sigma_b2.value(dps), "at_boundary": res.at_boundary,
+            "D1_decreasing": res.D1_decreasing, "q0_bound_sigma_w2": bound,
             "published": dict(PUBLISHED)}

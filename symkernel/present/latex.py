@@ -31,17 +31,18 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symkernel.errors import InvalidInputError
+from symkernel.core.activations import Activation
+from symkernel.core.display import MODES, wrap_math
+from symkernel.core.quantity import Quantity
 from symkernel.core.symbols import alpha, rho
-
-MODES = ("math", "inline", "display", "equation")
+from symkernel.errors import InvalidInputError
 
 
 @dataclass(frozen=True)
 class Notation:
     r"""LaTeX names: correlation variable, kernel-map symbol, Hermite convention, activation name.
 
-    ``hermite="he"`` writes the normalized Hermite polynomials ``\mathrm{he}_k`` (MATH.md);
+    ``hermite="he"`` writes the normalized Hermite polynomials ``\mathrm{he}_k`` (docs/theory.md §1);
     ``"He"`` writes ``\mathrm{He}_k`` for the same normalized polynomials, as Joudaki, Daneshmand & Bach (NeurIPS 2023) does.
     """
 
@@ -57,7 +58,7 @@ class Notation:
             raise InvalidInputError(f"hermite notation must be 'he' or 'He', got {self.hermite!r}")
 
 
-#: Named notations: ``default`` (MATH.md), ``joudaki_hofmann_2025`` (kappa, rho), ``joudaki_daneshmand_bach_2023`` (He_k normalized),
+#: Named notations: ``default`` (docs/theory.md §1), ``joudaki_hofmann_2025`` (kappa, rho), ``joudaki_daneshmand_bach_2023`` (He_k normalized),
 #: ``poole`` (correlation ``c``, as in Poole et al. 2016 and Pabari & Zhou).
 NOTATIONS = {
     "default": Notation(),
@@ -115,8 +116,6 @@ def format_number(value, digits=15, *, error=None, latex=True):
     >>> format_number(12345.678, error=21.0, latex=False)
     '12350 +- 20'
     """
-    from symkernel.core.quantity import Quantity
-
     _check_digits(digits)
     pm = r" \pm " if latex else " +- "
     if error is not None:
@@ -181,18 +180,6 @@ def hermite_label(label, notation=None):
     return text
 
 
-def _wrap(body, mode):
-    if mode not in MODES:
-        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode == "inline":
-        return f"${body}$"
-    if mode == "display":
-        return f"\\[ {body} \\]"
-    if mode == "equation":
-        return f"\\begin{{equation}}\n  {body}\n\\end{{equation}}"
-    return body
-
-
 def _rename_symbol(symbol, nota):
     if symbol == r"\kappa":
         return nota.kernel
@@ -213,9 +200,6 @@ def latex(obj, *, mode="math", lhs=True, digits=15, notation=None):
     >>> latex(sk.rho**2 / 2, mode="equation", notation="poole")
     '\\begin{equation}\n  \\frac{c^{2}}{2}\n\\end{equation}'
     """
-    from symkernel.core.activations import Activation
-    from symkernel.core.quantity import Quantity
-
     _check_digits(digits)
     nota = notation_of(notation)
     if hasattr(obj, "to_latex") and hasattr(obj, "rows"):  # a Table: already a full block
@@ -242,7 +226,7 @@ def latex(obj, *, mode="math", lhs=True, digits=15, notation=None):
         raise InvalidInputError(f"no LaTeX export for {type(obj).__name__}")
     if lhs and head:
         body = f"{head} = {body}"
-    return _wrap(body, mode)
+    return wrap_math(body, mode)
 
 
 def _is_kernel(obj):

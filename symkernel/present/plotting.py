@@ -4,7 +4,8 @@ The data come from the modules that derive them (no theory is recomputed here):
 
 * :func:`cobweb` — the kernel map ``kappa`` and the cobweb of ``rho_{l+1} = kappa(rho_l)``
   (:meth:`symkernel.theory.dynamics.KernelDynamics.cobweb`, Joudaki & Hofmann (AISTATS 2025) Theorem 1);
-* :func:`beta_vs_gain` — ``beta_sigma`` against the gain (Joudaki, Daneshmand & Bach (NeurIPS 2023) Figure B.1 data);
+* :func:`beta_vs_gain` — ``beta_sigma`` against the gain (Joudaki, Daneshmand & Bach (NeurIPS 2023) Figure B.1;
+  :func:`symkernel.coefficients.strength.strength_against_gain`);
 * :func:`isometry_depth` — the isometry gap and the potential ``gamma`` along the mean-field Gram
   sequence with the Theorem 4 and Corollary A.3 bounds (:mod:`symkernel.theory.gram`), and optionally a
   finite-width :class:`symkernel.validate.Validation` on top;
@@ -21,7 +22,14 @@ Jupyter displays a returned Figure, ``fig.savefig("f.pdf")`` writes it.
 
 import numpy as np
 
+from symkernel.coefficients.strength import isometry_strength, strength_against_gain
+from symkernel.core.activations import Activation
 from symkernel.errors import InvalidInputError
+from symkernel.theory import gram
+from symkernel.theory.dynamics import kernel_dynamics
+from symkernel.theory.meanfield.criticality import critical_curve
+from symkernel.theory.meanfield.maps import NoFixedPointError
+from symkernel.validate.networks import equicorrelated
 
 
 def _figure(ncols=1, width=4.2, height=3.4):
@@ -32,8 +40,6 @@ def _figure(ncols=1, width=4.2, height=3.4):
 
 
 def _name(act):
-    from symkernel.core.activations import Activation
-
     return act.name if isinstance(act, Activation) else str(act)
 
 
@@ -44,8 +50,6 @@ def cobweb(act, rho0=(-0.6, 0.1, 0.9), depth=12, *, ax=None, grid=401):
     ``kappa(1) = 1``, e.g. a residual or normalized one).  The fixed point ``rho*`` of Theorem 1
     is marked.
     """
-    from symkernel.theory.dynamics import kernel_dynamics
-
     dyn = kernel_dynamics(act)
     starts = np.atleast_1d(np.asarray(rho0, dtype=float))
     if starts.ndim != 1 or np.any(np.abs(starts) > 1):
@@ -75,10 +79,8 @@ def cobweb(act, rho0=(-0.6, 0.1, 0.9), depth=12, *, ax=None, grid=401):
 
 def beta_vs_gain(activations=("tanh", "relu", "sin", "exp"), gains=None, *, ax=None, dps=15):
     r"""``beta_sigma(alpha)`` for each activation (exact where a closed form in the gain exists,
-    numeric otherwise; data from :func:`symkernel.papers.joudaki_daneshmand_bach_2023_figures.figure_b1_data`)."""
-    from symkernel.papers.joudaki_daneshmand_bach_2023_figures import figure_b1_data
-
-    data = figure_b1_data(tuple(activations), gains, dps=dps)
+    numeric otherwise; data from :func:`symkernel.coefficients.strength.strength_against_gain`)."""
+    data = strength_against_gain(tuple(activations), gains, dps=dps)
     if ax is None:
         fig, (ax,) = _figure()
     else:
@@ -102,10 +104,6 @@ def isometry_depth(act, depth=20, *, n=4, rho0=0.5, G0=None, validation=None, re
     :class:`~symkernel.validate.Validation` of the same statistic (``"gap"`` or ``"potential"``)
     may be passed to overlay finite-width simulations (mean ± 2 s.e.).
     """
-    from symkernel.theory import gram
-    from symkernel.coefficients.strength import isometry_strength
-    from symkernel.validate.networks import equicorrelated
-
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise InvalidInputError(f"depth must be a positive integer, got {depth!r}")
     G0 = equicorrelated(int(n), float(rho0)) if G0 is None else np.asarray(G0, dtype=float)
@@ -163,8 +161,6 @@ def edge_of_chaos(activations=("tanh", "erf"), sigma_b2=None, *, ax=None):
     r"""Phase diagram: the critical curve ``chi_1 = 1`` (``sigma_w^2`` against ``sigma_b^2``) for
     each activation; ordered phase (``chi_1 < 1``) to its left, chaotic phase to its right
     (Poole et al. 2016, Pabari & Zhou)."""
-    from symkernel.theory.meanfield.criticality import critical_curve
-
     if isinstance(activations, str):
         activations = (activations,)
     sb2 = np.linspace(0.0, 0.3, 31) if sigma_b2 is None else np.asarray(sigma_b2, dtype=float)
@@ -172,19 +168,33 @@ def edge_of_chaos(activations=("tanh", "erf"), sigma_b2=None, *, ax=None):
         fig, (ax,) = _figure()
     else:
         fig = ax.figure
-    right = 0.0
+    right, missing = 0.0, []
     for i, act in enumerate(activations):
-        w, _ = critical_curve(act, sb2)
-        ax.plot(w, sb2, "-", color=f"C{i}", lw=2, label=f"{_name(act)}: $\\chi_1 = 1$")
+        try:
+            w, _ = critical_curve(act, sb2)
+        except NoFixedPointError:
+            w = np.full_like(sb2, np.nan)
+        gaps = np.isnan(w)
+        if gaps.all():
+            missing.append(_name(act))
+            continue
+        note = (f" (none for $\\sigma_b^2 \\in$ [{sb2[gaps].min():.3g}, {sb2[gaps].max():.3g}])"
+                if gaps.any() else "")
+        ax.plot(w, sb2, "-", color=f"C{i}", lw=2, label=f"{_name(act)}: $\\chi_1 = 1${note}")
         right = max(right, float(np.nanmax(w)))
-    ax.set_xlim(0, 1.6 * right)
+    ax.set_xlim(0, 1.6 * right if right else 1)
     ax.set_ylim(float(sb2.min()), float(sb2.max()))
-    ax.text(0.05, 0.9, r"ordered ($\chi_1 < 1$)", transform=ax.transAxes, fontsize=8)
-    ax.text(0.65, 0.1, r"chaotic ($\chi_1 > 1$)", transform=ax.transAxes, fontsize=8)
+    if right:   # the phases are those of the stable fixed point q* the lengths settle at
+        ax.text(0.03, 0.93, r"ordered ($\chi_1 < 1$ at $q^*$)", transform=ax.transAxes, fontsize=8)
+        ax.text(0.45, 0.05, r"chaotic ($\chi_1 > 1$ at $q^*$)", transform=ax.transAxes, fontsize=8)
+    title = "edge of chaos"
+    if missing:   # said, not silently dropped: no stable chi_1 = 1 point on this sigma_b^2 range
+        title += "\nno stable edge of chaos here: " + ", ".join(missing)
     ax.set_xlabel(r"$\sigma_w^2$")
     ax.set_ylabel(r"$\sigma_b^2$")
-    ax.set_title("edge of chaos", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(title, fontsize=8)
+    if right:
+        ax.legend(fontsize=7, loc="center right")
     return fig
 
 

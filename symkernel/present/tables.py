@@ -1,6 +1,6 @@
 r"""A small :class:`Table` for reproduced paper tables: terminal text, HTML (Jupyter), booktabs,
-Markdown and JSON from the same cells; and :func:`paper_tables`, every published table the package
-reproduces, derived and published side by side.
+Markdown and JSON from the same cells (the tables themselves are built in :mod:`symkernel.papers`,
+with the papers).
 
 Cells are plain strings, :class:`Label` (an activation label such as ``He_2(x)``, rendered with the
 notation's Hermite convention), SymPy expressions, :class:`~symkernel.Quantity` objects (exact:
@@ -275,89 +275,5 @@ class Table:
         return json.dumps(self.as_dict(digits), indent=2)
 
 
-# ------------------------------------------------------------------------------ paper tables
-def _joudaki_daneshmand_bach_2023_table(title, rows, value_column, at):
-    cols = ["activation", "beta (derived)", "beta (published)", value_column, "agrees", "shown by"]
-    cells = []
-    for r in rows:
-        cells.append(
-            [
-                Label(r.label),
-                r.derived,
-                r.published,
-                Value(r.derived.subs(at) if at else r.derived),
-                r.agrees,
-                r.method,
-            ]
-        )
-    return Table(
-        title,
-        cols,
-        cells,
-        agrees=[r.agrees for r in rows],
-        reasons=[r.method for r in rows],
-        source="Joudaki, Daneshmand & Bach (NeurIPS 2023) (Joudaki, Daneshmand, Bach)",
-    )
-
-
-def joudaki_daneshmand_bach_2023_table2():
-    """Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2 (isometry strength of six activations), derived and published.
-
-    >>> t = joudaki_daneshmand_bach_2023_table2()
-    >>> t.columns[:3], len(t.rows), t.disagreements
-    (['activation', 'beta (derived)', 'beta (published)'], 6, [])
-    """
-    from symkernel.papers import joudaki_daneshmand_bach_2023
-
-    return _joudaki_daneshmand_bach_2023_table(
-        "Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2: isometry strength beta", joudaki_daneshmand_bach_2023.table2(), "value", None
-    )
-
-
-def joudaki_daneshmand_bach_2023_table_b1():
-    """Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1 (beta against the gain alpha), derived and published; value at 1."""
-    from symkernel.papers import joudaki_daneshmand_bach_2023
-    from symkernel.core.symbols import alpha
-
-    t = _joudaki_daneshmand_bach_2023_table(
-        "Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1: isometry strength against the gain alpha",
-        joudaki_daneshmand_bach_2023.table_b1(),
-        "value at alpha = 1",
-        {alpha: 1},
-    )
-    return t
-
-
-def _joudaki_hofmann_2025_builders():
-    """Joudaki & Hofmann (AISTATS 2025) Table S.1 when :mod:`symkernel.papers.joudaki_hofmann_2025` provides it."""
-    try:
-        from symkernel.papers import joudaki_hofmann_2025
-    except ImportError:
-        return []
-    maker = getattr(joudaki_hofmann_2025, "table_s1_table", None)
-    return [("Joudaki & Hofmann (AISTATS 2025), Table S.1", maker)] if maker is not None else []
-
-
-def table_builders():
-    """``[(name, function returning a Table)]`` for every published table the package reproduces."""
-    return [
-        ("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2", joudaki_daneshmand_bach_2023_table2),
-        ("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1", joudaki_daneshmand_bach_2023_table_b1),
-    ] + _joudaki_hofmann_2025_builders()
-
-
-def paper_tables():
-    """Every published table the package reproduces, as :class:`Table` objects."""
-    return [build() for _, build in table_builders()]
-
-
-__all__ = [
-    "Table",
-    "Label",
-    "Value",
-    "Math",
-    "paper_tables",
-    "table_builders",
-    "joudaki_daneshmand_bach_2023_table2",
-    "joudaki_daneshmand_bach_2023_table_b1",
-]
+# ------------------------------------------------------------------------------ published tables
+__all__ = ["Table", "Label", "Value", "Math"]

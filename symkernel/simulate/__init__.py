@@ -5,7 +5,8 @@
 >>> res.isometry.shape
 (3,)
 """
+from .jacobian import simulate_jacobian
 from .mlp import inputs_with_gram, simulate_mlp
 from .result import SimulationResult
 
-__all__ = ["simulate_mlp", "inputs_with_gram", "SimulationResult"]
+__all__ = ["simulate_mlp", "inputs_with_gram", "SimulationResult", "simulate_jacobian"]

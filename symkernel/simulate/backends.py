@@ -11,6 +11,41 @@ from symkernel.errors import InvalidInputError
 from symkernel.core.symbols import x
 
 _DTYPES = {"float32": "float32", "float64": "float64", np.float32: "float32", np.float64: "float64"}
+#: seeds are integers in [0, 2**63): both NumPy's SeedSequence and torch's manual_seed take them
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed, sequence=False):
+    """The seed as an int (or, with ``sequence=True``, also a list of such ints: NumPy's
+    SeedSequence entropy), or an InvalidInputError that says which seeds are allowed."""
+    if sequence and isinstance(seed, (list, tuple)) and seed:
+        return [check_seed(s) for s in seed]
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        allowed = " (or a list of them)" if sequence else ""
+        raise InvalidInputError(f"seed must be an integer in 0..2**63 - 1{allowed}, got {seed!r}")
+    return int(seed)
+
+
+def physical_memory():
+    """Bytes of physical memory of this machine (None where the OS does not say)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(nbytes, what):
+    """Refuse, before allocating, a simulation whose arrays would need more than half of this
+    machine's physical memory (or 64 GiB where that is unknown); ``what`` names the sizes."""
+    total = physical_memory()
+    limit = total // 2 if total else 64 * 2**30
+    if nbytes > limit:
+        raise InvalidInputError(f"{what} needs about {nbytes / 2**30:.3g} GiB of memory, more than "
+                                f"the {limit / 2**30:.3g} GiB this check allows (half of this "
+                                "machine's memory): choose a smaller size")
+    return nbytes
 
 
 def dtype_name(dtype):
@@ -146,6 +181,7 @@ def torch_activation(act, torch):
 
 def backend(name, dtype, seed, device=None):
     """The back end object for ``name`` in {'numpy', 'torch'}."""
+    seed = check_seed(seed)
     if name == "numpy":
         return NumpyBackend(dtype, seed, device)
     if name == "torch":

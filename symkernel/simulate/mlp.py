@@ -29,11 +29,12 @@ import math
 
 import numpy as np
 
-from symkernel.core.activations import Activation, activation
+from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError
 from symkernel.coefficients.hermite import hermite_coefficient
-from symkernel.gaussian.expectation import second_moment
-from .backends import backend as make_backend, dtype_name
+from symkernel.gaussian.expectation import check_square_integrable, second_moment
+from symkernel.theory.gram import checked_gram
+from .backends import backend as make_backend, check_memory, check_seed, dtype_name
 from .result import SimulationResult
 
 CENTERINGS = ("layer", "mean_field", "batch", None)
@@ -65,11 +66,8 @@ def inputs_with_gram(G0, width, seed=0):
     array([[1. , 0.3],
            [0.3, 1. ]])
     """
-    from symkernel.theory.gram import _check_numeric, _eigenvalues
-
-    G0, tol = _check_numeric(G0, None)
+    G0, _ = checked_gram(G0)
     lam, U = np.linalg.eigh(G0)
-    _eigenvalues(G0, tol)
     n = G0.shape[0]
     width = _check_int("width", width, n + 1)
     rng = np.random.default_rng([int(seed), 2])
@@ -119,12 +117,15 @@ def _progress_bar(total, enabled):
 
 def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
                  normalization="layer", order="act_norm", residual=0.0, sigma_w2=1.0,
-                 sigma_b2=0.0, gain=1, backend="numpy", dtype="float32", device=None, seed=0,
-                 weights="explicit", record=("gram",), normalize_inputs=True, progress=None):
+                 sigma_b2=0.0, gain=None, backend="numpy", dtype="float32", device=None, seed=0,
+                 weights="explicit", record=("gram",), normalize_inputs=True, progress=None,
+                 **params):
     """Propagate a batch through a random MLP of the given width and depth; see the module
     docstring for the layer.  Returns a :class:`SimulationResult` with per-layer records.
 
-    ``act``: an Activation, registry name or expression (``gain`` gives sigma(gain x)).
+    ``act``: an Activation, registry name or expression, with ``gain`` (sigma(gain x)) and
+    registry ``params`` as :func:`~symkernel.core.activations.as_activation` (any other keyword
+    is an InvalidInputError naming it).
     ``inputs``: an ``n x d0`` array (rows are samples), or ``None`` with ``n`` for standard normal
     inputs of width ``width`` (drawn with NumPy from ``[seed, 0]``, the same for both back ends).
     ``normalize_inputs``: apply Joudaki, Daneshmand & Bach (NeurIPS 2023)'s ``x^0 = LN(x - mean(x))`` to the inputs first.
@@ -133,9 +134,8 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     memory grows with depth, off by default).  Only the current layer is held otherwise.
     ``progress``: a tqdm bar over layers (``None``: on for runs above ~1e11 multiply-adds).
     """
-    act = act if isinstance(act, Activation) else activation(act)
-    if gain != 1:
-        act = activation(act, gain=gain)
+    act = as_activation(act, gain, **params)
+    check_square_integrable(act)   # the mean field this network checks needs E[sigma(Z)^2] < oo
     width = _check_int("width", width, 1)
     depth = _check_int("depth", depth, 0)
     if centering not in CENTERINGS:
@@ -157,9 +157,13 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     sigma_w2 = _check_nonneg("sigma_w2", sigma_w2)
     sigma_b2 = _check_nonneg("sigma_b2", sigma_b2)
     dtype = dtype_name(dtype)
+    seed = check_seed(seed)
 
     if inputs is None:
         n = _check_int("n", n, 1)
+        check_memory(8 * n * width * (3 + (depth if "activations" in record else 0))
+                     + 8 * width * width * (weights == "explicit"),
+                     f"an MLP of width {width} on {n} inputs")
         inputs = np.random.default_rng([int(seed), 0]).standard_normal((n, width))
     else:
         if type(inputs).__module__.startswith("torch"):
@@ -170,6 +174,9 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
         if n is not None and n != inputs.shape[0]:
             raise InvalidInputError(f"n={n} but inputs has {inputs.shape[0]} rows")
     n, d0 = inputs.shape
+    check_memory(8 * n * width * (3 + (depth if "activations" in record else 0))
+                 + 8 * width * max(width, d0) * (weights == "explicit"),
+                 f"an MLP of width {width} on {n} inputs")
     if residual and d0 != width:
         raise InvalidInputError("a residual branch needs inputs of the same width as the network")
 

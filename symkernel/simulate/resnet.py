@@ -18,15 +18,19 @@ with a seeded ``torch.Generator``.  ``progress=True`` shows a tqdm bar.
 ((4, 1), 'law')
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
+from symkernel.core import display
 from symkernel.errors import InvalidInputError
+from symkernel.core.numpy_eval import numpy_lambdify
 from symkernel.core.symbols import t as t_sym
 from symkernel.core.symbols import x
-from symkernel.theory.sde.ito import Diffusion, _activation_expr, check_width
+from symkernel.theory.sde.ito import Diffusion, check_width, sde_activation
+from .backends import check_memory, check_seed, torch_activation
 
 
 def check_positive_int(value, name):
@@ -39,91 +43,31 @@ def check_positive_int(value, name):
     return int(value)
 
 
-_TORCH_FUNCS = (
-    "exp",
-    "log",
-    "sqrt",
-    "tanh",
-    "sin",
-    "cos",
-    "arctan",
-    "atan",
-    "erf",
-    "erfc",
-    "sigmoid",
-    "cosh",
-    "sinh",
-    "abs",
-)
-
-
-def _torch_modules():
-    import torch
-
-    mod = {name: getattr(torch, name) for name in _TORCH_FUNCS if hasattr(torch, name)}
-    mod.update({"atan": torch.atan, "Abs": torch.abs, "log1p": torch.log1p, "expm1": torch.expm1})
-    return [mod, "math"]
-
-
 def vectorized(phi, backend="numpy"):
-    """A vectorized callable for φ: ``where`` over its smooth pieces (NumPy or torch tensors)."""
-    from symkernel.core.activations import Activation, activation
-    from symkernel.core.pieces import split
-
-    act = phi if isinstance(phi, Activation) else activation(_activation_expr(phi))
+    """A vectorized callable for φ (NumPy arrays or torch tensors): the activation's own float64
+    vectorizer (:meth:`~symkernel.core.activations.Activation.numpy`, cast back to the input's
+    dtype) or the simulator's torch one (:func:`~symkernel.simulate.backends.torch_activation`)."""
+    act = sde_activation(phi)
     if act.free_parameters:
         raise InvalidInputError(
             f"give numeric values to {sorted(map(str, act.free_parameters))} before simulating"
         )
-    pieces = split(act.expr)
-    if act.expr == sp.Max(0, x) and backend in ("numpy", "torch"):  # ReLU fast path
+    if backend not in ("numpy", "torch"):
+        raise InvalidInputError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    if act.expr == sp.Max(0, x):  # ReLU fast path
         if backend == "numpy":
             return lambda y: np.maximum(y, 0.0)
         import torch
 
         return lambda y: torch.clamp_min(y, 0.0)
-    if act.expr == x and backend in ("numpy", "torch"):
+    if act.expr == x:
         return lambda y: y
-    if backend == "numpy":
-        from scipy import special
-
-        modules = [{"erf": special.erf, "erfc": special.erfc, "erfi": special.erfi}, "numpy"]
-        where = np.where
-    elif backend == "torch":
+    if backend == "torch":
         import torch
 
-        modules = _torch_modules()
-        where = torch.where
-        for p in pieces:
-            unknown = [
-                f
-                for f in p.expr.atoms(sp.Function)
-                if f.func.__name__.lower() not in {n.lower() for n in _TORCH_FUNCS} | {"abs"}
-            ]
-            if unknown:
-                raise InvalidInputError(
-                    f"the torch backend has no evaluator for {unknown}; use backend='numpy'"
-                )
-    else:
-        raise InvalidInputError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-    funcs = [sp.lambdify(x, p.expr, modules=modules) for p in pieces]
-    edges = [float(p.lo) for p in pieces[1:]]
-
-    def f(y):
-        with np.errstate(all="ignore"):
-            out = funcs[0](y)
-            for edge, fn in zip(edges, funcs[1:]):
-                val = fn(y)
-                if backend == "torch" and not hasattr(val, "shape"):
-                    val = torch.full_like(y, float(val))
-                if backend == "torch" and not hasattr(out, "shape"):
-                    out = torch.full_like(y, float(out))
-                out = where(y > edge, val, out)
-        if backend == "numpy":
-            return np.broadcast_to(out, np.shape(y)) if np.ndim(out) < np.ndim(y) else out
-        return out if hasattr(out, "shape") else torch.full_like(y, float(out))
-
-    return f
+        return torch_activation(act, torch)
+    f = act.numpy()
+    return lambda y: f(y).astype(np.asarray(y).dtype, copy=False)
 
 
 def _progress(iterable, show, desc):
@@ -156,13 +100,8 @@ class ResNetRun:
         return f"ResNetRun({shown}, observed layers={len(self.observed_layers)})"
 
     def _repr_html_(self):
-        """The parameters of the run as a small table."""
-        from symkernel.present.tables import Table
-
-        rows = [[k, str(v)] for k, v in self.params.items()]
-        rows.append(["final states", f"array of shape {tuple(np.shape(self.final))}"])
-        rows.append(["observed layers", str(len(self.observed_layers))])
-        return Table("ResNet run (finite depth)", ["parameter", "value"], rows)._repr_html_()
+        """The parameters of the run as a small table (:mod:`symkernel.present.display`)."""
+        return display.to_html(self)
 
 
 def _initial(x0, n_paths, width, rng):
@@ -193,6 +132,8 @@ def simulate_resnet(
     dtype="float64",
     threads=None,
     horizon=1.0,
+    gain=None,
+    **params,
 ):
     r"""Simulate ``n_paths`` independent ResNets ``Y_ℓ = Y_{ℓ−1} + L^{−1/2} W_ℓ φ(Y_{ℓ−1})``.
 
@@ -202,10 +143,15 @@ def simulate_resnet(
     ``threads`` sets torch's intra-op thread count for this call only (restored afterwards).
     ``horizon`` ``T`` scales the residual branch by ``(T/L)^{1/2}`` instead of ``L^{-1/2}``: the
     Euler–Maruyama scheme of the limit SDE on ``[0, T]`` (``T = 1`` is the ResNet).
+    ``phi``, ``gain`` and registry ``params``: as :func:`~symkernel.theory.sde.ito.sde_activation`.
     """
-    if not (isinstance(horizon, (int, float)) and not isinstance(horizon, bool) and horizon > 0):
-        raise InvalidInputError(f"horizon must be a positive number, got {horizon!r}")
+    phi = sde_activation(phi, gain, **params)
+    if not (isinstance(horizon, (int, float)) and not isinstance(horizon, bool)
+            and math.isfinite(horizon) and horizon > 0):
+        raise InvalidInputError(f"horizon must be a finite positive number, got {horizon!r}")
+    seed = check_seed(seed, sequence=backend != "torch")
     if backend == "torch" and threads is not None:
+        threads = check_positive_int(threads, "threads")
         import torch
 
         before = torch.get_num_threads()
@@ -234,6 +180,8 @@ def simulate_resnet(
     n_paths = check_positive_int(n_paths, "n_paths")
     if method not in ("law", "weights"):
         raise InvalidInputError(f"method must be 'law' or 'weights', got {method!r}")
+    check_memory(8 * n_paths * width * (4 + (width if method == "weights" else 0)),
+                 f"{n_paths} ResNet paths of width {width}")
     f = vectorized(phi, backend)
     rng = np.random.default_rng(seed)
     y0 = _initial(x0, n_paths, width, rng)
@@ -285,11 +233,17 @@ def simulate_resnet(
         if observe is not None and (ell % observe_every == 0 or ell == depth):
             observed.append(observe(ell, to_np(y)))
             layers.append(ell)
-    return ResNetRun(np.asarray(to_np(y), dtype=float), y0, observed, layers, params)
+    final = np.asarray(to_np(y), dtype=float)
+    if not np.all(np.isfinite(final)):
+        raise InvalidInputError(f"the simulated ResNet overflowed ({np.count_nonzero(~np.isfinite(final))} "
+                                f"of {final.size} entries are not finite): phi = {getattr(phi, 'expr', phi)} grows too fast "
+                                f"for width {width}, depth {depth}, horizon {horizon}")
+    return ResNetRun(final, y0, observed, layers, params)
 
 
 def euler_maruyama_limit(
-    phi, width, steps, n_paths, t1=1.0, x0=None, seed=0, progress=False, backend="numpy"
+    phi, width, steps, n_paths, t1=1.0, x0=None, seed=0, progress=False, backend="numpy",
+    gain=None, **params,
 ):
     r"""Euler–Maruyama for ``dX = n^{-1/2}‖φ(X)‖ dB`` on ``[0, t1]``; returns ``X_{t1}``.
 
@@ -311,6 +265,8 @@ def euler_maruyama_limit(
         backend=backend,
         progress=progress,
         horizon=float(t1),
+        gain=gain,
+        **params,
     ).final
 
 
@@ -329,11 +285,8 @@ def euler_maruyama(diffusion, x0, steps, n_paths, t1=1.0, seed=0, progress=False
     free = (diffusion.drift.free_symbols | diffusion.vol.free_symbols) - {diffusion.var, t_sym}
     if free:
         raise InvalidInputError(f"give numeric values to {sorted(map(str, free))} first")
-    from scipy import special
-
-    mods = [{"erfi": special.erfi, "erf": special.erf}, "numpy"]
-    mu = sp.lambdify((diffusion.var, t_sym), diffusion.drift, modules=mods)
-    sg = sp.lambdify((diffusion.var, t_sym), diffusion.vol, modules=mods)
+    mu = numpy_lambdify((diffusion.var, t_sym), diffusion.drift)
+    sg = numpy_lambdify((diffusion.var, t_sym), diffusion.vol)
     rng = np.random.default_rng(seed)
     h = float(t1) / steps
     xs = np.full(n_paths, float(x0)) if np.ndim(x0) == 0 else np.asarray(x0, float).copy()

@@ -4,6 +4,7 @@ from functools import cached_property
 
 import numpy as np
 
+from symkernel.core import display
 from symkernel.theory.gram import (
     default_tolerance, isometry, isometry_gap, normalized_gram, potential,
 )
@@ -66,17 +67,6 @@ class SimulationResult:
 
     def _repr_html_(self, digits=8):
         """A table of the isometry, its gap and the potential gamma at every layer (LaTeX cells);
-        a float32 (float16) run shows at most 5 (2) digits, about what its Gram matrices carry."""
-        from symkernel.present.tables import Table
-
-        dtype = str(self.params.get("dtype", "float64"))
-        digits = min(digits, {"float32": 5, "float16": 2}.get(dtype, digits))
-        rows = [[int(l), i, g, p] for l, (i, g, p) in
-                enumerate(zip(self.isometry, self.isometry_gap, self.potential))]
-        p = self.params
-        notes = [", ".join(f"{key} = {p[key]}" for key in ("backend", "dtype", "seed", "centering",
-                                                          "normalization", "residual") if key in p)]
-        title = (f"Simulation of {p.get('activation')}: n = {self.gram.shape[1]}, "
-                 f"width = {p.get('width')}, depth = {self.depth}")
-        cols = ["layer", "isometry", "isometry gap", r"potential $\gamma$"]
-        return Table(title, cols, rows, notes=notes)._repr_html_(digits)
+        a float32 (float16) run shows at most 5 (2) digits, about what its Gram matrices carry
+        (:mod:`symkernel.present.display`)."""
+        return display.to_html(self, digits=digits)

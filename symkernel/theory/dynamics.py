@@ -1,4 +1,4 @@
-r"""Global kernel dynamics ``rho_{l+1} = kappa(rho_l)`` (Joudaki & Hofmann (AISTATS 2025), Theorem 1; MATH.md §4).
+r"""Global kernel dynamics ``rho_{l+1} = kappa(rho_l)`` (Joudaki & Hofmann (AISTATS 2025), Theorem 1; docs/theory.md §4).
 
 For the normalized kernel map (``kappa(1) = 1``) the four cases of Theorem 1 are decided by the
 signs of ``kappa(0)`` and ``kappa'(1) - 1``: zero only when exact reasoning proves it
@@ -36,13 +36,15 @@ import numpy as np
 import sympy as sp
 
 from symkernel.numerics import serialized, serialized_class
+from symkernel.core import display
 from symkernel.core.parsing import to_sympy
 
 from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError, SymkernelError
-from symkernel.gaussian.expectation import as_activation, second_moment
-from symkernel.kernels import Kernel, _q, _rho_value, kernel_map, weak_derivative
+from symkernel.core.activations import as_activation
+from symkernel.gaussian.expectation import second_moment
+from symkernel.kernels import Kernel, kernel_map, rho_value, weak_derivative
 from symkernel.numerics import GUARD, Result, check_dps, converge, round_to, working
-from symkernel.core.quantity import Quantity, combined, evaluate_exact, proved_zero
+from symkernel.core.quantity import Quantity, as_quantity, combined, evaluate_exact, proved_zero
 from symkernel.core.symbols import rho
 
 #: Working digits tried, in turn, to decide the sign of a numeric quantity.
@@ -97,7 +99,12 @@ def _sign(q, label, offset=0):
         raise PrecisionError(f"cannot decide the sign of {label} = {expr}: SymPy does not simplify "
                              f"it to 0 and it evaluates to 0 at {_SIGN_DIGITS[-1]} digits")
     for dps in _SIGN_DIGITS:
-        res = q.result(dps)
+        try:
+            res = q.result(dps)
+        except SymbolicValueError as exc:
+            raise SymbolicValueError(f"cannot decide the sign of {label}: it has no closed form and "
+                                     f"its value is not a number ({exc}); give the parameters "
+                                     "numeric values") from None
         with working(dps + GUARD):
             d = res.value - offset
             if abs(d) > res.error:
@@ -122,7 +129,7 @@ def _coefficient(kmap, k):
 def _affine(kmap, a, b0, b1, symbol, name):
     """:meth:`Kernel.affine` ``a kappa + b0 + b1 rho``, with the exactly known coefficients of
     ``kmap`` carried over (``a a_k + b_k``)."""
-    a, b0, b1 = _q(a), _q(b0), _q(b1)
+    a, b0, b1 = as_quantity(a), as_quantity(b0), as_quantity(b1)
     out = kmap.affine(a, b0, b1, symbol=symbol, name=name)
     known = {}
     for k, q in _KNOWN.get(kmap, {}).items():
@@ -177,6 +184,26 @@ def normalized_kernel_map(kmap, layers="LN*phi"):
     return out
 
 
+@serialized
+def layer_kernel_map(act, centering=True, residual=0):
+    r"""The normalized kernel map of one layer ``x -> sqrt(1-r^2) N(C(sigma(W x))) + r x``
+    (layer normalization ``N``; centering ``C``), the one recursion the Gram dynamics, the
+    correlation sequences and the simulators' predicted curves iterate:
+    ``kappa`` without centering, :func:`normalized_kernel_map` ``(kappa - kappa(0))/(1 - kappa(0))
+    = sigma_bar/sigma_bar(1)`` with it (Joudaki, Daneshmand & Bach (NeurIPS 2023) eq. (10),
+    Theorem A.2; Joudaki & Hofmann (AISTATS 2025) Prop. 3), then :func:`residual_kernel_map`
+    for ``r > 0`` (Prop. 2).  ``act``: an activation or a kernel map.
+
+    >>> import symkernel as sk
+    >>> layer_kernel_map(sk.x**2 + sk.x).expr      # sigma_bar(rho)/sigma_bar(1) = (rho + 2 rho^2)/3
+    rho*(2*rho + 1)/3
+    """
+    kmap = _as_kernel_map(act)
+    if centering:
+        kmap = normalized_kernel_map(kmap)
+    return kmap if residual == 0 else residual_kernel_map(kmap, residual)
+
+
 def _kappa_prime_one(kmap):
     """kappa'(1) = scale E[(sigma^(m+1))^2] + sum i poly_i as a Quantity (exact when possible)."""
     act = kmap.act
@@ -197,6 +224,11 @@ def _nice(expr):
     if sp.count_ops(expr) > 150:
         return expr
     return min([expr, sp.simplify(expr), sp.nsimplify(expr) if expr.is_Rational else expr], key=sp.count_ops)
+
+
+#: the deepest sequence computed, by kind: nested closed forms grow with every layer; a numeric
+#: layer costs one evaluation of kappa (microseconds in float64, milliseconds with dps)
+MAX_SEQUENCE_DEPTH = {"exact": 12, "dps": 10_000, "float64": 1_000_000}
 
 
 @serialized_class
@@ -435,6 +467,11 @@ class KernelDynamics:
         """
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
             raise InvalidInputError(f"depth must be a nonnegative integer, got {depth!r}")
+        mode = "exact" if exact else ("dps" if dps is not None else "float64")
+        if depth > MAX_SEQUENCE_DEPTH[mode]:
+            raise InvalidInputError(
+                f"depth {depth} is beyond {MAX_SEQUENCE_DEPTH[mode]} for a {mode} sequence (each "
+                "layer is one evaluation of kappa; an exact iterate grows with every layer)")
         if exact:
             if self.kmap.expr is None:
                 raise InvalidInputError("no closed form: use dps=... for a numeric sequence")
@@ -446,7 +483,7 @@ class KernelDynamics:
             check_dps(dps)
             wp = dps + GUARD
             with working(wp):
-                out = [_rho_value(rho0)[0](wp)]
+                out = [rho_value(rho0)[0](wp)]
                 for _ in range(depth):
                     nxt = self.kmap(out[-1], dps=wp)
                     out.append(max(min(nxt, mpmath.mpf(1)), mpmath.mpf(-1)))
@@ -532,27 +569,10 @@ class KernelDynamics:
                 "kappa'(0)": float(self.kappa_prime_0.value(15)),
                 "kappa'(1)": float(self.kappa_prime_1.value(15)) if self.kappa_prime_1.expr != sp.oo else math.inf}
 
-    # -- display (terminal, LaTeX, Jupyter) ----------------------------------------------------
-    def _display_quantities(self):
-        """``[(label, latex label, Quantity)]`` of Theorem 1, for the displays below."""
-        return [
-            ("rho*", r"\rho^*", self.fixed_point),
-            ("alpha", r"\alpha", self.rate),
-            ("kappa(0)", r"\kappa(0)", self.kappa_0),
-            ("kappa'(0)", r"\kappa'(0)", self.kappa_prime_0),
-            ("kappa'(1)", r"\kappa'(1)", self.kappa_prime_1),
-        ]
-
+    # -- display (terminal, LaTeX, Jupyter): drawn by symkernel.present.display -----------------
     def __repr__(self):
         """``KernelDynamics(case=..., kernel=...)`` then one line per Theorem-1 quantity."""
-        head = f"KernelDynamics(case={self.case}, kernel={self.kmap!r})"
-        lines = [head]
-        for label, _, q in self._display_quantities():
-            text = _quantity_text(q)
-            sep = "" if text.startswith("≈") else "= "
-            lines.append(f"  {label:<9} {sep}{text}")
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        return display.to_text(self)
 
     def latex(self, digits=15, mode="math"):
         r"""``\text{case } 3:\ \rho^* = 1,\ \alpha = ...``: exact LaTeX where exact, else ``digits``
@@ -561,59 +581,14 @@ class KernelDynamics:
         >>> print(kernel_dynamics("relu").latex().split(r",\quad ")[1])
         \alpha = \frac{1}{2} - \frac{1}{\pi}
         """
-        from symkernel.present.latex import _wrap, latex as to_latex
-
-        parts = [f"{sym} = {to_latex(q, lhs=False, digits=digits)}"
-                 for _, sym, q in self._display_quantities()]
-        body = rf"\text{{Theorem 1, case {self.case}:}}\quad " + r",\quad ".join(parts)
-        return _wrap(body, mode)
+        return display.to_latex(self, digits=digits, mode=mode)
 
     def _latex(self, printer=None):
         return self.latex()
 
     def _repr_html_(self, digits=15):
         """A table (case, rho*, alpha, kappa(0), kappa'(0), kappa'(1)) with LaTeX cells."""
-        from symkernel.present.tables import Math, Table
-
-        rows = [["case", str(self.case), None]]
-        for label, sym, q in self._display_quantities():
-            rows.append([Math(sym, label), *_quantity_cells(q)])
-        title = f"Theorem 1 (Joudaki & Hofmann (AISTATS 2025)): {self.kmap.name} of {self.kmap.act.name}"
-        table = Table(title, ["quantity", "exact", "value"], rows, notes=list(self.notes))
-        return table._repr_html_(digits)
-
-
-def _quantity_text(q, digits=15):
-    """``1/2 - 1/pi ≈ 0.181690113816209`` (exact) or ``≈ 0.93...`` (numeric); errors are shown."""
-    from symkernel.errors import SymkernelError
-    from symkernel.present.latex import format_number
-
-    try:
-        if q.exact:
-            text = sp.sstr(q.expr)
-            if q.expr.is_number and not q.expr.is_Rational and q.expr.is_finite:
-                text += f" ≈ {format_number(q, digits, latex=False)}"
-            return text
-        return f"≈ {format_number(q, digits, latex=False)}"
-    except SymkernelError as exc:
-        return f"<{exc}>"
-
-
-def _quantity_cells(q):
-    """Table cells ``(exact, value)`` of a Quantity: the exact expression (if any), its value."""
-    from symkernel.errors import SymkernelError
-    from symkernel.present.tables import Math, Value
-
-    exact = q if q.exact else None
-    if q.exact and q.expr in (sp.oo, -sp.oo):
-        return exact, Math(sp.latex(q.expr), str(q.expr))
-    if q.exact and not q.expr.is_number:
-        return exact, None
-    try:
-        q.value(20)
-    except SymkernelError as exc:
-        return exact, f"unavailable: {exc}"
-    return exact, Value(q)
+        return display.to_html(self, digits=digits)
 
 
 def _rename(q, symbol):
@@ -621,15 +596,21 @@ def _rename(q, symbol):
 
 
 @serialized
-def kernel_dynamics(act, **params):
+def kernel_dynamics(act, gain=None, **params):
     """Theorem 1 of Joudaki & Hofmann (AISTATS 2025) for an activation (normalized to E sigma^2 = 1) or a kernel map.
 
-    Accepts an activation spec, or a :class:`~symkernel.kernels.Kernel` with kappa(1) = 1 (e.g.
-    :func:`residual_kernel_map` or :func:`normalized_kernel_map` of a kernel map).
+    Accepts an activation (with ``gain`` and registry ``params`` as
+    :func:`~symkernel.core.activations.as_activation`), or a :class:`~symkernel.kernels.Kernel`
+    with kappa(1) = 1 (e.g. :func:`residual_kernel_map` or :func:`normalized_kernel_map` of a
+    kernel map).
     """
     if isinstance(act, Kernel):
+        given = sorted(params) + (["gain"] if gain is not None else [])
+        if given:
+            raise InvalidInputError(f"keywords {given} apply to an activation, not to a kernel map")
         return KernelDynamics(act)
-    return KernelDynamics(kernel_map(act, **params))
+    return KernelDynamics(kernel_map(act, gain, **params))
 
 
-__all__ = ["KernelDynamics", "kernel_dynamics", "residual_kernel_map", "normalized_kernel_map"]
+__all__ = ["KernelDynamics", "kernel_dynamics", "residual_kernel_map", "normalized_kernel_map",
+           "layer_kernel_map"]

@@ -32,9 +32,11 @@ import sympy as sp
 from symkernel.numerics import serialized
 from symkernel.core.parsing import to_sympy
 
+from symkernel.core.activations import Activation, as_activation
 from symkernel.errors import InvalidInputError, NoClosedFormError
-from symkernel.core.quantity import Quantity, combined
+from symkernel.core.quantity import Quantity
 from symkernel.core.symbols import rho as rho_symbol
+from .dynamics import layer_kernel_map
 
 EXACT = "exact: SymPy linear algebra"
 
@@ -108,6 +110,19 @@ def _eigenvalues(arr, tol):
         raise InvalidInputError(f"the Gram matrix is not positive semidefinite: smallest eigenvalue "
                                 f"{lam[0]:.3g} vs largest {lam[-1]:.3g} (relative tolerance {tol:.3g})")
     return lam, top
+
+
+def checked_gram(G, tol=None):
+    """``(arr, tol)``: a Gram matrix as a symmetrized float64 array, checked square, finite,
+    symmetric and positive semidefinite to the relative tolerance ``tol`` (default as in
+    :func:`isometry`); InvalidInputError otherwise.
+
+    >>> checked_gram([[1.0, 0.5], [0.5, 1.0]])[0].tolist()
+    [[1.0, 0.5], [0.5, 1.0]]
+    """
+    arr, tol = _check_numeric(G, tol)
+    _eigenvalues(arr, tol)
+    return arr, tol
 
 
 def _check_sympy(G):
@@ -356,60 +371,20 @@ def isometry_gap_bound_depth(G0, beta, *, tol=None):
 
 
 # ---------------------------------------------------------------- the mean-field Gram map
-class _PolynomialKernel:
-    """sum_k a_k rho^k from exact Hermite coefficients: exact for polynomial activations."""
-
-    def __init__(self, coefficients):
-        self.coefficients = coefficients
-        self.expr = sp.expand(sum(a * rho_symbol**k for k, a in enumerate(coefficients)))
-        self._floats = [float(a) for a in coefficients]
-
-    def numpy(self, r):
-        return np.polynomial.polynomial.polyval(np.asarray(r, dtype=float), self._floats)
-
-
 def _kernel_for(kernel, centering):
     """``(f, f1)``: an object with ``.numpy(array)`` and ``.expr`` (or a plain callable) and its
-    value at 1 (``None``: evaluate ``f``).  For an activation ``f1`` comes from the core
-    quantities, ``sigma_bar(1) = E sigma^2 - c_0^2`` (or ``E sigma^2`` without centering)."""
-    from symkernel.core.activations import Activation, activation
-
+    value at 1 (``None``: evaluate ``f``).  For an activation ``f`` is the layer's normalized
+    kernel map :func:`~symkernel.theory.dynamics.layer_kernel_map` (``sigma_bar/sigma_bar(1)``,
+    or ``kappa`` without centering) and ``f1 = 1``."""
     if not isinstance(kernel, (Activation, str, sp.Basic)):
         if isinstance(kernel, tuple):
             return kernel
         if not callable(kernel):
             raise InvalidInputError("the Gram map needs an activation or a callable kernel rho -> f(rho)")
         return kernel, None
-    act = kernel if isinstance(kernel, Activation) else activation(kernel)
+    act = as_activation(kernel)
     key = ("gram_kernel", bool(centering))
-    if key not in act._cache:
-        act._cache[key] = _activation_kernel(act, centering)
-    return act._cache[key]
-
-
-def _activation_kernel(act, centering):
-    from symkernel.gaussian.expectation import second_moment
-    from symkernel.coefficients.hermite import hermite_coefficient, hermite_coefficients
-
-    m2, c0 = second_moment(act), hermite_coefficient(act, 0)
-    if m2.exact and c0.exact:
-        f1 = sp.simplify(m2.expr - c0.expr**2) if centering else m2.expr
-    elif centering:    # Arb balls on the enclosures of E sigma^2 and c_0 (no silent cancellation)
-        f1 = combined(lambda m, c: m - c * c, [m2, c0], r"\bar\sigma(1)",
-                            "sigma_bar(1) = E sigma^2 - c_0^2")
-    else:
-        f1 = m2
-    try:
-        from symkernel import kernels
-    except ImportError:
-        kernels = None
-    if kernels is not None:
-        return (kernels.mean_reduced_dual(act) if centering else kernels.dual_kernel(act)), f1
-    if not act.expr.is_polynomial():
-        raise NoClosedFormError("symkernel.kernels is not available; pass a callable kernel instead")
-    degree = sp.Poly(act.expr, sp.Symbol("x", real=True)).degree()
-    cs = [c.expr for c in hermite_coefficients(act, degree + 1)]
-    return _PolynomialKernel([0 if (k == 0 and centering) else c**2 for k, c in enumerate(cs)]), f1
+    return act.memo(key, lambda: (layer_kernel_map(act, centering), sp.Integer(1)))
 
 
 def _apply_numpy(kernel, arr):
@@ -485,4 +460,5 @@ def gram_sequence(G0, kernel, depth, *, centering=True, residual=0, tol=None):
 
 __all__ = ["isometry", "isometry_gap", "potential", "normalized_gram", "lemma_a4_bounds",
            "normalization_lower_bound", "potential_bound", "isometry_gap_bound",
-           "isometry_gap_bound_depth", "gram_map", "gram_sequence", "default_tolerance"]
+           "isometry_gap_bound_depth", "gram_map", "gram_sequence", "default_tolerance",
+           "checked_gram"]

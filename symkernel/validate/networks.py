@@ -16,12 +16,14 @@ vectors) while the mean-field gap keeps decaying, and the agreement flag reports
 >>> v.theory.shape, v.mean.shape, bool(v.agree[0])
 ((3,), (3,), True)
 """
+import inspect
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from symkernel.core.activations import Activation, activation
+from symkernel.core import display
+from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError
 from symkernel.theory.gram import (
     gram_sequence, isometry as _isometry, isometry_gap as _gap, isometry_gap_bound,
@@ -111,31 +113,23 @@ class Validation:
 
     def _repr_html_(self, digits=8):
         r"""A table (layer, theory, mean, standard error, agree) with LaTeX in the cells; the mean
-        is rounded at its standard error's first digit, rows that disagree are shaded."""
-        from symkernel.present.latex import format_number
-        from symkernel.present.tables import Math, Table
-
-        rows = []
-        for l, t, m, s, a in self.table():
-            shown = format_number(m, digits, error=s) if math.isfinite(s) and s > 0 else None
-            mean = Math(shown.split(r" \pm ")[0], format_number(m, digits, error=s, latex=False)
-                        .split(" +- ")[0]) if shown else m
-            err = Math(format_number(s, 2), format_number(s, 2, latex=False))
-            rows.append([l, t, mean, err, a])
-        p = self.params
-        keys = ("width", "depth", "dtype", "centering", "normalization", "residual")
-        notes = [", ".join(f"{key} = {p[key]}" for key in keys if key in p)]
-        notes.append(f"{self.samples.shape[0]} seeds; agree: |mean - theory| <= "
-                     f"{self.n_sigma:g} standard errors + {self.atol:g}")
-        notes += [f"bound: {label}" for label in self.bounds]
-        title = f"{self.statistic} of {p.get('activation')}: mean field against simulation"
-        return Table(title, ["layer", "theory", "mean", "standard error", "agree"], rows,
-                     notes=notes, agrees=[bool(a) for a in self.agree])._repr_html_(digits)
+        is rounded at its standard error's first digit, rows that disagree are shaded
+        (:mod:`symkernel.present.display`)."""
+        return display.to_html(self, digits=digits)
 
 
-def _act(act, gain):
-    act = act if isinstance(act, Activation) else activation(act)
-    return activation(act, gain=gain) if gain != 1 else act
+#: the keywords that go on to simulate_mlp; every other keyword is an activation parameter
+_SIMULATE_KEYWORDS = frozenset(
+    name for name, p in inspect.signature(simulate_mlp).parameters.items()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY) - {"gain"}
+
+
+def _act(act, gain, kwargs):
+    """``(activation, simulate_mlp keywords)``: ``kwargs`` split into simulator options and
+    registry parameters (:func:`~symkernel.core.activations.as_activation` names an unknown one)."""
+    simulate = {k: v for k, v in kwargs.items() if k in _SIMULATE_KEYWORDS}
+    params = {k: v for k, v in kwargs.items() if k not in _SIMULATE_KEYWORDS}
+    return as_activation(act, gain, **params), simulate
 
 
 def _theory_options(centering, normalization):
@@ -155,14 +149,16 @@ def _seeds(seeds):
 
 
 def kernel_sequence(act, rho0, width, depth, seeds=range(5), *, centering="layer",
-                    normalization="layer", residual=0.0, gain=1, n_sigma=4.0, dtype="float64",
+                    normalization="layer", residual=0.0, gain=None, n_sigma=4.0, dtype="float64",
                     **simulate_kwargs):
     r"""Correlation of two inputs with correlation ``rho0`` through ``depth`` layers: mean-field
-    sequence vs simulations of width ``width`` over ``seeds``; see the module docstring."""
+    sequence vs simulations of width ``width`` over ``seeds``; see the module docstring.
+    Other keywords are :func:`~symkernel.simulate.simulate_mlp` options or registry parameters of
+    ``act`` (``gain`` too, as :func:`~symkernel.core.activations.as_activation`)."""
     rho0 = float(rho0)
     if not -1 < rho0 < 1:
         raise InvalidInputError(f"rho0 must lie in (-1, 1), got {rho0}")
-    act = _act(act, gain)
+    act, simulate_kwargs = _act(act, gain, simulate_kwargs)
     centered = _theory_options(centering, normalization)
     G0 = np.array([[1.0, rho0], [rho0, 1.0]])
     theory = np.array([G[0, 1] for G in gram_sequence(G0, act, depth, centering=centered,
@@ -186,7 +182,7 @@ def equicorrelated(n, rho0):
 
 
 def isometry(act, n, width, depth, seeds=range(5), *, G0=None, rho0=0.5, statistic="isometry",
-             centering="layer", normalization="layer", residual=0.0, gain=1, n_sigma=4.0,
+             centering="layer", normalization="layer", residual=0.0, gain=None, n_sigma=4.0,
              dtype="float64", **simulate_kwargs):
     r"""Isometry (``statistic='isometry'``), isometry gap (``'gap'``) or potential gamma
     (``'potential'``) of ``n`` inputs with Gram ``G0`` (default: equicorrelated with ``rho0``)
@@ -194,7 +190,7 @@ def isometry(act, n, width, depth, seeds=range(5), *, G0=None, rho0=0.5, statist
     gap and gamma, ``bounds`` holds Theorem 4 and Corollary A.3 with ``beta = isometry_strength``."""
     if statistic not in _STATISTICS:
         raise InvalidInputError(f"statistic must be one of {sorted(_STATISTICS)}, got {statistic!r}")
-    act = _act(act, gain)
+    act, simulate_kwargs = _act(act, gain, simulate_kwargs)
     centered = _theory_options(centering, normalization)
     G0 = equicorrelated(n, float(rho0)) if G0 is None else np.asarray(G0, dtype=float)
     if G0.shape != (n, n):

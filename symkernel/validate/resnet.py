@@ -21,10 +21,11 @@ import sympy as sp
 from symkernel.core.parsing import to_sympy
 
 from symkernel.errors import InvalidInputError
+from symkernel.core.numpy_eval import numpy_lambdify
 from symkernel.core.symbols import x
 from symkernel.theory.sde.laws import ou_activation, width1_law
 from symkernel.simulate.resnet import check_positive_int, simulate_resnet
-from symkernel.theory.sde.width import growth_factor, norm_dynamics
+from symkernel.theory.sde.width import growth_factor, k_active, norm_dynamics
 
 
 def _ks(samples, cdf):
@@ -35,7 +36,7 @@ def _ks(samples, cdf):
 
 
 def _g_moments(law, samples):
-    gfun = sp.lambdify(x, law.g, modules=["scipy", "numpy"])
+    gfun = numpy_lambdify(x, law.g)
     with np.errstate(all="ignore"):
         gz = np.asarray(gfun(samples), float)
     gz = gz[np.isfinite(gz)]
@@ -173,9 +174,7 @@ def growth_check(widths=tuple(range(1, 9)), depth=200, n_paths=4000, seed=0, phi
         dyn = norm_dynamics(phi, n)
         if not dyn.depends_only_on_counts():
             raise InvalidInputError("growth_check needs a drift that depends only on counts")
-        from symkernel.theory.sde.width import k_active
-
-        kfun = sp.lambdify(k_active, dyn.drift + 0 * k_active, "numpy")
+        kfun = numpy_lambdify(k_active, dyn.drift + 0 * k_active)
         rng = np.random.default_rng([seed, a])
         y0 = _non_collapsed_gaussian(n_paths, n, rng)
         acc = np.zeros(n_paths)
@@ -208,23 +207,21 @@ def growth_check(widths=tuple(range(1, 9)), depth=200, n_paths=4000, seed=0, phi
     return dict(rows=rows, depth=depth, n_paths=n_paths, seed=seed, phi=phi)
 
 
-def _plt():
-    import matplotlib
+def _figure(ncols, figsize):
+    """A ``matplotlib.figure.Figure`` with ``ncols`` axes in a row: no pyplot state, and the
+    user's backend is left as it is (Jupyter displays a returned Figure, ``savefig`` writes it)."""
+    from matplotlib.figure import Figure
 
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize, layout="tight")
+    return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
 
 
 def plot_law_check(results, bins=80):
     """Histograms of ``g(Y_L)`` per depth with the limiting Gaussian density of ``g(X_1)``."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3.2), squeeze=False)
-    for ax, res in zip(axes[0], results):
+    fig, axes = _figure(len(results), (4 * len(results), 3.2))
+    for ax, res in zip(axes, results):
         law = res["law"]
-        gfun = sp.lambdify(x, law.g, modules=["scipy", "numpy"])
+        gfun = numpy_lambdify(x, law.g)
         with np.errstate(all="ignore"):
             gz = np.asarray(gfun(res["samples"]), float)
         gz = gz[np.isfinite(gz)]
@@ -235,14 +232,12 @@ def plot_law_check(results, bins=80):
         ax.set_title(f"L={res['depth']}: KS={res['ks_stat']:.3f}, p={res['ks_pvalue']:.2g}")
         ax.set_xlabel(f"${sp.latex(law.g)}$ of $Y_L$")
         ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
 def plot_collapse(res):
     """Collapse probability against depth, one line per width (log scale), width-1 exact."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, (ax,) = _figure(1, (5, 3.5))
     for a, n in enumerate(res["widths"]):
         ax.errorbar(
             res["depths"], res["prob"][a], yerr=2 * res["se"][a], marker="o", label=f"n={n}"
@@ -254,16 +249,14 @@ def plot_collapse(res):
     ax.set_xlabel("depth L")
     ax.set_ylabel("P(collapse)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
 def plot_growth(res):
     """Growth factor of ``log‖φ(Y)‖`` against width: simulation, Itô drift, t=0 prediction."""
-    plt = _plt()
     rows = res["rows"]
     w = [r["width"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, (ax,) = _figure(1, (5, 3.5))
     ax.errorbar(
         w,
         [r["simulated"] for r in rows],
@@ -277,7 +270,6 @@ def plot_growth(res):
     ax.set_xlabel("width n")
     ax.set_ylabel(r"growth of $\log\|\phi(Y)\|$")
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 

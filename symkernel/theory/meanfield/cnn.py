@@ -21,22 +21,40 @@ import sympy as sp
 from symkernel.errors import InvalidInputError
 
 
+#: the largest ring the exact eigenvalues are listed for (n SymPy expressions)
+MAX_POSITIONS = 1024
+
+
 def _check(k, n):
     for name, v, least in (("k", k, 0), ("n", n, 1)):
         if isinstance(v, bool) or not isinstance(v, (int, sp.Integer)) or v < least:
             raise InvalidInputError(f"{name} must be an integer >= {least}, got {v!r}")
+    if n > MAX_POSITIONS:
+        raise InvalidInputError(f"n = {n} positions is beyond {MAX_POSITIONS}: the eigenvalues "
+                                "are lambda_m = sin((2k+1) pi m/n)/((2k+1) sin(pi m/n)); "
+                                "evaluate that formula at the modes you need")
 
 
 def cnn_eigenvalues(k, n):
-    """Exact eigenvalues ``lambda_m`` (m = 0..n-1) of the width-(2k+1) window average on a ring of n."""
+    """Exact eigenvalues ``lambda_m`` (m = 0..n-1) of the width-(2k+1) window average on a ring of
+    n positions, as ``(1 + 2 sum_{beta=1..k} cos(2 pi m beta/n))/(2k+1)`` (k = 0 is the 1x1
+    filter: every eigenvalue is 1).
+
+    >>> cnn_eigenvalues(0, 3)
+    [1, 1, 1]
+    """
     _check(k, n)
     w = 2 * k + 1
+    cosines = {}   # cos(2 pi r/n) depends only on r = m beta mod n
+
+    def cos(r):
+        if r not in cosines:
+            cosines[r] = sp.cos(2 * sp.pi * sp.Rational(r, n))
+        return cosines[r]
     out = []
     for m in range(n):
-        if m == 0:
-            out.append(sp.Integer(1))
-        else:
-            out.append(sp.nsimplify(sp.simplify(sp.sin(w * sp.pi * m / n) / (w * sp.sin(sp.pi * m / n)))))
+        total = sp.Integer(1) + 2 * sp.Add(*[cos(m * beta % n) for beta in range(1, k + 1)])
+        out.append(total / w)
     return out
 
 

@@ -19,6 +19,8 @@ pi/4
 >>> w, q = sk.edge_of_chaos("tanh", sigma_b2=0.05); round(float(w), 12), round(float(q), 12)
 (1.760954639607, 0.570047881641)
 """
+from dataclasses import dataclass
+
 import mpmath
 import numpy as np
 import sympy as sp
@@ -26,17 +28,18 @@ from scipy import optimize
 
 from symkernel.numerics import serialized
 from symkernel.errors import InvalidInputError
-from symkernel.gaussian.expectation import as_activation
+from symkernel.core.activations import as_activation
 from symkernel.numerics import converge
 from symkernel.core.quantity import Quantity
 from .maps import Q0, NoFixedPointError, _Root, _as_variance, _mp_value, _reusing
+from .fixed_points import length_slope
 from .moments import Q, moments
 
 _SCAN = np.concatenate([[1e-10, 1e-8, 1e-6], np.geomspace(1e-4, 1e7, 400)])
 
 
 def _g_float(m, q):
-    return q - m._np_one("V", q) / m._np_one("D1", q)
+    return q - m.np_one("V", q) / m.np_one("D1", q)
 
 
 def _g_mp(m, sb2):
@@ -59,9 +62,9 @@ def _homogeneous(m):
 
 def _zero_root(m):
     """True when q* = 0 solves the sigma_b2 = 0 critical equations (phi(0) = 0, smooth at 0)."""
-    if any(b == 0 for b, _, _ in m.breaks) or m._exact_limit("V") != 0:
+    if any(b == 0 for b, _, _ in m.breaks) or m.exact_limit("V") != 0:
         return False
-    if m._exact_limit("D1") == 0:
+    if m.exact_limit("D1") == 0:
         return False
     return all(_g_float(m, q) > 0 for q in (1e-6, 1e-4, 1e-2))
 
@@ -85,14 +88,42 @@ def _float_root(m, sb2, q_from=0.0):
                             f"sigma_b2 = {sb2} and q* <= {_SCAN[-1]:g}")
 
 
+def _stable_root(m, sb2):
+    """The smallest q on the critical line at ``sb2`` that is a stable fixed point of the length
+    map (slope ``|V'(q*)| < 1`` at ``sigma_w2 = 1/D1(q*)``); a NoFixedPointError naming the
+    unstable ones otherwise (squared ReLU, exp: their chi_1 = 1 points repel lengths)."""
+    unstable, q_from = [], 0.0
+    while True:
+        try:
+            q = _float_root(m, sb2, q_from)
+        except NoFixedPointError:
+            if not unstable:
+                raise
+            shown = "; ".join(f"q* = {q:.6g} at sigma_w2 = {w:.6g} (length-map slope {s:.4g})"
+                              for q, w, s in unstable)
+            raise NoFixedPointError(
+                f"{m.act.name}: no stable edge of chaos at sigma_b2 = {sb2}: every point with "
+                f"chi_1 = 1 is an unstable fixed point of the length map ({shown}), which "
+                "lengths leave, so no network settles there") from None
+        w = 1 / m.np_one("D1", q)
+        slope = length_slope(m, w, q)
+        if abs(slope) < 1:
+            return q
+        unstable.append((q, w, slope))
+        q_from = q * (1 + 1e-9) + 1e-300
+
+
 @serialized
-def edge_of_chaos(act, sigma_b2=0.05):
+def edge_of_chaos(act, sigma_b2=0.05, gain=None, **params):
     r"""``(sigma_w2, q_star)`` on the critical line ``chi_1 = 1`` at bias variance ``sigma_b2``.
 
     Both are Quantities: exact when the moments are (ReLU, erf at ``sigma_b2 = 0``, ...),
-    otherwise roots of ``g(q) = sigma_b^2`` refined with mpmath to any requested digits.
+    otherwise roots of ``g(q) = sigma_b^2`` refined with mpmath to any requested digits.  Only a
+    stable fixed point of the length map counts (``|V'(q*)| < 1``, :mod:`.fixed_points`); where
+    every ``chi_1 = 1`` point is unstable a NoFixedPointError says so.
+    ``gain`` and registry ``params``: as :func:`~symkernel.core.activations.as_activation`.
     """
-    act = as_activation(act)
+    act = as_activation(act, gain, **params)
     m = moments(act)
     m.require_continuous("chi_1")
     sb2 = _as_variance("sigma_b2", sigma_b2)
@@ -110,11 +141,11 @@ def edge_of_chaos(act, sigma_b2=0.05):
     if sb2.free_symbols:
         raise InvalidInputError("edge_of_chaos needs a numeric sigma_b2 for this activation")
     if sb2 == 0 and _zero_root(m):
-        d0 = m._exact_limit("D1")
+        d0 = m.exact_limit("D1")
         return (Quantity(sp.simplify(1 / d0), r"\sigma_w^{2}", "exact: 1/phi'(0)^2 (q* = 0)",
                          params=params),
                 Quantity(sp.Integer(0), "q^{*}", "exact: q* = 0 at sigma_b2 = 0", params=params))
-    qf = _float_root(m, float(sb2))
+    qf = _stable_root(m, float(sb2))
     root = _Root(_g_mp(m, sb2), qf, lo=0,
                  method="q* on the critical line (root of q - V/D1 = sigma_b2)")
 
@@ -129,17 +160,18 @@ def edge_of_chaos(act, sigma_b2=0.05):
 
 
 @serialized
-def critical_curve(act, sigma_b2_values):
+def critical_curve(act, sigma_b2_values, gain=None, **params):
     r"""The critical curve ``sigma_w^2(sigma_b^2)`` in float64 (about 13 digits) for an array of
     ``sigma_b^2`` (sorted internally): continuation, each root bracketed from the previous ``q*``.
 
-    Returns ``(sigma_w2, q_star)`` arrays in the order of ``sigma_b2_values``.
+    Returns ``(sigma_w2, q_star)`` arrays in the order of ``sigma_b2_values``; NaN where the
+    critical line has no stable fixed point of the length map at that ``sigma_b^2``.
 
     >>> w, q = critical_curve("tanh", [0.0, 0.05, 0.1])
     >>> [round(float(v), 10) for v in w]
     [1.0, 1.7609546396, 1.9860726411]
     """
-    act = as_activation(act)
+    act = as_activation(act, gain, **params)
     m = moments(act)
     m.require_continuous("chi_1")
     sb = np.asarray(sigma_b2_values, dtype=float)
@@ -155,30 +187,57 @@ def critical_curve(act, sigma_b2_values):
     for i in order:
         if sb[i] == 0 and (zero_ok or hom is not None):
             q[i] = 0.0 if hom is None else np.nan
-            w[i] = 1 / (float(m._exact_limit("D1")) if hom is None else float(hom))
+            w[i] = 1 / (float(m.exact_limit("D1")) if hom is None else float(hom))
             continue
-        q[i] = _bracket_from(m, sb[i], q_prev)
-        w[i] = 1 / m._np_one("D1", q[i])
+        try:
+            q[i] = _bracket_from(m, sb[i], q_prev)
+            w[i] = 1 / m.np_one("D1", q[i])
+            if abs(length_slope(m, w[i], q[i])) >= 1:      # an unstable fixed point: look on
+                q[i] = _stable_root(m, float(sb[i]))
+                w[i] = 1 / m.np_one("D1", q[i])
+        except NoFixedPointError:
+            q[i] = w[i] = np.nan                          # no stable point at this sigma_b2
+            continue
         q_prev = q[i]
     return w, q
 
 
 def _bracket_from(m, sb2, q_prev):
     """Root of g(q) = sb2 at or above q_prev (continuation: g is increasing along the curve)."""
-    lo = q_prev
-    f_lo = (_g_float(m, lo) - sb2) if lo > 0 else -sb2
+    lo = q_prev if q_prev > 0 else 1e-12      # g(0) need not be 0 (exp: g(q) = q - 1)
+    f_lo = _g_float(m, lo) - sb2
     step = max(lo, 1e-6) * 0.5
     for _ in range(200):
         hi = lo + step
         f_hi = _g_float(m, hi) - sb2
+        if not (np.isfinite(f_hi) and np.isfinite(f_lo)):
+            break                       # overflow before a sign change: scan afresh below
         if (f_lo < 0) != (f_hi < 0) or f_hi == 0:
             return optimize.brentq(lambda t: _g_float(m, t) - sb2, lo, hi, xtol=1e-300, rtol=1e-15)
         lo, f_lo, step = hi, f_hi, step * 2
     return _float_root(m, sb2)
 
 
+@dataclass(frozen=True)
+class CriticalMinimum:
+    """The minimum of ``sigma_w^2`` along the critical line (:func:`critical_minimum`): the
+    numbers as Quantities; ``res["sigma_w2"]`` reads a field too (the dict this used to be)."""
+
+    sigma_w2: Quantity
+    sigma_w: Quantity
+    q_star: Quantity
+    sigma_b2: Quantity
+    at_boundary: bool
+    D1_decreasing: bool
+
+    def __getitem__(self, name):
+        if name not in self.__dataclass_fields__:
+            raise KeyError(name)
+        return getattr(self, name)
+
+
 @serialized
-def critical_minimum(act, sigma_b2_min=0):
+def critical_minimum(act, sigma_b2_min=0, gain=None, **params):
     r"""The smallest ``sigma_w^2`` on the critical line over ``sigma_b^2 >= sigma_b2_min``.
 
     Along the line, parametrized by ``q``: ``sigma_w^2 = 1/D1(q)``, ``sigma_b^2 = g(q)``.  A
@@ -190,18 +249,19 @@ def critical_minimum(act, sigma_b2_min=0):
       ``dD1/dq = E[(Z^2-1) phi'(sqrt q Z)^2]/(2q)`` (bracketed by the scan, refined with mpmath at
       two precisions), and ``sigma_b^2 = g(q)`` is returned as a Quantity too.
 
-    Returns a dict: ``sigma_w2``, ``sigma_w``, ``q_star`` (Quantities), ``sigma_b2``,
-    ``at_boundary`` and ``D1_decreasing`` (``1/D1`` increasing on the scanned feasible set).
+    Returns a :class:`CriticalMinimum`: ``sigma_w2``, ``sigma_w``, ``q_star``, ``sigma_b2``
+    (Quantities), ``at_boundary`` and ``D1_decreasing`` (``1/D1`` increasing on the scanned
+    feasible set).
 
     >>> res = critical_minimum("gelu")
-    >>> res["at_boundary"], round(float(res["sigma_w2"]), 10), round(float(res["sigma_b2"]), 10)
+    >>> res.at_boundary, round(float(res.sigma_w2), 10), round(float(res.sigma_b2), 10)
     (False, 1.9558088557, 0.3273772572)
     """
-    act = as_activation(act)
+    act = as_activation(act, gain, **params)
     m = moments(act)
     m.require_continuous("chi_1")
     g = np.array([_g_float(m, q) for q in _SCAN])
-    d1 = np.array([m._np_one("D1", q) for q in _SCAN])
+    d1 = np.array([m.np_one("D1", q) for q in _SCAN])
     feasible = g >= float(sigma_b2_min)
     if not feasible.any():
         raise NoFixedPointError("no feasible point of the critical line on the scanned range")
@@ -211,7 +271,9 @@ def critical_minimum(act, sigma_b2_min=0):
     tail = 1 / d1[first:][feasible[first:]]
     if at_boundary:
         w, q = edge_of_chaos(act, sigma_b2_min)
-        sb2 = sigma_b2_min
+        sb2 = Quantity(_as_variance("sigma_b2", sigma_b2_min), r"\sigma_b^{2}",
+                       "exact: the minimum lies on the boundary sigma_b2 = sigma_b2_min",
+                       params=w.params)
     else:
         if best == len(_SCAN) - 1 or not feasible[best + 1]:
             raise NoFixedPointError(
@@ -221,13 +283,12 @@ def critical_minimum(act, sigma_b2_min=0):
     sw = Quantity(None, r"\sigma_w", "estimated: sqrt of the estimated sigma_w2",
                   lambda dps: mpmath.sqrt(w.value(dps + 2)), params=w.params) if not w.exact else \
         Quantity(sp.sqrt(w.expr), r"\sigma_w", "exact", params=w.params)
-    return {"sigma_w2": w, "sigma_w": sw, "q_star": q, "sigma_b2": sb2,
-            "at_boundary": at_boundary, "D1_decreasing": bool(np.all(np.diff(tail) > 0))}
+    return CriticalMinimum(w, sw, q, sb2, at_boundary, bool(np.all(np.diff(tail) > 0)))
 
 
 def _interior_minimum(m, lo, hi, act):
     """(q, sigma_w2, sigma_b2) Quantities at the root of dD1/dq in [lo, hi]."""
-    f = lambda t: m._np_one("dD1", t)  # noqa: E731
+    f = lambda t: m.np_one("dD1", t)  # noqa: E731
     if (f(lo) > 0) == (f(hi) > 0):
         raise NoFixedPointError(f"{act.name}: no sign change of dD1/dq around the scanned minimum")
     qf = optimize.brentq(f, lo, hi, xtol=1e-300, rtol=1e-15)

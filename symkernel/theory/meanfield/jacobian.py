@@ -15,14 +15,12 @@ the second moment of ``W``); the two ensembles differ in the spread of the spect
 >>> mean_squared_singular_value("relu", sp.Symbol("s", positive=True), sp.Rational(1, 10), 5).expr
 s**5/32
 """
-import math
-
 import numpy as np
 import sympy as sp
 
 from symkernel.numerics import serialized
 from symkernel.errors import InvalidInputError
-from symkernel.gaussian.expectation import as_activation
+from symkernel.core.activations import as_activation
 from symkernel.core.quantity import Quantity
 from .maps import MeanField
 from .moments import moments
@@ -35,11 +33,11 @@ def _check_depth(depth):
 
 
 @serialized
-def mean_squared_singular_value(act, sigma_w2, sigma_b2, depth, q0=1):
+def mean_squared_singular_value(act, sigma_w2, sigma_b2, depth, q0=1, gain=None, **params):
     r"""``chi_1^depth``: the mean squared singular value of ``J`` with every layer at ``q*``
     (a Quantity; exact where ``chi_1`` is)."""
     depth = _check_depth(depth)
-    chi = MeanField(act, sigma_w2, sigma_b2, q0).chi_1
+    chi = MeanField(act, sigma_w2, sigma_b2, q0, gain, **params).chi_1
     if chi.exact:
         return Quantity(sp.simplify(chi.expr ** depth), rf"\chi_1^{{{depth}}}",
                         "exact: chi_1^L", params=chi.params)
@@ -49,57 +47,16 @@ def mean_squared_singular_value(act, sigma_w2, sigma_b2, depth, q0=1):
 
 
 @serialized
-def mean_squared_singular_value_along(act, sigma_w2, sigma_b2, q1, depth):
+def mean_squared_singular_value_along(act, sigma_w2, sigma_b2, q1, depth, gain=None, **params):
     """``prod_l sigma_w^2 D1(q^l)`` along the length-map trajectory from ``q^1 = q1`` (float64)."""
-    m = moments(as_activation(act))
+    m = moments(as_activation(act, gain, **params))
     depth = _check_depth(depth)
     sw2, sb2 = float(sigma_w2), float(sigma_b2)
     q, out = float(q1), 1.0
     for _ in range(depth):
-        out *= sw2 * m._np_one("D1", q)
-        q = sw2 * m._np_one("V", q) + sb2
+        out *= sw2 * m.np_one("D1", q)
+        q = sw2 * m.np_one("V", q) + sb2
     return out
-
-
-def _haar_orthogonal(rng, n):
-    a = rng.standard_normal((n, n))
-    qm, r = np.linalg.qr(a)
-    return qm * np.sign(np.diag(r))[None, :]
-
-
-def simulate_jacobian(act, sigma_w2, sigma_b2, *, width, depth, q1, weights="gaussian", seed=0):
-    r"""The Jacobian ``J = dx^L/dx^0`` (an N x N float64 array) of one random network.
-
-    The input ``x^0`` has ``|x^0|^2/N = (q1 - sigma_b^2)/sigma_w^2`` so the first pre-activations
-    have variance ``q1``.  ``weights``: ``'gaussian'`` (``N(0, sigma_w^2/N)`` entries) or
-    ``'orthogonal'`` (``sqrt(sigma_w^2)`` times a Haar orthogonal matrix).  The mean squared
-    singular value ``|J|_F^2/N`` estimates ``chi_1^L``; :func:`spectrum_moments` gives it and the
-    normalized second moment without an eigendecomposition.
-    """
-    act = as_activation(act)
-    depth = _check_depth(depth)
-    if weights not in ("gaussian", "orthogonal"):
-        raise InvalidInputError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}")
-    sw2, sb2, q1 = float(sigma_w2), float(sigma_b2), float(q1)
-    if not (sw2 > 0 and sb2 >= 0 and q1 > sb2):
-        raise InvalidInputError("need sigma_w2 > 0, sigma_b2 >= 0 and q1 > sigma_b2")
-    n = int(width)
-    rng = np.random.default_rng([int(seed), 3])
-    m = moments(act)
-    f = act.numpy()
-    x = rng.standard_normal(n)
-    x *= math.sqrt(n * (q1 - sb2) / sw2) / np.linalg.norm(x)
-    J = np.eye(n)
-    for _ in range(depth):
-        if weights == "gaussian":
-            W = rng.standard_normal((n, n)) * math.sqrt(sw2 / n)
-        else:
-            W = _haar_orthogonal(rng, n) * math.sqrt(sw2)
-        h = W @ x + math.sqrt(sb2) * rng.standard_normal(n)
-        dphi = m.values(1.0, h)[1]          # phi'(h) (piecewise, exact derivative)
-        J = dphi[:, None] * (W @ J)
-        x = f(h)
-    return J
 
 
 def spectrum_moments(J):

@@ -35,13 +35,18 @@ import numpy as np
 import sympy as sp
 
 from symkernel.numerics import serialized, serialized_class
+from symkernel.core import display
+from symkernel.core.activations import activation
 from symkernel.core.parsing import to_sympy
 from scipy import optimize
 
 from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError
-from symkernel.gaussian.expectation import as_activation
+from symkernel.core.activations import as_activation
+from symkernel.kernels import dual_kernel
 from symkernel.numerics import converge
 from symkernel.core.quantity import Quantity, evaluate_exact
+from symkernel.core.hermite import FixedPoint, normalized_hermite
+from .fixed_points import LengthMap
 from .moments import Q, _const, exact_number, moments
 
 C = sp.Symbol("c", real=True)
@@ -207,8 +212,8 @@ class MeanField:
     ``|y^0|^2/N``, which selects ``q*`` when there are several fixed points.
     """
 
-    def __init__(self, act, sigma_w2, sigma_b2=0, q0=1):
-        self.act = as_activation(act)
+    def __init__(self, act, sigma_w2, sigma_b2=0, q0=1, gain=None, **params):
+        self.act = as_activation(act, gain, **params)
         self.sigma_w2 = _as_variance("sigma_w2", sigma_w2, allow_zero=False)
         self.sigma_b2 = _as_variance("sigma_b2", sigma_b2)
         self.q0 = _as_variance("q0", q0, allow_zero=False)
@@ -216,46 +221,11 @@ class MeanField:
         self.params = (("activation", self.act.expr), ("sigma_w2", self.sigma_w2),
                        ("sigma_b2", self.sigma_b2))
 
+    # ------------------------------------------------------------------ display
+    # drawn by symkernel.present.display (an unavailable entry is shown with its reason)
     def __repr__(self):
         """``MeanField(act, sigma_w2=..., sigma_b2=...)`` then q*, chi_1, c*, xi_q, xi_c, phase."""
-        from symkernel.theory.dynamics import _quantity_text
-
-        lines = [f"MeanField({self.act.name}, sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2})"]
-        entries = self._display_entries()
-        for label, _, q in entries:
-            if isinstance(q, Exception):
-                text = "unavailable (see below)"
-            elif isinstance(q, str):
-                text = f"= {q}"
-            else:
-                text = _quantity_text(q)
-                text = text if text.startswith("≈") else f"= {text}"
-            lines.append(f"  {label:<6} {text}")
-        lines += [f"  unavailable: {why}" for why in _reasons(entries)]
-        return "\n".join(lines)
-
-    # ------------------------------------------------------------------ display
-    def _display_entries(self):
-        """``[(label, latex label, Quantity, phase string or the SymkernelError raised)]``."""
-        from symkernel.errors import SymkernelError
-
-        out = []
-        for label, sym, attr in (("q*", "q^{*}", "q_star"), ("chi_1", r"\chi_{1}", "chi_1"),
-                                 ("c*", "c^{*}", "c_star"), ("xi_q", r"\xi_{q}", "xi_q"),
-                                 ("xi_c", r"\xi_{c}", "xi_c"), ("phase", "", "phase")):
-            try:
-                value = getattr(self, attr)
-            except SymkernelError as exc:
-                value = exc
-            out.append((label, sym, value))
-        return out
-
-    def _parameters_latex(self, digits=15):
-        from symkernel.present.latex import latex as to_latex
-
-        def one(v):
-            return to_latex(v, lhs=False, digits=digits) if isinstance(v, Quantity) else sp.latex(v)
-        return (rf"\sigma_w^2 = {one(self.sigma_w2)},\ \sigma_b^2 = {one(self.sigma_b2)}")
+        return display.to_text(self)
 
     def latex(self, digits=15, mode="math"):
         r"""``\sigma_w^2 = 2,\ \sigma_b^2 = 0:\quad q^{*} = 1,\quad ...,\quad \text{critical}``;
@@ -264,41 +234,14 @@ class MeanField:
         >>> print(mean_field("relu", 1, sp.Rational(1, 10)).latex().split(r",\quad ")[0])
         \sigma_w^2 = 1,\ \sigma_b^2 = \frac{1}{10}:\quad q^{*} = \frac{1}{5}
         """
-        from symkernel.present.latex import _wrap, latex as to_latex
-
-        parts = []
-        for label, sym, q in self._display_entries():
-            if isinstance(q, Exception):
-                continue  # said in __repr__ and _repr_html_
-            if isinstance(q, str):
-                parts.append(rf"\text{{{q}}}")
-            else:
-                parts.append(f"{sym} = {to_latex(q, lhs=False, digits=digits)}")
-        body = self._parameters_latex(digits)
-        if parts:
-            body += ":\\quad " + ",\\quad ".join(parts)
-        return _wrap(body, mode)
+        return display.to_latex(self, digits=digits, mode=mode)
 
     def _latex(self, printer=None):
         return self.latex()
 
     def _repr_html_(self, digits=15):
         """A table of q*, chi_1, c*, xi_q, xi_c and the phase, with LaTeX in the cells."""
-        from symkernel.theory.dynamics import _quantity_cells
-        from symkernel.present.tables import Math, Table
-
-        rows, entries = [], self._display_entries()
-        for label, sym, q in entries:
-            if isinstance(q, Exception):
-                rows.append([Math(sym, label) if sym else label, None, "unavailable"])
-            elif isinstance(q, str):
-                rows.append([label, q, None])
-            else:
-                rows.append([Math(sym, label), *_quantity_cells(q)])
-        title = f"Mean field of {self.act.name}"
-        return Table(title, ["quantity", "exact", "value"], rows,
-                     notes=[f"${self._parameters_latex(digits)}$"]
-                     + [f"unavailable: {why}" for why in _reasons(entries)])._repr_html_(digits)
+        return display.to_html(self, digits=digits)
 
     @property
     def symbolic(self):
@@ -337,8 +280,6 @@ class MeanField:
         >>> sk.mean_field("erf", 2, 0.5).covariance_map().expr
         4*asin(2*q*rho/(2*q + 1))/pi + 1/2
         """
-        from symkernel.core.activations import activation
-        from symkernel.kernels import dual_kernel
         q = to_sympy(q)
         if not (q.is_positive or (q.is_number and q > 0)):
             raise InvalidInputError(f"q must be a positive number or a positive symbol, got {q}")
@@ -458,7 +399,7 @@ class MeanField:
                         params=self.params)
 
     def _h_at_zero_is_zero(self):
-        return sp.simplify(self.sigma_w2 * self.m._exact_limit("V") + self.sigma_b2) == 0
+        return sp.simplify(self.sigma_w2 * self.m.exact_limit("V") + self.sigma_b2) == 0
 
     def float_q_star(self):
         """``q*`` in float64 (bracket + brentq on the Gauss–Legendre moments)."""
@@ -483,7 +424,7 @@ class MeanField:
     def _exact_moment(self, kind, qexpr):
         kink_at_zero = any(b == 0 for b, _, _ in self.m.breaks)
         if qexpr == 0 and not kink_at_zero:
-            return self.m._exact_limit(kind)  # E[f(0 Z)] = f(0): exact without a closed form in q
+            return self.m.exact_limit(kind)  # E[f(0 Z)] = f(0): exact without a closed form in q
         e = self.m.exact(kind)
         if e is None:
             return None
@@ -659,21 +600,16 @@ class MeanField:
             # the three-term recurrence in fixed point (Python integers scaled by 2^P, numpy
             # object arrays): P has 200 guard bits over the working precision for the growth
             # of he_j(z) (|z| <= zcut) and the rounding of K steps
-            P = mpmath.mp.prec + 200
-            fixed = lambda v: mpmath.libmp.to_fixed(mpmath.mpf(v)._mpf_, P)  # noqa: E731
-            Z = np.array([fixed(z) for z in zs], dtype=object)
-            W = np.array([fixed(w) for w in weighted], dtype=object)
-            h_prev = np.array([0] * len(zs), dtype=object)
-            h = np.array([1 << P] * len(zs), dtype=object)
+            arith = FixedPoint(mpmath.mp.prec + 200)
+            P = arith.bits
+            Z, W = arith.array(zs), arith.array(weighted)
             scale = mpmath.mpf(2) ** (-2 * P)
-            for j in range(K):
+            for j, h in enumerate(normalized_hermite(Z, K, arithmetic=arith)):
                 a = mpmath.mpf(int(np.dot(W, h))) * scale
                 coef.append(a * a)
                 mass -= a * a
                 if j > 2 and (abs(mass) < tol or (j + 1) * mpmath.mpf(cmax) ** j * abs(mass) < tol):
                     break
-                sj, inv = fixed(mpmath.sqrt(j)), fixed(1 / mpmath.sqrt(j + 1))
-                h_prev, h = h, ((((Z * h) >> P) - ((sj * h_prev) >> P)) * inv) >> P
             if mass < -tol * 100:
                 raise PrecisionError("Parseval check failed for the Hermite coefficients "
                                      f"(sum a_j^2 exceeds E[phi^2] by {mpmath.nstr(-mass, 3)})")
@@ -736,19 +672,23 @@ class MeanField:
         return float_state(self.act, float(self._sw2_expr), float(self._sb2_expr), float(self.q0))
 
 
-def _reasons(entries):
-    """The distinct messages of the errors among display entries, in order."""
-    out = []
-    for _, _, q in entries:
-        if isinstance(q, Exception) and str(q) not in out:
-            out.append(str(q))
-    return out
-
-
 # ---------------------------------------------------------------------- float64 path
+def _other_fixed_points(m, sw2, sb2):
+    """``"; the length map's fixed points: ..."`` (their stability, and how to reach a stable one),
+    for a message about a q0 whose orbit diverges."""
+    points = LengthMap(m.act, sw2, sb2).fixed_points
+    if not points:
+        return "; the length map has no fixed point in [0, 1e12]"
+    shown = ", ".join(f"q* = {p.q:.6g} ({p.kind}, slope {p.slope:.4g})" for p in points)
+    unstable = [p.q for p in points if not p.stable]
+    hint = (f": start below q0 = {max(unstable):.6g} to reach a stable one"
+            if unstable and any(p.stable for p in points) else "")
+    return f"; the length map's fixed points are {shown}{hint}"
+
+
 def _float_q_star(m, sw2, sb2, q0, name="phi"):
     def h(q):
-        return sw2 * m._np_one("V", q) + sb2 - q
+        return sw2 * m.np_one("V", q) + sb2 - q
     h0 = h(q0)
     if h0 == 0:
         return q0
@@ -765,8 +705,8 @@ def _float_q_star(m, sw2, sb2, q0, name="phi"):
             hv = np.inf
         if not (np.isfinite(hv) and hv <= 0 and hi <= _Q_MAX):
             raise NoFixedPointError(
-                f"{name}: the length map has no finite fixed point for sigma_w2={sw2}, "
-                f"sigma_b2={sb2}: q^l grows past {_Q_MAX:g}")
+                f"{name}: from q0 = {q0:g} the length q^l diverges for sigma_w2={sw2}, "
+                f"sigma_b2={sb2} (it grows past {_Q_MAX:g}){_other_fixed_points(m, sw2, sb2)}")
     else:
         hi, lo = q0, q0
         for _ in range(200):            # lo / 4 falls below 1e-14 long before the cap
@@ -787,7 +727,7 @@ def float_state(act, sw2, sb2, q0=1.0, terms=HERMITE_TERMS):
     if sw2 <= 0 or sb2 < 0:
         raise InvalidInputError("need sigma_w2 > 0 and sigma_b2 >= 0")
     q = _float_q_star(m, sw2, sb2, q0, m.act.name)
-    d1, d2 = m._np_one("D1", q), m._np_one("D2", q)
+    d1, d2 = m.np_one("D1", q), m.np_one("D2", q)
     chi1, chiq = sw2 * d1, sw2 * (d1 + d2)
     if chi1 <= 1 or q == 0:
         c, chic = 1.0, chi1
@@ -811,18 +751,20 @@ def float_state(act, sw2, sb2, q0=1.0, terms=HERMITE_TERMS):
 
 
 @serialized
-def mean_field(act, sigma_w2, sigma_b2=0, q0=1):
-    """The :class:`MeanField` of an activation at ``(sigma_w2, sigma_b2)``."""
-    return MeanField(act, sigma_w2, sigma_b2, q0)
+def mean_field(act, sigma_w2, sigma_b2=0, q0=1, gain=None, **params):
+    """The :class:`MeanField` of an activation at ``(sigma_w2, sigma_b2)`` (``gain``, registry
+    ``params``: as :func:`~symkernel.core.activations.as_activation`)."""
+    return MeanField(act, sigma_w2, sigma_b2, q0, gain, **params)
 
 
 @serialized
-def depth_scales(act, sigma_w2, sigma_b2=0, q0=1):
-    r"""``(xi_q, xi_c)`` as Quantities (Schoenholz et al. 2017, eqs. 9–10; Pabari & Zhou §3.1).
+def depth_scales(act, sigma_w2, sigma_b2=0, q0=1, gain=None, **params):
+    r"""``(xi_q, xi_c)`` as Quantities (Schoenholz et al. 2017, eqs. 9–10; Pabari & Zhou §3.1)
+    (``gain``, registry ``params``: as :func:`~symkernel.core.activations.as_activation`).
 
     >>> xi_q, xi_c = depth_scales("relu", 1, 0.1)
     >>> xi_q.expr, xi_c.expr
     (1/log(2), 1/log(2))
     """
-    mf = MeanField(act, sigma_w2, sigma_b2, q0)
+    mf = MeanField(act, sigma_w2, sigma_b2, q0, gain, **params)
     return mf.xi_q, mf.xi_c

@@ -1,6 +1,6 @@
 r"""Gaussian moments of ``phi(sqrt(q) Z)`` as functions of the pre-activation variance ``q``.
 
-The mean-field maps (MATH.md §5) need, for ``Z ~ N(0, 1)``:
+The mean-field maps (docs/theory.md §5) need, for ``Z ~ N(0, 1)``:
 
 - ``V(q)  = E[phi(sqrt(q) Z)^2]``                    (length map ``q -> sigma_w^2 V(q) + sigma_b^2``)
 - ``D1(q) = E[phi'(sqrt(q) Z)^2]``                   (``chi_1 = sigma_w^2 D1(q*)``)
@@ -48,13 +48,16 @@ import sympy as sp
 
 from symkernel.numerics import serialized_class
 from symkernel.errors import InvalidInputError, NoClosedFormError, PrecisionError
-from symkernel.gaussian.expectation import as_activation, check_square_integrable
+from symkernel.core.activations import as_activation
+from symkernel.gaussian.expectation import check_square_integrable
 from symkernel.gaussian import exact as exact_engine
 from symkernel.core.parsing import to_sympy
 from symkernel.numerics import GUARD, Result, check_dps, converge, mpf_to_rational, working
 from symkernel.numerics import arb as arb_numerics
+from symkernel.core.hermite import normalized_hermite
+from symkernel.core.numpy_eval import piecewise_numpy
 from symkernel.core.pieces import Piece
-from symkernel.core.quantity import evaluate_exact, exact_result
+from symkernel.core.quantity import Quantity, evaluate_exact, exact_result
 from symkernel.core.symbols import x
 
 Q = sp.Symbol("q", positive=True)
@@ -310,7 +313,7 @@ class Moments:
         self._check(kind, qe)
         with working(dps + GUARD):
             if qe == 0:
-                zero = self._exact_limit(kind)
+                zero = self.exact_limit(kind)
                 return exact_result(zero, dps) if zero != 0 else Result(mpmath.mpf(0), mpmath.mpf(0),
                                                                          True, "exact: 0")
             if method in ("auto", "exact"):
@@ -332,14 +335,13 @@ class Moments:
         """``kind`` at ``q`` (taken exactly) as a :class:`~symkernel.core.quantity.Quantity`: *exact*
         (the closed form in ``q``), *certified* (an Arb enclosure) or *estimated* (mpmath
         quadrature accepted by two working precisions), and labelled so."""
-        from symkernel.core.quantity import Quantity
         qe = exact_number(q)
         self._check(kind, qe)
         symbol = {"V": r"\mathbb{E}[\phi^2]", "D1": r"\mathbb{E}[\phi'^2]",
                   "D2": r"\mathbb{E}[\phi'' \phi]", "M": r"\mathbb{E}[\phi]",
                   "dD1": r"\partial_q \mathbb{E}[\phi'^2]"}[kind]
         params = (("activation", self.act.expr), ("kind", kind), ("q", qe))
-        expr = self._exact_limit(kind) if qe == 0 else self.exact(kind)
+        expr = self.exact_limit(kind) if qe == 0 else self.exact(kind)
         if expr is not None:
             return Quantity(expr if qe == 0 else expr.subs(Q, qe), symbol,
                             "exact: closed form of the Gaussian moment", params=params)
@@ -367,7 +369,7 @@ class Moments:
         qe = exact_number(q)
         self._check(kind, qe)
         if qe == 0:
-            zero = self._exact_limit(kind)
+            zero = self.exact_limit(kind)
             return evaluate_exact(zero, wp) if zero != 0 else mpmath.mpf(0)
         expr = self.exact(kind)
         if expr is not None:   # SymPy's adaptive evalf: no digits lost to cancellation
@@ -437,10 +439,11 @@ class Moments:
 
     def _at_zero(self, kind, dps):
         """Values at q = 0 (Z-independent): phi(0)^2, phi'(0)^2, phi''(0)phi(0), phi(0)."""
-        zero = self._exact_limit(kind)
+        zero = self.exact_limit(kind)
         return evaluate_exact(zero, dps) if zero != 0 else mpmath.mpf(0)
 
-    def _exact_limit(self, kind):
+    def exact_limit(self, kind):
+        """The exact ``q -> 0`` limit of ``kind``: ``phi(0)^2``, ``phi(0)``, ``phi'(0)^2`` or ``phi''(0)phi(0)``."""
         i = next(j for j, p in enumerate(self.pieces) if _num(p.lo) <= 0 <= _num(p.hi))
         p = self.pieces[i]
         if any(b == 0 for b, _, _ in self.breaks) and kind in ("D1", "D2"):
@@ -451,12 +454,10 @@ class Moments:
 
     # ------------------------------------------------------------------ float64
     def _np_functions(self):
+        """``phi, phi', phi''`` as vectorized float64 functions (one piecewise vectorizer)."""
         if self._np_fns is None:
-            from scipy import special
-            mods = [{"erf": special.erf, "erfc": special.erfc}, "numpy"]
-            lam = lambda e: sp.lambdify(x, e, modules=mods)  # noqa: E731
-            self._np_fns = [(_num(p.lo), _num(p.hi), lam(p.expr), lam(d1), lam(d2))
-                            for p, d1, d2 in zip(self.pieces, self.d1, self.d2)]
+            self._np_fns = [piecewise_numpy([Piece(p.lo, p.hi, e) for p, e in zip(self.pieces, exprs)])
+                            for exprs in ([p.expr for p in self.pieces], self.d1, self.d2)]
         return self._np_fns
 
     def nodes(self, q):
@@ -477,14 +478,7 @@ class Moments:
     def values(self, q, z):
         """``phi, phi', phi''`` at ``y = sqrt(q) z`` (arrays)."""
         y = np.sqrt(q) * z
-        out = [np.zeros_like(y) for _ in range(3)]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for lo, hi, f0, f1, f2 in self._np_functions():
-                mask = (y >= lo) & (y < hi) if hi != np.inf else (y >= lo)
-                if mask.any():
-                    for o, f in zip(out, (f0, f1, f2)):
-                        o[mask] = np.broadcast_to(f(y[mask]), y[mask].shape)
-        return out
+        return [f(y) for f in self._np_functions()]
 
     def np(self, kind, q):
         """``kind`` at each ``q`` of an array (float64, about 15 digits)."""
@@ -493,12 +487,13 @@ class Moments:
             self.require_continuous("the susceptibility")
         out = np.empty_like(q)
         for i, qi in enumerate(q):
-            out[i] = self._np_one(kind, qi)
+            out[i] = self.np_one(kind, qi)
         return out
 
-    def _np_one(self, kind, q):
+    def np_one(self, kind, q):
+        """``kind`` at one ``q`` (float64, about 15 digits; the exact limit at ``q = 0``)."""
         if q == 0:
-            return float(self._exact_limit(kind))
+            return float(self.exact_limit(kind))
         z, w = self.nodes(q)
         f0, f1, f2 = self.values(q, z)
         with np.errstate(over="ignore", invalid="ignore"):   # exp-type growth: V = inf is the answer
@@ -519,17 +514,10 @@ class Moments:
         z, w = self.nodes(q)
         f0, f1, _ = self.values(q, z)
         f = f1 if derivative else f0
-        out = np.empty(K)
-        h_prev, h = np.zeros_like(z), np.ones_like(z)
-        for j in range(K):
-            out[j] = np.dot(w, f * h)
-            h_prev, h = h, (z * h - np.sqrt(j) * h_prev) / np.sqrt(j + 1)
-        return out
+        return np.array([np.dot(w, f * h) for h in normalized_hermite(z, K)]).reshape(K)
 
 
 def moments(act):
     """The :class:`Moments` of an activation, cached on it."""
     act = as_activation(act)
-    if "meanfield_moments" not in act._cache:
-        act._cache["meanfield_moments"] = Moments(act)
-    return act._cache["meanfield_moments"]
+    return act.memo("meanfield_moments", lambda: Moments(act))

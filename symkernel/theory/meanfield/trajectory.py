@@ -17,13 +17,13 @@ tensor Gauss–Legendre rule (panels of width 1/2 in ``z_1`` and in ``sqrt(q_2(1
 import numpy as np
 
 from symkernel.errors import InvalidInputError
-from symkernel.gaussian.expectation import as_activation
+from symkernel.core.activations import as_activation
 from .moments import moments
 
 
-def pair_expectation(act, q1, q2, c):
+def pair_expectation(act, q1, q2, c, gain=None, **params):
     """``E[phi(u_1) phi(u_2)]`` (float64) for variances ``q1, q2`` and correlation ``c``."""
-    m = moments(as_activation(act))
+    m = moments(as_activation(act, gain, **params))
     if not (q1 >= 0 and q2 >= 0 and -1 <= c <= 1):
         raise InvalidInputError(f"need q1, q2 >= 0 and c in [-1, 1], got {q1}, {q2}, {c}")
     s = np.sqrt(max(1.0 - c * c, 0.0))
@@ -35,14 +35,14 @@ def pair_expectation(act, q1, q2, c):
     return float(np.dot(w1, a * inner))
 
 
-def trajectory(act, sigma_w2, sigma_b2, q0, c0, depth, q0_second=None):
+def trajectory(act, sigma_w2, sigma_b2, q0, c0, depth, q0_second=None, gain=None, **params):
     r"""Arrays ``q^0..q^depth`` and ``c^0..c^depth`` of the mean-field maps (float64).
 
     ``q0`` (and ``q0_second`` for the second input, default ``q0``) are the *pre-activation*
     variances of the first layer and ``c0`` their correlation.  Returns ``(q, c)``; with two
     different input lengths ``q`` is the first input's.
     """
-    act = as_activation(act)
+    act = as_activation(act, gain, **params)
     m = moments(act)
     sw2, sb2 = float(sigma_w2), float(sigma_b2)
     if not (sw2 > 0 and sb2 >= 0):
@@ -53,8 +53,8 @@ def trajectory(act, sigma_w2, sigma_b2, q0, c0, depth, q0_second=None):
     qs, cs = [q1], [c]
     for _ in range(depth):
         e12 = pair_expectation(act, q1, q2, c)
-        q1n = sw2 * m._np_one("V", q1) + sb2
-        q2n = q1n if q0_second is None else sw2 * m._np_one("V", q2) + sb2
+        q1n = sw2 * m.np_one("V", q1) + sb2
+        q2n = q1n if q0_second is None else sw2 * m.np_one("V", q2) + sb2
         c = min(max((sw2 * e12 + sb2) / np.sqrt(q1n * q2n), -1.0), 1.0)
         q1, q2 = q1n, q2n
         qs.append(q1)

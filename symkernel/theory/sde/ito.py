@@ -14,7 +14,7 @@ The volatility of a scalar ``Z`` driven by several Brownian motions is reported 
 row ``\nabla g^\top S`` (Lévy's characterization:
 ``\nabla g^\top S\,dB = \|\nabla g^\top S\|\,dW`` with
 ``W`` a one-dimensional Brownian motion).  The infinite-depth limit of a width-``n`` ResNet is
-``dX = n^{-1/2}\|\phi(X)\| dB`` (Hayou (TMLR 2023), Thm 1; MATH.md §6): :func:`resnet_sde`.
+``dX = n^{-1/2}\|\phi(X)\| dB`` (Hayou (TMLR 2023), Thm 1; docs/theory.md §6): :func:`resnet_sde`.
 
 >>> import sympy as sp
 >>> from symkernel.core.symbols import x, t
@@ -30,10 +30,13 @@ from typing import NamedTuple
 
 import sympy as sp
 
+from symkernel.core.activations import Activation, as_activation
+from symkernel.core.display import wrap_math
 from symkernel.core.parsing import to_sympy
 
 from symkernel.errors import InvalidInputError, NoClosedFormError
 from symkernel.core.symbols import t, x
+from .special import erfiinv
 
 
 class Ito(NamedTuple):
@@ -134,11 +137,9 @@ class Diffusion:
         >>> print(Diffusion(mu * x, s * x).latex())
         dX_{t} = \mu X_{t} \, dt + \sigma X_{t} \, dB_{t}
         """
-        from symkernel.present.latex import _wrap
-
         state = sp.latex(process_symbol(self.var))
         body = sde_latex(f"d{state}", self.drift, self.vol, names={self.var: state})
-        return _wrap(body, mode)
+        return wrap_math(body, mode)
 
     def _latex(self, printer=None):
         return self.latex()
@@ -224,10 +225,8 @@ class VectorDiffusion:
         >>> print(VectorDiffusion(0, sp.eye(2), sp.symbols("x_1 x_2")).latex().split(" = ")[0])
         d\left[\begin{matrix}x_{1}\\x_{2}\end{matrix}\right]
         """
-        from symkernel.present.latex import _wrap
-
         lhs = "d" + sp.latex(sp.Matrix(self.variables))
-        return _wrap(sde_latex(lhs, self.drift, self.vol, noise=r"d\mathbf{B}_{t}"), mode)
+        return wrap_math(sde_latex(lhs, self.drift, self.vol, noise=r"d\mathbf{B}_{t}"), mode)
 
     def _latex(self, printer=None):
         return self.latex()
@@ -253,17 +252,20 @@ class VectorDiffusion:
         return Ito(tidy(drift), tidy(vol)) if simplify else Ito(drift, vol)
 
 
-def _activation_expr(phi):
-    from symkernel.core.activations import Activation, activation
+def sde_activation(phi, gain=None, **params):
+    """The activation ``phi`` of an SDE as an Activation: a registry name, an Activation or an
+    expression in ``sk.x`` (or a constant), with ``gain`` and registry ``params`` as
+    :func:`~symkernel.core.activations.as_activation`."""
+    if not isinstance(phi, (Activation, str)):
+        phi = _sym(phi, "activation")
+        if phi.free_symbols and x not in phi.free_symbols and not phi.is_constant():
+            raise InvalidInputError(f"the activation {phi} must be an expression in sk.x")
+    return as_activation(phi, gain, **params)
 
-    if isinstance(phi, Activation):
-        return phi.expr
-    if isinstance(phi, str):
-        return activation(phi).expr
-    expr = _sym(phi, "activation")
-    if expr.free_symbols and x not in expr.free_symbols and not expr.is_constant():
-        raise InvalidInputError(f"the activation {expr} must be an expression in sk.x")
-    return expr
+
+def activation_expr(phi, gain=None, **params):
+    """:func:`sde_activation` as a SymPy expression in ``sk.x``."""
+    return sde_activation(phi, gain, **params).expr
 
 
 def check_width(n):
@@ -278,7 +280,7 @@ def state_symbols(n):
     return sp.symbols(f"x_1:{check_width(n) + 1}", real=True)
 
 
-def resnet_sde(phi, n=1):
+def resnet_sde(phi, n=1, gain=None, **params):
     r"""The infinite-depth limit ``dX = n^{-1/2}\|\phi(X)\| dB`` of a width-``n`` ResNet (Hayou (TMLR 2023)).
 
     Width 1 gives the scalar :class:`Diffusion` ``dX = \phi(X) dB`` (same law as ``|\phi(X)| dB``);
@@ -291,7 +293,7 @@ def resnet_sde(phi, n=1):
     >>> X.ito(sp.log(x1**2 + x2**2) / 2)        # d log||X||, width 2: drift 1/2 - 1/n = 0
     Ito(drift=0, vol=sqrt(2)/2)
     """
-    expr = _activation_expr(phi)
+    expr = activation_expr(phi, gain, **params)
     n = check_width(n)
     if n == 1:
         return Diffusion(0, expr)
@@ -312,8 +314,6 @@ def invert(g, var, new_var):
     >>> invert(3 * sp.erfi(2 * x) + 1, x, z)
     erfiinv(z/3 - 1/3)/2
     """
-    from .special import erfiinv
-
     target = new_var
     expr = to_sympy(g)
     for _ in range(50):

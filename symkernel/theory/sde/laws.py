@@ -34,11 +34,15 @@ from typing import Optional
 import numpy as np
 import sympy as sp
 
+from symkernel.core.display import wrap_math
 from symkernel.core.parsing import to_sympy
+from symkernel.core.quantity import evaluate_exact
 
 from symkernel.errors import InvalidInputError, NoClosedFormError
+from symkernel.core.numpy_eval import numpy_lambdify
+from symkernel.gaussian.exact import expectation
 from symkernel.core.symbols import t, x
-from .ito import Diffusion, _activation_expr, _sym, invert, tidy
+from .ito import Diffusion, _sym, invert, sde_activation, tidy
 
 z = sp.Symbol("z", real=True)
 #: symbol of the one-dimensional Brownian motion in pathwise solutions
@@ -108,7 +112,6 @@ class Law:
 
     def moment(self, fn):
         """``E[fn(X_t)]`` for an expression ``fn`` in ``x``, by the exact Gaussian engine."""
-        from symkernel.gaussian.exact import expectation
 
         if self.kind == "constant":
             return tidy(to_sympy(fn).subs(x, self.x0))
@@ -128,7 +131,6 @@ class Law:
     def increasing(self):
         """Whether ``h`` increases (its derivative at the mean, ``t = 1``: exact sign, else a
         strict SymPy evaluation, which raises PrecisionError rather than guess)."""
-        from symkernel.core.quantity import evaluate_exact
 
         d = sp.diff(self.h, z)
         val = d.subs(z, self.z_mean).subs(t, 1)
@@ -144,7 +146,7 @@ class Law:
             c = float(self.x0)
             return lambda y: (np.asarray(y, float) >= c).astype(float)
         m, s = self._numeric()
-        gfun = sp.lambdify(x, self.g, modules=["scipy", "numpy"])
+        gfun = numpy_lambdify(x, self.g)
         inc = self.increasing()
         lo, hi = float(self.support.inf), float(self.support.sup)
 
@@ -179,7 +181,7 @@ class Law:
         if self.kind == "constant":
             return np.full(size, float(self.x0))
         m, s = self._numeric()
-        hfun = sp.lambdify(z, self.h, modules=["scipy", "numpy"])
+        hfun = numpy_lambdify(z, self.h)
         return np.asarray(hfun(m + s * np.random.default_rng(seed).standard_normal(size)), float)
 
     # -- display --------------------------------------------------------------------------------
@@ -205,11 +207,9 @@ class Law:
         >>> print(Law("constant", sp.Integer(-1)).latex())
         X_{t} = -1
         """
-        from symkernel.present.latex import _wrap
-
         names = {x: "X_{t}"}
         if self.kind == "constant":
-            return _wrap(f"X_{{t}} = {sp.latex(self.x0)}", mode)
+            return wrap_math(f"X_{{t}} = {sp.latex(self.x0)}", mode)
         _, g = self._gaussian_side(names)
         body = (
             rf"{g} \sim \mathcal{{N}}\left({sp.latex(self.z_mean)}, "
@@ -217,7 +217,7 @@ class Law:
         )
         if self.solution is not None:
             body += rf",\quad X_{{t}} = {sp.latex(self.solution)}"
-        return _wrap(body, mode)
+        return wrap_math(body, mode)
 
     def _latex(self, printer=None):
         return self.latex()
@@ -332,15 +332,14 @@ def solve_law(diffusion, x0, transforms=None):
     )
 
 
-def check_locally_lipschitz(phi):
+def check_locally_lipschitz(phi, gain=None, **params):
     """Raise InvalidInputError unless ``phi`` is locally Lipschitz on R (SDE well posed).
 
     Checks that ``phi`` has no jump at its breakpoints and that ``phi'`` stays finite on each
     smooth piece (at its ends and at the singularities SymPy finds).
     """
-    from symkernel.core.activations import Activation, activation
 
-    act = phi if isinstance(phi, Activation) else activation(_activation_expr(phi))
+    act = sde_activation(phi, gain, **params)
     pieces = act.pieces
     for left, right in zip(pieces, pieces[1:]):
         a, b = sp.limit(left.expr, x, right.lo, "-"), sp.limit(right.expr, x, right.lo, "+")
@@ -374,7 +373,7 @@ def check_locally_lipschitz(phi):
     return act
 
 
-def width1_law(phi, x0):
+def width1_law(phi, x0, gain=None, **params):
     """Law of ``X_t`` for the width-1 limit ``dX = phi(X) dB``, ``X_0 = x0`` (a number or symbol
     assumed inside one piece of ``phi``); see the module docstring.
 
@@ -382,7 +381,7 @@ def width1_law(phi, x0):
     >>> law.solution                      # Hayou (TMLR 2023) Prop. 3: GBM on {X_0 > 0}
     x0*exp(B_t - t/2)
     """
-    act = check_locally_lipschitz(phi)
+    act = check_locally_lipschitz(phi, gain, **params)
     x0 = _sym(x0, "initial value x0")
     pieces = act.pieces
     num = x0.is_number
@@ -450,15 +449,13 @@ class InverseSolution:
         >>> print(ou_activation().latex().split(r",\quad ")[:2])
         ['dZ_{t} = - Z_{t} \\, dt + dB_{t}', 'g(x) = \\operatorname{erfi}^{-1}\\left(x\\right)']
         """
-        from symkernel.present.latex import _wrap
-
         parts = [
             self.target.latex(),
             f"g(x) = {sp.latex(self.g)}",
             f"G(z) = {sp.latex(self.G)}",
             rf"\phi(x) = {sp.latex(self.phi)}",
         ]
-        return _wrap(r",\quad ".join(parts), mode)
+        return wrap_math(r",\quad ".join(parts), mode)
 
     def _latex(self, printer=None):
         return self.latex()

@@ -22,6 +22,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from symkernel.errors import PrecisionError
+from symkernel.numerics import locked
+
 _SQRT_PI = float(np.sqrt(np.pi))
 
 
@@ -57,8 +60,6 @@ def _mp_erfiinv(y):
     ``erfi(z) = 2 z/sqrt(pi) (1 + O(z^2))``) and ``sqrt(log|y|)`` above.  At most 200 steps;
     raises :class:`~symkernel.errors.PrecisionError` when the steps do not settle.
     """
-    from symkernel.errors import PrecisionError
-
     y = mpmath.mpf(y)
     if y == 0:
         return mpmath.mpf(0)
@@ -113,8 +114,6 @@ class erfiinv(sp.Function):
         arg = self.args[0].evalf(prec)
         if not arg.is_Number:
             return None
-        from symkernel.numerics import locked
-
         with locked(), mpmath.workprec(prec + 20):      # the numerics lock: no concurrent change
             value = _mp_erfiinv(mpmath.mpf(arg._as_mpf_val(prec + 20)))
         return sp.Float._new(value._mpf_, prec)

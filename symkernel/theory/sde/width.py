@@ -1,6 +1,6 @@
 r"""General width: the dynamics of ``‖φ(X_t)‖`` and ``log‖φ(X_t)‖`` for ``dX = n^{-1/2}‖φ(X)‖ dB``.
 
-Derivation (Hayou (TMLR 2023) §4; MATH.md §6), for symbolic width ``n``.  Write ``h = φ²`` and
+Derivation (Hayou (TMLR 2023) §4; docs/theory.md §6), for symbolic width ``n``.  Write ``h = φ²`` and
 ``S = ‖φ(X)‖² = Σ_i h(X_i)``.  Every coordinate has ``dX_i = (S/n)^{1/2} dB_i``, so Itô's lemma
 gives
 
@@ -39,14 +39,16 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from symkernel.core.display import wrap_math
 from symkernel.core.parsing import to_sympy
 
 from symkernel.errors import InvalidInputError, NoClosedFormError
-from symkernel.gaussian.expectation import as_activation
+from symkernel.gaussian.exact import Phi
 from symkernel.core.quantity import Quantity
 from symkernel.core.symbols import n as n_sym
 from symkernel.core.symbols import x
-from .ito import Diffusion, check_width, tidy
+from .ito import Diffusion, check_width, sde_activation, sde_latex, tidy
+from .laws import solve_law
 
 #: number of coordinates where φ is not identically 0 (when exactly one piece of φ is nonzero)
 k_active = sp.Symbol("k", integer=True, nonnegative=True)
@@ -92,10 +94,8 @@ class NormDynamics:
         >>> print(norm_dynamics("identity").latex().split(" = ")[1])
         \left(\frac{1}{2} - \frac{1}{n}\right) \, dt + \frac{1}{\sqrt{n}} \, dW_{t}
         """
-        from symkernel.present.latex import _wrap
-        from .ito import sde_latex
 
-        return _wrap(sde_latex(self._lhs(True), self.drift, self.vol, noise="dW_{t}"), mode)
+        return wrap_math(sde_latex(self._lhs(True), self.drift, self.vol, noise="dW_{t}"), mode)
 
     def _latex(self, printer=None):
         return self.latex()
@@ -122,12 +122,13 @@ def _check_c1(act):
                 )
 
 
-def norm_dynamics(phi, n=n_sym, of="log"):
+def norm_dynamics(phi, n=n_sym, of="log", gain=None, **params):
     r"""Drift and volatility of ``log‖φ(X_t)‖`` (``of="log"``) or ``‖φ(X_t)‖`` (``of="norm"``).
 
-    ``n`` is the width (the symbol ``sk.n`` by default, or a positive integer).
+    ``n`` is the width (the symbol ``sk.n`` by default, or a positive integer); ``phi``,
+    ``gain`` and registry ``params`` as :func:`~symkernel.theory.sde.ito.sde_activation`.
     """
-    act = as_activation(phi)
+    act = sde_activation(phi, gain, **params)
     if not (n == n_sym or isinstance(n, sp.Symbol)):
         n = check_width(n)
     if of not in ("log", "norm"):
@@ -193,20 +194,19 @@ def _nice(expr, n):
     return expr
 
 
-def norm_law(phi="identity", n=n_sym, r0=sp.Symbol("r0", positive=True)):
+def norm_law(phi="identity", n=n_sym, r0=sp.Symbol("r0", positive=True), gain=None, **params):
     r"""Law of ``R_t = ‖φ(X_t)‖`` when its dynamics close (``dR = a R dt + b R dW``, a GBM).
 
     Identity: ``dR = (n−1)/(2n) R dt + n^{-1/2} R dW``, so
     ``log R_t ~ N(log r0 + (1/2 − 1/n) t, t/n)``
-    and ``E R_t² = r0² e^t`` (Hayou (TMLR 2023) Prop. 9's setting; MATH.md §6).
+    and ``E R_t² = r0² e^t`` (Hayou (TMLR 2023) Prop. 9's setting; docs/theory.md §6).
 
     >>> from symkernel.core.symbols import x, t
     >>> norm_law().moment(x**2)
     r0**2*exp(t)
     """
-    from .laws import solve_law
 
-    dyn = norm_dynamics(phi, n, of="norm")
+    dyn = norm_dynamics(phi, n, of="norm", gain=gain, **params)
     r = sp.Symbol("r", positive=True)
     drift = tidy(dyn.drift.subs(dyn.S, r**2))
     vol = tidy(dyn.vol.subs(dyn.S, r**2))
@@ -220,12 +220,11 @@ def norm_law(phi="identity", n=n_sym, r0=sp.Symbol("r0", positive=True)):
 
 def _count_probabilities(act, scale=1):
     """P(X_0 coordinate in piece j) for X_0 ~ N(0, scale^2)."""
-    from symkernel.gaussian.exact import Phi
 
     return [tidy(Phi(p.hi / scale) - Phi(p.lo / scale)) for p in act.pieces]
 
 
-def growth_factor(phi, n=n_sym, scale=1, condition=True):
+def growth_factor(phi, n=n_sym, scale=1, condition=True, gain=None, **params):
     r"""Mean logarithmic growth rate ``E[drift of log‖φ(X)‖]`` at ``X_0 ~ N(0, scale² I_n)``.
 
     The drift must be affine in the counts (ReLU, identity, any φ vanishing or linear through 0
@@ -235,7 +234,7 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True):
     ``E[k_j 1_A] = n p_j`` for a nonzero piece and ``E[1_A] = 1 − p_0^n`` (``p_0`` the mass of
     the pieces where φ vanishes).
     """
-    dyn = norm_dynamics(phi, n if n != n_sym else n_sym)
+    dyn = norm_dynamics(phi, n if n != n_sym else n_sym, gain=gain, **params)
     if not dyn.depends_only_on_counts():
         raise NoClosedFormError(
             f"the drift {dyn.drift} depends on partial norms, not only on counts: "
@@ -273,13 +272,13 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True):
     )
 
 
-def sign_change(phi, n_max=64, condition=True):
+def sign_change(phi, n_max=64, condition=True, gain=None, **params):
     """The smallest width ``n ≤ n_max`` from which the growth factor stays positive (None if none).
 
     >>> sign_change("identity")          # 1/2 - 1/n > 0 from n = 3
     3
     """
-    q = growth_factor(phi, condition=condition)
+    q = growth_factor(phi, condition=condition, gain=gain, **params)
     values = [q.expr.subs(n_sym, m) for m in range(1, n_max + 1)]
     for m in range(1, n_max + 1):
         if all(sp.N(v) > 0 for v in values[m - 1 :]):

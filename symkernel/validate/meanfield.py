@@ -1,0 +1,174 @@
+r"""The mean-field maps against finite-width networks: ``q^ℓ``, ``c^ℓ`` and the depth scale
+``ξ_c`` (Poole et al. 2016; Schoenholz et al. 2017; Pabari & Zhou).
+
+Two inputs whose first-layer pre-activations have variance ``q0`` and correlation ``c0`` go
+through ``seeds`` independent random networks of width ``width`` (no normalization, no
+centering: the network of the maps).  The networks draw their pre-activations with
+``weights="gram"``: given a layer's input ``y``, the ``N`` neurons' pre-activations are i.i.d.
+``N(0, σ_w² y yᵀ/N)`` plus a bias ``N(0, σ_b²)`` — exactly the law of ``W y + b`` with Gaussian
+``W``, at ``2N`` normals a layer instead of ``N²``.
+
+A check must be able to fail.  The width and the number of seeds are chosen from the requested
+``resolution`` (the standard error of the mean of ``q^ℓ/q^ℓ_theory`` and of ``c^ℓ``): one network
+of width ``N`` estimates ``q`` with a relative standard deviation of about ``√(2/N)`` (a mean of
+``N`` squares), so ``S = 2/(N r²)`` seeds give resolution ``r``; the width is at least ``4/r`` so
+that the ``O(1/N)`` finite-width bias stays below a quarter of the resolution.  The result reports
+the resolution reached, and :meth:`MeanFieldValidation.rejects` says whether a (wrong) theory
+would have been rejected.
+
+>>> import symkernel as sk
+>>> v = sk.validate.mean_field("tanh", 1.5, 0.3, depth=6, resolution=0.02)
+>>> bool(v.all_agree), v.resolution < 0.03
+(True, True)
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from symkernel.core.activations import as_activation
+from symkernel.errors import InvalidInputError
+from symkernel.simulate.mlp import inputs_with_gram, simulate_mlp
+from symkernel.theory.meanfield import float_state, trajectory
+
+#: smallest width and the range of seeds a resolution may choose (ten seeds at least, so that
+#: the standard error itself is estimated to about 25%)
+MIN_WIDTH, MIN_SEEDS, MAX_SEEDS = 64, 10, 2000
+
+
+def plan(resolution):
+    """``(width, seeds)`` that resolve ``q^ℓ/q`` and ``c^ℓ`` to about ``resolution`` (see the
+    module docstring).
+
+    >>> plan(0.01)
+    (400, 50)
+    """
+    r = float(resolution)
+    if not 1e-4 <= r <= 0.5:
+        raise InvalidInputError(f"resolution must lie in [1e-4, 0.5], got {resolution!r}")
+    width = max(MIN_WIDTH, math.ceil(4 / r))
+    seeds = min(MAX_SEEDS, max(MIN_SEEDS, math.ceil(2 / (width * r * r))))
+    return width, seeds
+
+
+@dataclass(frozen=True, eq=False)
+class MeanFieldValidation:
+    """Per layer ``0..depth``: ``q_theory``, ``c_theory`` and the simulated ``q``, ``c`` of each
+    seed (``q_samples[s, ℓ]``).  ``agree`` holds where every layer is within ``n_sigma``
+    standard errors; ``resolution`` is the largest standard error reached (relative for q)."""
+
+    q_theory: np.ndarray
+    c_theory: np.ndarray
+    q_samples: np.ndarray
+    c_samples: np.ndarray
+    n_sigma: float
+    params: dict
+    xi_c: dict = field(default_factory=dict)
+
+    def _stats(self, samples):
+        mean = samples.mean(axis=0)
+        se = samples.std(axis=0, ddof=1) / math.sqrt(samples.shape[0])
+        return mean, se
+
+    @property
+    def q_mean(self):
+        return self._stats(self.q_samples)[0]
+
+    @property
+    def c_mean(self):
+        return self._stats(self.c_samples)[0]
+
+    def z_scores(self, q_theory=None, c_theory=None):
+        """``(mean - theory)/stderr`` per layer for q and c (layer 0 is the input, skipped)."""
+        q_theory = self.q_theory if q_theory is None else np.asarray(q_theory, dtype=float)
+        c_theory = self.c_theory if c_theory is None else np.asarray(c_theory, dtype=float)
+        zs = []
+        for samples, theory in ((self.q_samples, q_theory), (self.c_samples, c_theory)):
+            mean, se = self._stats(samples)
+            zs.append((mean[1:] - theory[1:]) / np.maximum(se[1:], 1e-15 * np.abs(theory[1:])))
+        return zs
+
+    @property
+    def agree(self):
+        zq, zc = self.z_scores()
+        return (np.abs(zq) <= self.n_sigma) & (np.abs(zc) <= self.n_sigma)
+
+    @property
+    def all_agree(self):
+        return bool(np.all(self.agree))
+
+    @property
+    def resolution(self):
+        """The largest standard error over layers: of ``q^ℓ`` relative to the theory, and of
+        ``c^ℓ``."""
+        se_q = self._stats(self.q_samples)[1][1:] / np.abs(self.q_theory[1:])
+        se_c = self._stats(self.c_samples)[1][1:]
+        return float(max(se_q.max(), se_c.max()))
+
+    def rejects(self, q_theory=None, c_theory=None):
+        """Whether another theory (arrays of the same shape) would fail this check."""
+        zq, zc = self.z_scores(q_theory, c_theory)
+        return bool(np.any(np.abs(zq) > self.n_sigma) or np.any(np.abs(zc) > self.n_sigma))
+
+
+def _first_layer_inputs(sigma_w2, sigma_b2, q0, c0, width, seed):
+    """Two inputs whose first pre-activations have variance ``q0`` and correlation ``c0``."""
+    a = (q0 - sigma_b2) / sigma_w2            # |y^0|^2 / N
+    if a <= 0:
+        raise InvalidInputError(f"q0 = {q0} must exceed sigma_b2 = {sigma_b2}: the first "
+                                "pre-activation variance is sigma_w2 |y|^2/N + sigma_b2")
+    g = (c0 * q0 - sigma_b2) / (q0 - sigma_b2)
+    if not -1 <= g <= 1:
+        raise InvalidInputError(f"no inputs give correlation c0 = {c0} at q0 = {q0} with "
+                                f"sigma_b2 = {sigma_b2}")
+    return inputs_with_gram(a * np.array([[1.0, g], [g, 1.0]]), width, seed=seed)
+
+
+def _xi_c_fit(c_mean, c_se, c_star):
+    """The decay rate of ``|c^ℓ - c*|`` fitted where it stands above the noise (5 standard errors)
+    and below its start (past the nonlinear transient): ``{"fitted", "layers"}`` or ``{}``."""
+    dev = np.abs(c_mean - c_star)
+    layers = [ell for ell in range(2, len(dev)) if dev[ell] > 5 * c_se[ell] and dev[ell] < 0.2]
+    if len(layers) < 4:
+        return {}
+    slope = np.polyfit(layers, np.log(dev[layers]), 1)[0]
+    return {"fitted": float(-1 / slope) if slope < 0 else math.inf, "layers": layers}
+
+
+def mean_field(act, sigma_w2, sigma_b2=0.0, *, q0=1.0, c0=0.5, depth=20, resolution=0.01,
+               width=None, seeds=None, n_sigma=4.0, seed=0, gain=None, **params):
+    """``q^ℓ``, ``c^ℓ`` (and ``ξ_c`` where the simulation resolves the decay) of the mean-field
+    maps against simulated networks; see the module docstring.  ``width``/``seeds`` override the
+    choice made from ``resolution``."""
+    act = as_activation(act, gain, **params)
+    sw2, sb2 = float(sigma_w2), float(sigma_b2)
+    if not (math.isfinite(sw2) and sw2 > 0 and math.isfinite(sb2) and sb2 >= 0):
+        raise InvalidInputError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2}, {sigma_b2}")
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
+        raise InvalidInputError(f"depth must be an integer in 1..1000, got {depth!r}")
+    chosen_width, chosen_seeds = plan(resolution)
+    width = chosen_width if width is None else width
+    seeds = chosen_seeds if seeds is None else seeds
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
+        raise InvalidInputError(f"seeds must be an integer >= 2 (a standard error needs two), "
+                                f"got {seeds!r}")
+    q_theory, c_theory = trajectory(act, sw2, sb2, float(q0), float(c0), depth)
+    inputs = _first_layer_inputs(sw2, sb2, float(q0), float(c0), width, seed)
+    qs, cs = [], []
+    for s in range(seeds):
+        P = simulate_mlp(act, inputs, width=width, depth=depth + 1, centering=None,
+                         normalization=None, sigma_w2=sw2, sigma_b2=sb2, dtype="float64",
+                         seed=seed + 1 + s, weights="gram", record=("pre_gram",),
+                         normalize_inputs=False).pre_gram
+        qs.append(P[:, 0, 0])
+        cs.append(P[:, 0, 1] / np.sqrt(P[:, 0, 0] * P[:, 1, 1]))
+    q_samples, c_samples = np.array(qs), np.array(cs)
+    run_params = dict(activation=str(act.expr), sigma_w2=sw2, sigma_b2=sb2, q0=float(q0),
+                      c0=float(c0), depth=depth, width=width, seeds=seeds,
+                      requested_resolution=float(resolution))
+    state = float_state(act, sw2, sb2, float(q0))
+    c_se = c_samples.std(axis=0, ddof=1) / math.sqrt(seeds)
+    fit = _xi_c_fit(c_samples.mean(axis=0), c_se, state["c_star"])
+    xi_c = dict(theory=float(state["xi_c"]), **fit) if fit else {"theory": float(state["xi_c"])}
+    return MeanFieldValidation(q_theory, c_theory, q_samples, c_samples, float(n_sigma),
+                               run_params, xi_c)

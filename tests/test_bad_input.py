@@ -1,0 +1,76 @@
+"""Bad input (the issue's examples not covered elsewhere): a package error that names the fault,
+raised at once, or the right answer.  The parser's refusals are in test_activations.py, the
+command line's in test_cli.py, random trees in test_bad_input_fuzz.py."""
+import pytest
+
+import symkernel as sk
+from symkernel.errors import NotSquareIntegrableError
+
+
+@pytest.mark.parametrize("expr, where", [
+    ("1/sqrt(abs(x))", "singular at x = 0"),             # c_1 = 0 by parity, but sigma^2 ~ 1/|x|
+    ("abs(x)**(-1/2)", "singular at x = 0"),
+    ("exp(x**2*sin(pi*x/8)**2)", "appears infinite"),    # grows like exp(x^2) at x = 4 + 8m
+])
+def test_not_square_integrable_is_refused_even_where_parity_gives_zero(expr, where):
+    with pytest.raises(NotSquareIntegrableError, match=where):
+        sk.hermite_coefficient(expr, 1)
+    with pytest.raises(NotSquareIntegrableError):
+        sk.second_moment(expr)
+
+
+@pytest.mark.parametrize("expr, p", [("abs(x)**(-1/4)", -0.5), ("x/sqrt(abs(x))", 1)])
+def test_integrable_singularities_at_a_breakpoint_are_answered(expr, p):
+    """E|Z|^p = 2^(p/2) Gamma((p+1)/2)/sqrt(pi), finite for p > -1."""
+    import mpmath
+
+    with mpmath.workdps(30):
+        p = mpmath.mpf(p)
+        expected = 2 ** (p / 2) * mpmath.gamma((p + 1) / 2) / mpmath.sqrt(mpmath.pi)
+        assert abs(sk.second_moment(expr).value(12) - expected) < mpmath.mpf(10) ** -11 * expected
+
+
+@pytest.mark.parametrize("k, n, what", [(3, 10**8, "beyond"),
+                                        (-1, 5, "k must be"), (1, 4.5, "n must be")])
+def test_cnn_window_sizes_are_checked_first(k, n, what):
+    with pytest.raises(sk.InvalidInputError, match=what):
+        sk.meanfield.cnn_eigenvalues(k, n)
+
+
+def test_cnn_one_by_one_filter_is_the_identity():
+    assert sk.meanfield.cnn_eigenvalues(0, 5) == [1] * 5
+
+
+@pytest.mark.parametrize("kwargs, depth", [({}, 10**8), ({"dps": 20}, 10**5), ({"exact": True}, 50)])
+def test_sequence_depth_is_checked_before_iterating(kwargs, depth):
+    with pytest.raises(sk.InvalidInputError, match=f"depth {depth} is beyond"):
+        sk.kernel_dynamics("relu").sequence(0.5, depth, **kwargs)
+
+
+@pytest.mark.parametrize("call, what", [
+    (lambda: sk.simulate_mlp("tanh", n=2, width=10**6, depth=2), "GiB of memory"),
+    (lambda: sk.simulate_mlp("tanh", n=2, width=8, depth=2, seed=2**70), "seed must be"),
+    (lambda: sk.simulate_mlp("tanh", n=2, width=8, depth=2, seed=-1), "seed must be"),
+    (lambda: sk.simulate_mlp("exp(x**2)", n=2, width=8, depth=2), "infinite"),
+    (lambda: sk.sde.simulate_resnet("relu", 4, 10, 10, horizon=float("inf")), "finite positive"),
+    (lambda: sk.sde.simulate_resnet("relu", 4, 10, 10, seed=2**70), "seed must be"),
+    (lambda: sk.sde.simulate_resnet("relu", 10**5, 10, 10**5), "GiB of memory"),
+    (lambda: sk.sde.simulate_resnet("relu", 10**4, 10, 10**3, method="weights"), "GiB of memory"),
+    (lambda: sk.sde.simulate_resnet("exp(x**2)", 4, 50, 100), "overflowed"),
+])
+def test_simulations_refuse_before_allocating_or_say_they_overflowed(call, what):
+    with pytest.raises(sk.InvalidInputError, match=what):
+        call()
+
+
+def test_large_seeds_are_reproducible():
+    a = sk.simulate_mlp("tanh", n=2, width=8, depth=2, seed=2**62)
+    b = sk.simulate_mlp("tanh", n=2, width=8, depth=2, seed=2**62)
+    c = sk.simulate_mlp("tanh", n=2, width=8, depth=2, seed=2**62 + 1)
+    assert (a.gram == b.gram).all() and not (a.gram == c.gram).all()
+
+
+def test_torch_threads_must_be_positive():
+    pytest.importorskip("torch")
+    with pytest.raises(sk.InvalidInputError, match="threads must be a positive integer"):
+        sk.sde.simulate_resnet("relu", 4, 10, 10, backend="torch", threads=0)
