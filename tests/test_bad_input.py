@@ -74,3 +74,23 @@ def test_torch_threads_must_be_positive():
     pytest.importorskip("torch")
     with pytest.raises(sk.InvalidInputError, match="threads must be a positive integer"):
         sk.sde.simulate_resnet("relu", 4, 10, 10, backend="torch", threads=0)
+
+
+@pytest.mark.parametrize("k", [16, 17, 20, 25])
+@pytest.mark.parametrize("evaluate", [
+    lambda r: sk.kernel_map("tanh")(r, dps=30),
+    lambda r: sk.kernel_map("relu")(r, dps=30),
+    lambda r: sk.dual_kernel("softplus")(r, dps=20),
+    lambda r: sk.derivative_kernel("tanh")(r, dps=20),
+    lambda r: sk.kernel_dynamics("tanh").sequence(r, 2, dps=20),
+])
+def test_rho_just_beyond_one_is_refused_at_any_ambient_precision(k, evaluate):
+    """1 + 10^-k given as a 40-digit mpf: once accepted because abs() rounded it to 1 at the
+    ambient 15 digits (then sqrt(1 - rho^2) went complex deep inside)."""
+    import mpmath
+
+    for sign in (1, -1):
+        with mpmath.workdps(40):
+            r = sign * (1 + mpmath.mpf(10) ** -k)
+        with pytest.raises(sk.InvalidInputError, match="outside"):
+            evaluate(r)

@@ -60,7 +60,7 @@ CALLS = {
         mpmath.mpf(v) for v in sk.coefficients.strength.strength_against_gain(("tanh",), [0.5], dps=d)["tanh"]["beta"]],
     "symkernel.validate.engines.engines": lambda d: [
         c.numeric for c in sk.validate.engines("softplus", 2, d)],
-    "symkernel.gaussian.numeric.expectation": lambda d: sk.gaussian.numeric.expectation(
+    "symkernel.gaussian.numeric.estimate_expectation": lambda d: sk.gaussian.numeric.estimate_expectation(
         sp.tanh(sk.x) ** 2, d)[0],
     "symkernel.gaussian.numeric.expectation_of_pieces": lambda d: sk.gaussian.numeric.expectation_of_pieces(
         sk.activation("softsign").pieces, d, absolute=mpmath.mpf(10) ** -60)[0],

@@ -35,3 +35,14 @@ def test_results_with_a_free_gain_display(spec):
 def test_unknown_name_in_a_string_names_the_allowed_ones():
     with pytest.raises(sk.UnknownActivationError, match="unknown name 'beta'.*'alpha'"):
         sk.activation("tanh(beta*x)")
+
+
+def test_leaky_relu_with_a_symbolic_slope_is_case_3_except_at_slope_one():
+    a = sp.Symbol("a", positive=True)
+    dyn = sk.kernel_dynamics(sk.activation("leaky_relu", slope=a))
+    assert dyn.case == 3 and dyn.fixed_point.expr == 1
+    assert any("vanishes at a = 1" in note for note in dyn.notes)
+    for slope in (sp.Rational(1, 5), sp.Rational(1, 2), 3):
+        numeric = sk.kernel_dynamics(sk.activation("leaky_relu", slope=slope))
+        assert numeric.case == 3
+        assert sp.simplify(dyn.rate.expr.subs(a, slope) - numeric.rate.expr) == 0

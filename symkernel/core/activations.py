@@ -30,6 +30,11 @@ from .numpy_eval import piecewise_numpy
 from .pieces import Piece, split
 from .symbols import x
 
+#: what SymPy raises when a simplification or a substitution fails on an expression it cannot
+#: handle (the callers then answer "unknown" instead of deciding)
+SIMPLIFY_FAILURES = (TypeError, ValueError, AttributeError, NotImplementedError, ArithmeticError,
+                     RecursionError, sp.SympifyError, sp.PolynomialError)
+
 
 def _selu_constants():
     """Exact SELU constants (Klambauer et al. 2017, eq. 14): the fixed point (mean 0, variance 1)."""
@@ -257,7 +262,7 @@ class Activation:
             if not _numerically_constant(total):
                 return None
             total = _piecewise_simplify(total)
-        except Exception:  # noqa: BLE001 - a failed simplification just means "unknown parity"
+        except SIMPLIFY_FAILURES:  # a failed simplification just means "unknown parity"
             return None
         if not total.has(x):
             self._cache["odd_offset"] = total
@@ -283,7 +288,7 @@ class Activation:
             if not _numerically_constant(diff / x):
                 return None
             b = _piecewise_simplify(diff / (2 * x))
-        except Exception:  # noqa: BLE001 - a failed simplification just means "unknown"
+        except SIMPLIFY_FAILURES:  # a failed simplification just means "unknown"
             return None
         if b.has(x) or b.has(sp.nan, sp.zoo):
             return None

@@ -21,9 +21,9 @@ Each term is reduced to a *base integral* ``\int_{lo}^{hi} w^m \prod \Phi(a_j w 
 
 >>> from symkernel.core.symbols import x
 >>> import sympy as sp
->>> expectation(sp.erf(x)**2)
+>>> closed_form(sp.erf(x)**2)
 2*asin(2/3)/pi
->>> expectation(sp.sin(x)**2)
+>>> closed_form(sp.sin(x)**2)
 1/2 - exp(-2)/2
 """
 from functools import lru_cache
@@ -247,7 +247,7 @@ def expectation_of_pieces(pieces):
     return tidy(total)
 
 
-def expectation(expr):
+def closed_form(expr):
     """Exact ``E[expr(Z)]`` for an expression in ``x`` (split at its breakpoints), as a bare SymPy
     expression (NoClosedFormError outside the exact class): the exact engine behind the public
     :func:`symkernel.expectation`, which returns a Quantity."""

@@ -9,7 +9,7 @@ to ``dps + 2`` significant digits (:func:`symkernel.numerics.converge`); that ag
 
 >>> import sympy as sp, mpmath
 >>> from symkernel.core.symbols import x
->>> value, err = expectation(sp.tanh(x)**2, dps=30)
+>>> value, err = estimate_expectation(sp.tanh(x)**2, dps=30)
 >>> mpmath.nstr(value, 30)
 '0.394294490397841174416459772444'
 """
@@ -102,7 +102,7 @@ def estimate(pieces, dps=15, absolute=None):
                     method=METHOD, zero=absolute)
 
 
-def expectation(expr, dps=15, absolute=None):
+def estimate_expectation(expr, dps=15, absolute=None):
     """``(value, error_estimate)`` of ``E[expr(Z)]`` for an expression in ``x``: the numeric
     engine behind the public :func:`symkernel.expectation`, which returns a Quantity."""
     return expectation_of_pieces(split(to_sympy(expr)), dps, absolute)

@@ -65,8 +65,10 @@ def rho_value(value):
         raise InvalidInputError(f"rho must be a number in [-1, 1], got {type(value).__name__}")
     if mpmath.isnan(test):
         raise InvalidInputError("rho is NaN; it must be a number in [-1, 1]")
-    if abs(test) > 1:
-        raise InvalidInputError(f"rho = {value} is outside [-1, 1]")
+    if test > 1 or test < -1:   # exact comparisons: abs() would round to the context precision
+        with mpmath.workdps(60):
+            shown = mpmath.nstr(test, 40) if isinstance(test, mpmath.mpf) else value
+        raise InvalidInputError(f"rho = {shown} is outside [-1, 1]")
     exact_value = None
     if test in (-1, 0, 1):
         exact_value = sp.Integer(int(test))

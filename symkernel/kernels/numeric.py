@@ -24,8 +24,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symkernel.core.activations import Activation
-from symkernel.errors import PrecisionError, SymbolicValueError
+from symkernel.core.activations import SIMPLIFY_FAILURES, Activation
+from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError
 from symkernel.gaussian.expectation import second_moment
 from symkernel.coefficients.hermite import hermite_coefficient
 from symkernel.numerics import Result, converge, settle, working
@@ -153,7 +153,7 @@ class _Dual:
             tau = Activation(f"{act.name} - ({a})", act.expr - a)
             if tau.strict_parity != "odd":
                 return None
-        except Exception:  # noqa: BLE001 - an unsplittable expression just means no reduction
+        except (InvalidInputError, *SIMPLIFY_FAILURES):  # unsplittable: no reduction
             return None
         return a * a, _Dual.of(tau)
 

@@ -76,6 +76,28 @@ def _combine_quantities(exact_fn, ball_fn, qs, symbol, what):
 
 
 
+def _symbolic_sign(expr, label):
+    """The sign of an expression in free (positive) parameters, from SymPy's assumptions: a sign
+    that holds except at isolated parameter values (leaky ReLU's kappa(0) = (a-1)^2/(pi(a^2+1))
+    vanishes only at a = 1) is returned with a note naming those values."""
+    if expr.is_positive:
+        return 1, None
+    if expr.is_negative:
+        return -1, None
+    free = sorted(expr.free_symbols, key=str)
+    if (expr.is_nonnegative or expr.is_nonpositive) and len(free) == 1:
+        try:
+            zeros = sp.solve(sp.numer(sp.together(expr)), free[0])
+        except NotImplementedError:
+            zeros = None
+        if zeros:
+            where = ", ".join(f"{free[0]} = {z}" for z in zeros)
+            return (1 if expr.is_nonnegative else -1), (
+                f"{label} = {expr} vanishes at {where}: this answer holds for every other value")
+    raise SymbolicValueError(f"the sign of {label} = {expr} depends on "
+                             f"{[str(f) for f in free]}: give them numeric values")
+
+
 def _sign(q, label, offset=0):
     """``(s, note)``: the sign -1, 0, 1 of ``q - offset`` and a note when it rests on an estimate.
 
@@ -89,6 +111,8 @@ def _sign(q, label, offset=0):
             return (1 if expr == sp.oo else -1), None
         if proved_zero(expr):
             return 0, None
+        if expr.free_symbols:
+            return _symbolic_sign(expr, label)
         for dps in _SIGN_DIGITS:
             try:
                 v = evaluate_exact(expr, dps)
