@@ -94,3 +94,29 @@ def test_rho_just_beyond_one_is_refused_at_any_ambient_precision(k, evaluate):
             r = sign * (1 + mpmath.mpf(10) ** -k)
         with pytest.raises(sk.InvalidInputError, match="outside"):
             evaluate(r)
+
+
+def test_large_symbolic_gram_is_refused_at_once_but_exact_numbers_are_answered():
+    import sympy as sp
+
+    n = 12
+    symbolic = sp.Matrix(n, n, lambda i, j: sp.Symbol(f"g{min(i, j)}_{max(i, j)}") if i != j else 1)
+    with pytest.raises(sk.InvalidInputError, match="12x12 Gram matrix with free symbols"):
+        sk.isometry(symbolic)
+    exact = sp.Matrix(n, n, lambda i, j: sp.Rational(1, 2 + abs(i - j)) if i != j else 1)
+    q = sk.isometry(exact)
+    import numpy as np
+
+    assert q.exact and float(q) == pytest.approx(sk.isometry(np.array(exact, dtype=float)), rel=1e-12)
+
+
+def test_a_symbol_other_than_x_must_be_declared_real_and_is_then_a_parameter():
+    import sympy as sp
+
+    with pytest.raises(sk.InvalidInputError, match=r"\['y'\] besides x.*real=True"):
+        sk.activation(sp.Symbol("y") * sk.x)
+    y = sp.Symbol("y", real=True)
+    act = sk.activation(sp.tanh(y * sk.x))
+    assert act.free_parameters == {y}
+    w = sp.Symbol("w", positive=True)
+    assert sk.isometry_strength(w * sk.x).expr == 1       # affine for every w > 0

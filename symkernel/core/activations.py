@@ -452,6 +452,12 @@ def _from_expr(expr, label, gain):
     bad = [s for s in other if s.name == "x"]
     if bad:
         raise InvalidInputError("the expression uses a symbol named 'x' that is not sk.x; use sk.x")
+    unknown = sorted(str(s) for s in other if s.is_real is not True)
+    if unknown:   # a symbol without assumptions may be complex: every formula here needs real ones
+        raise InvalidInputError(
+            f"{expr} has the symbol(s) {unknown} besides x, which SymPy does not know to be real; "
+            "declare them (sympy.Symbol('y', real=True) or positive=True) and they are treated as "
+            "named parameters (act.free_parameters), or substitute numbers")
     if expr.has(sp.I) or expr.has(sp.zoo, sp.nan, sp.oo):
         raise InvalidInputError(f"{expr} is not a real activation")
     return Activation(label, expr, gain)

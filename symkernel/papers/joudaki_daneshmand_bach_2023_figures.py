@@ -116,7 +116,7 @@ def figure_b1_data(activations=FIG_B1_ACTIVATIONS, gains=None, *, dps=15):
 def _figure(ncols, width=4.0):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * ncols, 3.3))
+    fig = Figure(figsize=(width * ncols, 3.3), layout="constrained")
     return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
 
 
@@ -153,7 +153,7 @@ def draw_figures4to6(data):
     from matplotlib.figure import Figure
 
     figs = ("Figure 4", "Figure 5", "Figure 6")
-    fig = Figure(figsize=(12, 3 * len(data)))
+    fig = Figure(figsize=(12, 3 * len(data)), layout="constrained")
     for r, (act, runs) in enumerate(data.items()):
         for c, name in enumerate(figs):
             ax = fig.add_subplot(len(data), 3, 3 * r + c + 1)

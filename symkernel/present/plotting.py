@@ -163,7 +163,8 @@ def edge_of_chaos(activations=("tanh", "erf"), sigma_b2=None, *, ax=None):
     (Poole et al. 2016, Pabari & Zhou)."""
     if isinstance(activations, str):
         activations = (activations,)
-    sb2 = np.linspace(0.0, 0.3, 31) if sigma_b2 is None else np.asarray(sigma_b2, dtype=float)
+    # denser near 0, where the critical curve rises like a square root (a linear grid drew a kink)
+    sb2 = 0.3 * np.linspace(0.0, 1.0, 41) ** 2 if sigma_b2 is None else np.asarray(sigma_b2, dtype=float)
     if ax is None:
         fig, (ax,) = _figure()
     else:

@@ -125,6 +125,11 @@ def checked_gram(G, tol=None):
     return arr, tol
 
 
+#: the largest Gram matrix with free symbols whose determinant is expanded (6! = 720 terms,
+#: seconds; 12x12 did not finish)
+MAX_SYMBOLIC_SIZE = 6
+
+
 def _check_sympy(G):
     if not G.is_square:
         raise InvalidInputError(f"a Gram matrix must be square, got shape {G.shape}")
@@ -132,6 +137,11 @@ def _check_sympy(G):
         raise InvalidInputError(f"isometry needs n >= 2 vectors, got n = {G.rows}")
     if any(e.has(sp.oo, -sp.oo, sp.zoo, sp.nan) for e in G):
         raise InvalidInputError("the Gram matrix has NaN or infinite entries")
+    if G.free_symbols and G.rows > MAX_SYMBOLIC_SIZE:
+        raise InvalidInputError(
+            f"a {G.rows}x{G.rows} Gram matrix with free symbols is beyond {MAX_SYMBOLIC_SIZE}x"
+            f"{MAX_SYMBOLIC_SIZE}: its determinant has up to n! terms; substitute numbers (exact "
+            "rationals work at any size)")
     if any(sp.simplify(d) != 0 for d in (G - G.T)):
         raise InvalidInputError("the Gram matrix is not symmetric")
     if not G.free_symbols and G.is_positive_semidefinite is False:

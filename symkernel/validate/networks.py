@@ -88,7 +88,7 @@ class Validation:
         from matplotlib.figure import Figure
 
         if ax is None:
-            fig = Figure(figsize=(5, 3.5))
+            fig = Figure(figsize=(5, 3.5), layout="constrained")
             ax = fig.add_subplot()
         else:
             fig = ax.figure
