@@ -17,11 +17,10 @@ sqrt(2)*x**2/2 - sqrt(2)/2
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-import numpy as np
 import sympy as sp
 
 from symkernel.numerics import serialized, serialized_class
-from .parsing import to_sympy
+from .parsing import decimal_value, to_sympy
 
 from symkernel.errors import InvalidInputError, UnknownActivationError
 from .parsing import parse_activation
@@ -164,9 +163,9 @@ def _as_sympy_param(name, value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInputError(f"parameter {name}={value!r} must be a number or a SymPy expression")
-    if isinstance(value, float) and not np.isfinite(value):
-        raise InvalidInputError(f"parameter {name}={value!r} must be a finite number")
-    return sp.Rational(str(value)) if isinstance(value, float) else sp.Integer(value)
+    if isinstance(value, float):
+        return decimal_value(value, f"parameter {name}")
+    return sp.Integer(value)
 
 
 def _check_gain(gain):

@@ -112,6 +112,18 @@ def _check_power(base, exponent):
             raise _Reject(f"the exponent {exponent} is beyond {MAX_EXPONENT} in size")
 
 
+def decimal_value(value, name="value"):
+    """A user's float as the decimal it was typed as (``0.1`` -> ``1/10``), not its binary value:
+    the one reading of a float parameter (variances, gains, registry parameters) everywhere.
+
+    >>> decimal_value(0.1), decimal_value(1.5)
+    (1/10, 3/2)
+    """
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be a finite number, got {value}")
+    return sp.Rational(repr(float(value)))
+
+
 def to_sympy(value):
     """A SymPy object from a SymPy object, a number, a sequence of those, or a string.
 

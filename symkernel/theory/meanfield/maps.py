@@ -37,7 +37,7 @@ import sympy as sp
 from symkernel.numerics import serialized, serialized_class
 from symkernel.core import display
 from symkernel.core.activations import activation
-from symkernel.core.parsing import to_sympy
+from symkernel.core.parsing import decimal_value, to_sympy
 from scipy import optimize
 
 from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError
@@ -70,9 +70,7 @@ def _as_variance(name, value, allow_zero=True):
         raise InvalidInputError(f"{name} must be a number, a SymPy expression or a Quantity, "
                                 f"got {value!r}")
     if isinstance(value, float):
-        if not np.isfinite(value):
-            raise InvalidInputError(f"{name} must be finite, got {value}")
-        value = sp.Rational(repr(value))
+        value = decimal_value(value, name)
     elif isinstance(value, mpmath.mpf):
         value = exact_number(value)       # its exact binary value, whatever mp.dps is
     value = to_sympy(value)
