@@ -122,3 +122,17 @@ def test_edge_of_chaos_plot_draws_what_exists_and_names_what_is_missing():
     ax = fig.axes[0]
     assert len(ax.get_lines()) == 2                      # tanh and erf drawn
     assert "no stable edge of chaos here: max(x,0)**2" in ax.get_title()
+
+
+@pytest.mark.parametrize("act, sw2, sb2", [("tanh", 1.5, 0.05), ("erf", 3, 0.1),
+                                           ("max(x,0)**2", 2.5, 0.05), ("softplus", 1.2, 0.1)])
+def test_length_map_slope_is_chi_q(act, sw2, sb2):
+    """Two paths to V'(q*): the central difference of V used by the fixed-point analysis, and
+    MeanField.chi_q = sigma_w2 E[phi'^2 + phi'' phi] (Gaussian integration by parts, mpmath)."""
+    import symkernel as sk
+
+    lm = length_map(act, sw2, sb2)
+    stable = [p for p in lm.fixed_points if p.stable and p.q > 0][0]
+    mf = sk.mean_field(act, sw2, sb2, q0=stable.q)
+    assert float(mf.q_star) == pytest.approx(stable.q, rel=1e-10)
+    assert float(mf.chi_q) == pytest.approx(stable.slope, rel=1e-9)   # measured 1e-11 (h = 1e-5 q)

@@ -4,6 +4,8 @@ Both expose the same few operations on 2-d arrays (rows are samples), so the net
 :mod:`symkernel.simulate.mlp` is written once.  The random streams differ between back ends:
 compare them through seed-independent statistics, never sample by sample.
 """
+import os
+
 import numpy as np
 import sympy as sp
 
@@ -28,8 +30,6 @@ def check_seed(seed, sequence=False):
 
 def physical_memory():
     """Bytes of physical memory of this machine (None where the OS does not say)."""
-    import os
-
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
