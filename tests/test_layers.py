@@ -25,7 +25,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "symkernel"
 
 #: Layer of each top-level part of the package, in pipeline order.
-LAYERS = ("errors", "numerics", "core", "gaussian", "coefficients", "kernels", "theory",
+LAYERS = ("errors", "numerics", "core", "gaussian", "coefficients", "kernels", "theory", "nn",
           "simulate", "validate", "present", "papers")
 TOP = len(LAYERS)   # symkernel/__init__.py, __main__.py, cli.py, meanfield.py, sde.py, latex.py, tables.py
 

@@ -200,3 +200,25 @@ def weak_derivative(act):
     else:
         expr = sp.Piecewise(*[(d, x < p.hi) for d, p in zip(ders[:-1], pieces[:-1])], (ders[-1], True))
     return Activation(f"{act.name}'", expr), None
+
+
+def cross_closed_form(f, g):
+    r"""Closed form of the cross kernel ``E[f(X) g(Y)]`` for ``(X, Y)`` standard bivariate normal
+    with correlation ``rho`` (the same iterated exact integrals as :func:`_derive`), or None.
+
+    With ``f = sigma(a x)``, ``g = sigma(b x)`` this is the kernel of two inputs of different
+    variances ``a^2, b^2`` (Cho & Saul 2009 for ReLU; Williams 1997 for erf):
+
+    >>> import sympy as sp
+    >>> from symkernel.core.symbols import x
+    >>> a, b = sp.symbols("a b", positive=True)
+    >>> cross_closed_form(sp.erf(a * x), sp.erf(b * x))
+    2*asin(2*a*b*rho/(sqrt(2*a**2 + 1)*sqrt(2*b**2 + 1)))/pi
+    """
+    try:
+        inner = _inner(split(g))
+        outer = [(p.lo, p.hi, p.expr * inner) for p in split(f) if p.expr != 0]
+        value = exact.expectation_of_pieces(outer)
+    except (NoClosedFormError, NotSquareIntegrableError):
+        return None
+    return _clean(value)

@@ -1,0 +1,422 @@
+r"""Compose layers and compute the infinite-width NNGP and NTK of the network on data.
+
+``serial(*layers)`` chains layers (consecutive activations fuse into one function of a Gaussian);
+``repeat(block, L)`` stacks a block ``L`` times; ``Residual(block, weight)`` adds a skip.  On inputs
+``x1`` (n1 x d), ``x2`` (n2 x d) the input kernel is ``x1 x2^T / d`` (NTK zero), as in
+neural-tangents (Novak et al., ICLR 2020), and :meth:`Network.kernel` returns the output kernels.
+
+>>> import numpy as np, symkernel as sk
+>>> net = sk.nn.serial(sk.nn.Dense(2.0, 0.1), sk.nn.Activation("relu"), sk.nn.Dense(2.0, 0.1))
+>>> x = np.array([[1.0, 0.0], [0.6, 0.8]])
+>>> k = net.kernel(x)
+>>> k.nngp.round(6)
+array([[1.2     , 0.873788],
+       [0.873788, 1.2     ]])
+>>> k.ntk.round(6)
+array([[2.3     , 1.377482],
+       [1.377482, 2.3     ]])
+
+Exact, in ``q_1 = |x_1|^2/d``, ``q_2`` and ``c = x_1.x_2/d`` (the arc-cosine kernel of Cho & Saul,
+NeurIPS 2009):
+
+>>> import sympy as sp
+>>> sw2 = sp.Symbol("sigma_w2", positive=True)
+>>> sym = sk.nn.serial(sk.nn.Dense(sw2, 0), sk.nn.Activation("relu"), sk.nn.Dense(1, 0)).symbolic()
+>>> sp.simplify(sym.nngp)
+sigma_w2*(2*c*asin(c/(sqrt(q_1)*sqrt(q_2))) + pi*c + 2*sqrt(q_1)*sqrt(q_2)*sqrt((-c**2 + q_1*q_2)/(q_1*q_2)))/(4*pi)
+"""
+from dataclasses import dataclass
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symkernel.errors import InvalidInputError, NoClosedFormError
+from symkernel.numerics import check_dps, working
+from symkernel.core.parsing import to_sympy
+from symkernel.core.symbols import rho
+from symkernel.theory.meanfield import mean_field
+from .layers import Activation, Dense, Layer, State
+from .pair import a, b
+
+#: symbols of the symbolic kernel: squared norms and inner product of the inputs over d
+q1, q2, c = sp.symbols("q_1 q_2 c", real=True)
+_Q1, _Q2 = sp.symbols("q_1 q_2", positive=True)
+
+#: most entries of the dps path (each entry is a nested quadrature where no closed form exists)
+MAX_DPS_ENTRIES = 400
+
+
+class Residual(Layer):
+    """``h -> h + weight * block(h)``; the block must end in a Dense layer (fresh weights make
+    skip and branch uncorrelated: ``K' = K + w^2 K_block``, ``Theta' = Theta + w^2 Theta_block``)."""
+
+    def __init__(self, *block, weight=1.0):
+        self.block = serial(*block)
+        last = self.block.flat[-1] if self.block.flat else None
+        if not isinstance(last, Dense):
+            raise InvalidInputError("a Residual block must end in a Dense layer (its fresh weights "
+                                    "make the branch uncorrelated with the skip)")
+        self.weight = to_sympy(weight)
+        if self.weight.is_number and not np.isfinite(float(self.weight)):
+            raise InvalidInputError(f"the branch weight must be finite, got {weight}")
+
+    def __repr__(self):
+        return f"Residual({self.block!r}, weight={self.weight})"
+
+    def transform(self, st, ev):
+        w2 = ev.number(self.weight) ** 2
+        out = self.block.propagate(st, ev)
+        ntk = t1 = t2 = None
+        if st.ntk is not None:
+            ntk, t1, t2 = st.ntk + out.ntk * w2, st.t1 + out.t1 * w2, st.t2 + out.t2 * w2
+        err = None if st.err is None else st.err + out.err * w2
+        err_ntk = None if st.err_ntk is None else st.err_ntk + out.err_ntk * w2
+        m1 = st.m1
+        m2 = st.m2
+        return State(st.nngp + out.nngp * w2, ntk, st.q1 + out.q1 * w2, st.q2 + out.q2 * w2, t1, t2,
+                     m1, m2, st.gaussian and out.gaussian, err, err_ntk)
+
+    def init(self, backend, d_in, d_out):
+        params, d = self.block.init_params(backend, d_in, d_out)
+        if d != d_in:
+            raise InvalidInputError(f"the residual branch maps width {d_in} to {d}: they must match")
+        return params, d_in
+
+    def forward(self, params, h, backend):
+        out, caches = self.block.forward_params(params, h, backend)
+        return h + out * float(self.weight), caches
+
+    def backward(self, params, cache, g, backend):
+        w = float(self.weight)
+        g_in, parts = self.block.backward_params(params, cache, g * w, backend)
+        return g + g_in, parts
+
+
+class Network(Layer):
+    """A chain of layers (built by :func:`serial`)."""
+
+    def __init__(self, layers):
+        flat = []
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise InvalidInputError(f"serial() takes layers (sk.nn.Dense, sk.nn.Activation, ...), "
+                                        f"not {type(layer).__name__}")
+            for part in (layer.flat if isinstance(layer, Network) else [layer]):
+                if flat and isinstance(part, Activation) and isinstance(flat[-1], Activation):
+                    flat[-1] = flat[-1].then(part)    # phi_2(phi_1(h)): one function of a Gaussian
+                else:
+                    flat.append(part)
+        self.flat = flat
+
+    def __repr__(self):
+        return "serial(" + ", ".join(map(repr, self.flat)) + ")"
+
+    def __len__(self):
+        return len(self.flat)
+
+    # -- infinite width ----------------------------------------------------------------------------
+    def propagate(self, st, ev):
+        for layer in self.flat:
+            st = layer.transform(st, ev)
+        return st
+
+    transform = propagate
+
+    def kernel(self, x1, x2=None, dps=None, ntk=True, errors=False, batch_size=None):
+        """The NNGP and NTK of the network's output on the rows of ``x1`` and ``x2`` (default x1):
+        float64 arrays (n1, n2), or mpf arrays when ``dps`` is given (small inputs only).
+
+        ``errors=True`` adds first-order error estimates of the float64 Mehler steps
+        (:mod:`symkernel.nn.pair`; zero where every step has a closed form).  ``batch_size``
+        splits the rows of ``x1`` (and ``x2``) into blocks to bound memory."""
+        X1 = _data(x1, "x1")
+        X2 = X1 if x2 is None else _data(x2, "x2")
+        if X1.shape[1] != X2.shape[1]:
+            raise InvalidInputError(f"x1 has {X1.shape[1]} features and x2 has {X2.shape[1]}")
+        if dps is not None:
+            dps = check_dps(dps)
+            if X1.shape[0] * X2.shape[0] > MAX_DPS_ENTRIES:
+                raise InvalidInputError(f"the dps= path evaluates each of the {X1.shape[0] * X2.shape[0]} "
+                                        f"entries at {dps} digits; give at most {MAX_DPS_ENTRIES} pairs "
+                                        "(or use the float64 default)")
+            return self._kernel_mp(X1, X2, dps, ntk)
+        if batch_size is not None:
+            return self._batched(X1, X2, int(batch_size), ntk, errors)
+        d = X1.shape[1]
+        K0 = X1 @ X2.T / d
+        n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
+        zeros = np.zeros_like(K0)
+        st = State(K0, zeros if ntk else None, n1, n2, np.zeros_like(n1) if ntk else None,
+                   np.zeros_like(n2) if ntk else None, err=zeros if errors else None,
+                   err_ntk=zeros if (errors and ntk) else None)
+        out = self.propagate(st, _Float(errors))
+        return Kernels(out.nngp, out.ntk, out.err, out.err_ntk, "float64")
+
+    def _batched(self, X1, X2, size, ntk, errors):
+        if size < 1:
+            raise InvalidInputError("batch_size must be a positive integer")
+        parts = [[self.kernel(X1[i:i + size], X2[j:j + size], ntk=ntk, errors=errors)
+                  for j in range(0, X2.shape[0], size)] for i in range(0, X1.shape[0], size)]
+
+        def join(attr):
+            if getattr(parts[0][0], attr) is None:
+                return None
+            return np.block([[getattr(p, attr) for p in row] for row in parts])
+        return Kernels(join("nngp"), join("ntk"), join("nngp_error"), join("ntk_error"), "float64")
+
+    def _kernel_mp(self, X1, X2, dps, ntk):
+        with working(dps + 10):
+            M1 = _mp_matrix(X1)
+            M2 = _mp_matrix(X2)
+            d = mpmath.mpf(X1.shape[1])
+            K0 = np.array([[mpmath.fdot(M1[i], M2[j]) / d for j in range(M2.shape[0])]
+                           for i in range(M1.shape[0])], dtype=object)
+            n1 = np.array([mpmath.fdot(r, r) / d for r in M1], dtype=object)
+            n2 = np.array([mpmath.fdot(r, r) / d for r in M2], dtype=object)
+            zero = mpmath.mpf(0)
+            st = State(K0, (K0 * 0 + zero) if ntk else None, n1, n2,
+                       (n1 * 0 + zero) if ntk else None, (n2 * 0 + zero) if ntk else None)
+            out = self.propagate(st, _Mp())
+        with working(dps):
+            rnd = np.vectorize(lambda v: +v, otypes=[object])
+            return Kernels(rnd(out.nngp), None if out.ntk is None else rnd(out.ntk), None, None,
+                           f"mpmath at {dps} digits (closed forms evaluated, or nested quadrature: estimated)")
+
+    def symbolic(self, ntk=True):
+        """Exact NNGP and NTK of two inputs as SymPy expressions in ``q_1 = |x_1|^2/d``,
+        ``q_2 = |x_2|^2/d`` and ``c = x_1.x_2/d`` (and any symbolic sigma_w2, sigma_b2)."""
+        st = State(np.array([[c]], dtype=object), np.array([[sp.Integer(0)]], dtype=object) if ntk else None,
+                   np.array([_Q1], dtype=object), np.array([_Q2], dtype=object),
+                   np.array([sp.Integer(0)], dtype=object) if ntk else None,
+                   np.array([sp.Integer(0)], dtype=object) if ntk else None)
+        out = self.propagate(st, _Sym())
+        back = {_Q1: q1, _Q2: q2}
+        nngp = out.nngp[0, 0].subs(back)
+        theta = None if out.ntk is None else out.ntk[0, 0].subs(back)
+        return SymbolicKernels(nngp, theta)
+
+    # -- finite width -----------------------------------------------------------------------------
+    def init_params(self, backend, d_in, width, d_out=None):
+        """Random parameters for width ``width`` (the last Dense maps to ``d_out``, default width)."""
+        params, d = [], d_in
+        last = max((i for i, layer in enumerate(self.flat) if isinstance(layer, Dense)), default=-1)
+        for i, layer in enumerate(self.flat):
+            p, d = layer.init(backend, d, d_out if (i == last and d_out is not None) else width)
+            params.append(p)
+        return params, d
+
+    def forward_params(self, params, h, backend):
+        caches = []
+        for layer, p in zip(self.flat, params):
+            h, cache = layer.forward(p, h, backend)
+            caches.append(cache)
+        return h, caches
+
+    def backward_params(self, params, caches, g, backend):
+        parts = []
+        for layer, p, cache in zip(reversed(self.flat), reversed(params), reversed(caches)):
+            g, more = layer.backward(p, cache, g, backend)
+            parts.extend(more)
+        return g, parts
+
+    # -- mean field ---------------------------------------------------------------------------------
+    def mean_field_block(self):
+        """``(phi, sigma_w2, sigma_b2)`` when the network is a repetition of Dense -> Activation
+        (the setting of the mean-field theory), else an InvalidInputError saying why."""
+        pairs = [(self.flat[i], self.flat[i + 1]) for i in range(0, len(self.flat) - 1, 2)]
+        ok = pairs and all(isinstance(dn, Dense) and isinstance(ac, Activation) for dn, ac in pairs)
+        tail = self.flat[2 * len(pairs):]
+        if not ok or any(not isinstance(t, Dense) for t in tail) or len(tail) > 1:
+            raise InvalidInputError("mean-field diagnostics need Dense -> Activation blocks repeated "
+                                    "(optionally a final Dense readout)")
+        first = pairs[0]
+        for dn, ac in pairs[1:]:
+            if (dn.sigma_w2, dn.sigma_b2, ac.act.expr) != (first[0].sigma_w2, first[0].sigma_b2, first[1].act.expr):
+                raise InvalidInputError("mean-field diagnostics need the same Dense -> Activation block at "
+                                        "every layer")
+        return first[1].act, first[0].sigma_w2, first[0].sigma_b2
+
+    def mean_field(self, q0=1):
+        """Mean-field diagnostics of the repeated block (q*, chi_1, depth scales: Poole et al.,
+        NeurIPS 2016; Schoenholz et al., ICLR 2017) through :func:`symkernel.mean_field`."""
+        act, sw2, sb2 = self.mean_field_block()
+        return mean_field(act, sw2, sb2, q0=q0)
+
+
+def serial(*layers):
+    """Chain layers into a :class:`Network` (``serial(Dense(...), Activation("tanh"), Dense(...))``)."""
+    return Network(layers)
+
+
+def repeat(block, depth):
+    """``block`` stacked ``depth`` times (a positive integer)."""
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise InvalidInputError(f"depth must be a positive integer, got {depth!r}")
+    if depth > 10_000:
+        raise InvalidInputError(f"depth {depth} exceeds 10000 layers")
+    block = block if isinstance(block, Network) else serial(block)
+    return Network([block] * int(depth))
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """The output kernels: ``nngp`` and ``ntk`` (arrays n1 x n2), error estimates, and how."""
+
+    nngp: object
+    ntk: object
+    nngp_error: object = None
+    ntk_error: object = None
+    method: str = "float64"
+
+
+@dataclass(frozen=True)
+class SymbolicKernels:
+    """Exact NNGP and NTK as SymPy expressions in ``q_1, q_2, c`` (:data:`q1`, :data:`q2`, :data:`c`)."""
+
+    nngp: sp.Expr
+    ntk: sp.Expr
+
+    def latex(self):
+        out = r"K(x_1, x_2) = " + sp.latex(self.nngp)
+        if self.ntk is not None:
+            out += r", \quad \Theta(x_1, x_2) = " + sp.latex(self.ntk)
+        return out
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
+
+
+# -- evaluators: one transform, three arithmetics ------------------------------------------------------
+class _Float:
+    def __init__(self, errors=False):
+        self.errors = errors
+
+    @staticmethod
+    def number(v):
+        if not v.is_number:
+            raise InvalidInputError(f"{v} is symbolic: give numbers for the float64 kernel, or use "
+                                    "net.symbolic()")
+        return float(v)
+
+    @staticmethod
+    def step(pk, q1, q2, K, ntk):
+        return pk.float_step(q1[:, None], q2[None, :], K, ntk=ntk)
+
+    @staticmethod
+    def diag(pk, q, ntk):
+        return pk.float_diag(q, ntk=ntk)
+
+    sqrt = staticmethod(np.sqrt)
+    outer = staticmethod(np.multiply.outer)
+
+    @staticmethod
+    def check_positive(v1, v2, name):
+        if (v1 <= 0).any() or (v2 <= 0).any():
+            raise InvalidInputError(f"{name} of features with zero variance (an input maps to a constant)")
+
+
+class _Mp:
+    errors = False
+
+    @staticmethod
+    def number(v):
+        if not v.is_number:
+            raise InvalidInputError(f"{v} is symbolic: give numbers, or use net.symbolic()")
+        return mpmath.mpf(sp.Float(v, mpmath.mp.dps + 5)) if not v.is_Rational else \
+            mpmath.mpf(int(v.p)) / int(v.q)
+
+    @staticmethod
+    def step(pk, q1, q2, K, ntk):
+        F = np.empty(K.shape, dtype=object)
+        D = np.empty(K.shape, dtype=object) if ntk else None
+        for i in range(K.shape[0]):
+            for j in range(K.shape[1]):
+                f, d = pk.mp_step(q1[i], q2[j], K[i, j], ntk)
+                F[i, j] = f
+                if ntk:
+                    D[i, j] = d
+        return F, D, (None, None)
+
+    @classmethod
+    def diag(cls, pk, q, ntk):
+        pairs = [pk.mp_step(v, v, v, ntk) for v in q]
+        F = np.array([p[0] for p in pairs], dtype=object)
+        D = np.array([p[1] for p in pairs], dtype=object) if ntk else None
+        return F, D, np.array([pk.mp_mean(v) for v in q], dtype=object)
+
+    sqrt = staticmethod(np.vectorize(mpmath.sqrt, otypes=[object]))
+    outer = staticmethod(np.multiply.outer)
+
+    @staticmethod
+    def check_positive(v1, v2, name):
+        if any(v <= 0 for v in list(v1) + list(v2)):
+            raise InvalidInputError(f"{name} of features with zero variance (an input maps to a constant)")
+
+
+class _Sym:
+    errors = False
+
+    @staticmethod
+    def number(v):
+        return v
+
+    @staticmethod
+    def _closed(pk, which):
+        expr = pk.exact_nngp if which == "F" else pk.exact_ntk_factor
+        if expr is None:
+            if which == "D":
+                pk.require_derivative()
+            raise NoClosedFormError(f"no closed form of the {'NNGP' if which == 'F' else 'NTK'} step of "
+                                    f"{pk.act.name} for two inputs; use the float64 or dps= kernel")
+        return expr
+
+    @classmethod
+    def _subs(cls, expr, u, v, cov):
+        return expr.subs({a: sp.sqrt(u), b: sp.sqrt(v)}).subs(rho, cov / sp.sqrt(u * v))
+
+    @classmethod
+    def step(cls, pk, q1, q2, K, ntk):
+        F = np.array([[cls._subs(cls._closed(pk, "F"), q1[0], q2[0], K[0, 0])]], dtype=object)
+        D = np.array([[cls._subs(cls._closed(pk, "D"), q1[0], q2[0], K[0, 0])]], dtype=object) if ntk else None
+        return F, D, (None, None)
+
+    @classmethod
+    def diag(cls, pk, q, ntk):
+        F = np.array([sp.simplify(cls._closed(pk, "F").subs({a: sp.sqrt(v), b: sp.sqrt(v), rho: 1})) for v in q],
+                     dtype=object)
+        D = np.array([sp.simplify(cls._closed(pk, "D").subs({a: sp.sqrt(v), b: sp.sqrt(v), rho: 1})) for v in q],
+                     dtype=object) if ntk else None
+        if pk.exact_mean is None:
+            raise NoClosedFormError(f"no closed form of the mean of {pk.act.name}")
+        return F, D, np.array([pk.exact_mean.subs(a, sp.sqrt(v)) for v in q], dtype=object)
+
+    sqrt = staticmethod(np.vectorize(sp.sqrt, otypes=[object]))
+    outer = staticmethod(np.multiply.outer)
+
+    @staticmethod
+    def check_positive(v1, v2, name):
+        return None
+
+
+def _data(xs, name):
+    try:
+        arr = np.asarray(xs, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a numeric array (n x d)") from None
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidInputError(f"{name} must be a nonempty 2-D array (n x d), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InvalidInputError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def _mp_matrix(X):
+    """Each float64 entry as the mpf of its exact binary value."""
+    return np.array([[mpmath.mpf(float(v)) for v in row] for row in X], dtype=object)
+
+
+__all__ = ["Kernels", "MAX_DPS_ENTRIES", "Network", "Residual", "SymbolicKernels", "c", "q1", "q2",
+           "repeat", "serial"]
