@@ -1,7 +1,9 @@
 """Bad input (the issue's examples not covered elsewhere): a package error that names the fault,
 raised at once, or the right answer.  The parser's refusals are in test_activations.py, the
 command line's in test_cli.py, random trees in test_bad_input_fuzz.py."""
+import numpy as np
 import pytest
+import sympy as sp
 
 import symkernel as sk
 from symkernel.errors import NotSquareIntegrableError
@@ -107,7 +109,7 @@ def test_large_symbolic_gram_is_refused_at_once_but_exact_numbers_are_answered()
     q = sk.isometry(exact)
     import numpy as np
 
-    assert q.exact and float(q) == pytest.approx(sk.isometry(np.array(exact, dtype=float)), rel=1e-12)
+    assert q.exact and float(q) == pytest.approx(float(sk.isometry(np.array(exact, dtype=float))), rel=1e-12)
 
 
 def test_a_symbol_other_than_x_must_be_declared_real_and_is_then_a_parameter():
@@ -120,3 +122,62 @@ def test_a_symbol_other_than_x_must_be_declared_real_and_is_then_a_parameter():
     assert act.free_parameters == {y}
     w = sp.Symbol("w", positive=True)
     assert sk.isometry_strength(w * sk.x).expr == 1       # affine for every w > 0
+
+
+@pytest.mark.parametrize("bad, what", [
+    ([[1, 2], [3]], r"ragged rows .*row lengths \[2, 1\]"),
+    ([[1.0, [0.5]], [0.5, 1.0]], "ragged rows"),
+    (np.array([[1, 2], [3]], dtype=object), r"nested sequence \[1, 2\]"),
+    (np.array([np.ones(2), np.ones(3)], dtype=object), "nested sequence"),
+    (np.ones((2, 3)), r"square 2-D array .*shape \(2, 3\)"),
+    (np.ones((2, 2, 2)), r"square 2-D array .*shape \(2, 2, 2\)"),
+    (np.array([]), r"empty array, shape \(0,\)"), ([[]], "empty array"), (np.zeros((0, 0)), "n = 0"),
+    (3.0, r"shape \(\)"), ("abc", "a string 'abc'"), ("[[1, 0], [0, 1]]", "a string"), (None, "None"),
+    ({"a": 1}, "dict"), ((r for r in [[1, 0], [0, 1]]), "generator"),
+    ([["1", "0"], ["0", "1"]], "string entries"), (np.eye(2, dtype=bool), "boolean entries"),
+    (np.array([[1, None], [None, 1]], dtype=object), "the entry None"),
+    (np.array([[1, "a"], ["a", 1]], dtype=object), "the entry 'a'"),
+    ([[1, 0.5j], [-0.5j, 1]], "complex"), (np.array([[1, 0.5j], [-0.5j, 1]], dtype=object), "complex entry"),
+    (sp.Matrix([[1, sp.I / 2], [-sp.I / 2, 1]]), "complex entry I/2"),
+    (np.array([[1, sp.Symbol("a")], [sp.Symbol("a"), 1]], dtype=object), "symbolic entry a"),
+    (np.array([[1, 0], [0, 1]], dtype="datetime64[s]"), "datetime64"),
+    (np.zeros((2, 2), dtype=[("a", "f8")]), "structured array"),
+    (np.ma.array(np.eye(2), mask=[[0, 1], [1, 0]]), "masked entries"),
+    (np.array([[10**400, 0], [0, 1]], dtype=object), "beyond float64's range"),
+])
+def test_malformed_gram_matrices_get_a_package_error_naming_the_fault(bad, what):
+    """Once: strings of digits, booleans, dates, masked or structured arrays were read as numbers
+    (isometry 1.0 or 0.0); a huge Python int escaped as OverflowError."""
+    for fn in (sk.isometry, sk.isometry_gap, sk.gram.isometry_float):
+        with pytest.raises(sk.InvalidInputError, match=what):
+            fn(bad)
+
+
+@pytest.mark.parametrize("G", [np.array([[2.0, 1.0], [1.0, 2.0]]), [[2, 1], [1, 2]],
+                               np.array([[2, 1], [1, 2]], dtype=np.int16), sp.Matrix([[2, 1], [1, 2]])])
+def test_isometry_is_a_quantity_whatever_the_input_type(G):
+    q, gap = sk.isometry(G), sk.isometry_gap(G)
+    assert isinstance(q, sk.Quantity) and isinstance(gap, sk.Quantity)
+    assert float(q) == pytest.approx(3**0.5 / 2, rel=1e-15)
+    assert q.kind in ("exact", "certified") and q.provenance.startswith(q.kind)
+
+
+def test_nearly_constant_activation_is_not_refused_as_constant():
+    """sigma = 1 + 1e-9 x: E sigma^2 - c_0^2 = 1e-18 cancelled to 0 in floats ("constant
+    activation"); the mean-reduced dual at 1 keeps it, and after mean-field centering and
+    normalization the network is the linear one (a second path: c_0 = 0, sigma_bar(1) = 1)."""
+    kw = dict(n=3, width=256, depth=2, centering="mean_field", normalization="mean_field",
+              dtype="float64", seed=1)
+    near = sk.simulate_mlp("1 + 1e-9*x", **kw).gram
+    assert np.allclose(near, sk.simulate_mlp("x", **kw).gram, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("kwargs, what", [
+    ({"width": 0}, "width must be an integer >= 1, got 0"),      # once ZeroDivisionError
+    ({"width": 4.7}, "width must be an integer >= 1, got 4.7"),  # once truncated silently to 4
+    ({"width": 10**6}, "GiB of memory"),
+    ({"width": 4, "seed": 2**70}, "seed must be"),
+])
+def test_simulate_jacobian_checks_its_sizes(kwargs, what):
+    with pytest.raises(sk.InvalidInputError, match=what):
+        sk.meanfield.simulate_jacobian("tanh", 1.5, 0.05, depth=2, q1=1.0, **kwargs)

@@ -31,31 +31,61 @@ def random_correlation(seed, n, spread=1.0):
 @given(seeds, st.integers(2, 9))
 def test_isometry_in_unit_interval_and_scale_invariant(seed, n):
     G = random_gram(seed, n)
-    value = sk.isometry(G)
+    value = float(sk.isometry(G))
     assert 0 < value < 1
     for c in (1e-6, 3.0, 1e5):
-        assert sk.isometry(c * G) == pytest.approx(value, rel=1e-10)
-    assert sk.isometry_gap(G) == pytest.approx(-math.log(value), rel=1e-12)
+        assert float(sk.isometry(c * G)) == pytest.approx(value, rel=1e-10)
+    assert float(sk.isometry_gap(G)) == pytest.approx(-math.log(value), rel=1e-12)
+
+
+@given(seeds, st.integers(2, 9))
+def test_certified_isometry_agrees_with_float64_eigenvalues(seed, n):
+    """Two paths that share no code: Arb on the exact integer determinant of the stored entries
+    (the Quantity) and LAPACK eigenvalues in float64 (the float twin), to the float64 error."""
+    G = random_gram(seed, n)
+    q, gap = sk.isometry(G), sk.isometry_gap(G)
+    assert q.kind == gap.kind == "certified" and isinstance(q, sk.Quantity)
+    cond = np.linalg.cond(G)
+    assert float(q) == pytest.approx(gram.isometry_float(G), rel=50 * n * cond * 2.2e-16)
+    assert float(gap) == pytest.approx(gram.isometry_gap_float(G), abs=50 * n * cond * 2.2e-16)
+    with mpmath.workdps(40):
+        assert abs(gap.value(30) + mpmath.log(q.value(30))) < mpmath.mpf(10) ** -28 * gap.value(30)
 
 
 @given(seeds, st.integers(2, 9), st.floats(1e-3, 1e3))
 def test_isometry_is_one_exactly_for_multiples_of_identity(seed, n, c):
-    assert sk.isometry(c * np.eye(n)) == pytest.approx(1.0, abs=1e-14)
-    assert sk.isometry_gap(c * np.eye(n)) == pytest.approx(0.0, abs=1e-14)
+    assert sk.isometry(c * np.eye(n)).expr == 1 and sk.isometry_gap(c * np.eye(n)).expr == 0
+    assert gram.isometry_float(c * np.eye(n)) == pytest.approx(1.0, abs=1e-14)
+    assert gram.isometry_gap_float(c * np.eye(n)) == pytest.approx(0.0, abs=1e-14)
     G = c * np.eye(n)
     i, j = np.random.default_rng(seed).choice(n, 2, replace=False)
     G[i, i] *= 1.1  # any departure from c*I lowers the isometry
-    assert sk.isometry(G) < 1 - 1e-4
+    assert float(sk.isometry(G)) < 1 - 1e-4
     G = c * np.eye(n)
     G[i, j] = G[j, i] = 0.05 * c
-    assert sk.isometry(G) < 1 - 1e-4
+    assert float(sk.isometry(G)) < 1 - 1e-4
+    assert gram.isometry_float(G) < 1 - 1e-4
+
+
+def test_gap_of_a_nearly_scalar_matrix_keeps_its_digits():
+    """G = I + e (E_01 + E_10): gap = -log(1 - e^2)/3 = e^2/3 + ..., which float64 loses entirely
+    (log of 1 - 3e-25); the exact determinant of the stored entries keeps every digit."""
+    e = 1e-12
+    G = np.eye(3)
+    G[0, 1] = G[1, 0] = e
+    assert gram.isometry_gap_float(G) == 0.0
+    with mpmath.workdps(60):
+        ref = -mpmath.log(1 - mpmath.mpf(e) ** 2) / 3
+        assert abs(sk.isometry_gap(G).value(30) - ref) < mpmath.mpf(10) ** -29 * ref
 
 
 @given(seeds, st.integers(3, 8))
 def test_degenerate_gram_gives_zero_isometry_and_infinite_gap(seed, n):
     G = random_gram(seed, n, m=n - 1)  # rank n - 1
-    assert sk.isometry(G) == 0.0
-    assert sk.isometry_gap(G) == math.inf
+    assert sk.isometry(G).expr == 0 and float(sk.isometry(G)) == 0.0
+    assert sk.isometry_gap(G).expr == sp.oo and float(sk.isometry_gap(G)) == math.inf
+    assert "singular to the tolerance" in sk.isometry(G).provenance
+    assert gram.isometry_float(G) == 0.0 and gram.isometry_gap_float(G) == math.inf
     assert gram.potential(np.ones((n, n))) == math.inf
 
 
@@ -64,11 +94,12 @@ def test_no_underflow_and_agreement_with_mpmath_determinant():
     X = rng.standard_normal((60, 240)) * 1e-4
     G = X @ X.T  # det ~ 1e-340 underflows in float64
     assert np.linalg.det(G) == 0.0
-    value = sk.isometry(G)
+    value, q = gram.isometry_float(G), sk.isometry(G)
     with mpmath.workdps(40):
         M = mpmath.matrix(G.tolist())
         ref = mpmath.det(M) ** (mpmath.mpf(1) / 60) / (sum(M[i, i] for i in range(60)) / 60)
         assert abs(value - ref) < 1e-11 * ref
+        assert q.kind == "certified" and abs(q.value(30) - ref) < mpmath.mpf(10) ** -29 * ref
 
 
 def test_exact_isometry_for_sympy_matrices():
@@ -79,7 +110,9 @@ def test_exact_isometry_for_sympy_matrices():
     G = sp.Matrix([[2, 1, 0], [1, 2, 1], [0, 1, 2]])
     q = sk.isometry(G)
     assert sp.simplify(q.expr - sp.root(4, 3) / 2) == 0
-    assert float(q) == pytest.approx(sk.isometry(np.array(G, dtype=float)), rel=1e-14)
+    assert float(q) == pytest.approx(float(sk.isometry(np.array(G, dtype=float))), rel=1e-14)
+    assert sk.isometry(np.array(G, dtype=int)).expr == q.expr            # integers: exact
+    assert sk.isometry([[2, 1, 0], [1, 2, 1], [0, 1, 2]]).expr == q.expr
     gap = sk.isometry_gap(G)
     with mpmath.workdps(30):
         assert abs(gap.value(30) + mpmath.log(q.value(30))) < mpmath.mpf(10) ** -28
@@ -93,7 +126,7 @@ def test_exact_isometry_for_sympy_matrices():
     (np.ones((2, 3)), "square"), (np.ones((1, 1)), "n >= 2"), (np.ones((2, 2, 2)), "square"),
     (np.array([[1.0, 0.5], [0.2, 1.0]]), "symmetric"), (np.array([[1.0, 2.0], [2.0, 1.0]]), "semidefinite"),
     (np.array([[1.0, np.nan], [np.nan, 1.0]]), "NaN"), (np.array([[np.inf, 0], [0, 1.0]]), "NaN"),
-    ([["a", "b"], ["c", "d"]], "numeric"), (sp.Matrix([[1, 2], [2, 1]]), "semidefinite"),
+    ([["a", "b"], ["c", "d"]], "string entries"), (sp.Matrix([[1, 2], [2, 1]]), "semidefinite"),
     (sp.Matrix([[1, 0], [1, 1]]), "symmetric"), (sp.Matrix([[1, 2, 3]]), "square"),
 ])
 def test_bad_input_raises_a_clear_error(bad, words):
@@ -105,7 +138,7 @@ def test_bad_input_raises_a_clear_error(bad, words):
 def test_tolerance_is_stated_and_used():
     G = np.eye(3)
     G[2, 2] = -1e-15  # within 100 n eps of the largest eigenvalue: treated as 0
-    assert sk.isometry(G) == 0.0
+    assert sk.isometry(G).expr == 0 and gram.isometry_float(G) == 0.0
     with pytest.raises(InvalidInputError, match="semidefinite"):
         sk.isometry(G, tol=1e-17)
 
@@ -113,15 +146,16 @@ def test_tolerance_is_stated_and_used():
 def test_torch_tensors_are_accepted():
     torch = pytest.importorskip("torch")
     G = random_gram(3, 5)
-    assert sk.isometry(torch.tensor(G)) == pytest.approx(sk.isometry(G), rel=1e-14)
+    assert float(sk.isometry(torch.tensor(G))) == float(sk.isometry(G))
+    assert float(sk.isometry(torch.tensor(G, dtype=torch.float32))) == pytest.approx(float(sk.isometry(G)), rel=1e-5)
 
 
 @given(seeds, st.integers(2, 8))
 def test_theorem_1_normalizing_never_lowers_isometry(seed, n):
     G = random_gram(seed, n)
     bound = gram.normalization_lower_bound(G)
-    assert bound >= sk.isometry(G)
-    assert sk.isometry(gram.normalized_gram(G)) >= bound * (1 - 1e-12)
+    assert bound >= gram.isometry_float(G)
+    assert float(sk.isometry(gram.normalized_gram(G))) >= bound * (1 - 1e-12)
 
 
 @given(seeds, st.integers(2, 8), st.floats(0.0, 3.0))
@@ -203,7 +237,7 @@ def test_corollary_a3_and_theorem_4_along_the_mean_field_sequence(betas, act):
     seq = gram.gram_sequence(C, act, 40)
     gammas = np.array([gram.potential(G) for G in seq])
     assert np.all(gammas <= gram.potential_bound(gammas[0], beta, np.arange(41)) * (1 + 1e-9) + 1e-300)
-    gaps = np.array([sk.isometry_gap(G) for G in seq])
+    gaps = np.array([gram.isometry_gap_float(G) for G in seq])
     bound = gram.isometry_gap_bound(C, beta, np.arange(41))
     start = gram.isometry_gap_bound_depth(C, beta)
     assert start < 40
@@ -228,19 +262,19 @@ def test_isometry_computes_in_float64_whatever_the_input_type():
     exact = math.sqrt(1 - 0.81)                       # sqrt(det) / (tr/2) for the decimal entries
     h = np.array(M, dtype=np.float16)
     stored = float(h[0, 1])                           # 0.89990234375, the float16 number given
-    assert sk.isometry(h) == pytest.approx(math.sqrt(1 - stored**2), rel=1e-14)
-    assert sk.isometry(h) == pytest.approx(exact, rel=1e-3)          # float16 rounding of 0.9
+    assert float(sk.isometry(h)) == pytest.approx(math.sqrt(1 - stored**2), rel=1e-14)
+    assert float(sk.isometry(h)) == pytest.approx(exact, rel=1e-3)          # float16 rounding of 0.9
     f = np.array(M, dtype=np.float32)
-    assert sk.isometry(f) == pytest.approx(math.sqrt(1 - float(f[0, 1]) ** 2), rel=1e-14)
-    assert sk.isometry(f) == pytest.approx(exact, rel=1e-6)
+    assert float(sk.isometry(f)) == pytest.approx(math.sqrt(1 - float(f[0, 1]) ** 2), rel=1e-14)
+    assert float(sk.isometry(f)) == pytest.approx(exact, rel=1e-6)
     with mpmath.workdps(30):
         objects = np.array([[mpmath.mpf(1), mpmath.mpf("0.9")], [mpmath.mpf("0.9"), mpmath.mpf(1)]],
                            dtype=object)
-    assert sk.isometry(objects) == pytest.approx(exact, rel=1e-14)
-    assert sk.isometry(np.array(M, dtype=object)) == pytest.approx(exact, rel=1e-14)
+    assert float(sk.isometry(objects)) == pytest.approx(exact, rel=1e-14)
+    assert float(sk.isometry(np.array(M, dtype=object))) == pytest.approx(exact, rel=1e-14)
     ints = np.array([[2, 1], [1, 2]], dtype=np.int8)
-    assert sk.isometry(ints) == pytest.approx(math.sqrt(3) / 2, rel=1e-15)
-    assert sk.isometry_gap(h) == pytest.approx(-math.log(math.sqrt(1 - stored**2)), rel=1e-13)
+    assert sk.isometry(ints).expr == sp.sqrt(3) / 2                     # exact integers: exact
+    assert float(sk.isometry_gap(h)) == pytest.approx(-math.log(math.sqrt(1 - stored**2)), rel=1e-13)
     assert gram.potential(h) == pytest.approx(stored / (1 - stored), rel=1e-14)
     with pytest.raises(InvalidInputError, match="real"):
         sk.isometry(np.array(M, dtype=complex))
@@ -252,8 +286,9 @@ def test_low_precision_gram_of_degenerate_vectors_is_degenerate():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((4, 2)).astype(np.float32)
     G = X @ X.T
-    assert sk.isometry(G) == 0.0 and sk.isometry_gap(G) == math.inf
-    assert sk.isometry(G.astype(np.float64) + 0.5 * np.eye(4)) > 0
+    assert sk.isometry(G).expr == 0 and sk.isometry_gap(G).expr == sp.oo
+    assert gram.isometry_float(G) == 0.0 and gram.isometry_gap_float(G) == math.inf
+    assert float(sk.isometry(G.astype(np.float64) + 0.5 * np.eye(4))) > 0
 
 
 def test_mean_reduced_value_at_one_is_an_enclosure():

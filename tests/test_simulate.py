@@ -111,7 +111,7 @@ def test_residual_branch_slows_the_correlation_map():
     (dict(normalization="weight"), "normalization"), (dict(residual=1.0), "residual"),
     (dict(sigma_w2=-1.0), "sigma_w2"), (dict(sigma_b2=float("nan")), "sigma_b2"),
     (dict(dtype="float16"), "dtype"), (dict(backend="jax"), "backend"), (dict(record="all"), "record"),
-    (dict(order="sideways"), "order"), (dict(weights="orthogonal"), "weights"),
+    (dict(order="sideways"), "order"), (dict(weights="cauchy"), "weights"),
     (dict(order="norm_act", centering="mean_field"), "mean-field"), (dict(n=3, inputs=np.ones((2, 4))), "rows"),
 ])
 def test_bad_arguments(kwargs, words):

@@ -25,7 +25,7 @@ from symkernel.validate import networks as validate
 from symkernel.errors import InvalidInputError
 from symkernel.coefficients.strength import isometry_strength, strength_against_gain
 from symkernel.simulate import simulate_mlp
-from symkernel.theory.gram import isometry
+from symkernel.theory.gram import isometry_float
 
 FIG3_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 FIG_B1_ACTIVATIONS = ("relu", "tanh", "sigmoid", "exp", "sin", "gelu")
@@ -100,7 +100,7 @@ def figures4to6_data(activations=("relu", "tanh", "sigmoid", "exp"), *, n=10, wi
 
 def _safe_isometry(G):
     try:
-        return isometry(G, tol=1e-9)
+        return isometry_float(G, tol=1e-9)
     except InvalidInputError:
         return np.nan
 

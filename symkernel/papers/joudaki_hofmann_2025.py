@@ -6,7 +6,8 @@ else to ``dps`` digits, certified or estimated as each Quantity's provenance say
 ``sqrt(E sigma^2)``), and marks every entry that differs from the published one by more than the
 published rounding (0.005).  The paper computed its table from a truncated Hermite series, which
 is why, e.g., ReLU's exact ``kappa'(1) = 1`` (case 3, polynomial convergence) appears as 0.95
-(case 2) there.
+(case 2) there: the paper's exponential decay for ReLU fails, ``1 - rho_l ~ (9 pi^2/2)/l^2``
+(:mod:`.joudaki_hofmann_2025_case3` derives the constant and measures it; the notes say so).
 
 >>> TABLE_S1_COLUMNS[:4]
 ('C', 'alpha', 'rho*', 'kappa(rho*)')
@@ -18,7 +19,9 @@ from symkernel.theory.dynamics import kernel_dynamics
 from symkernel.core.quantity import combined
 from symkernel.gaussian.expectation import second_moment
 from symkernel.core.quantity import Quantity
+from symkernel.errors import InvalidInputError, NoClosedFormError
 from symkernel.present.tables import Label, Table, Value
+from .joudaki_hofmann_2025_case3 import case3_asymptotics
 
 #: Columns of Table S.1 (docs/theory.md §4), after the activation name.
 TABLE_S1_COLUMNS = ("C", "alpha", "rho*", "kappa(rho*)", "kappa(0)", "kappa'(0)", "kappa'(1)",
@@ -57,6 +60,24 @@ def _derived(name, dps):
                  dyn.kappa_prime_1, dyn.kappa_prime_star, dyn.case]
 
 
+def _case3(dyn):
+    """The derived case-3 asymptotics, or None (other cases, or no closed form to expand)."""
+    if dyn.case != 3:
+        return None
+    try:
+        return case3_asymptotics(dyn.kmap)
+    except (NoClosedFormError, InvalidInputError):
+        return None
+
+
+def case3_note(rows):
+    """The table note on the case-3 rows whose published convergence is exponential."""
+    bad = [r for r in rows if r["case3"] is not None and r["published"][-1] != 3]
+    return " ".join(f"{r['label']} is case 3 (kappa'(1) = 1 exactly): 1 - rho_l ~ C/l^"
+                    f"{r['case3'].exponent}, C = {r['case3'].C_text}, so the exponential decay the paper "
+                    f"lists for it (case {r['published'][-1]}) fails." for r in bad)
+
+
 def table_s1_rows(dps=30, names=None):
     """One dict per activation: ``label``, ``derived`` (Quantities and the case), ``values``
     (mpf to ``dps`` digits), ``published``, ``differs`` (column names off by more than the
@@ -85,7 +106,16 @@ def table_s1_rows(dps=30, names=None):
                            "used the complementary convention for case 3")
             if "case" in differs and dyn.case == 3:
                 reason += f"; kappa'(1) = {dyn.kappa_prime_1.expr} exactly, so Theorem 1 gives case 3"
+        asym = _case3(dyn)
+        if asym is not None:
+            decay = (f"1 - rho_l ~ C/l^{asym.exponent} with C = {asym.C_text} "
+                     "(derived from kappa's expansion at 1; joudaki_hofmann_2025_case3)")
+            if published[-1] != 3:
+                decay = (f"the paper's exponential decay for {label} (case {published[-1]}) fails: "
+                         f"it is polynomial, {decay}")
+            reason = f"{reason}; {decay}" if reason else f"{label}: {decay}"
         rows.append({"label": label, "name": name, "derived": derived, "values": values,
+                     "case3": asym,
                      "published": published, "differs": differs, "agrees": not differs,
                      "reason": reason, "exact": [isinstance(q, Quantity) and q.exact for q in derived]})
     return rows
@@ -120,7 +150,8 @@ def table_s1_table(dps=30):
                       " ".join(f"{p:g}" for p in r["published"])])
     return Table("Joudaki & Hofmann (AISTATS 2025), Table S.1: kernel dynamics (Theorem 1) of normalized activations", cols, cells,
                  agrees=[r["agrees"] for r in rows], reasons=[r["reason"] or "agrees" for r in rows],
-                 notes=[REASON], source="Joudaki & Hofmann (AISTATS 2025)")
+                 notes=[REASON] + ([case3_note(rows)] if case3_note(rows) else []),
+                 source="Joudaki & Hofmann (AISTATS 2025)")
 
 
 __all__ = ["TABLE_S1", "TABLE_S1_COLUMNS", "table_s1_rows", "format_table_s1", "table_s1_table"]

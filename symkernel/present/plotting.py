@@ -110,7 +110,7 @@ def isometry_depth(act, depth=20, *, n=4, rho0=0.5, G0=None, validation=None, re
     beta = isometry_strength(act)
     seq = gram.gram_sequence(G0, act, int(depth), residual=residual)
     layers = np.arange(len(seq))
-    gaps = np.array([gram.isometry_gap(G) for G in seq])
+    gaps = np.array([gram.isometry_gap_float(G) for G in seq])
     gammas = np.array([gram.potential(G) for G in seq])
     b = float(beta.value(15))
     start = gram.isometry_gap_bound_depth(G0, b)

@@ -15,6 +15,7 @@ import numpy as np
 from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError
 from symkernel.theory.meanfield.moments import moments
+from .backends import check_memory, check_seed
 from .mlp import _check_int
 
 
@@ -40,10 +41,12 @@ def simulate_jacobian(act, sigma_w2, sigma_b2, *, width, depth, q1, weights="gau
     if weights not in ("gaussian", "orthogonal"):
         raise InvalidInputError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}")
     sw2, sb2, q1 = float(sigma_w2), float(sigma_b2), float(q1)
-    if not (sw2 > 0 and sb2 >= 0 and q1 > sb2):
-        raise InvalidInputError("need sigma_w2 > 0, sigma_b2 >= 0 and q1 > sigma_b2")
-    n = int(width)
-    rng = np.random.default_rng([int(seed), 3])
+    if not (sw2 > 0 and sb2 >= 0 and q1 > sb2) or not all(map(math.isfinite, (sw2, sb2, q1))):
+        raise InvalidInputError("need finite sigma_w2 > 0, sigma_b2 >= 0 and q1 > sigma_b2, got "
+                                f"{sigma_w2!r}, {sigma_b2!r}, {q1!r}")
+    n = _check_int("width", width, 1)
+    check_memory(3 * 8 * n * n, f"a {n} x {n} Jacobian")
+    rng = np.random.default_rng([check_seed(seed), 3])
     m = moments(act)
     f = act.numpy()
     x = rng.standard_normal(n)

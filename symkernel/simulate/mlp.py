@@ -15,10 +15,15 @@ centering this is LayerNorm without affine parameters), ``'mean_field'`` (divide
 feature divided by its RMS over the batch) or ``None``; an all-zero vector stays zero.  With ``y`` of mean square 1 the seed's
 :math:`x = y/\sqrt d` has unit norm, and the recorded Gram :math:`\langle y_i, y_j\rangle/d` is the seed's.
 
-``weights='explicit'`` draws every ``W`` (d x d normals per layer: the literal network);
-``weights='gram'`` samples ``z`` from its exact conditional law given ``y``: the columns of ``z``
-are i.i.d. :math:`N(0, \sigma_w^2 y y^\top/d_{in})`, so ``z = S g`` with ``S S^T`` that covariance
-and ``g`` an ``n x d`` normal matrix (n·d normals instead of d², same distribution of every record).
+``weights='explicit'`` (alias ``'gaussian'``) draws every ``W`` (d x d normals per layer: the
+literal network); ``weights='gram'`` samples ``z`` from its exact conditional law given ``y``: the
+columns of ``z`` are i.i.d. :math:`N(0, \sigma_w^2 y y^\top/d_{in})`, so ``z = S g`` with ``S S^T``
+that covariance and ``g`` an ``n x d`` normal matrix (n·d normals instead of d², same distribution
+of every record).  Non-Gaussian weights, each entry of mean 0 and variance 1 (Joudaki & Hofmann
+(AISTATS 2025), Proposition 1: the same kernel map in the mean-field limit): ``'rademacher'``
+(:math:`\pm 1`), ``'uniform'`` (on :math:`[-\sqrt 3, \sqrt 3]`) and ``'orthogonal'``
+(:math:`\sqrt{\max(d, d_{in})}` times a Haar matrix with orthonormal rows or columns; entries are
+not independent).  Biases stay Gaussian.
 
 >>> import symkernel as sk
 >>> res = sk.simulate_mlp("relu", n=4, width=64, depth=3, seed=0)
@@ -33,11 +38,14 @@ from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError
 from symkernel.coefficients.hermite import hermite_coefficient
 from symkernel.gaussian.expectation import check_square_integrable, second_moment
+from symkernel.kernels import mean_reduced_dual
 from symkernel.theory.gram import checked_gram
 from .backends import backend as make_backend, check_memory, check_seed, dtype_name
 from .result import SimulationResult
 
 CENTERINGS = ("layer", "mean_field", "batch", None)
+#: weight ensembles; 'explicit' and 'gaussian' are the same (i.i.d. N(0, 1) entries)
+WEIGHTS = ("explicit", "gaussian", "gram", "rademacher", "uniform", "orthogonal")
 NORMALIZATIONS = ("layer", "rms", "mean_field", "batch", None)
 RECORDS = ("gram", "pre_gram", "activations")
 
@@ -78,16 +86,47 @@ def inputs_with_gram(G0, width, seed=0):
     return (L @ Q.T) * math.sqrt(width)
 
 
+def weight_matrix(bk, law, rows, cols):
+    """A ``rows x cols`` weight matrix of the back end ``bk``, entries of mean 0 and variance 1:
+    ``law`` in ``'explicit'`` (normal), ``'rademacher'``, ``'uniform'``, ``'orthogonal'`` (module
+    docstring; Haar via the sign-corrected QR of a normal matrix, Mezzadri 2007)."""
+    big, small = max(rows, cols), min(rows, cols)
+    if law == "explicit":
+        return bk.randn(rows, cols)
+    if bk.name == "torch":
+        t, kw = bk.torch, dict(generator=bk.generator, device=bk.device)
+        if law == "rademacher":
+            return t.randint(0, 2, (rows, cols), **kw).to(bk.dtype) * 2 - 1
+        if law == "uniform":
+            return (t.rand(rows, cols, dtype=bk.dtype, **kw) * 2 - 1) * math.sqrt(3.0)
+        q, r = t.linalg.qr(t.randn(big, small, dtype=bk.dtype, **kw))
+        q = q * t.where(t.diagonal(r) < 0, -1.0, 1.0).to(bk.dtype)
+    else:
+        rng = bk.rng
+        if law == "rademacher":
+            return bk.asarray(2 * rng.integers(0, 2, size=(rows, cols), dtype=np.int8) - 1)
+        if law == "uniform":
+            return bk.asarray(rng.uniform(-math.sqrt(3.0), math.sqrt(3.0), size=(rows, cols)))
+        q, r = np.linalg.qr(rng.standard_normal((big, small)))
+        q = bk.asarray(q * np.where(np.diagonal(r) < 0, -1.0, 1.0))
+    q = q * math.sqrt(big)
+    return q if rows >= cols else q.T
+
+
 def _mean_field_constants(act, centering, normalization):
-    """(c_0, scale) used by mean-field centering / normalization, as floats."""
+    """(c_0, scale) used by mean-field centering / normalization, as floats: ``scale =
+    1/sqrt(sigma_bar(1))`` after centering, ``sigma_bar(1) = E sigma^2 - c_0^2`` the value the
+    theory's layer kernel map divides by (:func:`~symkernel.kernels.mean_reduced_dual` at
+    rho = 1, evaluated without the cancellation of ``E sigma^2 - c_0^2`` in floats), and
+    ``1/sqrt(E sigma^2)`` without centering."""
     c0 = float(hermite_coefficient(act, 0)) if centering == "mean_field" else None
     scale = None
     if normalization == "mean_field":
-        m2 = float(second_moment(act))
-        var = m2 - float(hermite_coefficient(act, 0)) ** 2 if centering is not None else m2
+        var = (mean_reduced_dual(act).result(1, 17).value if centering is not None
+               else second_moment(act).value(17))
         if var <= 0:
             raise InvalidInputError("mean-field normalization is undefined for a constant activation")
-        scale = 1.0 / math.sqrt(var)
+        scale = 1.0 / math.sqrt(float(var))
     return c0, scale
 
 
@@ -146,8 +185,9 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
         raise InvalidInputError(f"order must be 'act_norm' or 'norm_act', got {order!r}")
     if order == "norm_act" and "mean_field" in (centering, normalization):
         raise InvalidInputError("mean-field centering/normalization refer to sigma(Z): use order='act_norm'")
-    if weights not in ("explicit", "gram"):
-        raise InvalidInputError(f"weights must be 'explicit' or 'gram', got {weights!r}")
+    if weights not in WEIGHTS:
+        raise InvalidInputError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    weights = "explicit" if weights == "gaussian" else weights
     record = (record,) if isinstance(record, str) else tuple(record)
     if any(r not in RECORDS for r in record):
         raise InvalidInputError(f"record entries must be among {RECORDS}, got {record!r}")
@@ -162,7 +202,7 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     if inputs is None:
         n = _check_int("n", n, 1)
         check_memory(8 * n * width * (3 + (depth if "activations" in record else 0))
-                     + 8 * width * width * (weights == "explicit"),
+                     + 8 * width * width * (weights != "gram"),
                      f"an MLP of width {width} on {n} inputs")
         inputs = np.random.default_rng([int(seed), 0]).standard_normal((n, width))
     else:
@@ -175,7 +215,7 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
             raise InvalidInputError(f"n={n} but inputs has {inputs.shape[0]} rows")
     n, d0 = inputs.shape
     check_memory(8 * n * width * (3 + (depth if "activations" in record else 0))
-                 + 8 * width * max(width, d0) * (weights == "explicit"),
+                 + 8 * width * max(width, d0) * (weights != "gram"),
                  f"an MLP of width {width} on {n} inputs")
     if residual and d0 != width:
         raise InvalidInputError("a residual branch needs inputs of the same width as the network")
@@ -192,16 +232,16 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     acts = [bk.to_numpy(y).astype(np.float64)] if "activations" in record else None
     r_skip, r_main = residual, math.sqrt(1.0 - residual * residual)
     sw, sb = math.sqrt(sigma_w2), math.sqrt(sigma_b2)
-    work = n * width * (width if weights == "explicit" else n) * depth
+    work = n * width * (n if weights == "gram" else width) * depth
     bar = _progress_bar(depth, work > 1e11 if progress is None else bool(progress))
     try:
         for _ in range(depth):
             d_in = y.shape[1]
-            if weights == "explicit":
-                z = (y @ bk.randn(width, d_in).T) * (sw / math.sqrt(d_in))
-            else:
+            if weights == "gram":
                 K = bk.gram(y) * (sigma_w2 / d_in)
                 z = bk.psd_sqrt(K) @ bk.randn(n, width)
+            else:
+                z = (y @ weight_matrix(bk, weights, width, d_in).T) * (sw / math.sqrt(d_in))
             if sb:
                 z = z + sb * bk.randn(1, width)
             if pre is not None:

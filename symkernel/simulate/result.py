@@ -6,7 +6,7 @@ import numpy as np
 
 from symkernel.core import display
 from symkernel.theory.gram import (
-    default_tolerance, isometry, isometry_gap, normalized_gram, potential,
+    default_tolerance, isometry_float, isometry_gap_float, normalized_gram, potential,
 )
 
 
@@ -39,11 +39,11 @@ class SimulationResult:
     @cached_property
     def isometry(self):
         """Isometry of every layer's Gram matrix, shape ``(L+1,)``."""
-        return np.array([isometry(G, tol=self._tol) for G in self.gram])
+        return np.array([isometry_float(G, tol=self._tol) for G in self.gram])
 
     @cached_property
     def isometry_gap(self):
-        return np.array([isometry_gap(G, tol=self._tol) for G in self.gram])
+        return np.array([isometry_gap_float(G, tol=self._tol) for G in self.gram])
 
     @cached_property
     def potential(self):

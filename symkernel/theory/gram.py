@@ -1,9 +1,11 @@
-r"""Isometry of Gram matrices and the mean-field Gram map (Joudaki, Daneshmand & Bach (NeurIPS 2023), Joudaki, Daneshmand, Bach).
+r"""Isometry of Gram matrices and the mean-field Gram map (Joudaki, Daneshmand & Bach (NeurIPS 2023)).
 
 * Isometry (Def. 1) :math:`\mathcal I(G) = \det(G)^{1/n} / (\operatorname{tr} G / n) \in [0, 1]`
   and the isometry gap :math:`-\log \mathcal I(G)` (0 for ``G`` proportional to the identity,
-  :math:`\infty` for a degenerate ``G``).  Floats come from the eigenvalues (a sum of logarithms,
-  no underflow at n = 100); SymPy matrices give exact :class:`~symkernel.Quantity` objects.
+  :math:`\infty` for a degenerate ``G``).  SymPy matrices and small rational ones give exact
+  values; float matrices certified ones, from the exact integer determinant of their stored
+  entries (float64 eigenvalues, a sum of logarithms with no underflow at n = 100, check them,
+  call near-zero eigenvalues zero and give the float64 twins).
 * Potential (Def. 4) :math:`\gamma(G) = \max_{i\ne j} |\tilde G_{ij}|/(1-|\tilde G_{ij}|)`,
   :math:`\tilde G_{ij} = G_{ij}/\sqrt{G_{ii}G_{jj}}`.
 * Theorem 1: :math:`\mathcal I(\tilde G) \ge \mathcal I(G)(1 + \operatorname{var}(a)/\bar a^2)`,
@@ -15,25 +17,35 @@ r"""Isometry of Gram matrices and the mean-field Gram map (Joudaki, Daneshmand &
   normalization; Theorem A.2), its variant without centering (:math:`\hat\sigma` in place of
   :math:`\bar\sigma`), and the residual mixing :math:`(1-r^2)G^+ + r^2 G` (Joudaki & Hofmann (AISTATS 2025), Prop. 2).
 
+Both return a :class:`~symkernel.Quantity` for every input type (exact, certified from the
+exact determinant of the stored floats, or estimated for very large float matrices); the float64
+twins :func:`isometry_float` and :func:`isometry_gap_float` return floats.
+
 >>> import numpy as np, sympy as sp, symkernel as sk
->>> round(sk.isometry(np.array([[2.0, 1.0], [1.0, 2.0]])), 12)
-0.866025403784
+>>> q = sk.isometry(np.array([[2.0, 1.0], [1.0, 2.0]]))
+>>> round(float(q), 12), q.kind
+(0.866025403784, 'certified')
 >>> sk.isometry(sp.Matrix([[2, 1], [1, 2]])).expr
 sqrt(3)/2
->>> sk.isometry_gap(np.ones((3, 3)))
-inf
+>>> sk.isometry_gap(np.ones((3, 3))).expr
+oo
 """
 import math
+import numbers
 from collections import namedtuple
+from fractions import Fraction
 
+import mpmath
 import numpy as np
 import sympy as sp
+from flint import arb, fmpz_mat
 
-from symkernel.numerics import serialized
+from symkernel.numerics import GUARD, Result, meets, serialized, settle
+from symkernel.numerics.combine import from_ball
 from symkernel.core.parsing import to_sympy
 
 from symkernel.core.activations import Activation, as_activation
-from symkernel.errors import InvalidInputError, NoClosedFormError
+from symkernel.errors import InvalidInputError, NoClosedFormError, PrecisionError
 from symkernel.core.quantity import Quantity
 from symkernel.core.symbols import rho as rho_symbol
 from .dynamics import layer_kernel_map
@@ -48,32 +60,114 @@ def _is_sympy(G):
     return isinstance(G, sp.MatrixBase)
 
 
-def _to_numpy(G):
-    """``(arr, eps_in)``: a float64 ndarray from a NumPy array (any real dtype: float16/32/64,
-    integers, object arrays of Python/mpmath/SymPy numbers), nested lists or a torch tensor, and
-    the unit roundoff of the input's floating type when it is coarser than float64 (else 0).
-    Entries are taken as the numbers they store (rounded to float64 when finer); all arithmetic
-    is float64."""
+_ALLOWED = "an n x n array of real numbers (NumPy array, nested lists, torch tensor) or a SymPy Matrix"
+
+
+def _refuse(what):
+    raise InvalidInputError(f"not a Gram matrix: {what} (allowed: {_ALLOWED})")
+
+
+def _short(obj):
+    text = repr(obj)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_exact_rational(e):
+    return (isinstance(e, (int, np.integer, Fraction)) and not isinstance(e, (bool, np.bool_))) or \
+        (isinstance(e, sp.Basic) and e.is_Rational)
+
+
+def _real_entry(e):
+    """``e`` as a float64; InvalidInputError naming what it is when it is not a real number."""
+    if isinstance(e, (bool, np.bool_)):
+        _refuse(f"a boolean entry {e!r}")
+    if e is None or isinstance(e, (str, bytes)):
+        _refuse(f"the entry {_short(e)}")
+    if isinstance(e, (list, tuple, np.ndarray)) or (hasattr(e, "__len__") and not isinstance(e, sp.Basic)):
+        _refuse(f"a nested sequence {_short(e)} as an entry (ragged rows?)")
+    if isinstance(e, (complex, np.complexfloating, mpmath.mpc)):
+        _refuse(f"the complex entry {e!r}: a Gram matrix is real")
+    if isinstance(e, sp.Basic):
+        if not isinstance(e, sp.Expr) or e.free_symbols:
+            _refuse(f"the symbolic entry {_short(e)}: pass a sympy.Matrix for symbolic entries")
+        if e.is_extended_real is False:
+            _refuse(f"the complex entry {_short(e)}: a Gram matrix is real")
+    elif not isinstance(e, (numbers.Real, mpmath.mpf)):
+        _refuse(f"an entry of type {type(e).__name__} ({_short(e)})")
+    try:
+        return float(e)
+    except OverflowError:
+        raise InvalidInputError(f"the entry {_short(e)} is beyond float64's range: scale the matrix "
+                                "(the isometry is scale invariant) or pass a sympy.Matrix") from None
+    except (TypeError, ValueError) as exc:
+        _refuse(f"the entry {_short(e)} ({exc})")
+
+
+def _raw_array(G):
+    """``(raw, eps_in, rational)``: ``G`` as an ndarray (no conversion yet), the unit roundoff of
+    its floating type when coarser than float64 (else 0), and whether every entry is an exact
+    rational (Python/NumPy integers, ``fractions.Fraction``, SymPy rationals).  Strings, booleans,
+    dates, structured or masked arrays, ragged rows, complex or symbolic entries: InvalidInputError."""
+    if isinstance(G, (str, bytes, bytearray)):
+        _refuse(f"a string {_short(G)}")
+    if G is None or isinstance(G, (dict, set, frozenset)) or (
+            hasattr(G, "__next__") and not isinstance(G, np.ndarray)):
+        _refuse(f"{type(G).__name__} {_short(G)}")
     eps_in = 0.0
     if type(G).__module__.startswith("torch"):
         import torch
 
         G = G.detach().cpu()
         if G.is_complex():
-            raise InvalidInputError("a Gram matrix must be real, got a complex tensor")
+            _refuse("a complex tensor: a Gram matrix is real")
+        if G.dtype == torch.bool:
+            _refuse("a boolean tensor")
         if G.is_floating_point():
             eps_in = float(torch.finfo(G.dtype).eps)
         G = G.double().numpy()
-    probe = G if isinstance(G, np.ndarray) else None
-    if probe is not None and np.issubdtype(probe.dtype, np.complexfloating):
-        raise InvalidInputError("a Gram matrix must be real, got a complex array")
-    if probe is not None and np.issubdtype(probe.dtype, np.floating):
-        eps_in = float(np.finfo(probe.dtype).eps)
+    if isinstance(G, np.ma.MaskedArray):
+        if np.ma.getmaskarray(G).any():
+            _refuse("a masked array with masked entries")
+        G = G.data
     try:
-        arr = np.asarray(G, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"a Gram matrix must be a numeric square array: {exc}") from None
-    return arr, (eps_in if eps_in > np.finfo(np.float64).eps else 0.0)
+        raw = np.asarray(G)
+    except ValueError:  # NumPy refuses ragged nested sequences
+        lengths = [len(r) if hasattr(r, "__len__") else "a number" for r in G] \
+            if isinstance(G, (list, tuple)) else "uneven"
+        _refuse(f"ragged rows or nested entries (row lengths {lengths})")
+    kind = raw.dtype.kind
+    if kind == "O" and raw.ndim == 0 and not isinstance(raw[()], (numbers.Real, sp.Basic, mpmath.mpf)):
+        _refuse(f"{type(raw[()]).__name__} {_short(raw[()])}")
+    refused = {"b": "boolean entries", "U": "string entries", "S": "byte-string entries",
+               "M": "dates (datetime64)", "m": "time spans (timedelta64)", "V": "a structured array",
+               "c": "a complex array: a Gram matrix is real"}
+    if kind in refused:
+        _refuse(f"{refused[kind]} (dtype {raw.dtype})")
+    if kind == "f" and raw.dtype.itemsize < 8:
+        eps_in = float(np.finfo(raw.dtype).eps)
+    rational = kind in "iu"
+    if kind == "O":
+        if raw.ndim == 2 and raw.shape[0] != raw.shape[1]:
+            raise InvalidInputError(f"a Gram matrix must be a square 2-D array (n x n), got shape {raw.shape}")
+        values = [_real_entry(e) for e in raw.flat]
+        rational = all(_is_exact_rational(e) for e in raw.flat)
+        raw = np.array(values, dtype=np.float64).reshape(raw.shape) if not rational else raw
+    return raw, eps_in, rational
+
+
+def _to_numpy(G):
+    """``(arr, eps_in)``: a float64 ndarray from a NumPy array (any real dtype: float16/32/64,
+    integers, object arrays of Python/mpmath/SymPy numbers), nested lists or a torch tensor, and
+    the unit roundoff of the input's floating type when it is coarser than float64 (else 0).
+    Entries are taken as the numbers they store (rounded to float64 when finer); all arithmetic
+    is float64."""
+    raw, eps_in, rational = _raw_array(G)
+    if raw.dtype == object:
+        arr = np.array([_real_entry(e) for e in raw.flat], dtype=np.float64).reshape(raw.shape)
+    else:
+        with np.errstate(over="ignore"):
+            arr = raw.astype(np.float64)
+    return arr, eps_in
 
 
 def default_tolerance(n, dtype=np.float64):
@@ -89,13 +183,15 @@ def _check_numeric(G, tol):
     is float64."""
     arr, eps_in = _to_numpy(G)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise InvalidInputError(f"a Gram matrix must be square, got shape {arr.shape}")
+        empty = "an empty array, " if arr.size == 0 else ""
+        raise InvalidInputError(f"a Gram matrix must be a square 2-D array (n x n), got {empty}shape {arr.shape}")
     n = arr.shape[0]
     if n < 2:
         raise InvalidInputError(f"isometry needs n >= 2 vectors, got n = {n}")
     if not np.all(np.isfinite(arr)):
         raise InvalidInputError("the Gram matrix has NaN or infinite entries")
-    tol = default_tolerance(n) + n * eps_in if tol is None else float(tol)
+    tol = default_tolerance(n) + n * (eps_in if eps_in > np.finfo(np.float64).eps else 0.0) \
+        if tol is None else float(tol)
     scale = float(np.max(np.abs(arr)))
     if np.max(np.abs(arr - arr.T)) > tol * max(scale, np.finfo(float).tiny):
         raise InvalidInputError(f"the Gram matrix is not symmetric (beyond relative tolerance {tol:.3g})")
@@ -103,8 +199,10 @@ def _check_numeric(G, tol):
 
 
 def _eigenvalues(arr, tol):
-    """Eigenvalues (ascending) of a symmetric array; PSD checked to ``tol`` relative to the largest."""
-    lam = np.linalg.eigvalsh(arr)
+    """Eigenvalues (ascending) of a symmetric array and the largest (clipped at 0); PSD checked to
+    ``tol`` relative to the largest.  A diagonal array's are its diagonal (no LAPACK call)."""
+    diagonal = np.diag(arr)
+    lam = np.sort(diagonal) if not (arr - np.diag(diagonal)).any() else np.linalg.eigvalsh(arr)
     top = max(lam[-1], 0.0)
     if lam[0] < -tol * top or (top == 0 and lam[0] < 0):
         raise InvalidInputError(f"the Gram matrix is not positive semidefinite: smallest eigenvalue "
@@ -135,6 +233,11 @@ def _check_sympy(G):
         raise InvalidInputError(f"a Gram matrix must be square, got shape {G.shape}")
     if G.rows < 2:
         raise InvalidInputError(f"isometry needs n >= 2 vectors, got n = {G.rows}")
+    for e in G:
+        if not isinstance(e, sp.Expr):
+            _refuse(f"the entry {_short(e)}, not a number or an expression")
+        if e.is_extended_real is False:
+            _refuse(f"the complex entry {_short(e)}: a Gram matrix is real")
     if any(e.has(sp.oo, -sp.oo, sp.zoo, sp.nan) for e in G):
         raise InvalidInputError("the Gram matrix has NaN or infinite entries")
     if G.free_symbols and G.rows > MAX_SYMBOLIC_SIZE:
@@ -149,6 +252,143 @@ def _check_sympy(G):
     return G
 
 
+#: the largest matrix of exact rationals (Python or NumPy integers, ``fractions.Fraction``, SymPy
+#: rationals; not a SymPy Matrix) sent to the exact SymPy path (16x16: about 0.4 s); larger ones
+#: are computed from their float64 values
+MAX_RATIONAL_SIZE = 16
+
+#: budget ``n^4 bits`` of the exact integer determinant of a float matrix (FLINT's multimodular
+#: ``fmpz_mat.det``: about 1 s at n = 200 with 64-bit entries); beyond it float64 eigenvalues
+EXACT_DET_BUDGET = 200**4 * 64
+
+
+def _as_exact(G):
+    """A SymPy Matrix for a SymPy matrix or a small matrix of exact rationals, else ``None``."""
+    if _is_sympy(G):
+        return G
+    if type(G).__module__.startswith("torch"):
+        return None
+    raw, _, rational = _raw_array(G)
+    if rational and raw.ndim == 2 and raw.shape[0] == raw.shape[1] and 2 <= raw.shape[0] <= MAX_RATIONAL_SIZE:
+        return sp.Matrix(raw.tolist())
+    return None
+
+
+def _float_isometry(lam, top, tol):
+    if top == 0 or lam[0] <= tol * top:
+        return 0.0
+    lam = lam / top
+    return float(min(np.exp(np.mean(np.log(lam))) / np.mean(lam), 1.0))
+
+
+def isometry_float(G, *, tol=None):
+    r"""The float64 twin of :func:`isometry`: :math:`\exp(\overline{\log\lambda})/\bar\lambda` from
+    the eigenvalues ``lambda`` of ``G`` (LAPACK ``eigvalsh``), a float; 0.0 when the smallest
+    eigenvalue is below ``tol`` times the largest.  Any input :func:`isometry` takes.
+
+    >>> round(isometry_float([[2.0, 1.0], [1.0, 2.0]]), 12)
+    0.866025403784
+    """
+    arr, tol = _check_numeric(G, tol)
+    return _float_isometry(*_eigenvalues(arr, tol), tol)
+
+
+def isometry_gap_float(G, *, tol=None):
+    r"""The float64 twin of :func:`isometry_gap`: :math:`-\log` of :func:`isometry_float`, in
+    :math:`[0, \infty]`.
+
+    >>> isometry_gap_float(np.ones((3, 3)))
+    inf
+    """
+    value = isometry_float(G, tol=tol)
+    return math.inf if value == 0 else max(-math.log(value), 0.0)
+
+
+def _stored_integers(arr):
+    """``(M, bits)``: an object array of Python ints with ``arr == M * 2**E`` exactly (one ``E`` for
+    every entry; it cancels in the isometry) and the bit length of its largest entry."""
+    m, e = np.frexp(arr)
+    mant = (m * 2.0**53).astype(np.int64)  # exact: |m| < 1 carries at most 53 bits
+    e = e.astype(np.int64) - 53
+    nonzero = mant != 0
+    shift = np.where(nonzero, e - int(e[nonzero].min()), 0)
+    return mant.astype(object) << shift.astype(object), int(shift.max()) + 54
+
+
+def _exact_parts(arr, lam):
+    """``(D, S)`` with ``I(G) = n D^{1/n} / S`` exactly for the float64 entries as stored
+    (``D = det M``, ``S = tr M``, :func:`_stored_integers`), as a function computing them once;
+    ``None`` when the determinant is beyond :data:`EXACT_DET_BUDGET`."""
+    n = arr.shape[0]
+    diagonal = not (arr - np.diag(np.diag(arr))).any()
+    if not diagonal and n**4 * 64 > EXACT_DET_BUDGET:
+        return None
+    M, bits = _stored_integers(arr)
+    if not diagonal and n**4 * bits > EXACT_DET_BUDGET:
+        return None
+    cache = []
+
+    def parts():
+        if not cache:
+            D = math.prod(M[i, i] for i in range(n)) if diagonal else int(fmpz_mat(M.tolist()).det())
+            if D <= 0:  # lam[0] > tol * top >= 100 n eps top: the float64 eigenvalues say D > 0
+                raise PrecisionError(f"the exact determinant ({'0' if D == 0 else 'negative'}) "
+                                     f"contradicts the float64 eigenvalues (smallest {lam[0]:.3g})")
+            cache.append((D, sum(M[i, i] for i in range(n))))
+        return cache[0]
+    return parts, ("the exact product of the diagonal entries as stored" if diagonal else
+                   "the exact determinant (FLINT fmpz_mat) of the float64 entries as stored")
+
+
+#: settle's extra working digits for the isometry from exact integers (the gap of a nearly
+#: scalar G cancels: -log10(gap) digits)
+_STEPS = (GUARD, 3 * GUARD, 8 * GUARD, 32 * GUARD)
+
+
+def _numeric_quantity(G, tol, gap):
+    """The Quantity :func:`isometry` (``gap=False``) or :func:`isometry_gap` of a non-SymPy ``G``."""
+    arr, tol = _check_numeric(G, tol)
+    lam, top = _eigenvalues(arr, tol)
+    n = arr.shape[0]
+    symbol = r"-\log \mathcal{I}(G)" if gap else r"\mathcal{I}(G)"
+    if top == 0 or lam[0] <= tol * top:
+        return Quantity(sp.oo if gap else sp.Integer(0), symbol,
+                        f"exact: G is singular to the tolerance (smallest eigenvalue {lam[0]:.3g} "
+                        f"<= {tol:.3g} x largest {top:.3g}), which counts as degenerate")
+    diag = np.diag(arr)
+    if not (arr - np.diag(diag)).any() and np.all(diag == diag[0]):
+        return Quantity(sp.Integer(0 if gap else 1), symbol, "exact: G is a multiple of the identity")
+    exact = _exact_parts(arr, lam)
+    if exact is not None:
+        parts, how = exact
+        method = f"certified: Arb ball arithmetic on {how}"
+
+        def run(wp):
+            D, S = parts()
+            d, s = arb(D), arb(S)
+            ball = (s / n).log() - d.log() / n if gap else n * (d.log() / n).exp() / s
+            return from_ball(ball, True, method)
+        return Quantity(None, symbol, method, lambda dps: settle(run, dps, method, _STEPS))
+    value = _float_isometry(lam, top, tol)
+    lam = lam / top
+    # |d lambda_i| <~ n eps lambda_max (backward stable eigvalsh, Weyl): d log I <~ n eps mean(lambda_max/lambda)
+    rel = n * float(np.finfo(np.float64).eps) * (float(np.mean(1.0 / lam)) + 1.0)
+    value, err = (max(-math.log(value), 0.0), rel) if gap else (value, value * rel)
+    method = (f"estimated: float64 eigenvalues (LAPACK eigvalsh), error about {err:.1e} "
+              f"(n eps lambda_max mean(1/lambda)); exact determinants only up to n^4 bits <= "
+              f"{EXACT_DET_BUDGET:.2g}")
+
+    def numeric(dps):
+        res = Result(mpmath.mpf(value), mpmath.mpf(err), False, method)
+        if not meets(res, dps):
+            raise PrecisionError(f"a {n}x{n} Gram matrix is too large for an exact determinant; its "
+                                 f"float64 eigenvalues give about {res.digits()} digits, short of {dps} "
+                                 f"(+2 guard): use .value({max(res.digits() - 2, 1)}) or "
+                                 "isometry_float / isometry_gap_float")
+        return res
+    return Quantity(None, symbol, method, numeric)
+
+
 def _quantity(expr, symbol):
     return Quantity(to_sympy(expr), symbol, EXACT)
 
@@ -156,47 +396,53 @@ def _quantity(expr, symbol):
 # ---------------------------------------------------------------- isometry, gap, potential
 @serialized
 def isometry(G, *, tol=None):
-    r"""Isometry :math:`\det(G)^{1/n}/(\operatorname{tr}G/n)` (Joudaki, Daneshmand & Bach (NeurIPS 2023), Def. 1).
+    r"""Isometry :math:`\det(G)^{1/n}/(\operatorname{tr}G/n)` (Joudaki, Daneshmand & Bach (NeurIPS 2023), Def. 1),
+    a :class:`~symkernel.Quantity` whatever the input type.
 
-    NumPy/torch/list input (any real dtype; computed in float64): a float from the eigenvalues
-    :math:`\lambda_i`, :math:`\exp(\overline{\log\lambda})/\bar\lambda`; eigenvalues below
-    ``tol`` times the largest count as zero and give 0 (default ``100 n eps`` of float64, plus
-    ``n eps`` of the input type when it is float16/float32: what its rounding can hide).
-    SymPy matrix: an exact Quantity.
-    Non-square, non-symmetric, non-PSD (beyond ``tol``), NaN/inf or n < 2: InvalidInputError.
+    * SymPy matrix, or a matrix of exact rationals (Python/NumPy integers, ``Fraction``, SymPy
+      rationals) up to :data:`MAX_RATIONAL_SIZE`: exact.
+    * Float arrays (NumPy any real dtype, nested lists, torch; checked in float64): exact 0 when
+      an eigenvalue is below ``tol`` times the largest (default ``100 n eps`` of float64, plus
+      ``n eps`` of the input type when it is float16/float32: what its rounding can hide), exact 1
+      for a multiple of the identity, else *certified* from the exact integer determinant of the
+      entries as stored (Arb, any digits), or, beyond :data:`EXACT_DET_BUDGET`, *estimated* from
+      float64 eigenvalues.  :func:`isometry_float` is the float64 twin.
+
+    Not a square 2-D array of real numbers, non-symmetric, non-PSD (beyond ``tol``), NaN/inf or
+    n < 2: InvalidInputError.
 
     >>> import numpy as np
-    >>> isometry(np.eye(4) * 3.0)
-    1.0
+    >>> isometry(np.eye(4) * 3.0).expr
+    1
+    >>> q = isometry(np.array([[2.0, 1.0], [1.0, 2.0]])); q.kind, float(q) == 3**0.5 / 2
+    ('certified', True)
     """
-    if _is_sympy(G):
-        G = _check_sympy(G)
-        n = G.rows
-        det = sp.factor(G.det(method="berkowitz"))
-        if det == 0:
-            return _quantity(0, r"\mathcal{I}(G)")
-        return _quantity(sp.simplify(det ** sp.Rational(1, n) / (G.trace() / n)), r"\mathcal{I}(G)")
-    arr, tol = _check_numeric(G, tol)
-    lam, top = _eigenvalues(arr, tol)
-    if top == 0 or lam[0] <= tol * top:
-        return 0.0
-    lam = lam / top
-    return float(min(np.exp(np.mean(np.log(lam))) / np.mean(lam), 1.0))
+    exact = _as_exact(G)
+    if exact is None:
+        return _numeric_quantity(G, tol, gap=False)
+    G = _check_sympy(exact)
+    n = G.rows
+    det = sp.factor(G.det(method="berkowitz"))
+    if det == 0:
+        return _quantity(0, r"\mathcal{I}(G)")
+    return _quantity(sp.simplify(det ** sp.Rational(1, n) / (G.trace() / n)), r"\mathcal{I}(G)")
 
 
 @serialized
 def isometry_gap(G, *, tol=None):
-    r"""Isometry gap :math:`-\log\mathcal I(G) \in [0, \infty]` (``inf`` for degenerate ``G``).
+    r"""Isometry gap :math:`-\log\mathcal I(G) \in [0, \infty]` (``oo`` for degenerate ``G``), a
+    Quantity as :func:`isometry` (:func:`isometry_gap_float`: the float64 twin).
 
-    >>> import numpy as np
-    >>> round(isometry_gap(np.array([[1.0, 0.5], [0.5, 1.0]])), 12)   # -log sqrt(3/4)
-    0.143841036226
+    >>> import numpy as np, mpmath
+    >>> mpmath.nstr(isometry_gap(np.array([[1.0, 0.5], [0.5, 1.0]])).value(20), 20)   # -log sqrt(3/4)
+    '0.14384103622589046372'
     """
-    value = isometry(G, tol=tol)
-    if isinstance(value, Quantity):
-        gap = sp.oo if value.expr == 0 else sp.simplify(-sp.log(value.expr))
-        return Quantity(gap, r"-\log \mathcal{I}(G)", EXACT)
-    return math.inf if value == 0 else max(-math.log(value), 0.0)
+    exact = _as_exact(G)
+    if exact is None:
+        return _numeric_quantity(G, tol, gap=True)
+    value = isometry(exact, tol=tol)
+    gap = sp.oo if value.expr == 0 else sp.simplify(-sp.log(value.expr))
+    return Quantity(gap, r"-\log \mathcal{I}(G)", EXACT)
 
 
 def normalized_gram(G, *, tol=None):
@@ -289,15 +535,16 @@ def normalization_lower_bound(G, *, tol=None):
     :math:`\mathcal I(\tilde G)`, the isometry after projecting every vector on the unit sphere.
 
     >>> G = [[4.0, 0.0], [0.0, 1.0]]
-    >>> round(normalization_lower_bound(G), 12), isometry(normalized_gram(G))
-    (0.888888888889, 1.0)
+    >>> round(normalization_lower_bound(G), 12), isometry(normalized_gram(G)).expr
+    (0.888888888889, 1)
     """
-    base = isometry(G, tol=tol)
-    if isinstance(base, Quantity):
+    if _is_sympy(G):
+        base = isometry(G, tol=tol)
         a = [sp.sqrt(G[i, i]) for i in range(G.rows)]
         mean = sum(a) / len(a)
         var = sum((ai - mean) ** 2 for ai in a) / len(a)
         return _quantity(sp.simplify(base.expr * (1 + var / mean**2)), r"\mathcal{I}(G)(1+\mathrm{var}(a)/\bar a^2)")
+    base = isometry_float(G, tol=tol)
     a = np.sqrt(np.clip(np.diag(_to_numpy(G)[0]), 0.0, None))
     if np.mean(a) == 0:
         raise InvalidInputError("Theorem 1 needs nonzero vectors")
@@ -351,7 +598,7 @@ def isometry_gap_bound(G0, beta, ell, *, tol=None):
         if i0 == 0:
             return sp.oo
         return 4 * n * to_sympy(beta) ** (-ell) / i0**n
-    i0, beta = isometry(G0, tol=tol), float(beta)
+    i0, beta = isometry_float(G0, tol=tol), float(beta)
     ell = np.asarray(ell, dtype=float)
     if i0 == 0:
         return np.full(ell.shape, np.inf)[()]
@@ -468,7 +715,7 @@ def gram_sequence(G0, kernel, depth, *, centering=True, residual=0, tol=None):
     return seq
 
 
-__all__ = ["isometry", "isometry_gap", "potential", "normalized_gram", "lemma_a4_bounds",
+__all__ = ["isometry", "isometry_gap", "isometry_float", "isometry_gap_float", "potential", "normalized_gram", "lemma_a4_bounds",
            "normalization_lower_bound", "potential_bound", "isometry_gap_bound",
            "isometry_gap_bound_depth", "gram_map", "gram_sequence", "default_tolerance",
            "checked_gram"]

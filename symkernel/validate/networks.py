@@ -26,7 +26,7 @@ from symkernel.core import display
 from symkernel.core.activations import as_activation
 from symkernel.errors import InvalidInputError
 from symkernel.theory.gram import (
-    gram_sequence, isometry as _isometry, isometry_gap as _gap, isometry_gap_bound,
+    gram_sequence, isometry_float as _isometry, isometry_gap_float as _gap, isometry_gap_bound,
     potential as _potential, potential_bound,
 )
 from symkernel.coefficients.strength import isometry_strength
