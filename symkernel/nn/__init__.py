@@ -7,11 +7,12 @@ finite-width network that checks them (:mod:`symkernel.simulate.networks`).  Inf
 kernels: :func:`gp_posterior` (NNGP) and :func:`gradient_flow` (NTK).  Parameterization and input
 kernel as neural-tangents' defaults (Novak et al., ICLR 2020), so numbers compare one to one.
 """
+from . import data
 from .inference import GPPosterior, GradientFlowPrediction, gp_posterior, gradient_flow
 from .layers import Activation, Dense, LayerNorm, RMSNorm, compose
 from .network import Kernels, Network, Residual, SymbolicKernels, c, q1, q2, repeat, serial
 from .pair import PairKernel
 
 __all__ = ["Activation", "Dense", "GPPosterior", "GradientFlowPrediction", "Kernels", "LayerNorm",
-           "Network", "PairKernel", "RMSNorm", "Residual", "SymbolicKernels", "c", "compose",
+           "Network", "PairKernel", "RMSNorm", "Residual", "SymbolicKernels", "c", "compose", "data",
            "gp_posterior", "gradient_flow", "q1", "q2", "repeat", "serial"]
