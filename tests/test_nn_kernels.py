@@ -246,3 +246,24 @@ def test_the_ntk_through_a_jump_is_refused():
     assert np.isfinite(nngp).all()
     with pytest.raises(NoClosedFormError, match="Dirac delta"):
         net.kernel(X)
+
+
+def test_symbolic_depth_of_an_affine_block_equals_the_unrolled_network():
+    L = sp.Symbol("L", integer=True, positive=True)
+    sw2, sb2 = sp.symbols("sigma_w2 sigma_b2", positive=True)
+    block = sk.nn.serial(sk.nn.Dense(sw2, sb2), sk.nn.Residual(sk.nn.Dense(1, 0), weight=sp.Rational(1, 2)))
+    sym = sk.nn.repeat(block, L).symbolic()
+    assert L in sym.ntk.free_symbols
+    x = X[:2]
+    d = x.shape[1]
+    point = {sw2: sp.Rational(3, 2), sb2: sp.Rational(1, 10), sk.nn.q1: x[0] @ x[0] / d,
+             sk.nn.q2: x[1] @ x[1] / d, sk.nn.c: x[0] @ x[1] / d}
+    for depth in (1, 4):
+        unrolled = sk.nn.repeat(sk.nn.serial(sk.nn.Dense(1.5, 0.1), sk.nn.Residual(sk.nn.Dense(1, 0), weight=0.5)),
+                                depth).kernel(x)
+        assert float(sym.nngp.subs(point).subs(L, depth)) == pytest.approx(unrolled.nngp[0, 1], rel=1e-13)
+        assert float(sym.ntk.subs(point).subs(L, depth)) == pytest.approx(unrolled.ntk[0, 1], rel=1e-13)
+    with pytest.raises(NoClosedFormError, match="not affine"):
+        sk.nn.repeat(sk.nn.serial(sk.nn.Dense(sw2, 0), sk.nn.Activation("relu"), sk.nn.Dense(1, 0)), L).symbolic()
+    with pytest.raises(InvalidInputError, match="symbolic"):
+        sk.nn.repeat(block, L).kernel(x)

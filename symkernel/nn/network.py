@@ -250,13 +250,67 @@ def serial(*layers):
 
 
 def repeat(block, depth):
-    """``block`` stacked ``depth`` times (a positive integer)."""
+    """``block`` stacked ``depth`` times: a positive integer, or a SymPy symbol (positive integer)
+    for :meth:`Network.symbolic` when the block is affine in the kernels (Dense layers, residual
+    Dense branches): then ``v_L = M^L v_0`` in closed form (Jordan form of the block's matrix)."""
+    block = block if isinstance(block, Network) else serial(block)
+    if isinstance(depth, sp.Basic) and not depth.is_number:
+        if not (depth.is_integer and depth.is_positive):
+            raise InvalidInputError(f"a symbolic depth must be declared a positive integer "
+                                    f"(sympy.Symbol('{depth}', integer=True, positive=True))")
+        return Network([SymbolicRepeat(block, depth)])
+    if isinstance(depth, sp.Basic):
+        depth = int(depth) if depth.is_Integer else depth
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise InvalidInputError(f"depth must be a positive integer, got {depth!r}")
     if depth > 10_000:
         raise InvalidInputError(f"depth {depth} exceeds 10000 layers")
-    block = block if isinstance(block, Network) else serial(block)
     return Network([block] * int(depth))
+
+
+class SymbolicRepeat(Layer):
+    """A block repeated a symbolic number of times (closed form for affine blocks only)."""
+
+    def __init__(self, block, depth):
+        self.block, self.depth = block, depth
+
+    def __repr__(self):
+        return f"repeat({self.block!r}, {self.depth})"
+
+    def transform(self, st, ev):
+        if not isinstance(ev, _Sym):
+            raise InvalidInputError(f"the depth {self.depth} is symbolic: use net.symbolic(), or give "
+                                    "an integer depth")
+        names = ("K", "T", "Q_1", "Q_2", "T_1", "T_2")
+        syms = sp.symbols(" ".join(f"{n}_in" for n in names))
+        wrap = [np.array([[syms[0]]], dtype=object), np.array([[syms[1]]], dtype=object)] + \
+            [np.array([v], dtype=object) for v in syms[2:]]
+        probe = State(wrap[0], wrap[1], wrap[2], wrap[3], wrap[4], wrap[5])
+        out = self.block.propagate(probe, ev)
+        if out.m1 is not None or not out.gaussian:
+            raise NoClosedFormError("a symbolic depth needs a block that ends with Gaussian, zero-mean "
+                                    "features (ending in a Dense layer)")
+        new = [out.nngp[0, 0], out.ntk[0, 0], out.q1[0], out.q2[0], out.t1[0], out.t2[0]]
+        rows = []
+        for e in new:
+            e = sp.expand(e)
+            try:
+                poly = sp.Poly(e, *syms)
+            except sp.PolynomialError:
+                poly = None
+            if poly is None or poly.total_degree() > 1:
+                raise NoClosedFormError(
+                    f"the block's kernel recursion is not affine ({e} in the input kernels), so "
+                    f"depth {self.depth} has no closed form here: give an integer depth")
+            rows.append([e.coeff(v) for v in syms] + [e.subs({v: 0 for v in syms})])
+        M = sp.Matrix(rows + [[0] * len(syms) + [1]])
+        power = sp.simplify(M ** self.depth)
+        v0 = [st.nngp[0, 0], st.ntk[0, 0], st.q1[0], st.q2[0], st.t1[0], st.t2[0]]
+        vL = power * sp.Matrix(v0 + [1])
+        a2 = [sp.simplify(v) for v in vL[:6]]
+        return State(np.array([[a2[0]]], dtype=object), np.array([[a2[1]]], dtype=object),
+                     np.array([a2[2]], dtype=object), np.array([a2[3]], dtype=object),
+                     np.array([a2[4]], dtype=object), np.array([a2[5]], dtype=object))
 
 
 @dataclass(frozen=True)
