@@ -17,7 +17,7 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.meanfield import moments
-from symkernel.papers import joudaki_hofmann_2025, joudaki_daneshmand_bach_2023_figures, pabari_zhou
+from symkernel.papers import joudaki_hofmann_2025, joudaki_hofmann_2025_case3, joudaki_daneshmand_bach_2023_figures, pabari_zhou
 
 
 def _values(obj):
@@ -62,6 +62,11 @@ CALLS = {
         c.numeric for c in sk.validate.engines("softplus", 2, d)],
     "symkernel.gaussian.numeric.estimate_expectation": lambda d: sk.gaussian.numeric.estimate_expectation(
         sp.tanh(sk.x) ** 2, d)[0],
+    "symkernel.nn.network.Network.kernel": lambda d: list(sk.nn.serial(
+        sk.nn.Dense(2.0, 0.1), sk.nn.Activation("erf"), sk.nn.Dense(1.5, 0.0), sk.nn.Activation("relu"),
+        sk.nn.Dense(1.0, 0.2)).kernel([[1.0, 0.5], [0.3, -2.0]], dps=d).ntk.ravel()),
+    "symkernel.papers.joudaki_hofmann_2025_case3.iterate_exact": lambda d: joudaki_hofmann_2025_case3.iterate_exact(
+        "relu", 0.25, 4, dps=d),
     "symkernel.gaussian.numeric.expectation_of_pieces": lambda d: sk.gaussian.numeric.expectation_of_pieces(
         sk.activation("softsign").pieces, d, absolute=mpmath.mpf(10) ** -60)[0],
 }
@@ -78,6 +83,9 @@ INTERNAL = {
     "symkernel.papers.joudaki_hofmann_2025.format_table_s1", "symkernel.papers.joudaki_hofmann_2025.table_s1_table",
     "symkernel.papers.joudaki_daneshmand_bach_2023.prove_equal", "symkernel.present.plotting.beta_vs_gain",
     "symkernel.core.quantity.evaluate_exact", "symkernel.core.quantity.exact_result",
+    # a float fit of the sequence iterate_exact gives, and its figure
+    "symkernel.papers.joudaki_hofmann_2025_case3.measure_case3_constant",
+    "symkernel.papers.joudaki_hofmann_2025_figures.draw_case3",
 }
 
 

@@ -39,9 +39,12 @@ from .hermite_squares import (
 )
 from .arguments import exact_rational
 from .certified import InnerPlan
+from .hermite_panels import _certified_coefficients
+from .polar import METHOD as POLAR_METHOD, is_softsign, softsign_dual
+from symkernel.numerics.arb import NotCertifiable
 from .precision import _points, _refine, closed_result, mp_lambdify
 from .provenance import (
-    CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE,
+    CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE, POLAR_PROVENANCE,
     PANELS_PROVENANCE, SERIES_PROVENANCE,
 )
 
@@ -112,6 +115,8 @@ class _Dual:
                 return self._series_value(at, dps)
             except PrecisionError:
                 pass
+        if self.softsign:
+            return converge(lambda wp: softsign_dual(at(wp), wp), dps, method=POLAR_METHOD)
         if Nested.applicable(self.act):
             return Nested.of(self.act).value(at(dps + 30), dps)
         return converge(lambda wp: self._quad_nested(at(wp), wp, _degree(wp - dps)), dps,
@@ -130,6 +135,8 @@ class _Dual:
             return self.scale_split[1].provenance + ", times the exact power of 10 squared"
         if _inner_form(self.act) is not None:
             return INNER_ESTIMATED_PROVENANCE
+        if self.softsign:
+            return POLAR_PROVENANCE
         if len(self.act.pieces) == 1:
             if Nested.applicable(self.act):
                 return SERIES_PROVENANCE + " (nested Gauss-Legendre panels where it converges too slowly)"
@@ -137,6 +144,11 @@ class _Dual:
         if Nested.applicable(self.act):
             return PANELS_PROVENANCE
         return NESTED_PROVENANCE
+
+    @cached_property
+    def softsign(self):
+        """True for the softsign x/(1+|x|) (:mod:`.polar`: one angle integral)."""
+        return is_softsign(self.act)
 
     @cached_property
     def odd_split(self):
@@ -184,12 +196,13 @@ class _Dual:
                         method="Hermite series (trapezoidal c_k) with the Parseval tail bound")
 
     def _series_certified(self, at, exact_rho, dps):
-        r"""The Hermite series with proven c_k (the core's Arb expectations of sigma he_k) and the
-        Parseval tail ``(E sigma^2 - sum_{k<=K} c_k^2) |rho|^(K+1)``, all with proven bounds, as a
-        certified Result; None where it would need more than :data:`CERT_TERMS` terms (predicted
-        from the float64 c_k) or a part is not proven."""
+        r"""The Hermite series with proven c_k (:func:`.hermite_panels._certified_coefficients`:
+        all at once from one set of Arb samples) and the Parseval tail
+        ``(E sigma^2 - sum_{k<=K} c_k^2) |rho|^(K+1)``, all with proven bounds, as a certified
+        Result; None where it would need more than :data:`CERT_TERMS` terms (predicted from the
+        float64 c_k) or a part is not proven."""
         rq = _exact_rho(at, exact_rho, dps)
-        if not rq.is_Rational or rq == 0 or abs(rq) >= 1:
+        if not rq.is_Rational or rq == 0 or abs(rq) > 1:
             return None
         try:
             squares, m2f = self.float_coefficients
@@ -199,39 +212,43 @@ class _Dual:
         guess = abs(float(np.polynomial.polynomial.polyval(rf, squares)))
         if not (guess > 0 and m2f > 0):
             return None
-        # predicted terms: float64 Parseval residuals (floored at their 1e-14 noise) times |rho|^(k+1)
-        k = np.arange(min(CERT_TERMS, squares.size - 1) + 1)
-        resid = np.maximum(m2f - np.cumsum(squares[:k.size]), 1e-14 * m2f)
-        with np.errstate(under="ignore"):
-            ok = resid * abs(rf) ** (k + 1.0) <= guess * 10.0 ** (-(dps + 4))
-        if not ok.any():
+        K = _predict_terms(squares, m2f, rf, guess * 10.0 ** (-(dps + 4)))
+        if K is None:
             return None
         m2q = second_moment(self.act)
         if m2q.kind == "estimated":
             return None
+        for _ in range(2):
+            try:
+                mids, errs = _certified_coefficients(self.act, K, dps + 4, scale=guess)
+            except (NotCertifiable, PrecisionError):
+                return None
+            res = self._sum_series(mids, errs, m2q.result(dps + 8), rq, dps)
+            if res is not None:
+                return res
+            K = min(2 * K, CERT_TERMS)
+        return None
+
+    def _sum_series(self, mids, errs, m2, rq, dps):
+        """``sum_k c_k^2 rho^k`` with the proven error of the c_k, of rho's rounding, of the
+        arithmetic and the Parseval tail; a certified Result, or None if short of dps digits."""
         with working(dps + 15):
-            m2 = m2q.result(dps + 8)
             r = mpmath.mpf(rq.p) / rq.q
             er = abs(r) * mpmath.mpf(10) ** (-(dps + 15))          # rounding of an exact rational rho
             total = err = low_sum = mpmath.mpf(0)
             power = mpmath.mpf(1)
-            for k in range(CERT_TERMS + 1):
-                q = self._coefficient(k)
-                if q.kind == "estimated":
-                    return None
-                c = q.result(dps + 8)
-                c2 = c.value * c.value
+            for k, (c, e) in enumerate(zip(mids, errs)):
+                c2 = c * c
                 term = c2 * power
                 total += term
-                err += c.error * (2 * abs(c.value) + c.error) * abs(power)      # |c_k^2 - c~_k^2|
+                err += e * (2 * abs(c) + e) * abs(power)                         # |c_k^2 - c~_k^2|
                 err += c2 * k * (abs(r) + er) ** max(k - 1, 0) * er               # rho rounding
                 err += abs(term) * (k + 2) * mpmath.mpf(10) ** (-(dps + 14))     # arithmetic
-                low_sum += max(abs(c.value) - c.error, 0) ** 2
+                low_sum += max(abs(c) - e, 0) ** 2
                 power *= r
-                tail = max(m2.value + m2.error - low_sum, 0) * (abs(r) + er) ** (k + 1)
-                if total != 0 and err + tail <= abs(total) * mpmath.mpf(10) ** (-(dps + 2)):
-                    return Result(total, err + tail, True, "Hermite series with Arb-certified c_k "
-                                  "and the Parseval tail bound")
+            tail = max(m2.value + m2.error - low_sum, 0) * min(abs(r) + er, 1) ** len(mids)
+            if total != 0 and err + tail <= abs(total) * mpmath.mpf(10) ** (-(dps + 2)):
+                return Result(total, err + tail, True, SERIES_CERTIFIED_METHOD)
         return None
 
     def _coefficient(self, k):
@@ -433,7 +450,34 @@ class _Dual:
         return out
 
 
-CERT_TERMS = 64                       # at most this many proven c_k for a certified series value
+CERT_TERMS = 800                      # at most this many proven c_k for a certified series value
+SERIES_CERTIFIED_METHOD = ("Hermite series with proven c_k (composite Gauss-Legendre panels, "
+                           "Bernstein-ellipse bounds) and the Parseval tail bound")
+
+
+def _predict_terms(squares, m2, r, target):
+    """Terms K with ``resid_K |r|^(K+1) <= target`` (float64 Parseval residuals, extrapolated
+    below their 1e-14 noise as ``log resid ~ a - b sqrt(k)``), or None beyond CERT_TERMS."""
+    resid = m2 - np.cumsum(squares)
+    good = resid > 1e-13 * m2
+    if not good.any():
+        return 16
+    last = int(np.nonzero(good)[0].max())
+    first = max(1, last // 2)
+    if last - first >= 4 and resid[first] > resid[last]:
+        slope = (math.log(resid[first]) - math.log(resid[last])) / (math.sqrt(last) - math.sqrt(first))
+    else:
+        slope = 1.0
+    a = abs(r)
+    for K in range(8, CERT_TERMS + 1, 8):
+        if K <= last:
+            est = max(resid[K], 1e-14 * m2)
+            est = est if resid[K] > 1e-13 * m2 else resid[last] * math.exp(-slope * (math.sqrt(K) - math.sqrt(last)))
+        else:
+            est = resid[last] * math.exp(-slope * (math.sqrt(K) - math.sqrt(last)))
+        if est * a ** (K + 1) <= target:
+            return int(K * 1.15) + 8
+    return None
 NEAR_ONE = 0.99                       # float64: vectorized quadrature for |rho| <= 0.99
 S_NEAR = math.sqrt(1 - NEAR_ONE**2)   # Chebyshev in s on [0, S_NEAR] beyond
 CHEB_NODES = 32

@@ -9,7 +9,10 @@ INNER_ESTIMATED_PROVENANCE = ("estimated: 1D mpmath quadrature over X of the exa
                               "E_W[sigma(rho X + sqrt(1-rho^2) W)], two working precisions agree")
 SERIES_PROVENANCE = ("estimated: Hermite series sum_k c_k^2 rho^k (trapezoidal c_k) with the Parseval tail "
                      "bound (E sigma^2 - sum_{k<=K} c_k^2)|rho|^(K+1), two working precisions agree; "
-                     "certified where at most 64 Arb-certified c_k suffice (Kernel.result says which)")
+                     "certified where at most 800 proven c_k suffice (composite Gauss-Legendre panels, "
+                     "Bernstein-ellipse bounds; Kernel.result says which)")
+POLAR_PROVENANCE = ("estimated: one angle integral of the closed-form radial integral (erfi, Ei) over the "
+                    "sign sectors, tanh-sinh quadrature, two working precisions agree")
 NESTED_PROVENANCE = "estimated: nested 2D mpmath quadrature over (X, W), two working precisions agree"
 PANELS_PROVENANCE = ("estimated: nested Gauss-Legendre panels over (X, W) split at the breakpoints, "
                      "explicit Gaussian tail bound, two working precisions agree")

@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 
 from symkernel.errors import InvalidInputError, NoClosedFormError
-from symkernel.numerics import working
+from symkernel.numerics import check_dps, working
 from symkernel.core.symbols import rho
 from symkernel.theory.dynamics import kernel_dynamics
 
@@ -133,7 +133,7 @@ def iterate_exact(act, rho0, depth, dps=30, gain=None, **params):
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 10**6:
         raise InvalidInputError(f"depth must be an integer in 1..10**6, got {depth!r}")
     f = sp.lambdify(rho, kmap.expr, "mpmath")
-    with working(int(dps)):
+    with working(check_dps(dps)):
         r = mpmath.mpf(rho0)
         if not -1 < r < 1:
             raise InvalidInputError(f"rho0 must lie in (-1, 1), got {rho0}")
