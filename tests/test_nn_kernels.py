@@ -114,9 +114,10 @@ def test_dps_path_matches_the_arc_cosine_formula_at_30_digits():
     assert mpmath.mp.dps == 15
 
 
-def test_dps_path_refuses_activations_without_closed_forms():
-    net = sk.nn.serial(sk.nn.Dense(1.0, 0.0), sk.nn.Activation("tanh"), sk.nn.Dense(1.0, 0.0))
-    with pytest.raises(NoClosedFormError, match="closed form"):
+def test_dps_path_refuses_what_it_cannot_prove():
+    # ELU: no two-gain closed form and two pieces (no proven series coefficients)
+    net = sk.nn.serial(sk.nn.Dense(1.0, 0.0), sk.nn.Activation("elu"), sk.nn.Dense(1.0, 0.0))
+    with pytest.raises(NoClosedFormError, match="analytic piece"):
         net.kernel(X[:2], dps=20)
 
 
@@ -267,3 +268,39 @@ def test_symbolic_depth_of_an_affine_block_equals_the_unrolled_network():
         sk.nn.repeat(sk.nn.serial(sk.nn.Dense(sw2, 0), sk.nn.Activation("relu"), sk.nn.Dense(1, 0)), L).symbolic()
     with pytest.raises(InvalidInputError, match="symbolic"):
         sk.nn.repeat(block, L).kernel(x)
+
+
+def test_dps_series_path_reproduces_the_erf_closed_form_at_30_digits():
+    """Mehler's series with proven coefficients (forced on erf) against the closed form
+    (2/pi) asin(2 c / sqrt((1 + 2 q1)(1 + 2 q2))) of Williams (NeurIPS 1996), written here."""
+    from symkernel.nn.series_mp import SeriesStep
+    step = SeriesStep(sk.activation("erf"))
+    with mpmath.workdps(40):
+        q1, q2, r = mpmath.mpf(7) / 10, mpmath.mpf(19) / 10, mpmath.mpf(3) / 5
+        got = step.value(q1, q2, r, 30)
+        c = r * mpmath.sqrt(q1 * q2)
+        want = 2 / mpmath.pi * mpmath.asin(2 * c / mpmath.sqrt((1 + 2 * q1) * (1 + 2 * q2)))
+        assert abs(got - want) < mpmath.mpf(10) ** -30 * abs(want)
+
+
+def test_dps_path_of_tanh_agrees_with_the_float64_series():
+    net = sk.nn.serial(sk.nn.Dense(2.0, 0.1), sk.nn.Activation("tanh"), sk.nn.Dense(1.5, 0.05))
+    x = np.array([[1.0, 0.0], [0.6, 0.8]])
+    exact, fast = net.kernel(x, dps=25), net.kernel(x)
+    np.testing.assert_allclose(exact.nngp.astype(float), fast.nngp, rtol=1e-14)
+    np.testing.assert_allclose(exact.ntk.astype(float), fast.ntk, rtol=1e-14)
+    assert mpmath.mp.dps == 15
+
+
+@pytest.mark.parametrize("q, r", [(1.3, 0.5), (1.3, 0.95), (0.49, -0.7)])
+def test_elu_series_step_against_the_certified_inner_form_kernel(q, r):
+    """ELU (a kink in phi'', slowly decaying c_k) at equal variances: the float64 Mehler step
+    against sk.dual_kernel / derivative_kernel of elu(sqrt(q) x) (the exact inner expectation and
+    an Arb-certified outer integral)."""
+    pk = pair_kernel("elu")
+    F, D, (eF, eD) = pk.float_step(np.array([[q]]), np.array([[q]]), np.array([[r * q]]))
+    act = sk.activation("elu", gain=sp.sqrt(sp.Rational(str(q))))
+    ref = float(sk.dual_kernel(act)(sp.Rational(str(r)), dps=20))
+    ref_d = float(sk.derivative_kernel(act)(sp.Rational(str(r)), dps=20)) / q
+    assert abs(F[0, 0] - ref) <= eF[0, 0] + 1e-15 and eF[0, 0] < 1e-12
+    assert abs(D[0, 0] - ref_d) <= eD[0, 0] + 1e-15 and eD[0, 0] < 1e-12

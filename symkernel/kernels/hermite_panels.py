@@ -298,4 +298,10 @@ def _certified_coefficients(act, K, dps, scale=None):
     return val
 
 
-__all__ = ["PanelPlan", "METHOD"]
+def certified_coefficients(act, K, dps):
+    """``(mids, errs)``: proven enclosures ``|c_k - mid_k| <= err_k`` of ``c_0..c_K`` of ``act``
+    at ``dps`` digits (NotCertifiable outside one analytic, Arb-compilable piece)."""
+    return _certified_coefficients(act, K, dps)
+
+
+__all__ = ["METHOD", "PanelPlan", "certified_coefficients"]

@@ -19,7 +19,8 @@ Three evaluators, each checked against another in ``tests/test_nn_kernels.py``:
   ``rho``; its per-entry error estimate is the Parseval tail bound
   ``|rho|^{K+1} sqrt(R_K(q_1) R_K(q_2))``, ``R_K = E phi^2 - sum_{k<=K} a_k^2`` (estimated: the
   ``a_k`` come from a quadrature);
-* at ``dps`` digits: the closed forms evaluated with mpmath (no series path yet).
+* at ``dps`` digits: the closed forms evaluated with mpmath, else Mehler's series with proven
+  coefficients and a Parseval tail bound (:mod:`symkernel.nn.series_mp`).
 
 >>> import numpy as np
 >>> pk = PairKernel("relu")
@@ -29,6 +30,8 @@ a*b*(2*rho*asin(rho) + pi*rho + 2*sqrt(1 - rho**2))/(4*pi)
 >>> float(F[0, 0]) == 2 / (2 * np.pi)          # E[relu(u) relu(v)] = sqrt(q1 q2)/(2 pi) at c = 0
 True
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, lru_cache
 
 import mpmath
@@ -37,10 +40,11 @@ import sympy as sp
 
 from symkernel.errors import InvalidInputError, NoClosedFormError
 from symkernel.core.activations import Activation, as_activation
-from symkernel.core.numpy_eval import numpy_lambdify
+from symkernel.core.numpy_eval import numpy_lambdify, numpy_modules
 from symkernel.core.symbols import rho, x
 from symkernel.gaussian.expectation import check_square_integrable, expectation
 from symkernel.kernels.closed_forms import cross_closed_form, weak_derivative
+from .series_mp import SeriesStep
 
 #: the two gains ``a = sqrt(q_1)``, ``b = sqrt(q_2)`` of the closed forms
 a, b = sp.symbols("a b", positive=True)
@@ -117,22 +121,35 @@ class PairKernel:
     def _mehler_derivative(self):
         return _Mehler(self.require_derivative())
 
+    @cached_property
+    def _float_joint(self):
+        """``(F, D)`` lambdified together with common subexpressions shared (``cse=True``), or None."""
+        F, D = self.exact_nngp, self.exact_ntk_factor
+        if F is None or D is None:
+            return None
+        return sp.lambdify((a, b, rho), (F, D), modules=numpy_modules(), cse=True)
+
     def float_step(self, q1, q2, c, ntk=True):
         """``(F, D, err)`` on broadcast arrays: ``err`` = (error estimate of F, of D) (zeros for
         closed forms, which are exact up to float64 rounding).  ``D`` is None when ``ntk=False``."""
         sa, sb = np.sqrt(q1), np.sqrt(q2)
         r = _correlation(q1, q2, c)
         fF, fD, _ = self._float_exact
-        zero = np.zeros(np.broadcast(q1, q2, c).shape)
+        zero = np.zeros(r.shape)
+        if ntk:
+            self.require_derivative()
+            joint = self._float_joint
+            if joint is not None:
+                F, D = _blocked(joint, sa, sb, r)
+                return F, D, (zero, zero)
         if fF is not None:
-            F, eF = _broadcast(fF(sa, sb, r), zero.shape), zero
+            F, eF = _blocked(lambda *v: (fF(*v),), sa, sb, r)[0], zero
         else:
             F, eF = self._mehler.kernel(q1, q2, r)
         D = eD = None
         if ntk:
-            self.require_derivative()
             if fD is not None:
-                D, eD = _broadcast(fD(sa, sb, r), zero.shape), zero
+                D, eD = _blocked(lambda *v: (fD(*v),), sa, sb, r)[0], zero
             else:
                 D, eD = self._mehler_derivative.kernel(q1, q2, r)
         return F, D, (eF, eD)
@@ -156,45 +173,83 @@ class PairKernel:
         return (lam(self.exact_nngp, (a, b, rho)), lam(self.exact_ntk_factor, (a, b, rho)),
                 lam(self.exact_mean, (a,)))
 
-    def mp_step(self, q1, q2, c, ntk=True):
-        """``(F, D)`` at one entry, mpf inputs, at the ambient (caller-scoped) mpmath precision."""
+    def mp_step(self, q1, q2, c, ntk=True, dps=None):
+        """``(F, D)`` at one entry, mpf inputs, at the ambient (caller-scoped) mpmath precision:
+        closed forms evaluated, else Mehler's series with proven coefficients (:mod:`.series_mp`)
+        to ``dps`` digits."""
         sa, sb = mpmath.sqrt(q1), mpmath.sqrt(q2)
         r = c / (sa * sb) if q1 * q2 != 0 else mpmath.mpf(0)
         r = max(min(r, mpmath.mpf(1)), mpmath.mpf(-1))
         fF, fD, _ = self._mp_exact
-        F = self._mp_need(fF, "NNGP")(sa, sb, r)
+        dps = dps or mpmath.mp.dps - 10
+        F = fF(sa, sb, r) if fF is not None else self._series("F").value(q1, q2, r, dps)
         D = None
         if ntk:
             self.require_derivative()
-            D = self._mp_need(fD, "NTK")(sa, sb, r)
+            D = fD(sa, sb, r) if fD is not None else self._series("D").value(q1, q2, r, dps)
         return F, D
 
-    def mp_mean(self, q):
-        return self._mp_need(self._mp_exact[2], "feature mean")(mpmath.sqrt(q))
+    def mp_mean(self, q, dps=None):
+        fm = self._mp_exact[2]
+        if fm is not None:
+            return fm(mpmath.sqrt(q))
+        return self._series("F").mean(q, dps or mpmath.mp.dps - 10)
 
-    def _mp_need(self, fn, what):
-        if fn is None:
-            raise NoClosedFormError(
-                f"the {what} step of {self.act.name} has no closed form for two inputs, and the dps= "
-                "path evaluates closed forms only; use the float64 kernel (its Mehler-series error "
-                "estimate is reported with errors=True)")
-        return fn
+    def _series(self, which):
+        key = "_series_" + which
+        if key not in self.__dict__:
+            act = self.act
+            if which == "D":   # sigma' as differentiated (1 - tanh^2, not cosh^-2: Arb encloses it)
+                self.require_derivative()
+                act = Activation(f"{self.act.name}'", sp.diff(self.act.expr, x)) \
+                    if len(self.act.pieces) == 1 else self.derivative
+            self.__dict__[key] = SeriesStep(act)
+        return self.__dict__[key]
 
 
 def _broadcast(v, shape):
     return np.broadcast_to(np.asarray(v, dtype=float), shape).copy()
 
 
+#: rows of one block of the closed-form evaluation (a block of temporaries stays in cache)
+_BLOCK = 1 << 15
+
+
+def _blocked(fn, sa, sb, r):
+    """``fn(sa, sb, r)`` (a tuple of arrays) evaluated on blocks of rows of the 2-D ``r``, in
+    threads (NumPy releases the GIL in its loops); 1-D or small inputs in one call."""
+    shape = r.shape
+    if r.ndim != 2 or r.size <= 2 * _BLOCK:
+        return tuple(_broadcast(v, shape) for v in fn(sa, sb, r))
+    sa = np.broadcast_to(sa, (shape[0], 1)) if np.ndim(sa) == 2 and np.shape(sa)[1] == 1 else None
+    if sa is None or np.ndim(sb) != 2 or np.shape(sb)[0] != 1:
+        return tuple(_broadcast(v, shape) for v in fn(*np.broadcast_arrays(sa, sb, r)))
+    rows = max(1, _BLOCK // shape[1])
+    first = fn(sa[:1], sb, r[:1])
+    outs = tuple(np.empty(shape) for _ in first)
+
+    def work(i):
+        vals = fn(sa[i:i + rows], sb, r[i:i + rows])
+        for o, v in zip(outs, vals):
+            o[i:i + rows] = v
+    with ThreadPoolExecutor(_THREADS) as pool:
+        list(pool.map(work, range(0, shape[0], rows)))
+    return outs
+
+
+_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
 def _correlation(q1, q2, c):
     """``rho = c / sqrt(q1 q2)`` (0 where an input has zero variance), rounding beyond +-1 removed."""
-    q1, q2, c = np.broadcast_arrays(np.asarray(q1, float), np.asarray(q2, float), np.asarray(c, float))
-    den = np.sqrt(q1 * q2)
+    q1, q2, c = np.asarray(q1, float), np.asarray(q2, float), np.asarray(c, float)
+    den = np.sqrt(q1 * q2)                 # sqrt(q q) == q exactly: rho = 1 on the diagonal
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.where(den > 0, c / np.where(den > 0, den, 1.0), 0.0)
-    if (np.abs(r) > 1 + 1e-10).any():
+        r = np.divide(c, den, out=np.zeros(np.broadcast_shapes(c.shape, den.shape)), where=den > 0)
+    if r.size and (r.max() > 1 + 1e-10 or r.min() < -1 - 1e-10):
         raise InvalidInputError("a covariance exceeds the geometric mean of its variances "
                                 "(|rho| > 1): the input kernel is not positive semidefinite")
-    return np.clip(r, -1.0, 1.0)
+    return np.clip(r, -1.0, 1.0, out=r)
 
 
 # -- the float64 Mehler series -------------------------------------------------------------------------
@@ -266,9 +321,20 @@ class _Mehler:
         return A[:, 0].reshape(np.shape(q))
 
     def _table(self, qs):
-        u, inv = np.unique(qs, return_inverse=True)
-        A, m2 = self.coefficients(u)
-        return A[inv], m2[inv]
+        """``coefficients`` at the unique values of ``qs``, remembered for the last few arrays (a
+        layer asks for the same variances in its matrix step, its diagonal and its mean)."""
+        qs = np.ascontiguousarray(qs, dtype=float)
+        key = (qs.shape, qs.tobytes())
+        memo = self.__dict__.setdefault("_memo", {})
+        hit = memo.get(key)
+        if hit is None:
+            u, inv = np.unique(qs, return_inverse=True)
+            A, m2 = self.coefficients(u)
+            hit = (A[inv], m2[inv])
+            if len(memo) >= 8:
+                memo.pop(next(iter(memo)))
+            memo[key] = hit
+        return hit
 
     def kernel(self, q1, q2, r):
         """``(sum_k a_k(q1) a_k(q2) r^k, error estimate)`` on arrays q1 (n1,1), q2 (1,n2), r."""

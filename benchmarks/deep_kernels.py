@@ -1,0 +1,219 @@
+"""Benchmark: deep NNGP/NTK on data, beside neural-tangents (Novak et al., ICLR 2020).
+
+Network: ``(Dense(1.5, 0.05) -> phi) x L -> Dense(1.5, 0.05)`` in the NTK parameterization, on the
+same random inputs for both libraries.  Prints, in one run:
+
+1. ReLU and erf (closed forms), 500 x 500 pairs, L = 10 and 100: symkernel's time, neural-tangents'
+   time (jit-compiled ``kernel_fn``, compile excluded) and the max relative difference;
+2. tanh, ELU, softplus (no closed form: float64 Mehler series): symkernel's time and its largest
+   error estimate (``errors=True``); a few entries at L = 2 against an independent nested QUADPACK
+   quadrature (scipy) of ``E[phi(u) phi(v)]`` and ``E[phi'(u) phi'(v)]`` layer by layer (shares no code with
+   the package); and a finite-width Monte-Carlo network (mean over seeds, z-scores against the
+   standard error);
+3. the targets: float64 NNGP+NTK of 1000 x 1000 pairs at L = 100 in < 1 s (closed forms) and
+   < 5 s (others), met or missed.
+
+neural-tangents is optional and never a dependency: give its interpreter in ``NT_PYTHON``, from a
+separate venv made with
+
+    python -m venv /tmp/ntvenv && /tmp/ntvenv/bin/pip install neural-tangents "jax[cpu]" \
+        "numpy<2" "scipy<1.13" "ml-dtypes==0.3.2"
+
+    NT_PYTHON=/tmp/ntvenv/bin/python python benchmarks/deep_kernels.py [--quick]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from scipy.integrate import quad
+
+import symkernel as sk
+from symkernel.simulate.networks import empirical_kernels
+
+SW2, SB2 = 1.5, 0.05
+D_IN = 10
+
+NT_SCRIPT = r"""
+import sys, time, types
+sys.modules["neural_tangents.experimental"] = types.ModuleType("neural_tangents.experimental")
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as onp
+from neural_tangents import stax
+d = onp.load(sys.argv[1])
+x1, x2 = d["x1"], d["x2"]
+sw, sb = float(d["sw2"]) ** 0.5, float(d["sb2"]) ** 0.5
+out = {}
+for name in d["acts"]:
+    A = {"relu": stax.Relu, "erf": stax.Erf}[str(name)]()
+    for L in d["depths"]:
+        layers = []
+        for _ in range(int(L)):
+            layers += [stax.Dense(1, W_std=sw, b_std=sb), A]
+        _, _, kf = stax.serial(*layers, stax.Dense(1, W_std=sw, b_std=sb))
+        kf = jax.jit(kf, static_argnames="get")
+        k = kf(x1, x2, get=("nngp", "ntk")); k.nngp.block_until_ready()     # compile
+        t = time.perf_counter()
+        k = kf(x1, x2, get=("nngp", "ntk")); k.ntk.block_until_ready()
+        out[f"{name}_{L}_time"] = time.perf_counter() - t
+        out[f"{name}_{L}_nngp"], out[f"{name}_{L}_ntk"] = onp.asarray(k.nngp), onp.asarray(k.ntk)
+onp.savez(sys.argv[2], **out)
+"""
+
+
+def network(act, depth):
+    block = sk.nn.serial(sk.nn.Dense(SW2, SB2), sk.nn.Activation(act))
+    return sk.nn.serial(sk.nn.repeat(block, depth), sk.nn.Dense(SW2, SB2))
+
+
+def timed(net, x1, x2, errors=False):
+    net.kernel(x1[:3], x2[:3], errors=errors)        # derivations and lambdify (not timed)
+    t = time.perf_counter()
+    k = net.kernel(x1, x2, errors=errors)
+    return k, time.perf_counter() - t
+
+
+def rel_diff(u, v):
+    u, v = np.asarray(u), np.asarray(v)
+    return float(np.max(np.abs(u - v) / np.maximum(np.abs(v), 1e-300)))
+
+
+def run_nt(x1, x2, acts, depths):
+    py = os.environ.get("NT_PYTHON")
+    if not py or not os.path.exists(py):
+        print("  neural-tangents: skipped (set NT_PYTHON to an interpreter with neural-tangents; a "
+              "separate venv:\n    pip install neural-tangents 'jax[cpu]' 'numpy<2' 'scipy<1.13' "
+              "'ml-dtypes==0.3.2')")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(src, x1=x1, x2=x2, sw2=SW2, sb2=SB2, acts=np.array(acts), depths=np.array(depths))
+        env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+        proc = subprocess.run([py, "-c", NT_SCRIPT, src, dst], capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            print("  neural-tangents failed:\n" + proc.stderr[-2000:])
+            return None
+        return dict(np.load(dst))
+
+
+# -- the independent path: nested QUADPACK quadrature, layer by layer ---------------------------------
+def functions(name):
+    """phi and phi' written out by hand in NumPy (no symkernel code), and their kinks."""
+    if name == "tanh":
+        return np.tanh, lambda t: 1 / np.cosh(t) ** 2, []
+    if name == "elu":
+        return (lambda t: t if t > 0 else np.expm1(t)), (lambda t: 1.0 if t > 0 else np.exp(t)), [0.0]
+    if name == "softplus":
+        return (lambda t: np.logaddexp(0.0, t)), (lambda t: 0.5 * (1 + np.tanh(t / 2))), []
+    raise ValueError(name)
+
+
+def _quad(fn, kinks):
+    """Integral of fn over R (the Gaussian factor makes |t| > 40 negligible), split at kinks."""
+    pts = [-40.0] + sorted(k for k in kinks if -40 < k < 40) + [40.0]
+    return sum(quad(fn, lo, hi, epsabs=1e-300, epsrel=1e-13, limit=200)[0] for lo, hi in zip(pts, pts[1:]))
+
+
+def gauss2(f, g, q1, q2, c, kinks):
+    """E[f(u) g(v)], (u, v) centred Gaussian with variances q1, q2 and covariance c."""
+    s1, s2 = np.sqrt(q1), np.sqrt(q2)
+    r = c / (s1 * s2)
+    s = np.sqrt(1 - r * r)
+
+    def inner(X):
+        return _quad(lambda Y: g(s2 * (r * X + s * Y)) * np.exp(-Y * Y / 2), [(k / s2 - r * X) / s for k in kinks])
+    return _quad(lambda X: f(s1 * X) * np.exp(-X * X / 2) * inner(X), [k / s1 for k in kinks]) / (2 * np.pi)
+
+
+def gauss1(f, q, kinks):
+    s = np.sqrt(q)
+    return _quad(lambda X: f(s * X) ** 2 * np.exp(-X * X / 2), [k / s for k in kinks]) / np.sqrt(2 * np.pi)
+
+
+def quad_kernel(name, u, v, depth):
+    """NNGP and NTK of (Dense -> phi) x depth -> Dense for two inputs, by nested quadrature."""
+    f, df, kinks = functions(name)
+    d = len(u)
+    q1, q2, c = u @ u / d, v @ v / d, u @ v / d
+    th = t1 = t2 = 0.0
+    w, bb = SW2, SB2
+    for _ in range(depth):
+        q1, q2, c = w * q1 + bb, w * q2 + bb, w * c + bb
+        th, t1, t2 = c + w * th, q1 + w * t1, q2 + w * t2
+        Dc, D1, D2 = gauss2(df, df, q1, q2, c, kinks), gauss1(df, q1, kinks), gauss1(df, q2, kinks)
+        c, q1, q2 = gauss2(f, f, q1, q2, c, kinks), gauss1(f, q1, kinks), gauss1(f, q2, kinks)
+        th, t1, t2 = th * Dc, t1 * D1, t2 * D2
+    c = w * c + bb
+    return c, c + w * th
+
+
+def main(quick):
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((500, D_IN)), rng.standard_normal((500, D_IN))
+    depths = [10, 100]
+
+    print("== closed forms, 500 x 500 pairs, beside neural-tangents (jit, compile excluded) ==")
+    nt = run_nt(x1, x2, ["relu", "erf"], depths)
+    print(f"{'act':6s} {'L':>4s} {'symkernel s':>12s} {'NT s':>9s} {'NT/sk':>7s} {'max rel diff nngp':>18s} {'ntk':>10s}")
+    for act in ["relu", "erf"]:
+        for L in depths:
+            k, t = timed(network(act, L), x1, x2)
+            if nt is None:
+                print(f"{act:6s} {L:4d} {t:12.3f} {'-':>9s}")
+                continue
+            tn = float(nt[f"{act}_{L}_time"])
+            print(f"{act:6s} {L:4d} {t:12.3f} {tn:9.3f} {tn / t:7.2f} "
+                  f"{rel_diff(k.nngp, nt[f'{act}_{L}_nngp']):18.2e} {rel_diff(k.ntk, nt[f'{act}_{L}_ntk']):10.2e}")
+
+    print("\n== no closed form (float64 Mehler series), 500 x 500 pairs ==")
+    print(f"{'act':9s} {'L':>4s} {'time s':>8s} {'max err est nngp':>17s} {'ntk':>10s} {'(relative)':>11s}")
+    for act in ["tanh", "elu", "softplus"]:
+        for L in depths:
+            k, t = timed(network(act, L), x1, x2, errors=True)
+            print(f"{act:9s} {L:4d} {t:8.3f} {np.max(k.nngp_error):17.2e} {np.max(k.ntk_error):10.2e} "
+                  f"{np.max(k.ntk_error / np.abs(k.ntk)):11.2e}")
+
+    print("\n== L = 2, three input pairs: float64 vs nested QUADPACK quadrature (independent, rel 1e-13) ==")
+    pairs = [(0, 0), (0, 1), (2, 3)]
+    for act in ["tanh", "elu", "softplus"]:
+        k = network(act, 2).kernel(x1[:4], x2[:4], errors=True)
+        worst = [0.0, 0.0]
+        for i, j in pairs:
+            ref = quad_kernel(act, x1[i], x2[j], 2)
+            for m, (got, want) in enumerate(zip((k.nngp[i, j], k.ntk[i, j]), ref)):
+                worst[m] = max(worst[m], abs((got - want) / want))
+        est = max(np.max(k.nngp_error / np.abs(k.nngp)), np.max(k.ntk_error / np.abs(k.ntk)))
+        print(f"{act:9s} max rel diff nngp {worst[0]:.2e} ntk {worst[1]:.2e} (largest relative error "
+              f"estimate {est:.1e})")
+
+    width, seeds = (1024, range(4)) if quick else (4096, range(8))
+    print(f"\n== L = 2, 4 x 4 pairs: float64 vs Monte-Carlo network, width {width}, {len(seeds)} seeds ==")
+    for act in ["tanh", "elu", "softplus"]:
+        net = network(act, 2)
+        k = net.kernel(x1[:4], x2[:4])
+        t = time.perf_counter()
+        e = empirical_kernels(net, x1[:4], x2[:4], width=width, seeds=seeds)
+        t = time.perf_counter() - t
+        zn = np.max(np.abs(e.nngp - k.nngp) / e.nngp_se)
+        zt = np.max(np.abs(e.ntk - k.ntk) / e.ntk_se)
+        print(f"{act:9s} max |emp - theory| / se: nngp {zn:.1f}, ntk {zt:.1f} (O(1/width) bias included; "
+              f"{t:.1f} s)")
+
+    print("\n== targets: float64 NNGP + NTK, 1000 x 1000 pairs, L = 100 ==")
+    X = rng.standard_normal((1000, D_IN))
+    for act, target in [("relu", 1.0), ("erf", 1.0), ("tanh", 5.0), ("elu", 5.0), ("softplus", 5.0)]:
+        if quick and target > 1:
+            continue
+        _, t = timed(network(act, 100), X, X)
+        print(f"{act:9s} {t:7.3f} s  target < {target:.0f} s: {'met' if t < target else 'missed'} "
+              f"(ratio {t / target:.2f})")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="smaller Monte-Carlo, skip the slow targets")
+    main(p.parse_args().quick)
