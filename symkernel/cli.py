@@ -35,30 +35,40 @@ JSON schema (``--json``, schema ``"symkernel-cli/1"``; stable: keys are only eve
 """
 
 import argparse
+import importlib
 import json
 import os
 import re
 import sys
+from fractions import Fraction
 
-import mpmath
-import sympy as sp
-
-from symkernel import __version__, kernels
-from symkernel.coefficients.hermite import hermite_coefficients
-from symkernel.coefficients.strength import isometry_strength
-from symkernel.core.activations import as_activation, known_activations
-from symkernel.core.symbols import alpha
+# The command line parses and checks its arguments before it imports SymPy or any layer of the
+# package, so --help and a mistyped option answer at once: ``symkernel`` binds its public names
+# on first use (PEP 562, symkernel/__init__.py), and SymPy and mpmath are imported on first
+# attribute access through _OnFirstUse.
+import symkernel as sk
+from symkernel import __version__
 from symkernel.errors import SymkernelError
-from symkernel.papers import table_builders
-from symkernel.present.latex import NOTATIONS, document, format_number, latex
-from symkernel.theory.dynamics import kernel_dynamics
-from symkernel.theory.meanfield.criticality import edge_of_chaos
-from symkernel.theory.meanfield.maps import mean_field
-from symkernel.validate.engines import engines
-from symkernel.validate.meanfield import plan
-from symkernel.validate.networks import kernel_sequence
+
+
+class _OnFirstUse:
+    """A third-party module imported when an attribute is first read (``sp.Rational``)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attribute):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+sp = _OnFirstUse("sympy")
+mpmath = _OnFirstUse("mpmath")
 
 SCHEMA = "symkernel-cli/1"
+
+#: the names of ``symkernel.present.latex.NOTATIONS`` (known here without importing SymPy;
+#: tests/test_cli.py checks that the two agree)
+NOTATIONS = ("default", "joudaki_daneshmand_bach_2023", "joudaki_hofmann_2025", "poole")
 
 EPILOG = """examples:
   symkernel tables                         all published tables, derived vs published
@@ -93,7 +103,8 @@ MAX_EXPONENT = 1000
 
 
 def _number(text):
-    """An exact SymPy number from ``text`` ("0.3", "-2", "1e-5", "5/6"), or a one-line error."""
+    """An exact number (a Fraction; SymPy after parsing) from ``text`` ("0.3", "-2", "1e-5",
+    "5/6"), or a one-line error."""
     m = _NUMBER.fullmatch(text)
     if m is None:
         raise argparse.ArgumentTypeError(
@@ -104,7 +115,7 @@ def _number(text):
             f"the exponent of {text.strip()} is beyond {MAX_EXPONENT} in size")
     if denominator is not None and int(denominator) == 0:
         raise argparse.ArgumentTypeError(f"{text.strip()} divides by zero")
-    value = sp.Rational(digits) * sp.Integer(10) ** int(exponent or 0)
+    value = Fraction(digits) * Fraction(10) ** int(exponent or 0)
     if denominator is not None:
         value /= int(denominator)
     return -value if sign == "-" else value
@@ -120,9 +131,19 @@ def _number_text(value):
         return mpmath.nstr(mpmath.mpf(int(value.p)) / int(value.q), 15)
 
 
+class _Symbol:
+    """A name typed for a value (``--gain alpha``, ``--param slope=a``): a positive SymPy symbol
+    after parsing."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
 def _gain(text):
     if text.strip() == "alpha":
-        return alpha
+        return _Symbol("alpha")
     try:
         value = _number(text)
     except argparse.ArgumentTypeError as exc:
@@ -140,7 +161,7 @@ def _param(text):
     if not sep or not name.isidentifier() or not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE such as slope=0.2, got {text!r}")
     if value.isidentifier():
-        return name, sp.Symbol(value, positive=True)
+        return name, _Symbol(value)
     return name, _number(value)
 
 
@@ -151,8 +172,20 @@ def _positive(text):
     return value
 
 
+def _exact(value):
+    """A parsed argument as SymPy: a Fraction as a Rational, a :class:`_Symbol` as a positive
+    symbol (``alpha`` is ``sk.alpha``); lists and tuples item by item; anything else as it is."""
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, _Symbol):
+        return sp.Symbol(value.name, positive=True)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_exact(v) for v in value)
+    return value
+
+
 def _activation(args):
-    return as_activation(args.activation, args.gain, **dict(args.param))
+    return sk.activation(args.activation, gain=args.gain, **dict(args.param))
 
 
 # ------------------------------------------------------------------------------ output
@@ -196,7 +229,7 @@ def _show(quantities, args, act, names=None, **extra):
         return
     for q, n in zip(quantities, names):
         if args.latex:
-            print(latex(q, digits=args.dps, notation=args.notation))
+            print(sk.latex.latex(q, digits=args.dps, notation=args.notation))
             continue
         label = n or q.plain_symbol
         value = "" if q.free_symbols else mpmath.nstr(q.value(args.dps), args.dps)
@@ -211,7 +244,7 @@ def _show(quantities, args, act, names=None, **extra):
 
 # ------------------------------------------------------------------------------ commands
 def cmd_activations(args):
-    names = sorted(known_activations())
+    names = sorted(sk.known_activations())
     print(
         json.dumps({"schema": SCHEMA, "command": "activations", "names": names})
         if args.json
@@ -221,12 +254,12 @@ def cmd_activations(args):
 
 def cmd_coeffs(args):
     act = _activation(args)
-    _show(hermite_coefficients(act, args.K), args, act)
+    _show(sk.hermite_coefficients(act, args.K), args, act)
 
 
 def cmd_beta(args):
     act = _activation(args)
-    _show([isometry_strength(act)], args, act, names=["beta"])
+    _show([sk.isometry_strength(act)], args, act, names=["beta"])
 
 
 _KERNELS = {
@@ -239,7 +272,7 @@ _KERNELS = {
 
 def cmd_kernel(args):
     act = _activation(args)
-    kern = getattr(kernels, _KERNELS[args.which])(act)
+    kern = getattr(sk, _KERNELS[args.which])(act)
     values = [(r, kern(_rho_argument(kern, r, args.dps), dps=args.dps)) for r in args.rho]
     if args.json:
         info = {
@@ -264,9 +297,9 @@ def cmd_kernel(args):
         )
         return
     if args.latex:
-        print(latex(kern, digits=args.dps, notation=args.notation))
+        print(sk.latex.latex(kern, digits=args.dps, notation=args.notation))
         for r, v in values:
-            print(f"{kern.symbol}({sp.latex(r)}) = {format_number(v, args.dps)}")
+            print(f"{kern.symbol}({sp.latex(r)}) = {sk.latex.format_number(v, args.dps)}")
         return
     if kern.exact:
         print(f"{kern.name} of {sp.sstr(act.expr)}:  {sp.sstr(kern.expr)}   [exact]")
@@ -291,7 +324,7 @@ def _rho_argument(kern, r, dps):
 
 def cmd_dynamics(args):
     act = _activation(args)
-    dyn = kernel_dynamics(act)
+    dyn = sk.kernel_dynamics(act)
     qs = [dyn.fixed_point, dyn.rate, dyn.kappa_0, dyn.kappa_prime_0, dyn.kappa_prime_1]
     names = ["rho*", "rate", "kappa(0)", "kappa'(0)", "kappa'(1)"]
     extra = {"case": dyn.case, "notes": list(dyn.notes)}
@@ -309,7 +342,7 @@ def cmd_dynamics(args):
 
 def cmd_meanfield(args):
     act = _activation(args)
-    mf = mean_field(act, args.sigma_w2, args.sigma_b2, q0=args.q0)
+    mf = sk.mean_field(act, args.sigma_w2, args.sigma_b2, q0=args.q0)
     qs = [mf.q_star, mf.chi_1, mf.xi_q, mf.xi_c]
     _show(
         qs,
@@ -324,7 +357,7 @@ def cmd_meanfield(args):
 
 def cmd_eoc(args):
     act = _activation(args)
-    w, q = edge_of_chaos(act, sigma_b2=args.sigma_b2)
+    w, q = sk.edge_of_chaos(act, sigma_b2=args.sigma_b2)
     _show([w, q], args, act, names=["sigma_w2", "q*"], sigma_b2=str(args.sigma_b2))
 
 
@@ -336,17 +369,17 @@ def cmd_check(args):
         {"name": c.name,
          "exact": None if c.exact is None else mpmath.nstr(c.exact, dps),
          "numeric": mpmath.nstr(c.numeric, dps), "digits": c.digits, "ok": c.ok}
-        for c in engines(act, args.K, dps)
+        for c in sk.validate.engines(act, args.K, dps)
     ]
     simulation = None
     if args.simulate:
 
-        width, seeds = plan(args.resolution)
+        width, seeds = sk.validate.meanfield.plan(args.resolution)
         width = args.width or width
         seeds = args.seeds or seeds
         # weights="gram": each layer's pre-activations drawn from their exact Gaussian law
         # given the layer input (the law of W y + b), 2N normals a layer instead of N^2
-        v = kernel_sequence(act, args.rho0, width=width, depth=args.depth, seeds=range(seeds),
+        v = sk.validate.kernel_sequence(act, args.rho0, width=width, depth=args.depth, seeds=range(seeds),
                             weights="gram")
         args.width, args.seeds = width, seeds
         simulation = {
@@ -400,14 +433,14 @@ def cmd_check(args):
 
 def cmd_tables(args):
     """Each table is printed as soon as it is computed (Joudaki & Hofmann (AISTATS 2025) Table S.1 takes about a minute)."""
-    builders = table_builders()
+    builders = sk.papers.table_builders()
     if args.only:
         wanted = [w.lower() for w in args.only]
         builders = [(n, b) for n, b in builders if any(w in n.lower() for w in wanted)]
         if not builders:
             raise _BadInput(
                 f"no table matches {', '.join(args.only)}; known: "
-                + "; ".join(n for n, _ in table_builders())
+                + "; ".join(n for n, _ in sk.papers.table_builders())
             )
     tables = []
     for name, build in builders:
@@ -434,10 +467,13 @@ def cmd_tables(args):
         )
         return 0
     if args.latex:
+        if args.standalone:   # the document scales a table wider than the page down to it
+            print(sk.latex.document(*tables, digits=args.dps, notation=args.notation))
+            return 0
         blocks = [
             t.to_latex(digits=args.dps, notation=args.notation, float_env=True) for t in tables
         ]
-        print(document(*blocks) if args.standalone else "\n\n".join(blocks))
+        print("\n\n".join(blocks))
         return 0
     rows = sum(len(t.rows) for t in tables)
     print(
@@ -471,7 +507,7 @@ def _output_options(p, dps_help="significant digits of numeric values (default 1
 def _activation_options(p):
     p.add_argument("activation", help="registry name (relu, tanh, ...) or an expression in x "
                    "(and the gain alpha)")
-    p.add_argument("--gain", type=_gain, default=sp.Integer(1),
+    p.add_argument("--gain", type=_gain, default=Fraction(1),
                    help="gain alpha > 0, sigma(alpha x); a number or 'alpha' for a symbolic gain")
     p.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
                    help="a registry parameter, e.g. leaky_relu --param slope=0.2 (repeatable)")
@@ -510,15 +546,15 @@ def _dynamics_options(p):
 def _meanfield_options(p):
     _activation_options(p)
     p.add_argument("--sigma-w2", type=_positive, required=True, help="weight variance sigma_w^2")
-    p.add_argument("--sigma-b2", type=_number, default=sp.Integer(0),
+    p.add_argument("--sigma-b2", type=_number, default=Fraction(0),
                    help="bias variance (default 0)")
-    p.add_argument("--q0", type=_positive, default=sp.Integer(1),
+    p.add_argument("--q0", type=_positive, default=Fraction(1),
                    help="input squared length q^0 (default 1): which fixed point it flows to")
 
 
 def _eoc_options(p):
     _activation_options(p)
-    p.add_argument("--sigma-b2", type=_number, default=sp.Rational(1, 20),
+    p.add_argument("--sigma-b2", type=_number, default=Fraction(1, 20),
                    help="bias variance sigma_b^2 (default 0.05)")
 
 
@@ -609,7 +645,7 @@ def _check_arguments(parser, args):
     if hasattr(args, "notation"):
         if args.notation not in NOTATIONS:
             parser.exit(2, f"symkernel: error: unknown notation {args.notation!r}; "
-                        f"known: {', '.join(sorted(NOTATIONS))}\n")
+                        f"known: {', '.join(NOTATIONS)}\n")
 
 
 def main(argv=None):
@@ -619,6 +655,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
     try:
+        for key, value in vars(args).items():
+            setattr(args, key, _exact(value))
         return args.func(args) or 0
     except SymkernelError as exc:
         print(f"symkernel: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -190,6 +190,67 @@ def test_help_has_examples(capsys):
     assert "examples:" in out and "--dps" in out and "--json" in out and "--latex" in out
 
 
+#: what --help and an argument error must not import (issue 11.5: they took seconds)
+HEAVY = ("sympy", "mpmath", "numpy", "scipy", "flint", "matplotlib", "torch")
+_PROBE = """
+import sys
+from symkernel.cli import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+heavy = sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1].split(',')))
+layers = sorted(m for m in sys.modules if m.startswith('symkernel.') and m not in
+                ('symkernel.cli', 'symkernel.errors'))
+print(heavy, layers)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["kernel", "--help"], ["beta", "relu", "--dps", "0"],
+                                  ["beta"], ["beta", "relu", "--notation", "klingon"],
+                                  ["meanfield", "tanh", "--sigma-w2", "two"]])
+def test_help_and_argument_errors_import_no_heavy_module(argv):
+    """``symkernel --help`` and a bad option answer before SymPy, NumPy or any layer is imported
+    (checked on sys.modules in a fresh interpreter; the time is in benchmarks/startup.py)."""
+    done = subprocess.run([sys.executable, "-c", _PROBE, ",".join(HEAVY), *argv],
+                          capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "[] []", done.stdout + done.stderr
+    answered = "usage: symkernel" in done.stdout or done.stderr.startswith("symkernel: error:")
+    assert answered, done.stdout + done.stderr   # it answered, not failed on the way
+
+
+def test_first_use_of_a_public_name_loads_the_package():
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, symkernel as sk; a = 'sympy' in sys.modules; "
+         "sk.x; print(a, 'sympy' in sys.modules, 'symkernel.present.display' in sys.modules, "
+         "sorted(set(sk.__all__) - set(dir(sk))))"], capture_output=True, text=True)
+    assert done.stdout.split() == ["False", "True", "True", "[]"], done.stdout + done.stderr
+
+
+def test_every_lazy_public_name_resolves():
+    """The table behind ``symkernel.__getattr__`` (PEP 562) names public objects only, each one
+    importable; tests/test_layers.py cannot see through ``importlib``, so this checks it."""
+    import importlib
+
+    import symkernel as sk
+
+    assert set(sk.__all__) <= set(sk._API) and not [n for n in sk._API if n.startswith("_")]
+    for name, (module, attribute) in sk._API.items():
+        found = importlib.import_module(module)
+        assert module.startswith("symkernel.") and not (attribute or "").startswith("_")
+        # (through __getattr__ itself: importing the deprecated shim symkernel/latex.py binds
+        # sk.latex to the shim, as it always did)
+        expected = found if attribute is None else getattr(found, attribute)
+        assert sk.__getattr__(name) is expected
+
+
+def test_cli_notation_names_are_the_latex_notations():
+    from symkernel.cli import NOTATIONS
+    from symkernel.present.latex import NOTATIONS as KNOWN
+
+    assert NOTATIONS == tuple(sorted(KNOWN))
+
+
 def test_console_entry_point_runs_as_module():
     done = subprocess.run(
         [sys.executable, "-m", "symkernel", "beta", "relu"], capture_output=True, text=True

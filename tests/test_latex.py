@@ -61,6 +61,11 @@ def test_hermite_notation_in_labels():
     assert hermite_label("He_3(x)") == r"\mathrm{he}_{3}(x)"
     assert hermite_label("He_3(x)", "joudaki_daneshmand_bach_2023") == r"\mathrm{He}_{3}(x)"
     assert hermite_label("exp(alpha x)") == r"\exp(\alpha x)"
+    # the indicator: amssymb's \mathbb has no digits (\mathbb{1} printed a wrong glyph)
+    assert hermite_label("1[x>0]") == r"\mathbf{1}[x>0]"
+    # names upright, not a product of italic variables (SeLU was S e L U)
+    assert [hermite_label(n) for n in ("tanh", "SeLU", "sigmoid", "x*erf(x)")] == [
+        r"\tanh", r"\mathrm{SeLU}", r"\mathrm{sigmoid}", r"x*\operatorname{erf}(x)"]
     with pytest.raises(InvalidInputError):
         Notation(hermite="H")
 
@@ -103,12 +108,29 @@ def test_unknown_object():
         latex(object())
 
 
-def _compile(tex, tmp_path):
+def test_standalone_document_is_a_portrait_article():
+    """It was landscape with 1 cm margins; a Table goes in as a float scaled to the text width."""
+    from symkernel.present.tables import Table
+
+    doc = document(Table("ReLU$^2$", ["a"], [[1]]), "$x$")
+    assert doc.splitlines()[:5] == [
+        r"\documentclass{article}",
+        r"\usepackage{amsmath,amssymb,booktabs,graphicx}",
+        r"\usepackage[margin=2.5cm]{geometry}",
+        r"\begin{document}",
+        r"\begin{table}[ht]",
+    ]
+    assert r"\caption{ReLU$^2$}" in doc and r"\resizebox{\linewidth}" in doc
+
+
+def _compile(tex, tmp_path, fits=False):
+    """Compile ``tex`` with pdflatex; ``fits``: and nothing sticks out into the margin."""
     if shutil.which("pdflatex") is None:
         pytest.skip(
             "pdflatex is not installed (Debian: apt-get install texlive-latex-base "
             "texlive-latex-recommended); CI installs it in .ci/run"
         )
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "doc.tex").write_text(tex)
     done = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
@@ -119,6 +141,8 @@ def _compile(tex, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert not fits or "Overfull \\hbox" not in log, log
 
 
 def test_exported_tables_and_expressions_compile_with_pdflatex(tmp_path):
@@ -133,14 +157,25 @@ def test_exported_tables_and_expressions_compile_with_pdflatex(tmp_path):
     ]
     snippets = [latex(o, mode=m) for o, m in zip(objects, ["inline", "display", "equation"] * 3)]
     from symkernel.papers.joudaki_hofmann_2025 import TABLE_S1, TABLE_S1_COLUMNS
-    from symkernel.present.tables import Label, Table
+    from symkernel.present.tables import Label, Math, Table
 
     s1_like = Table(  # Table S.1's headers and labels with its published numbers (fast to build)
         "Joudaki & Hofmann (AISTATS 2025), Table S.1 (published)",
         ["activation", *TABLE_S1_COLUMNS],
         [[Label(label), *published] for label, _, published in TABLE_S1],
+        notes=["$\\kappa'(1) = 1/\\mathbb{E}[\\sigma'^2]$ & 50% of x_0 < 1"],
     )
-    tables = [joudaki_daneshmand_bach_2023_table2(), joudaki_daneshmand_bach_2023_table_b1(), s1_like]
+    math_heads = Table("ReLU$^2$ and the indicator, with $\\beta_\\sigma$ in the header",
+                       ["activation", Math(r"\beta_\sigma", "beta"), r"$\kappa'(0)$"],
+                       [[Label("1[x>0]"), sk.isometry_strength("step"), 0.5],
+                        [Label("SeLU"), sk.isometry_strength("relu"), 1 / 3]])
+    wide = Table("Too wide for the page: scaled down", [f"$c_{{{k}}}$" for k in range(14)],
+                 [[k + 1 / 3 for k in range(14)]])
+    tables = [joudaki_daneshmand_bach_2023_table2(), joudaki_daneshmand_bach_2023_table_b1(), s1_like,
+              math_heads]
     snippets += [t.to_latex(float_env=True) for t in tables]
     snippets += [t.to_latex(notation="joudaki_daneshmand_bach_2023", digits=6) for t in tables]
-    _compile(document(*snippets), tmp_path)
+    _compile(document(*snippets), tmp_path / "snippets")
+    # the standalone document (symkernel tables --latex --standalone): every table within the
+    # text width of a portrait page, the too-wide one scaled down to it
+    _compile(document(*tables, wide, digits=8), tmp_path / "standalone", fits=True)

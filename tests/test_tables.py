@@ -10,7 +10,7 @@ from symkernel.errors import InvalidInputError
 from symkernel.papers import (
     joudaki_daneshmand_bach_2023_table2, joudaki_daneshmand_bach_2023_table_b1, table_builders,
 )
-from symkernel.present.tables import Label, Math, Table, Value
+from symkernel.present.tables import Label, Math, Table, Value, tex_text
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def demo():
 def test_golden_booktabs(demo):
     assert demo.to_latex(digits=6) == "\n".join(
         [
-            r"\begin{tabular}{llll}",
+            r"\begin{tabular}{llrl}",   # the column of numbers right-aligned
             r"\toprule",
             r"activation & beta & value & ok \\",
             r"\midrule",
@@ -50,6 +50,48 @@ def test_golden_booktabs(demo):
     assert wrapped.startswith(
         "\\begin{table}[ht]\n\\centering\n\\caption{Demo \\& test}\n\\label{tab:demo}"
     )
+
+
+def test_caption_headers_and_notes_hold_math():
+    """A caption ``ReLU$^2$`` was escaped into literal text and headers could not hold math."""
+    t = Table("ReLU$^2$ & 50% of $\\kappa$", ["activation", Math(r"\beta_\sigma", "beta"),
+                                            r"$\kappa'(0)$", "x_0 < 1"],
+              [[Label("1[x>0]"), sp.Integer(2), sp.Rational(1, 2), "a|b"]], notes=["$q^*$ & co"])
+    assert t.to_latex(float_env=True) == "\n".join([
+        r"\begin{table}[ht]",
+        r"\centering",
+        r"\caption{ReLU$^2$ \& 50\% of $\kappa$}",
+        r"\renewcommand{\arraystretch}{1.3}",
+        r"\begin{tabular}{lrrl}",
+        r"\toprule",
+        r"activation & $\beta_\sigma$ & $\kappa'(0)$ & x\_0 \textless{} 1 \\",
+        r"\midrule",
+        r"$\mathbf{1}[x>0]$ & $2$ & $\frac{1}{2}$ & a\textbar{}b \\",
+        r"\bottomrule",
+        r"\end{tabular}",
+        "",
+        r"\smallskip\footnotesize $q^*$ \& co",
+        r"\end{table}",
+    ])
+    assert t.as_dict()["columns"] == ["activation", "beta", "$\\kappa'(0)$", "x_0 < 1"]
+    assert "beta" in t.to_text().splitlines()[2]
+    assert t.to_markdown().splitlines()[2] == r"| activation | $\beta_\sigma$ | $\kappa'(0)$ | x_0 < 1 |"
+    assert "<th>$\\beta_\\sigma$</th>" in t._repr_html_()
+
+
+def test_tex_text_keeps_math_and_escapes_the_rest():
+    assert tex_text("ReLU$^2$") == "ReLU$^2$"
+    assert tex_text("costs $5 & more") == r"costs \$5 \& more"   # a lone dollar is text
+    assert tex_text(r"\$1 and $x$") == r"\textbackslash{}\$1 and $x$"
+    assert tex_text("a_b ~ c^d") == r"a\_b \textasciitilde{} c\textasciicircum{}d"
+
+
+def test_fit_scales_only_a_table_wider_than_the_text():
+    t = Table("t", ["a"], [[1]])
+    fitted = t.to_latex(float_env=True, fit=True)
+    assert r"\sbox0{\begin{tabular}{r}" in fitted
+    assert r"\ifdim\wd0>\linewidth\resizebox{\linewidth}{!}{\usebox0}\else\usebox0\fi" in fitted
+    assert r"\resizebox" not in t.to_latex(float_env=True) and r"\resizebox" not in t.to_latex()
 
 
 def test_golden_markdown(demo):

@@ -8,7 +8,8 @@ r"""LaTeX export: one expression, one number, or a whole document (tables: :mod:
   ``digits + 5`` correct digits and rounded to ``digits``; a float64 gives at most 15 digits; a
   value
   with a standard error stops at the error's first digit (``0.4372 \pm 0.0031``).
-* :func:`document` wraps snippets in a compilable article (``booktabs``, ``amsmath``, ``amssymb``).
+* :func:`document` wraps snippets in a compilable article (portrait, ``booktabs``, ``amsmath``,
+  ``amssymb``).
 
 >>> import symkernel as sk
 >>> latex(sk.hermite_coefficient("relu", 2), mode="inline")
@@ -164,20 +165,43 @@ def _expr_latex(expr, nota):
     return sp.latex(expr, symbol_names=names)
 
 
+#: words of a label written as LaTeX operators (``tanh`` -> ``\tanh``); ``erf`` has no command
+_OPERATORS = {"sin", "cos", "exp", "max", "min", "tanh", "log", "sinh", "cosh", "arctan"}
+_LABEL_TOKEN = re.compile(r"(?<![A-Za-z0-9_])He_(\d+)|(?<![\w.])1\[|[A-Za-z]+")
+
+
 def hermite_label(label, notation=None):
-    r"""A plain-text table label (``He_2(x)``, ``max(x,0)``, ``1[x>0]``, ``sin(alpha x)``) as LaTeX.
+    r"""A plain-text table label (``He_2(x)``, ``max(x,0)``, ``1[x>0]``, ``sin(alpha x)``,
+    ``ReLU``) as LaTeX math: Hermite polynomials in the notation's convention, ``alpha`` as the
+    gain symbol, function names as operators (``\tanh``, ``\operatorname{erf}``), other words
+    upright (``\mathrm{ReLU}``: a name, not a product of variables), single letters as variables,
+    and the indicator ``1[...]`` as a bold one, ``\mathbf{1}[...]`` (``\mathbb{1}`` needs a font
+    package beyond ``amssymb``, whose blackboard bold has no digits).
 
     >>> hermite_label("max(alpha x, 0)")
     '\\max(\\alpha x, 0)'
     >>> hermite_label("1[x>0]")
-    '\\mathbb{1}[x>0]'
+    '\\mathbf{1}[x>0]'
+    >>> hermite_label("SeLU"), hermite_label("x*erf(x)")
+    ('\\mathrm{SeLU}', 'x*\\operatorname{erf}(x)')
     """
     nota = notation_of(notation)
-    text = re.sub(r"\bHe_(\d+)", lambda m: rf"\mathrm{{{nota.hermite}}}_{{{m.group(1)}}}", label)
-    text = re.sub(r"\b(sin|cos|exp|max|tanh|log)\(", r"\\\1(", text)
-    text = re.sub(r"\balpha\b", lambda m: nota.gain, text)
-    text = re.sub(r"(?<![\w\\])1\[", r"\\mathbb{1}[", text)
-    return text
+
+    def token(m):
+        word = m.group(0)
+        if m.group(1) is not None:
+            return rf"\mathrm{{{nota.hermite}}}_{{{m.group(1)}}}"
+        if word == "1[":
+            return r"\mathbf{1}["
+        if word == "alpha":
+            return nota.gain
+        if word in _OPERATORS:
+            return "\\" + word
+        if word == "erf":
+            return r"\operatorname{erf}"
+        return word if len(word) == 1 else rf"\mathrm{{{word}}}"
+
+    return _LABEL_TOKEN.sub(token, label)
 
 
 def _rename_symbol(symbol, nota):
@@ -233,25 +257,30 @@ def _is_kernel(obj):
     return all(hasattr(obj, a) for a in ("expr", "series", "symbol", "derivative", "numpy"))
 
 
+#: The standalone document: a portrait article with 2.5 cm margins, as a paper's appendix would
+#: be (``graphicx`` for the tables too wide for the text width, scaled down to it).
 PREAMBLE = r"""\documentclass{article}
-\usepackage{amsmath,amssymb,booktabs}
-\usepackage[margin=1cm,landscape]{geometry}
+\usepackage{amsmath,amssymb,booktabs,graphicx}
+\usepackage[margin=2.5cm]{geometry}
 \begin{document}
 """
 
 
-def document(*snippets):
-    r"""A complete LaTeX document (article, ``amsmath``, ``amssymb``, ``booktabs``) holding
-    ``snippets``
-    (strings, or objects :func:`latex` accepts, shown in display mode).
+def document(*snippets, digits=15, notation=None):
+    r"""A complete LaTeX document (article, ``amsmath``, ``amssymb``, ``booktabs``, portrait,
+    2.5 cm margins) holding ``snippets``: strings as they are, a Table as a ``table`` float with
+    its caption (``digits``, ``notation``; scaled down to the text width when wider), any other
+    object :func:`latex` accepts in display mode.
 
     >>> print(document("$x$").splitlines()[-1])
     \end{document}
     """
     parts = []
     for s in snippets:
-        if not isinstance(s, str):
-            s = latex(s, mode="display") if not hasattr(s, "rows") else s.to_latex(float_env=True)
+        if hasattr(s, "rows") and hasattr(s, "to_latex"):
+            s = s.to_latex(digits=digits, notation=notation, float_env=True, fit=True)
+        elif not isinstance(s, str):
+            s = latex(s, mode="display", digits=digits, notation=notation)
         parts.append(s)
     return PREAMBLE + "\n\n".join(parts) + "\n\\end{document}\n"
 

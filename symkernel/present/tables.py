@@ -21,6 +21,7 @@ Quantity), numbers, booleans (agreement marks) or ``None`` (empty).
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 
 import mpmath
@@ -95,6 +96,9 @@ def _cell_math(cell, digits, nota):
 
 
 _TEX_ESCAPES = {
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
     "&": r"\&",
     "%": r"\%",
     "$": r"\$",
@@ -112,6 +116,42 @@ def _tex_escape(text):
     return "".join(_TEX_ESCAPES.get(ch, ch) for ch in str(text))
 
 
+#: ``$...$`` with something inside, neither dollar escaped
+_MATH_SPAN = re.compile(r"(?<!\\)\$(?!\$)(.+?)(?<!\\)\$")
+
+
+def tex_text(text):
+    r"""Text for LaTeX: each ``$...$`` span kept as math, the rest escaped (``&``, ``%``, ``_``,
+    ``<`` and the like print as themselves); a lone ``$`` is escaped.
+
+    >>> tex_text("ReLU$^2$ & 1% of x_0 < 2")
+    'ReLU$^2$ \\& 1\\% of x\\_0 \\textless{} 2'
+    """
+    text, out, end = str(text), [], 0
+    for m in _MATH_SPAN.finditer(text):
+        out += [_tex_escape(text[end:m.start()]), m.group(0)]
+        end = m.end()
+    return "".join(out + [_tex_escape(text[end:])])
+
+
+def _head_text(h):
+    return h.text if isinstance(h, Math) else str(h)
+
+
+def _head_latex(h):
+    return f"${h.latex}$" if isinstance(h, Math) else tex_text(h)
+
+
+def _numeric(cell):
+    """A cell that shows a number (right-aligned in LaTeX)."""
+    if isinstance(cell, bool):
+        return False
+    if isinstance(cell, Quantity):
+        return not cell.exact or cell.expr.is_Number
+    return isinstance(cell, (Value, int, float, mpmath.mpf)) or (
+        isinstance(cell, sp.Basic) and cell.is_Number)
+
+
 def _md_escape(text):
     return str(text).replace("|", r"\|")
 
@@ -119,6 +159,10 @@ def _md_escape(text):
 @dataclass
 class Table:
     """Rows of cells with a title, column headers, notes, and per-row agreement flags.
+
+    The title, headers, notes and text cells are text in which ``$...$`` is LaTeX math (kept as
+    math in LaTeX and Markdown, shown as typed in plain text); a header may also be a
+    :class:`Math` (its LaTeX in LaTeX, Markdown and HTML, its text elsewhere).
 
     ``agrees[i]`` is True/False when row i compares a derived value with a published one (None
     otherwise); ``reasons[i]`` says how the comparison was decided or why it failed.
@@ -156,7 +200,8 @@ class Table:
     def to_text(self, digits=15):
         """Aligned plain text; rows that disagree with the publication are marked ``[DIFF]``."""
         cells = [[_cell_text(c, digits) for c in r] for r in self.rows]
-        widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(self.columns)]
+        heads = [_head_text(h) for h in self.columns]
+        widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(heads)]
         mark = any(a is not None for a in self.agrees)
 
         def line(items, flag=""):
@@ -166,7 +211,7 @@ class Table:
         out = [
             self.title,
             "=" * len(self.title),
-            line(self.columns),
+            line(heads),
             line(["-" * w for w in widths]),
         ]
         for r, a in zip(cells, self.agrees):
@@ -180,33 +225,43 @@ class Table:
         return self.to_text()
 
     # -- LaTeX ----------------------------------------------------------------------------------
-    def to_latex(self, digits=15, notation=None, float_env=False, label=None):
-        r"""A booktabs ``tabular`` (``\toprule``, ``\midrule``, ``\bottomrule``); math in ``$...$``.
+    def to_latex(self, digits=15, notation=None, float_env=False, label=None, fit=False):
+        r"""A booktabs ``tabular`` (``\toprule``, ``\midrule``, ``\bottomrule``); math in ``$...$``;
+        columns of numbers right-aligned, others left-aligned.
 
-        ``float_env=True`` wraps it in a ``table`` environment with the title as caption.
+        ``float_env=True`` wraps it in a ``table`` environment with the title as caption (above
+        the table, as papers place it) and the notes below in small type; ``fit=True`` (with
+        ``float_env``) scales a tabular wider than the text width down to it (needs
+        ``graphicx``; :func:`~symkernel.present.latex.document` uses it).
         """
         nota = notation_of(notation)
-        spec = "l" * len(self.columns)
+        spec = "".join("r" if self.rows and all(_numeric(r[j]) for r in self.rows) else "l"
+                       for j in range(len(self.columns)))
         lines = [
             rf"\begin{{tabular}}{{{spec}}}",
             r"\toprule",
-            " & ".join(_tex_escape(h) for h in self.columns) + r" \\",
+            " & ".join(_head_latex(h) for h in self.columns) + r" \\",
             r"\midrule",
         ]
         for r in self.rows:
             out = []
             for c in r:
                 m = _cell_math(c, digits, nota)
-                out.append(f"${m}$" if m is not None else _tex_escape(_cell_text(c, digits)))
+                out.append(f"${m}$" if m is not None else tex_text(_cell_text(c, digits)))
             lines.append(" & ".join(out) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}"]
         body = "\n".join(lines)
         if not float_env:
             return body
-        cap = _tex_escape(self.title)
+        if fit:   # box 0 is TeX's scratch box, local to the table environment
+            body = (f"\\sbox0{{{body}}}%\n\\ifdim\\wd0>\\linewidth"
+                    "\\resizebox{\\linewidth}{!}{\\usebox0}\\else\\usebox0\\fi")
+        cap = tex_text(self.title)
         lab = f"\n\\label{{{label}}}" if label else ""
-        notes = "".join(f"\n\\par\\footnotesize {_tex_escape(n)}" for n in self.notes)
-        head = f"\\begin{{table}}[ht]\n\\centering\n\\caption{{{cap}}}{lab}\n"
+        notes = "".join(f"\n\n\\smallskip\\footnotesize {tex_text(n)}" for n in self.notes)
+        # rows of fractions get room to breathe (local to the table environment)
+        room = "\\renewcommand{\\arraystretch}{1.3}\n" if "\\frac" in body else ""
+        head = f"\\begin{{table}}[ht]\n\\centering\n\\caption{{{cap}}}{lab}\n{room}"
         return f"{head}{body}{notes}\n\\end{{table}}"
 
     def _latex(self, printer=None):
@@ -223,7 +278,8 @@ class Table:
         out = [
             f"**{_md_escape(self.title)}**",
             "",
-            "| " + " | ".join(map(_md_escape, self.columns)) + " |",
+            "| " + " | ".join(f"${_md_escape(h.latex)}$" if isinstance(h, Math)
+                              else _md_escape(h) for h in self.columns) + " |",
             "|" + "---|" * len(self.columns),
         ]
         for r in self.rows:
@@ -241,7 +297,8 @@ class Table:
 
     def _repr_html_(self, digits=15):
         nota = notation_of(None)
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.columns)
+        head = "".join(f"<th>{html.escape(f'${h.latex}$' if isinstance(h, Math) else h)}</th>"
+                       for h in self.columns)
         body = []
         for r, a in zip(self.rows, self.agrees):
             cells = []
@@ -263,7 +320,7 @@ class Table:
         """``{"title", "columns", "rows": [[text]], "agrees", "reasons", "notes", "source"}``."""
         return {
             "title": self.title,
-            "columns": list(self.columns),
+            "columns": [_head_text(h) for h in self.columns],
             "rows": [[_cell_text(c, digits) for c in r] for r in self.rows],
             "agrees": list(self.agrees),
             "reasons": list(self.reasons),
@@ -276,4 +333,4 @@ class Table:
 
 
 # ------------------------------------------------------------------------------ published tables
-__all__ = ["Table", "Label", "Value", "Math"]
+__all__ = ["Table", "Label", "Value", "Math", "tex_text"]
