@@ -1,6 +1,8 @@
 """Bad input (the issue's examples not covered elsewhere): a package error that names the fault,
 raised at once, or the right answer.  The parser's refusals are in test_activations.py, the
 command line's in test_cli.py, random trees in test_bad_input_fuzz.py."""
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -181,3 +183,70 @@ def test_nearly_constant_activation_is_not_refused_as_constant():
 def test_simulate_jacobian_checks_its_sizes(kwargs, what):
     with pytest.raises(sk.InvalidInputError, match=what):
         sk.meanfield.simulate_jacobian("tanh", 1.5, 0.05, depth=2, q1=1.0, **kwargs)
+
+
+# --- growth beyond any Gaussian, poles on the real line (refused before any quadrature) -------
+@pytest.mark.parametrize("expr", ["exp(exp(exp(exp(x))))", "exp(exp(exp(x)))", "x*exp(exp(exp(x)))",
+                                  "exp(exp(x))", "exp(exp(-x))"])
+def test_iterated_exponentials_are_refused_at_once(expr):
+    """exp(exp(exp(exp(x)))) once hung in SymPy's N (all digits of exp(exp(exp(31)))): the
+    samples are Arb balls, whose overflow is itself the verdict."""
+    with pytest.raises(NotSquareIntegrableError, match=r"infinite for sigma"):
+        sk.isometry_strength(expr)
+
+
+@pytest.mark.parametrize("expr, end", [("exp(-x**5)*x", "-oo"), ("exp(x**3)", "+oo"),
+                                       ("exp(-x**3)", "-oo"), ("x**2*exp(x**4)", "[-+]oo"),
+                                       ("exp(x**2 - x**5)", "-oo"), ("(1 + x)*exp(x**6/7)", "[-+]oo")])
+def test_polynomial_exponents_beyond_degree_two_are_refused(expr, end):
+    """sum q_i exp(P_i) with deg P > 2 and P(+-t) -> +oo: not square integrable (once
+    c_1(exp(-x**5) x) ran quadrature for minutes: only the +oo end was checked)."""
+    with pytest.raises(NotSquareIntegrableError, match=rf"x -> {re.escape(end) if end[0] != '[' else end}"):
+        sk.hermite_coefficient(expr, 1)
+
+
+@pytest.mark.parametrize("expr", ["exp(-x**4)", "exp(x**3 - x**4)", "x**3*exp(-x**6)"])
+def test_decaying_polynomial_exponents_are_accepted(expr):
+    assert isinstance(sk.second_moment(expr), sk.Quantity)     # no refusal (nothing evaluated)
+
+
+@pytest.mark.parametrize("expr, pole", [("tan(x)", "pi/2"), ("tan(2*x + 1)", "-1/2 + pi/4"),
+                                        ("1/cos(x)", "pi/2"), ("tanh(x)/cos(x)", "pi/2"),
+                                        ("x/sin(x)", "pi"), ("tan(exp(x))", "log(pi/2)"),
+                                        ("1/(1 + cos(x))", "pi"), ("1/(sin(x) - x/10)", "-8.42")])
+def test_poles_on_the_real_line_are_refused_up_front(expr, pole):
+    """Once accepted, then each evaluation ran > 60 s before a PrecisionError."""
+    with pytest.raises(NotSquareIntegrableError, match=f"singular at x = {re.escape(pole)}"):
+        sk.hermite_coefficient(expr, 1)
+
+
+@pytest.mark.parametrize("expr", ["1/(2 + cos(x))", "sin(x)/x", "tanh(x)/(1 + x**2)"])
+def test_pole_free_quotients_are_answered(expr):
+    assert isinstance(sk.second_moment(expr), sk.Quantity)
+
+
+def test_high_degree_polynomial_moment_is_exact_and_fast():
+    """(x+1)^200 took ~40 s (an O(n^2) binomial loop per monomial); E[(Z+1)^200] against the
+    binomial sum of the double factorials E[Z^2j] = (2j-1)!!, in Python integers."""
+    import math
+
+    def dfact(m):
+        return math.prod(range(m, 0, -2)) if m > 0 else 1
+
+    expected = sum(math.comb(200, 2 * j) * dfact(2 * j - 1) for j in range(101))
+    assert sk.expectation("(x+1)**200").expr == expected
+    assert sk.isometry_strength("(x+1)**200").exact
+
+
+def test_resnet_sde_width_is_bounded_up_front():
+    with pytest.raises(sk.InvalidInputError, match=r"n=100000 .*at most 128"):
+        sk.sde.resnet_sde("relu", n=10**5)
+    assert sk.sde.resnet_sde("relu", n=3).dim == 3
+
+
+def test_dps_refusal_names_the_requested_digits():
+    """The public check runs before guard digits are added: 1001 is refused as 1001."""
+    from symkernel.numerics import MAX_DPS
+
+    with pytest.raises(sk.InvalidInputError, match=r"dps=1001 is beyond"):
+        sk.kernel_map("tanh")(0.5, dps=MAX_DPS + 1)

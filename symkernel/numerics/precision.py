@@ -47,7 +47,8 @@ def check_dps(dps, name="dps"):
     if dps < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {dps}")
     if dps > MAX_DPS:
-        raise InvalidInputError(f"{name}={dps} is beyond what symkernel supports ({MAX_DPS} digits)")
+        raise InvalidInputError(f"{name}={dps} is beyond what symkernel supports ({MAX_DPS} digits, "
+                                "counting the guard digits an evaluation adds to the digits asked)")
     return dps
 
 

@@ -268,6 +268,10 @@ def activation_expr(phi, gain=None, **params):
     return sde_activation(phi, gain, **params).expr
 
 
+#: Largest width :func:`resnet_sde` builds symbolically (an n x n matrix of expressions).
+MAX_SYMBOLIC_WIDTH = 128
+
+
 def check_width(n):
     """A positive integer width, or InvalidInputError."""
     if isinstance(n, bool) or not isinstance(n, (int, sp.Integer)) or int(n) < 1:
@@ -295,6 +299,11 @@ def resnet_sde(phi, n=1, gain=None, **params):
     """
     expr = activation_expr(phi, gain, **params)
     n = check_width(n)
+    if n > MAX_SYMBOLIC_WIDTH:
+        raise InvalidInputError(
+            f"resnet_sde: width n={n} is too large for a symbolic SDE (its volatility is an n x n "
+            f"matrix of expressions); n may be at most {MAX_SYMBOLIC_WIDTH}. For wide networks use "
+            f"sk.sde.norm_dynamics (any n, symbolic) or sk.sde.simulate_resnet (numeric)")
     if n == 1:
         return Diffusion(0, expr)
     xs = state_symbols(n)
@@ -365,6 +374,7 @@ __all__ = [
     "tidy",
     "state_symbols",
     "check_width",
+    "MAX_SYMBOLIC_WIDTH",
     "sde_latex",
     "process_symbol",
 ]
