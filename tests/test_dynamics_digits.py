@@ -129,7 +129,7 @@ def test_undecidable_sign_raises_instead_of_rounding_to_zero():
 def test_case4_fixed_point_against_the_closed_form_of_step():
     """kappa_step(rho) = 1/2 + asin(rho)/pi: rho*, kappa'(rho*), rate by mpmath.findroot."""
     dyn = sk.kernel_dynamics("step")
-    assert dyn.case == 4 and dyn.fixed_point.kind == "estimated"
+    assert dyn.case == 4 and dyn.fixed_point.kind == "certified"
     with mpmath.workdps(REF_DPS):
         star = mpmath.findroot(lambda r: mpmath.mpf(1) / 2 + mpmath.asin(r) / mpmath.pi - r,
                                (mpmath.mpf("0.7"), mpmath.mpf("0.9")), solver="anderson")

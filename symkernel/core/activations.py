@@ -27,6 +27,7 @@ from .parsing import parse_activation
 from .hermite import he_polynomial
 from .numpy_eval import piecewise_numpy
 from .pieces import Piece, split
+from .serialize import read_srepr, register_constant, require, write_srepr
 from .symbols import x
 
 #: what SymPy raises when a simplification or a substitution fails on an expression it cannot
@@ -46,6 +47,9 @@ def _selu_constants():
     return lambda01, alpha01
 
 
+_CONSTANT_INSTANCES = {}
+
+
 class NamedConstant(sp.NumberSymbol):
     """An exact real constant shown by name (like ``pi``), evaluated from its closed form."""
 
@@ -55,8 +59,13 @@ class NamedConstant(sp.NumberSymbol):
     __slots__ = ()
     _definitions = {}
 
-    def __new__(cls):
-        return sp.Expr.__new__(cls)
+    def __new__(cls):   # one instance per class (NumberSymbol compares by identity): pickles too
+        if cls not in _CONSTANT_INSTANCES:
+            _CONSTANT_INSTANCES[cls] = sp.Expr.__new__(cls)
+        return _CONSTANT_INSTANCES[cls]
+
+    def __reduce__(self):
+        return (type(self), ())
 
     def _as_mpf_val(self, prec):
         return _constant_mpf(type(self), int(prec))
@@ -82,6 +91,7 @@ def prec_to_dps(prec):
     return max(1, int(round(int(prec) / 3.3219280948873626) - 1))
 
 
+@register_constant
 class SeluScale(NamedConstant):
     """SELU's lambda_01 = 1.0507009873554804934193349852946..., defined in closed form."""
 
@@ -89,6 +99,7 @@ class SeluScale(NamedConstant):
     definition = _selu_constants()[0]
 
 
+@register_constant
 class SeluAlpha(NamedConstant):
     """SELU's alpha_01 = 1.6732632423543772848170429916717..., defined in closed form."""
 
@@ -327,6 +338,41 @@ class Activation:
             raise InvalidInputError(f"give the parameters {sorted(map(str, self.free_parameters))} "
                                     "numeric values (act.subs(...)) before evaluating numerically")
         return self.memo(("numpy",), lambda: piecewise_numpy(self.pieces))
+
+    # -- persistence: the cache (lambdified closures, kernels) is rebuilt lazily, never pickled --
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_cache", None)
+        state.pop("parity", None)       # its odd_offset lives in the cache: recomputed with it
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        object.__setattr__(self, "_cache", {})
+
+    def to_dict(self):
+        """A JSON-ready dict (expressions as ``sympy.srepr`` strings).
+
+        >>> act = activation("leaky_relu", slope=0.2)
+        >>> Activation.from_dict(act.to_dict()).expr == act.expr
+        True
+        """
+        return {"type": "Activation", "version": 1, "name": self.name, "base": write_srepr(self.base),
+                "gain": write_srepr(self.gain),
+                "params": [[str(k), write_srepr(to_sympy(v))] for k, v in self.params]}
+
+    @classmethod
+    def from_dict(cls, d):
+        """The Activation of :meth:`to_dict` (srepr read by a restricted reader, never eval)."""
+        require(d, "Activation", ("name", "base", "gain"))
+        if not isinstance(d["name"], str):
+            raise InvalidInputError("from_dict: the activation's name must be a string")
+        params = d.get("params", [])
+        if not isinstance(params, list) or not all(isinstance(p, list) and len(p) == 2
+                                                   and isinstance(p[0], str) for p in params):
+            raise InvalidInputError("from_dict: params must be a list of [name, srepr] pairs")
+        base, gain = read_srepr(d["base"]), _check_gain(read_srepr(d["gain"]))
+        return cls(d["name"], base, gain, tuple((k, read_srepr(v)) for k, v in params))
 
 
 def _numerically_constant(expr, zero=False):

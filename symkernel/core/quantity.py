@@ -9,6 +9,7 @@ r"""``Quantity``: one derived number (or expression), exact and/or numeric, with
 >>> import mpmath; mpmath.nstr(q.value(dps=30), 30)
 '0.28209479177387814347403972578'
 """
+import pickle
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -20,6 +21,9 @@ from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueErr
 from symkernel.numerics import GUARD, Result, as_result, check_dps, working
 from symkernel.numerics.combine import combine
 from .parsing import to_sympy
+from .serialize import (
+    from_decimal, portable, read_srepr, require, to_decimal, write_srepr,
+)
 
 #: The three words a provenance starts with (README, "Exact, certified, estimated").
 KINDS = ("exact", "certified", "estimated")
@@ -220,6 +224,155 @@ class Quantity:
 
     def __str__(self):
         return str(self.expr) if self.expr is not None else mpmath.nstr(self.value(15), 15)
+
+    # -- persistence (pickle, to_dict/from_dict) ------------------------------------------------
+    def __reduce__(self):
+        """Pickle the expression, the values computed so far and the evaluator: a closure of the
+        package pickles by reference (:class:`~symkernel.core.serialize.PortableFunction`); one
+        that cannot is replaced by the values computed so far (15 digits at least), and a later
+        request for more digits raises a PrecisionError saying so."""
+        return (_new_quantity, (), {"expr": self.expr, "symbol": self.symbol,
+                                    "provenance": self.provenance, "params": portable(self.params),
+                                    "numeric": _portable_numeric(self),
+                                    "_cache": dict(self._cache)})
+
+    def __setstate__(self, state):
+        for key in ("expr", "symbol", "provenance", "numeric", "params", "_cache"):
+            object.__setattr__(self, key, state[key])
+
+    def to_dict(self, dps=None):
+        """A JSON-ready dict: ``expr`` as a ``sympy.srepr`` string (or None), and the values
+        computed so far (each at its digits) as decimal strings with their error bounds; a numeric
+        quantity is first evaluated at ``dps`` digits (default 15, when nothing is computed yet).
+
+        >>> import json, symkernel as sk
+        >>> d = sk.hermite_coefficient("relu", 2).to_dict(); d["expr"]
+        'Mul(Rational(1, 2), Pow(pi, Rational(-1, 2)))'
+        >>> Quantity.from_dict(json.loads(json.dumps(d))).expr
+        1/(2*sqrt(pi))
+        """
+        if self.expr is None and (dps is not None or not self._cache):
+            self.result(15 if dps is None else dps)
+        if dps is not None and self.expr is not None:
+            self.result(dps)
+        values = {}
+        for d, res in sorted(self._cache.items()):
+            digits = d + GUARD
+            values[str(d)] = {"value": to_decimal(res.value, digits),
+                              "error": to_decimal(res.error, 6), "certified": bool(res.certified),
+                              "method": res.method}
+        return {"type": "Quantity", "version": 1, "symbol": self.symbol,
+                "provenance": self.provenance, "kind": self.kind,
+                "expr": None if self.expr is None else write_srepr(self.expr),
+                "params": [[str(k), encode_value(v)] for k, v in self.params], "values": values}
+
+    @classmethod
+    def from_dict(cls, d):
+        """The Quantity of :meth:`to_dict` (expressions read by a restricted srepr reader, never
+        eval); a numeric one serves the stored values (and fewer digits), and refuses more."""
+        require(d, "Quantity", ("symbol", "provenance", "expr", "values"))
+        if not isinstance(d["symbol"], str) or not isinstance(d["provenance"], str):
+            raise InvalidInputError("from_dict: symbol and provenance must be strings")
+        values = d["values"]
+        if not isinstance(values, dict):
+            raise InvalidInputError("from_dict: values must be a dict of dps -> value")
+        cache = {}
+        for key, v in values.items():
+            if not (isinstance(key, str) and key.isdigit()) or not isinstance(v, dict) \
+                    or not {"value", "error"} <= set(v):
+                raise InvalidInputError(f"from_dict: malformed value entry {key!r}")
+            dps = int(key)
+            check_dps(dps)
+            value = from_decimal(v["value"], dps + GUARD, "value")
+            slack = 0 if mpmath.isinf(value) else abs(value) * mpmath.mpf(10) ** (-(dps + GUARD - 1))
+            with working(dps + GUARD):
+                error = from_decimal(v["error"], 6, "error") * (1 + mpmath.mpf(10) ** -5) + slack
+            cache[dps] = Result(value, error, bool(v.get("certified", False)), str(v.get("method", "")))
+        params = d.get("params", [])
+        if not isinstance(params, list) or not all(isinstance(p, list) and len(p) == 2 for p in params):
+            raise InvalidInputError("from_dict: params must be a list of [name, value] pairs")
+        params = tuple((str(k), decode_value(v)) for k, v in params)
+        if d["expr"] is not None:
+            return cls(read_srepr(d["expr"]), d["symbol"], d["provenance"], None, params, cache)
+        if not cache:
+            raise InvalidInputError("from_dict: a numeric Quantity needs at least one value")
+        return cls(None, d["symbol"], d["provenance"], StoredValues(cache, "read by from_dict"),
+                   params, dict(cache))
+
+
+def _new_quantity():
+    return object.__new__(Quantity)
+
+
+_TESTING = set()
+
+
+def _portable_numeric(q):
+    """``q.numeric`` in a form that pickles, or the values computed so far (StoredValues)."""
+    if q.numeric is None or isinstance(q.numeric, StoredValues):
+        return q.numeric
+    fn = portable(q.numeric)
+    if id(q) in _TESTING:   # pickled again from inside its own evaluator's captured values
+        return fn
+    _TESTING.add(id(q))
+    try:
+        pickle.dumps(fn)
+        return fn
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        why = f"its evaluator cannot be pickled ({type(exc).__name__}: {exc})"
+    finally:
+        _TESTING.discard(id(q))
+    if not q._cache:
+        try:
+            q.result(15)
+        except (PrecisionError, SymbolicValueError, InvalidInputError):
+            pass
+    return StoredValues(dict(q._cache), why)
+
+
+class StoredValues:
+    """The evaluator of a Quantity restored from a pickle or a dict: the values stored with it,
+    at their digits (fewer digits are served from more); more digits raise a PrecisionError."""
+
+    def __init__(self, results, why):
+        self.results = dict(results)
+        self.why = why
+
+    def __call__(self, dps):
+        enough = [d for d in self.results if d >= dps]
+        if enough:
+            return self.results[min(enough)]
+        best = max(self.results, default=None)
+        raise PrecisionError(f"this Quantity was restored with values to {best} digits only "
+                             f"({self.why}); recompute it to ask for {dps}")
+
+
+def encode_value(v):
+    """A parameter value in JSON form: SymPy as ``{"srepr": ...}``, a Quantity as its dict."""
+    if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
+        return v
+    if isinstance(v, float):
+        return {"float": repr(v)}
+    if isinstance(v, sp.Basic):
+        return {"srepr": write_srepr(v)}
+    if isinstance(v, Quantity):
+        return v.to_dict()
+    raise InvalidInputError(f"to_dict: cannot write a {type(v).__name__} parameter")
+
+
+def decode_value(v):
+    """The inverse of :func:`encode_value` (srepr read by the restricted reader)."""
+    if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
+        return v
+    if isinstance(v, dict) and set(v) == {"srepr"}:
+        return read_srepr(v["srepr"])
+    if isinstance(v, dict) and set(v) == {"float"}:
+        if not isinstance(v["float"], str):
+            raise InvalidInputError("from_dict: a float must be written as a string")
+        return float(from_decimal(v["float"], 17, "float"))
+    if isinstance(v, dict) and v.get("type") == "Quantity":
+        return Quantity.from_dict(v)
+    raise InvalidInputError(f"from_dict: cannot read the value {str(v)[:60]!r}")
 
 
 def _normalized_provenance(q):

@@ -24,7 +24,9 @@ from symkernel.errors import (
 from symkernel.coefficients.hermite import hermite_coefficient
 from symkernel.numerics import Result, settle
 from symkernel.core.numpy_eval import numpy_lambdify
+from symkernel.core.activations import Activation
 from symkernel.core.quantity import Quantity, exact_result
+from symkernel.core.serialize import read_srepr, require, write_srepr
 from symkernel.core.symbols import rho
 from .arguments import _check_dps, exact_rational, rho_value
 from .arithmetic import _q, _qadd, _qmul
@@ -280,6 +282,46 @@ class Kernel:
     def __repr__(self):
         shown = self.expr if self.expr is not None else f"<{self.provenance}>"
         return f"Kernel({self.name} of {self.act.name}: {shown})"
+
+    # -- persistence: the recipe (activation, order, scale, poly), never the float closures -----
+    def __getstate__(self):
+        state = {k: self.__dict__[k] for k in ("act", "order", "scale", "poly", "symbol", "name")}
+        if "expr" in self.__dict__:
+            state["expr"] = self.__dict__["expr"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._dual = _Dual.of(self.act)
+
+    def to_dict(self, dps=None):
+        """A JSON-ready dict: the activation, order, scale and polynomial part (Quantities, see
+        :meth:`symkernel.core.quantity.Quantity.to_dict`) and the closed form as ``srepr``.
+
+        >>> from symkernel.gaussian.expectation import as_activation
+        >>> k = Kernel(as_activation("relu"), scale=2)
+        >>> Kernel.from_dict(k.to_dict()).expr == k.expr
+        True
+        """
+        return {"type": "Kernel", "version": 1, "activation": self.act.to_dict(), "order": self.order,
+                "scale": self.scale.to_dict(dps), "poly": [c.to_dict(dps) for c in self.poly],
+                "symbol": self.symbol, "name": self.name,
+                "expr": None if self.expr is None else write_srepr(self.expr)}
+
+    @classmethod
+    def from_dict(cls, d):
+        """The Kernel of :meth:`to_dict` (expressions read by a restricted srepr reader)."""
+        require(d, "Kernel", ("activation", "order", "scale", "poly", "symbol", "name"))
+        if isinstance(d["order"], bool) or not isinstance(d["order"], int) or d["order"] < 0:
+            raise InvalidInputError("from_dict: a kernel's order must be a nonnegative integer")
+        if not isinstance(d["poly"], list) or not all(isinstance(v, str) for v in (d["symbol"], d["name"])):
+            raise InvalidInputError("from_dict: malformed Kernel dict (poly, symbol, name)")
+        act = Activation.from_dict(d["activation"])
+        kern = cls(act, d["order"], Quantity.from_dict(d["scale"]),
+                   tuple(Quantity.from_dict(c) for c in d["poly"]), d["symbol"], d["name"])
+        if d.get("expr") is not None:
+            kern.__dict__["expr"] = read_srepr(d["expr"])
+        return kern
 
 
 def _square_times(c, factor, dps):

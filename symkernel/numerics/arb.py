@@ -58,6 +58,19 @@ def _atan(z, analytic):
     return z.atan()
 
 
+def _asin(z, analytic):
+    # asin and acos: branch cuts on the real axis beyond +-1
+    if analytic and not (abs(z.real).upper() < 1 or 0 not in z.imag):
+        return _nan()
+    return z.asin()
+
+
+def _acos(z, analytic):
+    if analytic and not (abs(z.real).upper() < 1 or 0 not in z.imag):
+        return _nan()
+    return z.acos()
+
+
 def _log(z, analytic):
     return acb.log(z, analytic=analytic)
 
@@ -70,7 +83,7 @@ _UNARY = {
     sp.exp: lambda z, a: z.exp(), sp.sin: lambda z, a: z.sin(), sp.cos: lambda z, a: z.cos(),
     sp.tan: lambda z, a: z.tan(), sp.sinh: lambda z, a: z.sinh(), sp.cosh: lambda z, a: z.cosh(),
     sp.tanh: lambda z, a: z.tanh(), sp.erf: lambda z, a: z.erf(), sp.erfc: lambda z, a: z.erfc(),
-    sp.erfi: lambda z, a: z.erfi(), sp.atan: _atan, sp.log: _log,
+    sp.erfi: lambda z, a: z.erfi(), sp.atan: _atan, sp.log: _log, sp.asin: _asin, sp.acos: _acos,
 }
 
 
@@ -208,6 +221,32 @@ def _compile_tree(e, var):
         _constant(e)
         return lambda z, a, e=e: acb(_constant(e))
     raise NotCertifiable(f"no Arb translation of {type(e).__name__}")
+
+
+def compile_real(expr, var):
+    """A function ``arb -> arb`` enclosing a real SymPy expression in ``var`` on a real ball.
+
+    The principal-branch value is enclosed in complex ball arithmetic (``asin``, ``sqrt`` of a
+    ball that touches 0 included: Arb's non-analytic mode encloses every value over the ball) and
+    its real part is returned: an enclosure of the value wherever the expression is real (a
+    kernel's closed form on [-1, 1], Daniely, Frostig & Singer, NeurIPS 2016).  A ball whose
+    imaginary part excludes 0 means the expression is not real there: NotCertifiable.
+    Constants are evaluated at the caller's working precision.
+
+    >>> import sympy as sp
+    >>> r = sp.Symbol("r")
+    >>> f = compile_real(sp.asin(r) / sp.pi + sp.Rational(1, 2), r)
+    >>> f(arb(1) / 2)       # 1/2 + asin(1/2)/pi = 2/3
+    [0.666666666666667 +/- ...]
+    """
+    f = compile_expr(expr, var, check_x=False)
+
+    def real(ball):
+        z = f(acb(ball), False)
+        if 0 not in z.imag:
+            raise NotCertifiable(f"{expr} is not real at {ball}")
+        return z.real
+    return real
 
 
 # ---------------------------------------------------------------------------------------------
@@ -490,5 +529,5 @@ def gaussian_expectation(pieces, dps):
     return Plan(pieces).evaluate(dps)
 
 
-__all__ = ["NotCertifiable", "compile_expr", "envelope", "tail_bound", "radius_ball", "enclose",
+__all__ = ["NotCertifiable", "compile_expr", "compile_real", "envelope", "tail_bound", "radius_ball", "enclose",
            "Plan", "plan", "gaussian_expectation"]

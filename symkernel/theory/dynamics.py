@@ -43,9 +43,12 @@ from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueErr
 from symkernel.core.activations import as_activation
 from symkernel.gaussian.expectation import second_moment
 from symkernel.kernels import Kernel, kernel_map, rho_value, weak_derivative
-from symkernel.numerics import GUARD, Result, check_dps, converge, round_to, working
+from symkernel.numerics import GUARD, Result, check_dps, converge, meets, round_to, working
+from symkernel.numerics.arb import NotCertifiable, compile_real, enclose
+from symkernel.numerics.combine import from_mpf, to_ball
 from symkernel.core.quantity import Quantity, as_quantity, combined, evaluate_exact, proved_zero
 from symkernel.core.symbols import rho
+from symkernel.core.serialize import require
 
 #: Working digits tried, in turn, to decide the sign of a numeric quantity.
 _SIGN_DIGITS = (30, 60, 120)
@@ -290,13 +293,54 @@ class KernelDynamics:
             elif self.case in (2, 3):
                 fp = Quantity(sp.Integer(1), r"\rho^*", f"exact: Theorem 1, case {self.case}")
             else:
-                fp = Quantity(None, r"\rho^*", "estimated: the root of kappa(rho) - rho in (0, 1) "
-                              "(Theorem 1 case 4): bracketed, safeguarded Newton steps at each "
-                              "working precision, accepted when two precisions agree "
-                              "(numerics.converge), sign change of kappa(rho) - rho checked at "
-                              "rho* -+ 10^-(dps+1) rho*", self._root)
+                proof, why = self._proof_path()
+                if proof:
+                    fp = Quantity(None, r"\rho^*", f"certified: {_ROOT_PROOF} (kappa values: "
+                                  f"{why})", self._root)
+                else:
+                    fp = Quantity(None, r"\rho^*", "estimated: the root of kappa(rho) - rho in (0, 1) "
+                                  "(Theorem 1 case 4): bracketed, safeguarded Newton steps at each "
+                                  "working precision, accepted when two precisions agree "
+                                  "(numerics.converge), sign change of kappa(rho) - rho checked at "
+                                  f"rho* -+ 10^-(dps+1) rho*; not certified: {why}", self._root)
             self.__dict__["fp"] = fp
         return self.__dict__["fp"]
+
+    def _proof_path(self):
+        """``(True, how kappa is enclosed)`` when rho* can be certified, else ``(False, why not)``:
+        kappa needs proven values (:func:`_enclosure`) and ``kappa - id`` proven convex on [0, 1]
+        (:func:`_convex_on_unit`)."""
+        if "_proof" not in self.__dict__:
+            ok, why = _convex_on_unit(self.kmap)
+            if ok:
+                fn, why = _enclosure(self.kmap)
+                ok = fn is not None
+                self.__dict__["_kappa_enclosure"] = fn
+            self.__dict__["_proof"] = (ok, why)
+        return self.__dict__["_proof"]
+
+    def _root_interval(self, dps):
+        """``(lo, hi)``: exact binary numbers with ``kappa(lo) > lo`` and ``kappa(hi) < hi`` proven
+        by Arb enclosures, ``hi - lo <= 2 |rho*| 10^-(dps+3)`` (the proof: :data:`_ROOT_PROOF`)."""
+        cache = self.__dict__.setdefault("_intervals", {})
+        for d, iv in cache.items():
+            if d >= dps:
+                return iv
+        fn = self.__dict__["_kappa_enclosure"]
+        wp = dps + 15
+        with working(wp):
+            r = self._newton(wp)
+            eps = abs(r) * mpmath.mpf(10) ** (-(dps + 3))
+            lo, hi = round_to(r - eps, dps + 6), round_to(r + eps, dps + 6)
+        for d in (dps + 5, dps + 12, dps + 30):
+            left, right = fn(lo, d), fn(hi, d)
+            with working(d + GUARD):
+                g_lo, g_hi = to_ball(left) - from_mpf(lo), to_ball(right) - from_mpf(hi)
+                if g_lo > 0 and g_hi < 0:
+                    cache[dps] = (lo, hi)
+                    return lo, hi
+        raise PrecisionError(f"rho* to {dps} digits: no proven sign change of kappa(rho) - rho "
+                             f"on [{mpmath.nstr(lo, dps + 3)}, {mpmath.nstr(hi, dps + 3)}]")
 
     def _root(self, dps):
         """rho* to ``dps`` digits (case 4) as an estimated Result (one accepted at more digits
@@ -304,6 +348,14 @@ class KernelDynamics:
         done = self.__dict__.get("_root_done")
         if done is not None and done[0] >= dps:
             return done[1]
+        if self._proof_path()[0]:
+            lo, hi = self._root_interval(dps)
+            with working(dps + GUARD + 10):
+                mid = (lo + hi) / 2
+                res = Result(mid, max(mid - lo, hi - mid) * (1 + mpmath.mpf(10) ** -(dps + 5)),
+                             True, _ROOT_PROOF)
+            self.__dict__["_root_done"] = (dps, res)
+            return res
         res = converge(self._newton, dps, method="rho* (Theorem 1 case 4)")
         wp = dps + GUARD
         with working(wp):
@@ -413,16 +465,38 @@ class KernelDynamics:
         if "kps" not in self.__dict__:
             deriv = self.kmap.derivative()
             fp = self.fixed_point
-            self.__dict__["kps"] = Quantity(
-                None, r"\kappa'(\rho^*)", "estimated: kappa' at the estimated rho* (to dps + 5 digits)",
-                lambda dps: deriv(fp.value(dps + 5), dps=dps + 5))
+            fn, why = _enclosure(deriv) if fp.kind == "certified" else (None, "rho* is estimated")
+            if fn is not None:
+                q = Quantity(None, r"\kappa'(\rho^*)", "certified: kappa' is nondecreasing on "
+                             "[0, 1] (nonnegative Taylor coefficients), so kappa'(rho*) lies between "
+                             f"kappa'(lo) and kappa'(hi) at the ends of the certified interval of rho* "
+                             f"(kappa' values: {why})", lambda dps: self._slope_at_root(fn, dps))
+            else:
+                q = Quantity(None, r"\kappa'(\rho^*)", "estimated: kappa' at the estimated rho* (to "
+                             f"dps + 5 digits); not certified: {why}",
+                             lambda dps: deriv(fp.value(dps + 5), dps=dps + 5))
+            self.__dict__["kps"] = q
         return self.__dict__["kps"]
+
+    def _slope_at_root(self, fn, dps):
+        """kappa'(rho*) enclosed by ``[kappa'(lo), kappa'(hi)]`` (kappa' is nondecreasing on [0, 1])."""
+        for extra in (3, 8, 20):
+            lo, hi = self._root_interval(dps + extra)
+            a, b = fn(lo, dps + extra), fn(hi, dps + extra)
+            with working(dps + extra + 2 * GUARD):
+                low, high = a.value - a.error, b.value + b.error
+                mid = (low + high) / 2
+                res = Result(mid, (high - low) / 2 + abs(mid) * mpmath.mpf(10) ** -(dps + extra + GUARD),
+                             True, "kappa' at the ends of the certified interval of rho*")
+            if meets(res, dps):
+                return res
+        raise PrecisionError(f"kappa'(rho*) could not be enclosed to {dps} digits")
 
     @property
     def kappa_star(self):
         """kappa(rho*) (= rho*)."""
         fp = self.fixed_point
-        if fp.exact:
+        if fp.exact or fp.kind == "certified":     # kappa(rho*) = rho*: the same enclosure
             return _rename(fp, r"\kappa(\rho^*)")
         if "ks" not in self.__dict__:
             self.__dict__["ks"] = Quantity(
@@ -613,6 +687,96 @@ class KernelDynamics:
     def _repr_html_(self, digits=15):
         """A table (case, rho*, alpha, kappa(0), kappa'(0), kappa'(1)) with LaTeX cells."""
         return display.to_html(self, digits=digits)
+
+    # -- persistence (pickle uses the default state: kernel map and Quantities pickle) ---------
+    def to_dict(self, dps=None):
+        """A JSON-ready dict: the kernel map, the case, the notes and the Theorem-1 quantities
+        (:meth:`symkernel.core.quantity.Quantity.to_dict`; numeric ones at ``dps``, default 15).
+
+        >>> d = kernel_dynamics("relu").to_dict()
+        >>> KernelDynamics.from_dict(d).rate.expr
+        1/2 - 1/pi
+        """
+        return {"type": "KernelDynamics", "version": 1, "kernel": self.kmap.to_dict(dps),
+                "case": self.case, "notes": [str(n) for n in self.notes],
+                "quantities": {n: getattr(self, n).to_dict(dps) for n in DYNAMICS_QUANTITIES}}
+
+    @classmethod
+    def from_dict(cls, d):
+        """The KernelDynamics of :meth:`to_dict` (restricted srepr reader, never eval); numeric
+        quantities serve the stored digits."""
+        require(d, "KernelDynamics", ("kernel", "case", "quantities"))
+        qs = d["quantities"]
+        if d["case"] not in (1, 2, 3, 4) or isinstance(d["case"], bool):
+            raise InvalidInputError(f"from_dict: case must be 1, 2, 3 or 4, got {d['case']!r}")
+        if not isinstance(qs, dict) or set(qs) != set(DYNAMICS_QUANTITIES):
+            raise InvalidInputError(f"from_dict: quantities must be a dict of {DYNAMICS_QUANTITIES}")
+        obj = cls.__new__(cls)
+        obj.kmap = Kernel.from_dict(d["kernel"])
+        obj.notes = [str(n) for n in d.get("notes", [])]
+        obj.case = d["case"]
+        for name in ("kappa_0", "kappa_prime_0", "kappa_prime_1"):
+            setattr(obj, name, Quantity.from_dict(qs[name]))
+        obj.__dict__["fp"] = Quantity.from_dict(qs["fixed_point"])
+        obj.__dict__["rate_q"] = Quantity.from_dict(qs["rate"])
+        return obj
+
+
+#: how a case-4 rho* is certified (the provenance of the enclosure)
+_ROOT_PROOF = ("Theorem 1 case 4 root of g = kappa - id in (0, 1), enclosed in [lo, hi] by a proven "
+               "sign change g(lo) > 0 > g(hi) (Arb enclosures of kappa at the two exact binary ends); "
+               "g is convex on [0, 1] (nonnegative Taylor coefficients, Mehler) with g(0) = kappa(0) > 0, "
+               "g(1) = 0 and g'(1) > 0, so this is its only root in (0, 1): the globally attracting "
+               "fixed point of Theorem 1 (Joudaki & Hofmann, AISTATS 2025)")
+
+
+def _enclosure(kernel):
+    """``(fn, how)``: ``fn(r, d)`` a certified Result of the kernel at the exact binary ``r``
+    meeting ``d`` digits (Arb on the closed form, or the kernel's own certified path); or
+    ``(None, why not)``."""
+    if kernel.expr is not None:
+        try:
+            f = compile_real(kernel.expr, rho)
+        except NotCertifiable as exc:
+            return None, f"no Arb translation of the closed form ({exc})"
+
+        def closed(r, d):
+            res = enclose(lambda wp, bound: f(from_mpf(r)), d, what="the closed-form kernel")
+            return Result(res.value, res.error, True, "Arb ball evaluation of the closed form")
+        return closed, "Arb ball evaluation of the closed form"
+    if not kernel.provenance.startswith("certified"):
+        return None, f"the kernel values are {kernel.provenance}"
+
+    def own(r, d):
+        res = kernel.result(r, d)
+        if not res.certified:
+            raise PrecisionError(f"the {kernel.name} at {mpmath.nstr(r, 10)} came back without a "
+                                 f"proven enclosure ({res.method})")
+        return res
+    return own, kernel.provenance
+
+
+def _convex_on_unit(kmap):
+    """``(True, '')`` when ``kappa - id`` is proven convex on [0, 1]: the Taylor coefficients of
+    ``scale * sigma_hat^(m)`` are ``scale (k+m)!/k! c_{k+m}^2``, nonnegative when the scale is
+    positive, so it suffices that the scale is proven positive and the polynomial part's
+    ``rho^k`` coefficients (k >= 2) proven nonnegative; else ``(False, why not)``."""
+    checks = [(kmap.scale, "the kernel's scale")] + [(c, f"its rho^{k} coefficient")
+                                                       for k, c in enumerate(kmap.poly) if k >= 2]
+    for q, label in checks:
+        if q.exact and q.expr == 0:
+            continue
+        try:
+            s, note = _sign(q, label)
+        except SymkernelError as exc:
+            return False, f"the sign of {label} is not decided ({exc})"
+        if s < 0 or note is not None:
+            return False, f"the sign of {label} is not proven positive, so convexity is not shown"
+    return True, ""
+
+
+#: the Quantities KernelDynamics.to_dict writes
+DYNAMICS_QUANTITIES = ("kappa_0", "kappa_prime_0", "kappa_prime_1", "fixed_point", "rate")
 
 
 def _rename(q, symbol):

@@ -45,6 +45,9 @@ from symkernel.core.activations import as_activation
 from symkernel.kernels import dual_kernel
 from symkernel.numerics import converge
 from symkernel.core.quantity import Quantity, evaluate_exact
+from symkernel.core.quantity import decode_value, encode_value
+from symkernel.core.activations import Activation
+from symkernel.core.serialize import require
 from symkernel.core.hermite import FixedPoint, normalized_hermite
 from .fixed_points import LengthMap
 from .moments import Q, _const, exact_number, moments
@@ -199,6 +202,10 @@ def _reusing(solve):
             better = [dps]
         return cache[min(better)]
     return value
+
+
+#: the Quantities MeanField.to_dict writes
+MEANFIELD_QUANTITIES = ("q_star", "chi_1", "chi_q", "c_star", "chi_c", "xi_q", "xi_c")
 
 
 @serialized_class
@@ -668,6 +675,58 @@ class MeanField:
     def floats(self):
         """All quantities in float64 at once (fast path): a dict."""
         return float_state(self.act, float(self._sw2_expr), float(self._sb2_expr), float(self.q0))
+
+    # -- persistence ---------------------------------------------------------------------------
+    def __getstate__(self):
+        """The inputs and the quantities computed so far; working pipelines (closures) and the
+        moments are rebuilt on loading."""
+        state = dict(self.__dict__)
+        for key in ("m", "_run_cache"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.m = moments(self.act)
+
+    def to_dict(self, dps=None, quantities=MEANFIELD_QUANTITIES):
+        """A JSON-ready dict: activation, variances and the mean-field quantities (each a
+        :meth:`~symkernel.core.quantity.Quantity.to_dict`, or ``{"error": why}`` when it does not
+        exist here), numeric ones at ``dps`` digits (default 15).
+
+        >>> d = mean_field("relu", 2, 0).to_dict()
+        >>> MeanField.from_dict(d).chi_1.expr, d["quantities"]["xi_c"]["expr"]
+        (1, 'oo')
+        """
+        out = {}
+        for name in quantities:
+            if name not in MEANFIELD_QUANTITIES:
+                raise InvalidInputError(f"unknown mean-field quantity {name!r}; known: "
+                                        f"{MEANFIELD_QUANTITIES}")
+            try:
+                out[name] = getattr(self, name).to_dict(dps)
+            except (InvalidInputError, PrecisionError, SymbolicValueError) as exc:
+                out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        return {"type": "MeanField", "version": 1, "activation": self.act.to_dict(),
+                "sigma_w2": encode_value(self.sigma_w2), "sigma_b2": encode_value(self.sigma_b2),
+                "q0": encode_value(self.q0), "quantities": out}
+
+    @classmethod
+    def from_dict(cls, d):
+        """The MeanField of :meth:`to_dict`; the stored quantities serve their digits, the others
+        are computed afresh."""
+        require(d, "MeanField", ("activation", "sigma_w2", "sigma_b2", "q0", "quantities"))
+        qs = d["quantities"]
+        if not isinstance(qs, dict) or not set(qs) <= set(MEANFIELD_QUANTITIES):
+            raise InvalidInputError(f"from_dict: quantities must be a dict with keys among "
+                                    f"{MEANFIELD_QUANTITIES}")
+        obj = cls(Activation.from_dict(d["activation"]), decode_value(d["sigma_w2"]),
+                  decode_value(d["sigma_b2"]), decode_value(d["q0"]))
+        for name, q in qs.items():
+            if isinstance(q, dict) and set(q) == {"error"}:
+                continue
+            obj.__dict__[name] = Quantity.from_dict(q)
+        return obj
 
 
 # ---------------------------------------------------------------------- float64 path
