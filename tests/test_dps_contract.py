@@ -83,6 +83,15 @@ INTERNAL = {
     "symkernel.papers.joudaki_hofmann_2025.format_table_s1", "symkernel.papers.joudaki_hofmann_2025.table_s1_table",
     "symkernel.papers.joudaki_daneshmand_bach_2023.prove_equal", "symkernel.present.plotting.beta_vs_gain",
     "symkernel.core.quantity.evaluate_exact", "symkernel.core.quantity.exact_result",
+    # serialization: the digits stored of values the calls above compute (tests/test_persistence.py)
+    "symkernel.core.quantity.Quantity.to_dict", "symkernel.core.quantity.StoredValues.__call__",
+    "symkernel.kernels.kernel.Kernel.to_dict", "symkernel.theory.dynamics.KernelDynamics.to_dict",
+    "symkernel.theory.meanfield.maps.MeanField.to_dict",
+    # evaluators under Kernel.__call__ and Network.kernel (proven coefficients, the nn dps steps)
+    "symkernel.kernels.hermite_panels.certified_coefficients", "symkernel.nn.pair.PairKernel.mp_mean",
+    "symkernel.nn.pair.PairKernel.mp_step", "symkernel.nn.series_mp.SeriesStep.coefficients",
+    "symkernel.nn.series_mp.SeriesStep.mean", "symkernel.nn.series_mp.SeriesStep.moment",
+    "symkernel.nn.series_mp.SeriesStep.value",
     # a float fit of the sequence iterate_exact gives, and its figure
     "symkernel.papers.joudaki_hofmann_2025_case3.measure_case3_constant",
     "symkernel.papers.joudaki_hofmann_2025_figures.draw_case3",
@@ -120,10 +129,15 @@ def test_every_public_dps_function_is_in_the_contract_table():
     assert not missing, f"add these to CALLS (or INTERNAL, with a reason): {sorted(missing)}"
 
 
+# the contract is the same at any dps; the costly searches (a minimum over the critical line)
+# are checked at 10 against 30 digits instead of 20 against 40
+LOW_DPS = {"symkernel.papers.pabari_zhou.theorem1": 10}
+
+
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_dps_then_dps_plus_20_and_ambient_precision(name):
     call = CALLS[name]
-    dps = 20
+    dps = LOW_DPS.get(name, 20)
     low = _values(call(dps))
     assert low and mpmath.mp.dps == 15
     high = _values(call(dps + 20))

@@ -169,6 +169,7 @@ class PanelPlan:
         a_guess = np.concatenate(approx_a) * np.exp(-approx_x ** 2 / 4)
         need = float(np.max(np.log2(a_guess[None, :] + 1e-300) + growth)) + math.log2(xabs.size)
         bits = int(max(need - math.log2(tol) + 40, float(growth.max()) + 40, -math.log2(tol) + 40))
+        scale_bits = arb(2) ** bits          # 2^bits as a ball (a float overflows beyond 1023 bits)
         xs_fixed, a_fixed, a_abs, a_err, dx, psi0 = [], [], [], [], [], []
         with working(int(bits / 3.32) + 15):
             quarter = (2 * arb.pi()) ** arb(-0.25)
@@ -185,8 +186,8 @@ class PanelPlan:
                     a_fixed.append(_fix_mid(ab, bits))
                     a_abs.append(float(abs(ab).upper()) * (1 + 1e-12))
                     # |a~ - a| in units of 2^-bits
-                    a_err.append(float(ab.rad()) * 2.0 ** bits + 1.0)
-                    if float(rp.rad()) * 2.0 ** bits > 1:
+                    a_err.append(float(arb(ab.rad()) * scale_bits) + 1.0)
+                    if float(arb(rp.rad()) * scale_bits) > 1:
                         raise PrecisionError("the Hermite function samples are not precise enough")
                     d = xb - xe
                     if abs(float(xb.mid()) - approx_x[len(dx)]) > 1e-11:
@@ -198,7 +199,9 @@ class PanelPlan:
         if float(log_e.max()) - bits > -20:
             raise PrecisionError("the Hermite recurrence needs more working bits")
         rnd_k = 2.0 + float(np.dot(a_err, np.full_like(a_err, PSI_MAX + 2.0 ** -20)))
-        rnd = rnd_k + np.sum(a_abs[None, :] * np.exp2(log_e), axis=1)
+        # sum_j |a_j| 2^(log_e[k, j]) as rnd_rel[k] * 2^top[k] (2^log_e overflows beyond 1023 bits)
+        top = np.ceil(log_e.max(axis=1))
+        rnd_rel = np.sum(a_abs[None, :] * np.exp2(log_e - top[:, None]), axis=1)
         xs = np.array(xs_fixed, dtype=object)
         wts = np.array(a_fixed, dtype=object)
         cur = np.array(psi0, dtype=object)
@@ -210,7 +213,8 @@ class PanelPlan:
             dot = int(np.dot(wts, cur))
             mids.append(dot >> bits if dot >= 0 else -((-dot) >> bits))
             node = float(np.dot(a_abs, PSI_MAX * (math.sqrt(k) + xabs / 2 + 1) * dx))
-            errs.append((mpmath.mpf(float(rnd[k])) * unit + mpmath.mpf(node + quad_bound[k] + tail))
+            rnd = rnd_k * unit + mpmath.mpf(float(rnd_rel[k])) * mpmath.mpf(2) ** (int(top[k]) - bits)
+            errs.append((rnd + mpmath.mpf(node + quad_bound[k] + tail))
                         * (1 + mpmath.mpf(10) ** -10))
             if k == K:
                 break

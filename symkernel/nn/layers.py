@@ -151,7 +151,9 @@ class Activation(Layer):
                 f"Activation({self.act.name}) needs Gaussian input features (after a Dense layer): its "
                 "input here is the output of a nonlinearity or a normalization of one")
         want_ntk = st.ntk is not None
-        F, D, (eF, eD) = ev.step(self.pair, st.q1, st.q2, st.nngp, want_ntk)
+        # D = dF/dc also carries the input error of the NNGP to the output (when phi' exists)
+        want_d = want_ntk or (ev.errors and self.pair.derivative is not None)
+        F, D, (eF, eD) = ev.step(self.pair, st.q1, st.q2, st.nngp, want_d)
         d1, dd1, m1 = ev.diag(self.pair, st.q1, want_ntk)
         d2, dd2, m2 = ev.diag(self.pair, st.q2, want_ntk)
         ntk = t1 = t2 = err_ntk = None

@@ -31,7 +31,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symkernel.errors import InvalidInputError, NoClosedFormError
+from symkernel.errors import InvalidInputError, NoClosedFormError, PrecisionError
 from symkernel.numerics import check_dps, working
 from symkernel.core.parsing import to_sympy
 from symkernel.core.symbols import rho
@@ -123,13 +123,15 @@ class Network(Layer):
 
     transform = propagate
 
-    def kernel(self, x1, x2=None, dps=None, ntk=True, errors=False, batch_size=None):
+    def kernel(self, x1, x2=None, dps=None, ntk=True, errors=False, batch_size=None, tol=1e-10):
         """The NNGP and NTK of the network's output on the rows of ``x1`` and ``x2`` (default x1):
         float64 arrays (n1, n2), or mpf arrays when ``dps`` is given (small inputs only).
 
-        ``errors=True`` adds first-order error estimates of the float64 Mehler steps
-        (:mod:`symkernel.nn.pair`; zero where every step has a closed form).  ``batch_size``
-        splits the rows of ``x1`` (and ``x2``) into blocks to bound memory."""
+        Float64: each Mehler step (:mod:`symkernel.nn.pair`; none where every step has a closed
+        form) carries a first-order error estimate; when the largest exceeds ``tol`` times the
+        largest kernel entry a PrecisionError says so (a kinked activation such as ELU converges
+        slowly near ``|rho| = 1``).  ``errors=True`` returns the per-entry estimates.
+        ``batch_size`` splits the rows of ``x1`` (and ``x2``) into blocks to bound memory."""
         X1 = _data(x1, "x1")
         X2 = X1 if x2 is None else _data(x2, "x2")
         if X1.shape[1] != X2.shape[1]:
@@ -141,22 +143,36 @@ class Network(Layer):
                                         f"entries at {dps} digits; give at most {MAX_DPS_ENTRIES} pairs "
                                         "(or use the float64 default)")
             return self._kernel_mp(X1, X2, dps, ntk)
+        tol = float(tol)
+        if not tol > 0:
+            raise InvalidInputError(f"tol must be a positive number, got {tol}")
         if batch_size is not None:
-            return self._batched(X1, X2, int(batch_size), ntk, errors)
+            return self._batched(X1, X2, int(batch_size), ntk, errors, tol)
         d = X1.shape[1]
         K0 = X1 @ X2.T / d
         n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
         zeros = np.zeros_like(K0)
         st = State(K0, zeros if ntk else None, n1, n2, np.zeros_like(n1) if ntk else None,
-                   np.zeros_like(n2) if ntk else None, err=zeros if errors else None,
-                   err_ntk=zeros if (errors and ntk) else None)
-        out = self.propagate(st, _Float(errors))
-        return Kernels(out.nngp, out.ntk, out.err, out.err_ntk, "float64")
+                   np.zeros_like(n2) if ntk else None, err=zeros, err_ntk=zeros if ntk else None)
+        out = self.propagate(st, _Float(True))
+        for name, value, err in (("NNGP", out.nngp, out.err), ("NTK", out.ntk, out.err_ntk)):
+            if value is None or err is None:
+                continue
+            worst = float(np.max(err)) / max(float(np.max(np.abs(value))), 1e-300)
+            if worst > tol:
+                raise PrecisionError(
+                    f"the float64 {name} has an estimated relative error of {worst:.1e} (tol={tol:g}): "
+                    "a Mehler series converges slowly here (an activation with a kink in a derivative, "
+                    "near |rho| = 1); pass a larger tol to accept it, errors=True for per-entry "
+                    "estimates, or dps= for proven digits where the activation allows")
+        if errors:
+            return Kernels(out.nngp, out.ntk, out.err, out.err_ntk, "float64")
+        return Kernels(out.nngp, out.ntk, None, None, "float64")
 
-    def _batched(self, X1, X2, size, ntk, errors):
+    def _batched(self, X1, X2, size, ntk, errors, tol):
         if size < 1:
             raise InvalidInputError("batch_size must be a positive integer")
-        parts = [[self.kernel(X1[i:i + size], X2[j:j + size], ntk=ntk, errors=errors)
+        parts = [[self.kernel(X1[i:i + size], X2[j:j + size], ntk=ntk, errors=errors, tol=tol)
                   for j in range(0, X2.shape[0], size)] for i in range(0, X1.shape[0], size)]
 
         def join(attr):

@@ -51,6 +51,9 @@ a, b = sp.symbols("a b", positive=True)
 
 #: most Hermite terms of the float64 Mehler series
 MAX_TERMS = 400
+#: with one variance per side and at least this many entries the series is interpolated on a
+#: grid of GRID_POINTS intervals in theta = arccos(rho)
+GRID_ENTRIES, GRID_POINTS = 4096, 16384
 _EPS = np.finfo(float).eps
 
 
@@ -352,15 +355,51 @@ class _Mehler:
             for k in range(K - 1, -1, -1):
                 S = S * rr + A1[:, k] * A2[:, k]
             err = self._tail(A1, m1, A2, m2, K, rr, elementwise=True)
+            same = (rr == 1) & (q1b.ravel() == q2b.ravel())     # E f^2 directly on the diagonal
+            S = np.where(same, m1, S)
+            err = np.where(same, 4 * _EPS * m1, err)
             return S.reshape(shape), err.reshape(shape)
         A1, m1 = self._table(rows)
         A2, m2 = self._table(cols)
         K = self._terms(m1, A1, m2, A2)
+        if r.size >= GRID_ENTRIES and np.ptp(rows) == 0 and np.ptp(cols) == 0:
+            return self._on_grid(A1[0, :K + 1], A2[0, :K + 1], m1[:1], m2[:1], A1[:1], A2[:1], K, r)
         S = np.multiply.outer(A1[:, K], A2[:, K])
         for k in range(K - 1, -1, -1):
             S *= r
             S += np.multiply.outer(A1[:, k], A2[:, k])
-        return S, self._tail(A1, m1, A2, m2, K, r, elementwise=False)
+        err = self._tail(A1, m1, A2, m2, K, r, elementwise=False)
+        same = (r == 1) & np.equal.outer(rows, cols)    # the same point twice: E f^2 directly
+        if same.any():
+            i, j = np.nonzero(same)
+            S[i, j] = m1[i]
+            err[i, j] = 4 * _EPS * m1[i]
+        return S, err
+
+    def _on_grid(self, a, b, m1, m2, A1, A2, K, r):
+        """One variance on each side: the series is a function of rho alone.  Evaluate it and its
+        theta-derivative on the grid theta_j = j pi / N (rho = cos theta: dense near +-1), then
+        cubic Hermite interpolation in theta; the interpolation error is estimated on each
+        interval by the exact series at its midpoint (added to the tail bound)."""
+        coef = a * b
+        n = GRID_POINTS
+        theta = np.linspace(0.0, np.pi, 2 * n + 1)
+        g = np.cos(theta)
+        F = np.polynomial.polynomial.polyval(g, coef)
+        dF = -np.sin(theta) * np.polynomial.polynomial.polyval(g, coef[1:] * np.arange(1, coef.size))
+        nodes, mids = slice(0, None, 2), slice(1, None, 2)
+        h = np.pi / n
+        Fn, dFn = F[nodes], dF[nodes] * h
+        interp_mid = (Fn[:-1] + Fn[1:]) / 2 + (dFn[:-1] - dFn[1:]) / 8
+        local = np.abs(interp_mid - F[mids]) * 2 + 4 * _EPS * np.abs(F[mids])
+        t = np.arccos(np.clip(r, -1.0, 1.0)) / h
+        j = np.minimum(t.astype(np.intp), n - 1)
+        s = t - j
+        s2, s3 = s * s, s * s * s
+        out = (2 * s3 - 3 * s2 + 1) * Fn[j] + (s3 - 2 * s2 + s) * dFn[j] \
+            + (3 * s2 - 2 * s3) * Fn[j + 1] + (s3 - s2) * dFn[j + 1]
+        tail = self._tail(A1, m1, A2, m2, K, np.abs(r), elementwise=False)
+        return out, tail.reshape(r.shape) + local[j]
 
     def _residuals(self, A, m2, K):
         """``R_K = m2 - sum_{k<=K} a_k^2``, floored at the float64 noise of the sum."""
