@@ -304,3 +304,27 @@ def test_elu_series_step_against_the_certified_inner_form_kernel(q, r):
     ref_d = float(sk.derivative_kernel(act)(sp.Rational(str(r)), dps=20)) / q
     assert abs(F[0, 0] - ref) <= eF[0, 0] + 1e-15 and eF[0, 0] < 1e-12
     assert abs(D[0, 0] - ref_d) <= eD[0, 0] + 1e-15 and eD[0, 0] < 1e-12
+
+
+def test_grid_interpolation_of_one_variance_equals_the_direct_series():
+    """Inputs of equal norms (one variance per layer): the theta-grid interpolation (used from
+    4096 entries on) against the direct Horner sum of the same series (blocks of 30 rows)."""
+    x = RNG.standard_normal((70, 3))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    net = sk.nn.serial(sk.nn.Dense(2.0, 0.1), sk.nn.Activation("tanh"), sk.nn.Dense(1.5, 0.1),
+                       sk.nn.Activation("softplus"), sk.nn.Dense(1.0, 0.0))
+    grid, direct = net.kernel(x, errors=True), net.kernel(x, batch_size=30)
+    np.testing.assert_allclose(grid.nngp, direct.nngp, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(grid.ntk, direct.ntk, rtol=0, atol=1e-13)
+    assert grid.nngp_error.max() < 1e-11
+
+
+def test_a_slowly_converging_series_is_not_returned_silently():
+    """ELU's Hermite series converges slowly near |rho| = 1: the estimate exceeds the default
+    tolerance and the call says so; a looser tol accepts it and reports the estimates."""
+    x = np.array([[1.0, 0.0, 0.0], [0.999, 0.0447, 0.0]])
+    net = sk.nn.serial(sk.nn.Dense(2.0, 0.0), sk.nn.Activation("elu"), sk.nn.Dense(1.0, 0.0))
+    with pytest.raises(sk.PrecisionError, match="estimated relative error"):
+        net.kernel(x)
+    k = net.kernel(x, tol=1e-3, errors=True)
+    assert k.nngp_error.max() > 1e-10
