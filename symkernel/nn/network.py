@@ -151,6 +151,8 @@ class Network(Layer):
         d = X1.shape[1]
         K0 = X1 @ X2.T / d
         n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
+        if x2 is None:     # the same point twice: the covariance equals the variance bit for bit
+            np.fill_diagonal(K0, n1)     # (else rho = 1 - 1e-16, and arccos(rho) ~ 1e-8 in the NTK)
         zeros = np.zeros_like(K0)
         st = State(K0, zeros if ntk else None, n1, n2, np.zeros_like(n1) if ntk else None,
                    np.zeros_like(n2) if ntk else None, err=zeros, err_ntk=zeros if ntk else None)
