@@ -4,6 +4,8 @@ no package code: mpmath quadratures written here, and exact identities of the tr
 A shortcut taken for the wrong sigma (a parity or half-line symmetry of a function that is odd
 only up to a constant, an "even" function that is even only up to a shift) shows up here.
 """
+import itertools
+
 import mpmath
 import pytest
 import sympy as sp
@@ -57,12 +59,13 @@ def _direct_moments(g, breaks, weights, dps=30):
     1e-22), one evaluation of g per node for all the weights.  The neglected tails are below
     1e-28 (g grows at most linearly); the checks ask for 17 or 18 digits."""
     with mpmath.workdps(dps):
-        cuts = {p if isinstance(p, mpmath.mpf) else mpmath.mpf(int(p.p)) / int(p.q)
-                for p in map(lambda v: v if isinstance(v, mpmath.mpf) else sp.Rational(v), breaks)}
+        exact = [sp.Rational(p) for p in breaks if not isinstance(p, mpmath.mpf)]
+        cuts = {p for p in breaks if isinstance(p, mpmath.mpf)} | {
+            mpmath.mpf(int(p.p)) / int(p.q) for p in exact}
         pts = sorted({mpmath.mpf(n) for n in range(-12, 13)} | {c for c in cuts if abs(c) < 12})
         rule = mpmath.calculus.quadrature.GaussLegendre(mpmath.mp)
         sums = [mpmath.mpf(0)] * len(weights)
-        for lo, hi in zip(pts, pts[1:]):
+        for lo, hi in itertools.pairwise(pts):
             for t, w in rule.get_nodes(lo, hi, 4, mpmath.mp.prec):
                 wt, v = w * mpmath.npdf(t), g(t)
                 for i, f in enumerate(weights):

@@ -1,4 +1,5 @@
 """Hermite coefficients: exact vs numeric, closed forms in k, published identities, bad input."""
+import itertools
 import math
 
 import mpmath
@@ -36,15 +37,16 @@ def _gauss_legendre_moments(act, K, dps=36, half_width=20, degree=4):
     with mpmath.workdps(dps):
         rule = mpmath.calculus.quadrature.GaussLegendre(mpmath.mp)
         sums, square = [mpmath.mpf(0)] * K, mpmath.mpf(0)
-        for lo, hi, expr in act.pieces:
-            expr = sp.sympify(expr)
+        for lo, hi, expr in act.pieces:       # SymPy expressions already
+            if expr == 0:
+                continue
             constants = {c: sp.Float(c.evalf(dps + 20), dps + 20)        # SELU's, at full precision
                          for c in expr.atoms(sp.NumberSymbol) if c not in (sp.pi, sp.E)}
             f = sp.lambdify(sk.x, expr.xreplace(constants), modules="mpmath")
             a, b = max(-half_width, lo), min(half_width, hi)
-            cuts = sorted({sp.Rational(a), sp.Rational(b),
-                           *(sp.Integer(n) for n in range(-half_width, half_width + 1) if a < n < b)})
-            for p, q in zip(cuts, cuts[1:]):
+            inner = (sp.Integer(n) for n in range(-half_width, half_width + 1) if a < n < b)
+            cuts = sorted({sp.Rational(a), sp.Rational(b), *inner})
+            for p, q in itertools.pairwise(cuts):
                 for z, w in rule.get_nodes(mpmath.mpf(p), mpmath.mpf(q), degree, mpmath.mp.prec):
                     fz = f(z)
                     fw = w * fz * mpmath.npdf(z)
