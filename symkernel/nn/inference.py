@@ -297,6 +297,17 @@ def _broadcast(name, a, shape):
     return a
 
 
+def check_learning_rate(learning_rate):
+    """The learning rate as a finite float > 0, or an InvalidInputError saying what it was."""
+    try:
+        eta = float(learning_rate)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"learning_rate must be a number, got {learning_rate!r}") from None
+    if not np.isfinite(eta) or eta <= 0:
+        raise InvalidInputError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
+    return eta
+
+
 def gradient_flow(ntk_train, ntk_cross, y_train, t, learning_rate=1.0, f0_train=None,
                   f0_test=None, nngp_train=None, nngp_cross=None, nngp_test=None, loss="sum"):
     r"""Infinite-width gradient flow on the MSE loss at time(s) ``t`` (NTK ``Theta`` fixed).
@@ -338,12 +349,7 @@ def gradient_flow(ntk_train, ntk_cross, y_train, t, learning_rate=1.0, f0_train=
     if ntk_cross is not None:
         ntk_cross = _matrix("ntk_cross", ntk_cross, cols=n)
     tt = _times(t)
-    try:
-        eta = float(learning_rate)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"learning_rate must be a number, got {learning_rate!r}") from None
-    if not np.isfinite(eta) or eta <= 0:
-        raise InvalidInputError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
+    eta = check_learning_rate(learning_rate)
     if loss not in ("sum", "mean"):
         raise InvalidInputError(f"loss must be 'sum' or 'mean', got {loss!r}")
     scale = eta if loss == "sum" else eta / y.size

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symkernel.nn.inference import check_learning_rate
 from symkernel.errors import InvalidInputError
 from symkernel.nn.layers import Dense
 from symkernel.nn.network import Network, Residual
@@ -120,12 +121,7 @@ def train_mse(net, x_train, y_train, width, steps, learning_rate, seed, backend=
         raise InvalidInputError(f"width must be an integer in [1, {MAX_WIDTH}], got {width!r}")
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 0 <= steps <= MAX_STEPS:
         raise InvalidInputError(f"steps must be an integer in [0, {MAX_STEPS}], got {steps!r}")
-    try:
-        eta = float(learning_rate)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"learning_rate must be a number, got {learning_rate!r}") from None
-    if not np.isfinite(eta) or eta <= 0:
-        raise InvalidInputError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
+    eta = check_learning_rate(learning_rate)
     seed = check_seed(seed)
     X = np.asarray(x_train, dtype=np.float64)
     Y = np.asarray(y_train, dtype=np.float64)
