@@ -104,7 +104,10 @@ MAX_EXPONENT = 1000
 
 def _number(text):
     """An exact number (a Fraction; SymPy after parsing) from ``text`` ("0.3", "-2", "1e-5",
-    "5/6"), or a one-line error."""
+    "5/6"), or a one-line error.  The reading of
+    :func:`symkernel.numerics.rationals.decimal_value` (same grammar, same exponent limit;
+    tests/test_bad_input.py checks they agree), written without SymPy: arguments are checked
+    before any heavy module is imported."""
     m = _NUMBER.fullmatch(text)
     if m is None:
         raise argparse.ArgumentTypeError(
@@ -127,8 +130,11 @@ def _number_text(value):
     text = str(value)
     if len(text) <= 30:
         return text
-    with mpmath.workdps(30):
-        return mpmath.nstr(mpmath.mpf(int(value.p)) / int(value.q), 15)
+    p, q = int(value.p), int(value.q)
+    decimal = q == 10 ** (len(str(q)) - 1)       # every digit typed: 0.99999999999999999 (not 1.0)
+    digits = len(str(abs(p)).rstrip("0")) if decimal else 30
+    with mpmath.workdps(digits + 10):
+        return mpmath.nstr(mpmath.mpf(p) / q, min(digits, 60))
 
 
 class _Symbol:
@@ -432,7 +438,7 @@ def cmd_check(args):
 
 
 def cmd_tables(args):
-    """Each table is printed as soon as it is computed (Joudaki & Hofmann (AISTATS 2025) Table S.1 takes about a minute)."""
+    """Each table is printed as soon as it is computed (Joudaki & Hofmann (AISTATS 2025) Table S.1 takes about 20 seconds)."""
     builders = sk.papers.table_builders()
     if args.only:
         wanted = [w.lower() for w in args.only]

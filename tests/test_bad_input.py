@@ -250,3 +250,168 @@ def test_dps_refusal_names_the_requested_digits():
 
     with pytest.raises(sk.InvalidInputError, match=r"dps=1001 is beyond"):
         sk.kernel_map("tanh")(0.5, dps=MAX_DPS + 1)
+
+
+# --- the issue's remaining probes (benchmarks/bad_input_probes.py runs the whole list) ------------
+def _cli(*argv):
+    """``(status, stdout, stderr)`` of the command line run in process."""
+    import contextlib
+    import io
+
+    from symkernel.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(argv))
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("call, asked, most", [
+    (lambda: sk.kernel_map("tanh")(0.5, dps=1000), 1000, 997),
+    (lambda: sk.edge_of_chaos("tanh", 0.05)[0].value(1000), 1000, 990),
+])
+def test_too_many_digits_are_refused_in_terms_of_the_digits_asked(call, asked, most):
+    """Once 'dps=1003 is beyond ... counting the guard digits' for a request of 1000: the guard
+    digits were the package's, the number the user's."""
+    with pytest.raises(sk.InvalidInputError, match=rf"dps={asked} is beyond .* at most {most} digits"):
+        call()
+
+
+@pytest.mark.parametrize("argv, asked, most", [
+    (("kernel", "tanh", "--rho", "0.5", "--dps", "1000"), 1000, 997),
+    (("eoc", "tanh", "--dps", "1000"), 1000, 990),
+])
+def test_command_line_names_the_digits_asked(argv, asked, most):
+    status, _, err = _cli(*argv)
+    assert status == 2 and f"dps={asked} is beyond" in err and f"at most {most} digits" in err
+    assert "1003" not in err and "1010" not in err
+
+
+def test_dps_beyond_the_limit_is_refused_as_asked():
+    with pytest.raises(sk.InvalidInputError, match=r"dps=1500 is beyond what symkernel supports"):
+        sk.kernel_map("tanh")(0.3, dps=1500)
+
+
+def test_rho_typed_with_more_digits_than_a_double_keeps_them():
+    """0.99999999999999999 is 1.0 as a float; typed on the command line it is read as the decimal
+    (kappa < 1 there, and it is shown as typed, not as '1.0'); 1 + 1e-17 typed to 30 digits is
+    refused as outside [-1, 1]."""
+    status, out, _ = _cli("kernel", "tanh", "--rho", "0.99999999999999999", "--dps", "20")
+    line = [s for s in out.splitlines() if "at rho" in s][0]
+    assert status == 0 and "at rho = 0.99999999999999999:" in line
+    assert line.split(": ")[1].startswith("0.9999999999999999")      # below kappa(1) = 1
+    status, _, err = _cli("kernel", "tanh", "--rho", "1.00000000000000001000000000000", "--dps", "20")
+    assert status == 2 and "rho = 1.00000000000000001 is outside [-1, 1]" in err
+    assert sk.kernel_map("tanh")(1 + 1e-17) == 1                     # the float 1 + 1e-17 is 1.0
+
+
+@pytest.mark.parametrize("text", ["1e-999999999", "-1e-999999999"])
+def test_rho_string_with_a_huge_exponent_answers_at_once(text):
+    """sp.Rational('1e-999999999') once hung (a billion-digit integer) while the string was read;
+    kappa_relu(rho) = 1/pi + rho/2 + O(rho^2) at rho = 1e-999999999 is 1/pi to every digit asked."""
+    import mpmath
+
+    value = sk.kernel_map("relu")(text, dps=20)
+    with mpmath.workdps(30):
+        assert abs(value - 1 / mpmath.pi) < mpmath.mpf(10) ** -20
+    with pytest.raises(sk.InvalidInputError, match=r"outside \[-1, 1\]"):
+        sk.kernel_map("relu")("1e999999999")
+
+
+def test_mean_field_at_a_huge_weight_variance_solves_the_length_map():
+    """q* = sigma_w^2 E[tanh(sqrt(q*) Z)^2] + sigma_b^2 at sigma_w^2 = 1e6, checked by mpmath
+    quadrature written here (a path sharing no code with the package's moments)."""
+    import mpmath
+
+    def residual(q):
+        s = mpmath.sqrt(q)
+        V = mpmath.quad(lambda z: mpmath.tanh(s * z) ** 2 * mpmath.npdf(z), [-mpmath.inf, -1, 0, 1, mpmath.inf])
+        return abs(10**6 * V + mpmath.mpf(1) / 20 - q)
+
+    q = sk.mean_field("tanh", 1e6, 0.05).q_star.value(20)
+    with mpmath.workdps(30):
+        assert residual(q) < mpmath.mpf(10) ** -12 * q
+        assert residual(q * (1 + mpmath.mpf(10) ** -9)) > mpmath.mpf(10) ** -12 * q   # a wrong q* fails
+
+
+def test_large_identity_gram_is_exactly_isometric_at_once():
+    q = sk.isometry(np.eye(3000))
+    assert q.expr == 1 and "multiple of the identity" in q.provenance
+
+
+@pytest.mark.parametrize("text, why", [
+    ("(" * 2000 + "x" + ")" * 2000, "longer than 500 characters"),
+    ("x**100000", "exponent 100000 is beyond 1000"),
+])
+def test_oversized_strings_are_refused_before_any_work(text, why):
+    with pytest.raises(sk.UnknownActivationError, match=re.escape(why)):
+        sk.hermite_coefficient(text, 1)
+
+
+def test_edge_of_chaos_of_exp_is_refused_as_unstable():
+    """phi = exp: chi_1 = sigma_w^2 e^{2q} = 1 gives q* = 1 + sigma_b^2 = 1.05 at sigma_w^2 =
+    e^{-2.1} = 0.122456..., where the length map q -> sigma_w^2 e^{2q} + sigma_b^2 has slope
+    2 sigma_w^2 e^{2q*} = 2 > 1: an unstable fixed point, so no edge of chaos (once an answer)."""
+    import math
+
+    with pytest.raises(sk.InvalidInputError,   # NoFixedPointError
+                       match=rf"q\* = 1.05 at sigma_w2 = {math.exp(-2.1):.6f}"):
+        sk.edge_of_chaos("exp", 0.05)
+
+
+def test_dynamics_header_names_the_symbolic_gain():
+    status, out, _ = _cli("dynamics", "relu", "--gain", "alpha")
+    assert status == 0 and out.splitlines()[0].endswith("for the kernel map of Max(0, alpha*x)")
+
+
+def test_ragged_gram_rows_get_a_package_error():
+    """sympy.Matrix([[1, 2], [3]]) raises inside SymPy before symkernel is called (nothing the
+    package can catch); the same rows as a nested list are refused by sk.isometry."""
+    with pytest.raises(sk.InvalidInputError, match=r"ragged rows .*row lengths \[2, 1\]"):
+        sk.isometry([[1, 2], [3]])
+
+
+def test_validation_needs_two_seeds_for_a_standard_error():
+    with pytest.raises(sk.InvalidInputError, match="at least two seeds"):
+        sk.validate.kernel_sequence("relu", 0.5, width=16, depth=3, seeds=[0])
+
+
+@pytest.mark.parametrize("expr, point", [("sqrt(3 - x)", "4"), ("sqrt((max(3, 2)) - (x))", "4"),
+                                         ("sqrt(100 - x)", "101"), ("log(3 - x)", "4"), ("x**(1/3)", "-1"),
+                                         ("sqrt((x - 1)*(x - 2))", "3/2")])
+def test_roots_and_logs_of_negative_numbers_are_refused_wherever_they_are(expr, point):
+    """Found by the bad-input fuzz at 300 examples: beta of sqrt(3 - x) ran > 30 s in Arb
+    quadrature (a branch point at 3), and E sigma^2 = E[3 - Z] = 3 was answered for a sigma that
+    is not real beyond 3 (the samples at +-2.86 and 0 missed it).  The negative set of the
+    polynomial under the root is now located exactly, at any distance."""
+    for call in (sk.isometry_strength, sk.second_moment, lambda e: sk.hermite_coefficient(e, 1)):
+        with pytest.raises(sk.InvalidInputError, match=rf"is not real at x = {re.escape(point)} "):
+            call(expr)
+
+
+@pytest.mark.parametrize("expr", ["sqrt(x**2 + 1)", "log(1 + x**2)", "sqrt(abs(x))", "sqrt(max(x, 0))"])
+def test_roots_of_nonnegative_arguments_are_accepted(expr):
+    assert isinstance(sk.second_moment(expr), sk.Quantity)
+
+
+@pytest.mark.parametrize("text", ["0.3", "-2", "1e-5", "5/6", " .5 ", "2.50E+3", "-7/14", "1e1000", "1e-1001",
+                                  "1/0", "two", "0x10", "1e", "--1", "3/-4"])
+def test_command_line_reads_numbers_as_decimal_value_does(text):
+    """The command line checks numbers before importing SymPy, with its own copy of the grammar
+    of numerics.rationals.decimal_value: the two agree on every value and every refusal."""
+    import argparse
+
+    from symkernel.cli import _number
+    from symkernel.numerics import decimal_value
+
+    try:
+        expected = decimal_value(text, "")
+    except sk.InvalidInputError as exc:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(str(exc))):
+            _number(text)
+    else:
+        got = _number(text)
+        assert (got.numerator, got.denominator) == (expected.p, expected.q)

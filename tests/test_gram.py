@@ -86,7 +86,7 @@ def test_degenerate_gram_gives_zero_isometry_and_infinite_gap(seed, n):
     assert sk.isometry_gap(G).expr == sp.oo and float(sk.isometry_gap(G)) == math.inf
     assert "singular to the tolerance" in sk.isometry(G).provenance
     assert gram.isometry_float(G) == 0.0 and gram.isometry_gap_float(G) == math.inf
-    assert gram.potential(np.ones((n, n))) == math.inf
+    assert gram.potential(np.ones((n, n))).expr == sp.oo and gram.potential_float(np.ones((n, n))) == math.inf
 
 
 def test_no_underflow_and_agreement_with_mpmath_determinant():
@@ -153,7 +153,7 @@ def test_torch_tensors_are_accepted():
 @given(seeds, st.integers(2, 8))
 def test_theorem_1_normalizing_never_lowers_isometry(seed, n):
     G = random_gram(seed, n)
-    bound = gram.normalization_lower_bound(G)
+    bound = gram.normalization_lower_bound_float(G)
     assert bound >= gram.isometry_float(G)
     assert float(sk.isometry(gram.normalized_gram(G))) >= bound * (1 - 1e-12)
 
@@ -161,7 +161,7 @@ def test_theorem_1_normalizing_never_lowers_isometry(seed, n):
 @given(seeds, st.integers(2, 8), st.floats(0.0, 3.0))
 def test_lemma_a4_bounds(seed, n, spread):
     C = random_correlation(seed, n, spread)
-    low, det, up = gram.lemma_a4_bounds(C)
+    low, det, up = gram.lemma_a4_bounds_float(C)
     assert det == pytest.approx(np.linalg.det(C), rel=1e-9, abs=1e-300)
     assert low <= det * (1 + 1e-9) + 1e-15
     assert det <= up * (1 + 1e-9) + 1e-15
@@ -226,7 +226,7 @@ def betas():
 def test_theorem_a2_map_contracts_gamma_by_beta(betas, seed, n, spread, act):
     C = random_correlation(seed, n, spread)
     beta = betas[str(act)]
-    g0, g1 = gram.potential(C), gram.potential(gram.gram_map(C, act))
+    g0, g1 = gram.potential_float(C), gram.potential_float(gram.gram_map(C, act))
     assert g1 <= g0 / beta * (1 + 1e-9) + 1e-15
 
 
@@ -235,11 +235,11 @@ def test_corollary_a3_and_theorem_4_along_the_mean_field_sequence(betas, act):
     C = random_correlation(5, 6, 1.0)
     beta = betas[str(act)]
     seq = gram.gram_sequence(C, act, 40)
-    gammas = np.array([gram.potential(G) for G in seq])
-    assert np.all(gammas <= gram.potential_bound(gammas[0], beta, np.arange(41)) * (1 + 1e-9) + 1e-300)
+    gammas = np.array([gram.potential_float(G) for G in seq])
+    assert np.all(gammas <= gram.potential_bound_float(gammas[0], beta, np.arange(41)) * (1 + 1e-9) + 1e-300)
     gaps = np.array([gram.isometry_gap_float(G) for G in seq])
-    bound = gram.isometry_gap_bound(C, beta, np.arange(41))
-    start = gram.isometry_gap_bound_depth(C, beta)
+    bound = gram.isometry_gap_bound_float(C, beta, np.arange(41))
+    start = gram.isometry_gap_bound_depth_float(C, beta)
     assert start < 40
     assert np.all(gaps[start:] <= bound[start:])
     assert gaps[-1] < 1e-3 * gaps[0]  # the map drives the Gram matrix to isometry
@@ -248,11 +248,13 @@ def test_corollary_a3_and_theorem_4_along_the_mean_field_sequence(betas, act):
 def test_bounds_as_symbolic_functions_of_depth():
     beta = sk.isometry_strength("relu")
     b = gram.isometry_gap_bound(np.eye(3), beta, sk.core.symbols.ell)
-    assert sp.simplify(b - 12 * beta.expr ** (-sk.core.symbols.ell)) == 0
-    assert gram.potential_bound(2, 2, sk.core.symbols.ell) == 2 * 2 ** (-sk.core.symbols.ell)
-    with pytest.raises(InvalidInputError, match=r"\[1, 2\]"):
-        gram.potential_bound(1.0, 0.5, 3)
-    assert gram.isometry_gap_bound_depth(np.array([[1.0, 0.5], [0.5, 1.0]]), 1.0) == math.inf
+    assert sp.simplify(b.expr - 12 * beta.expr ** (-sk.core.symbols.ell)) == 0
+    assert gram.potential_bound(2, 2, sk.core.symbols.ell).expr == 2 * 2 ** (-sk.core.symbols.ell)
+    for fn in (gram.potential_bound, gram.potential_bound_float):
+        with pytest.raises(InvalidInputError, match=r"\[1, 2\], got 0.5"):
+            fn(1.0, 0.5, 3)
+    assert gram.isometry_gap_bound_depth(np.array([[1.0, 0.5], [0.5, 1.0]]), 1.0).expr == sp.oo
+    assert gram.isometry_gap_bound_depth_float(np.array([[1.0, 0.5], [0.5, 1.0]]), 1.0) == math.inf
 
 
 # ---------------------------------------------------------------- input types and digits
@@ -275,7 +277,7 @@ def test_isometry_computes_in_float64_whatever_the_input_type():
     ints = np.array([[2, 1], [1, 2]], dtype=np.int8)
     assert sk.isometry(ints).expr == sp.sqrt(3) / 2                     # exact integers: exact
     assert float(sk.isometry_gap(h)) == pytest.approx(-math.log(math.sqrt(1 - stored**2)), rel=1e-13)
-    assert gram.potential(h) == pytest.approx(stored / (1 - stored), rel=1e-14)
+    assert float(gram.potential(h)) == pytest.approx(stored / (1 - stored), rel=1e-14)
     with pytest.raises(InvalidInputError, match="real"):
         sk.isometry(np.array(M, dtype=complex))
 
@@ -306,3 +308,52 @@ def test_mean_reduced_value_at_one_is_an_enclosure():
         assert abs(res.value - ref) <= abs(ref) * mpmath.mpf(10) ** -30 + res.error
     f, f1 = gram._kernel_for("softplus", True)
     assert f1 == 1 and f.name == "kernel map with LN after the activation"
+
+
+# ---------------------------------------------------------------- one result protocol
+@pytest.mark.parametrize("seed, n", [(1, 2), (2, 5), (3, 9)])
+def test_gram_functions_give_quantities_that_match_mpmath_on_the_stored_entries(seed, n):
+    """Def. 4, Lemma A.4, Theorems 1 and 4 and Corollary A.3 return Quantities for float input
+    (their float64 twins floats).  Each to 30 digits against its formula evaluated here by mpmath
+    at 50 digits on the stored (symmetrized) entries (mpmath's LU determinant and sqrt: no code shared with the
+    SymPy / FLINT / Arb paths), each twin to float64 accuracy."""
+    G = random_gram(seed, n)
+    C = gram.normalized_gram(G)
+    beta, ells = 1.37, np.arange(3)
+    off = [(i, j) for i in range(n) for j in range(n) if i != j]
+    with mpmath.workdps(50):   # the entries as the package takes them: symmetrized, (G + G^T)/2
+        M, K = (mpmath.matrix((0.5 * (A + A.T)).tolist()) for A in (G, C))   # exact: 53-bit entries
+        r = max(abs(M[i, j]) / mpmath.sqrt(M[i, i] * M[j, j]) for i, j in off)
+        gamma = r / (1 - r)
+        m = max(abs(K[i, j]) for i, j in off)
+        lemma = [(1 - (n - 1) * m) ** n if (n - 1) * m <= 1 else mpmath.mpf(0), mpmath.det(K), 1 - m**2]
+        iso = mpmath.det(M) ** (mpmath.mpf(1) / n) / (sum(M[i, i] for i in range(n)) / n)
+        a = [mpmath.sqrt(M[i, i]) for i in range(n)]
+        abar = sum(a) / n
+        theorem1 = iso * (1 + sum((x - abar) ** 2 for x in a) / n / abar**2)
+        b = mpmath.mpf(beta)
+        theorem4 = [4 * n * b ** -int(ell) / iso**n for ell in ells]
+        corollary = [gamma * b ** -int(ell) for ell in ells]
+        depth = max(0, int(mpmath.ceil(mpmath.log(2 * (n - 1) * gamma) / mpmath.log(b))))
+    g0 = gram.potential(G)
+    cases = [(g0, gamma, gram.potential_float(G)),
+             (gram.normalization_lower_bound(G), theorem1, gram.normalization_lower_bound_float(G))]
+    cases += list(zip(gram.lemma_a4_bounds(C), lemma, gram.lemma_a4_bounds_float(C)))
+    cases += list(zip(gram.isometry_gap_bound(G, beta, ells), theorem4, gram.isometry_gap_bound_float(G, beta, ells)))
+    cases += list(zip(gram.potential_bound(g0, beta, ells), corollary, gram.potential_bound_float(float(g0), beta, ells)))
+    for q, ref, twin in cases:
+        assert isinstance(q, sk.Quantity) and q.kind in ("exact", "certified"), q
+        with mpmath.workdps(50):
+            assert abs(q.value(30) - ref) <= mpmath.mpf(10) ** -29 * abs(ref) + mpmath.mpf(10) ** -60, (q, ref)
+        assert isinstance(float(twin), float) and float(twin) == pytest.approx(float(ref), rel=1e-9, abs=1e-15)
+    d = gram.isometry_gap_bound_depth(G, beta)
+    assert d.expr == depth == gram.isometry_gap_bound_depth_float(G, beta)
+
+
+def test_depth_on_an_exact_integer_is_that_integer():
+    """log(2 gamma)/log(beta) = log 2/log 2 = 1 exactly for gamma = 1, beta = 2: the exact
+    potential of the stored entries lets SymPy decide the ceiling (1, not 2)."""
+    G = np.array([[1.0, 0.5], [0.5, 1.0]])
+    assert gram.potential(G).expr == 1
+    assert gram.isometry_gap_bound_depth(G, 2.0).expr == 1 == gram.isometry_gap_bound_depth_float(G, 2.0)
+    assert [q.expr for q in gram.lemma_a4_bounds(G)] == [sp.Rational(1, 4), sp.Rational(3, 4), sp.Rational(3, 4)]

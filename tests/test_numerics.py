@@ -1,4 +1,5 @@
 """The numerics core: scoped precision, threads, certified enclosures vs independent paths."""
+import re
 import threading
 
 import flint
@@ -204,11 +205,11 @@ def test_value_at_dps_agrees_with_dps_plus_20(name):
 def test_mpf_conversions_keep_sign_and_value(v):
     """Every mpf -> exact conversion (SymPy Rational, Arb) keeps the sign and every bit."""
     from symkernel.theory.meanfield.moments import exact_number
-    from symkernel.numerics import mpf_to_rational
+    from symkernel.numerics import binary_value
     from symkernel.numerics.combine import from_mpf
 
     m = mpmath.mpf(v)
-    assert mpf_to_rational(m) == sp.Rational(v) == exact_number(m)
+    assert binary_value(m) == sp.Rational(v) == exact_number(m)
     assert from_mpf(m) == flint.arb(v) and from_mpf(m).rad() == 0
 
 
@@ -250,3 +251,41 @@ def test_arb_refuses_a_constant_it_cannot_enclose_before_integrating():
 
     assert arb.plan([(-sp.oo, sp.oo, sp.Catalan * x**2 + sp.tanh(x))]) is None
     assert arb.plan([(-sp.oo, sp.oo, (sp.Catalan * x**2 - 1) * sp.tanh(x))]) is None
+
+
+# ---------------------------------------------------------------- numbers to exact rationals
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_typed_floats_are_read_as_decimals_and_computed_ones_bit_for_bit(v):
+    """The one policy (numerics.rationals): decimal_value is Python's Fraction of the float's repr
+    (the decimal typed), binary_value its Fraction of the float itself (the double); both are
+    the float when rounded back."""
+    from fractions import Fraction
+
+    from symkernel.numerics import binary_value, decimal_value
+
+    typed, stored = decimal_value(v), binary_value(v)
+    assert (typed.p, typed.q) == Fraction(repr(v)).as_integer_ratio()
+    assert (stored.p, stored.q) == Fraction(v).as_integer_ratio()
+    assert float(typed) == float(stored) == v
+    with mpmath.workprec(64):
+        m = mpmath.mpf(v)
+    with mpmath.workprec(20):                    # an mpf keeps every bit whatever the context
+        assert binary_value(m) == stored
+
+
+def test_rational_readings_refuse_bad_values_naming_them():
+    from symkernel.numerics import binary_value, decimal_value
+
+    assert decimal_value(0.1) == sp.Rational(1, 10) != binary_value(0.1)
+    assert decimal_value("-2.5e-3") == sp.Rational(-1, 400) and decimal_value(" 5/6 ") == sp.Rational(5, 6)
+    with mpmath.workdps(60):
+        long = mpmath.mpf(1) / 3
+    assert abs(binary_value(long) - sp.Rational(1, 3)) < sp.Rational(1, 10**59)   # 60 digits kept
+    assert binary_value(sp.Float("0.1", 40)) == sp.Rational(sp.Float("0.1", 40))       # SymPy's own reading
+    for bad, what in [(float("nan"), "nan"), (float("inf"), "inf"), ("1e-999999999", "exponent of 1e-999999999"),
+                      ("1/0", "1/0 divides by zero"), ("0x10", "'0x10'"), (True, "True"), (None, "None")]:
+        with pytest.raises(InvalidInputError, match=re.escape(what)):
+            decimal_value(bad, "rho")
+    for bad, what in [(float("nan"), "nan"), (mpmath.inf, "+inf"), ("0.1", "str '0.1'"), (None, "None")]:
+        with pytest.raises(InvalidInputError, match=re.escape(what)):
+            binary_value(bad)

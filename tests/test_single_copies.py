@@ -5,6 +5,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings, strategies as st
 
 import symkernel as sk
 from symkernel.core.activations import as_activation
@@ -153,3 +154,70 @@ def test_critical_minimum_returns_quantities():
     assert isinstance(res.sigma_b2, sk.Quantity) and res.sigma_b2.expr == 0
     with pytest.raises(KeyError):
         res["sigma"]
+
+
+# ---------------------------------------------------------------- one mpmath lambdify
+def _selu_constants_by_mpmath():
+    """SELU's lambda_01, alpha_01 (Klambauer et al., NeurIPS 2017, eq. 14) written here in mpmath
+    at the current precision: no SymPy, no symkernel."""
+    e, r2 = mpmath.e, mpmath.sqrt(2)
+    c1, c2 = mpmath.erfc(1 / r2), mpmath.erfc(r2)
+    alpha = -mpmath.sqrt(2 / mpmath.pi) / (c1 * mpmath.sqrt(e) - 1)
+    lam = (1 - mpmath.sqrt(e) * c1) * mpmath.sqrt(2 * mpmath.pi) / mpmath.sqrt(
+        2 * c2 * e**2 + mpmath.pi * c1**2 * e - 2 * (2 + mpmath.pi) * c1 * mpmath.sqrt(e) + mpmath.pi + 2)
+    return lam, alpha
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.fractions(-3, 3, max_denominator=50), st.integers(20, 200))
+def test_mp_lambdify_evaluates_every_constant_at_the_working_precision(t, dps):
+    """SELU's constants, pi, E, sqrt(2), erfi in one expression, at any working precision, against
+    mpmath's own constants and SELU's written in mpmath (above): relative 10^-(dps-3).  SymPy's
+    plain lambdify prints lambda_01, alpha_01 as 60-bit literals and fails at 50 digits (shown)."""
+    from symkernel.core.activations import SELU_ALPHA, SELU_SCALE
+    from symkernel.core.mp_eval import mp_lambdify
+
+    expr = SELU_SCALE * x + SELU_ALPHA * sp.exp(x) + sp.pi * x**2 + sp.E + sp.sqrt(2) * sp.erfi(x)
+    f = mp_lambdify(x, expr)
+    with mpmath.workdps(dps):
+        u = mpmath.mpf(t.numerator) / t.denominator
+        got = f(u)
+    with mpmath.workdps(dps + 20):
+        u = mpmath.mpf(t.numerator) / t.denominator
+        lam, alpha = _selu_constants_by_mpmath()
+        ref = lam * u + alpha * mpmath.exp(u) + mpmath.pi * u**2 + mpmath.e + mpmath.sqrt(2) * mpmath.erfi(u)
+        assert abs(got - ref) <= abs(ref) * mpmath.mpf(10) ** (3 - dps)
+    if dps >= 50:
+        plain = sp.lambdify(x, expr, modules="mpmath")
+        with mpmath.workdps(dps):
+            wrong = plain(mpmath.mpf(t.numerator) / t.denominator)
+        with mpmath.workdps(dps + 20):
+            assert abs(wrong - ref) > abs(ref) * mpmath.mpf(10) ** -40
+
+
+def test_numeric_engine_keeps_selus_constants_to_50_digits():
+    """The numeric Gaussian engine goes through mp_lambdify (once through 400-digit Float
+    literals of its own): E[Z selu(Z)] at 50 digits against mpmath quadrature written here
+    (not E[selu(Z)] = 0 nor E[selu(Z)^2] = 1, which SELU's constants are chosen to make)."""
+    from symkernel.gaussian.numeric import estimate_expectation
+    from symkernel.core.activations import SELU_ALPHA, SELU_SCALE
+
+    expr = sk.activation("selu").expr
+    value, _ = estimate_expectation(x * expr, dps=50)
+    with mpmath.workdps(70):
+        lam, alpha = _selu_constants_by_mpmath()
+        ref = lam * (mpmath.quad(lambda z: z * z * mpmath.npdf(z), [0, mpmath.inf])
+                     + alpha * mpmath.quad(lambda z: z * (mpmath.exp(z) - 1) * mpmath.npdf(z), [-mpmath.inf, 0]))
+        assert abs(value - ref) <= abs(ref) * mpmath.mpf(10) ** -49
+    assert SELU_SCALE in expr.atoms(sp.NumberSymbol) or SELU_ALPHA in expr.atoms(sp.NumberSymbol)
+
+
+def test_every_mpmath_lambdify_goes_through_mp_lambdify():
+    """sympy.lambdify for mpmath appears once, in core/mp_eval.py."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(sk.__file__).parent
+    found = {str(p.relative_to(root)) for p in root.rglob("*.py")
+             if re.search(r"lambdify\([^)]*[\"']mpmath[\"']", p.read_text())}
+    assert found == {"core/mp_eval.py"}

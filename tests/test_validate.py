@@ -36,7 +36,7 @@ def test_isometry_gap_and_potential_with_bounds():
     assert np.all(np.abs(v.mean - v.theory)[:4] < 5 / np.sqrt(1500) * (1 + v.theory[:4]) ** 2)
     g = sk.validate.isometry("relu", 8, 1500, 8, seeds=range(6), statistic="gap", weights="gram")
     bound = g.bounds["Theorem 4 bound"]
-    start = sk.gram.isometry_gap_bound_depth(sk.validate.equicorrelated(8, 0.5), float(sk.isometry_strength("relu")))
+    start = sk.gram.isometry_gap_bound_depth_float(sk.validate.equicorrelated(8, 0.5), float(sk.isometry_strength("relu")))
     assert np.all(g.mean[start:] <= bound[start:])
     # the empirical gap decays at least at the rate beta^-l of the bound while it is well above the
     # finite-width floor (n-1)/(2d)

@@ -20,7 +20,8 @@ from functools import cached_property, lru_cache
 import sympy as sp
 
 from symkernel.numerics import serialized, serialized_class
-from .parsing import decimal_value, to_sympy
+from symkernel.numerics.rationals import decimal_value
+from .parsing import to_sympy
 
 from symkernel.errors import InvalidInputError, UnknownActivationError
 from .parsing import parse_activation
@@ -174,9 +175,7 @@ def _as_sympy_param(name, value):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInputError(f"parameter {name}={value!r} must be a number or a SymPy expression")
-    if isinstance(value, float):
-        return decimal_value(value, f"parameter {name}")
-    return sp.Integer(value)
+    return decimal_value(value, f"parameter {name}")
 
 
 def _check_gain(gain):

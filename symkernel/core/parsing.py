@@ -19,6 +19,7 @@ import math
 import sympy as sp
 
 from symkernel.errors import InvalidInputError, UnknownActivationError
+from symkernel.numerics.rationals import decimal_value  # noqa: F401 - the typed-number reading, re-exported
 from .symbols import alpha, x
 
 FUNCTIONS = {
@@ -74,7 +75,7 @@ def _build(node, depth):
             raise _Reject(f"constant {node.value!r} is not a number")
         if isinstance(node.value, float) and not math.isfinite(node.value):
             raise _Reject("a number overflows to infinity (the largest is about 1.8e308)")
-        return sp.Rational(str(node.value)) if isinstance(node.value, float) else sp.Integer(node.value)
+        return decimal_value(node.value) if isinstance(node.value, float) else sp.Integer(node.value)
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
@@ -110,18 +111,6 @@ def _check_power(base, exponent):
     if exponent.is_number and exponent.is_real and abs(exponent) > MAX_EXPONENT:
         if base.has(x) or (base.is_number and abs(base) not in (0, 1)):
             raise _Reject(f"the exponent {exponent} is beyond {MAX_EXPONENT} in size")
-
-
-def decimal_value(value, name="value"):
-    """A user's float as the decimal it was typed as (``0.1`` -> ``1/10``), not its binary value:
-    the one reading of a float parameter (variances, gains, registry parameters) everywhere.
-
-    >>> decimal_value(0.1), decimal_value(1.5)
-    (1/10, 3/2)
-    """
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{name} must be a finite number, got {value}")
-    return sp.Rational(repr(float(value)))
 
 
 def to_sympy(value):

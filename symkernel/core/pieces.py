@@ -170,3 +170,43 @@ def split(expr):
         else:
             pieces.append(Piece(lo, hi, branch))
     return tuple(pieces)
+
+
+#: largest degree of a polynomial under a root or a logarithm whose negative set is located exactly
+MAX_ROOT_DEGREE = 8
+
+
+def non_real_point(expr, lo=-sp.oo, hi=sp.oo):
+    """A rational point of ``(lo, hi)`` where ``expr`` is not real because the polynomial under a
+    fractional power or a logarithm is negative there (``sqrt(3 - x)`` at ``x = 4``), or ``None``.
+
+    Exact: the polynomial's real roots are isolated by SymPy (``Poly.intervals``) and its sign is
+    taken at one rational point of every interval between them, so a region of any width or
+    distance is found (sampling a few points misses ``sqrt(100 - x)``).  Polynomials of degree
+    above :data:`MAX_ROOT_DEGREE` and pieces with irrational ends are not examined.
+
+    >>> non_real_point(sp.sqrt(3 - x)), non_real_point(sp.log(x**2 + 1)), non_real_point(sp.sqrt(x), 0)
+    (4, None, None)
+    """
+    lo, hi = to_sympy(lo), to_sympy(hi)
+    ends = [e for e in (lo, hi) if e.is_finite]
+    if not all(e.is_Rational for e in ends):
+        return None
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.log):
+            base = node.args[0]
+        elif node.is_Pow and node.exp.is_number and not node.exp.is_integer:
+            base = node.base
+        else:
+            continue
+        if not base.has(x) or not base.is_polynomial(x):
+            continue
+        poly = sp.Poly(base, x)
+        if not poly.is_univariate or poly.degree() > MAX_ROOT_DEGREE or not all(c.is_Rational for c in poly.coeffs()):
+            continue
+        cuts = sorted({*ends, *(e for iv in poly.intervals() for e in iv[0])})
+        probes = [cuts[0] - 1, cuts[-1] + 1, *((a + b) / 2 for a, b in zip(cuts, cuts[1:]))] if cuts else [0]
+        for t in sorted(probes, key=abs):
+            if lo < t < hi and poly.eval(t) < 0:
+                return t
+    return None

@@ -18,7 +18,7 @@ import sympy as sp
 
 from symkernel.numerics import serialized_class
 from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError
-from symkernel.numerics import GUARD, Result, as_result, check_dps, working
+from symkernel.numerics import GUARD, Result, as_result, check_dps, names_asked_dps, working
 from symkernel.numerics.combine import combine
 from .parsing import to_sympy
 from .serialize import (
@@ -142,6 +142,7 @@ class Quantity:
     def free_symbols(self):
         return self.expr.free_symbols if self.expr is not None else set()
 
+    @names_asked_dps
     def result(self, dps=15):
         """The value with its absolute error bound, as a :class:`~symkernel.numerics.Result`."""
         _check_dps(dps)

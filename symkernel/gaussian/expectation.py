@@ -10,12 +10,14 @@ import flint
 import mpmath
 import sympy as sp
 
-from symkernel.numerics import serialized, working
+from symkernel.numerics import binary_value, serialized, working
 from symkernel.core.activations import as_activation
+from symkernel.core.mp_eval import mp_lambdify
 from symkernel.errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError
 from . import exact, numeric
 from symkernel.numerics import arb
-from symkernel.core.pieces import Piece
+from symkernel.numerics.cache import cached
+from symkernel.core.pieces import Piece, non_real_point
 from symkernel.core.quantity import Quantity, zero_if_proved
 from symkernel.core.symbols import x
 
@@ -41,9 +43,12 @@ def numeric_evaluator(pieces):
     labelled ``estimated``.  Raises PrecisionError when the digits cannot be reached.
     """
     plan = arb.plan([(p.lo, p.hi, p.expr) for p in pieces])
+    def parts():
+        return ("Gaussian expectation",
+                tuple((sp.srepr(p.lo), sp.srepr(p.hi), sp.srepr(p.expr)) for p in pieces))
     if plan is not None:
-        return plan.evaluate, CERTIFIED_PROVENANCE
-    return (lambda dps: numeric.estimate(pieces, dps)), NUMERIC_PROVENANCE
+        return (lambda dps: cached(parts, plan.evaluate, dps)), CERTIFIED_PROVENANCE
+    return (lambda dps: cached(parts, lambda d: numeric.estimate(pieces, d), dps)), NUMERIC_PROVENANCE
 
 
 def pieces_times(act, g):
@@ -221,7 +226,7 @@ def _sign_changes(den, piece, radius=16, points=3201):
     hi = min(radius, piece.hi) if piece.hi != sp.oo else radius
     if not lo < hi:
         return []
-    lo, hi = (v if v.is_Rational else sp.Rational(float(v)) for v in (sp.S(lo), sp.S(hi)))
+    lo, hi = (v if v.is_Rational else binary_value(float(v)) for v in (sp.S(lo), sp.S(hi)))
 
     def sign(t):
         v = fn(flint.acb(flint.arb(int(t.p)) / int(t.q)), False).real
@@ -276,6 +281,10 @@ def _check_real_valued(piece, act):
     hi = 4 if piece.hi == sp.oo else piece.hi
     if act.free_parameters:
         return
+    point = non_real_point(piece.expr, piece.lo, piece.hi)   # exact: sqrt(100 - x) at x = 101
+    if point is not None:
+        raise InvalidInputError(f"sigma = {act.expr} is not real at x = {point} (a fractional power "
+                                "or a logarithm of a negative number there)")
     for frac in (sp.Rational(1, 7), sp.Rational(1, 2), sp.Rational(6, 7)):
         point = lo + (hi - lo) * frac
         if point.is_Rational:
@@ -325,7 +334,7 @@ def _check_growth_numerically(piece, act, power, side):
 def _arb_logs(expr, side, power, act):
     logs = []
     for r in _RADII:
-        point = sp.Rational(side * r).limit_denominator(10**6)
+        point = binary_value(side * r).limit_denominator(10**6)   # a sample point near side*r
         ball = _ball_at(expr, point, prec=270)
         if ball is None:
             return None
@@ -343,7 +352,7 @@ def _arb_logs(expr, side, power, act):
 
 
 def _mpmath_logs(expr, side, power, act):
-    fn = sp.lambdify(x, expr, modules="mpmath")
+    fn = mp_lambdify(x, expr)
     logs = []
     with working(80):
         for r in _RADII:

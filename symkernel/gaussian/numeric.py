@@ -16,7 +16,7 @@ to ``dps + 2`` significant digits (:func:`symkernel.numerics.converge`); that ag
 import mpmath
 import sympy as sp
 
-from symkernel.core.activations import NamedConstant
+from symkernel.core.mp_eval import mp_lambdify
 from symkernel.core.parsing import to_sympy
 
 from symkernel.errors import InvalidInputError, SymbolicValueError
@@ -30,9 +30,10 @@ _WEIGHT = sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
 
 
 class _Integrand:
-    """Piece integrands lambdified once for mpmath."""
+    """Piece integrands lambdified once for mpmath (every constant at the working precision:
+    :func:`~symkernel.core.mp_eval.mp_lambdify`)."""
 
-    def __init__(self, pieces, digits=400):
+    def __init__(self, pieces):
         self.parts = []
         for lo, hi, expr in pieces:
             if expr == 0:
@@ -41,7 +42,7 @@ class _Integrand:
                     | to_sympy(hi).free_symbols) - {x}
             if free:
                 raise SymbolicValueError(f"numeric evaluation needs numbers for {sorted(map(str, free))}")
-            fn = sp.lambdify(x, _high_precision_constants(expr, digits) * _WEIGHT, modules="mpmath")
+            fn = mp_lambdify(x, to_sympy(expr) * _WEIGHT)
             self.parts.append((lo, hi, fn))
 
     def integrate(self, wp, maxdegree):
@@ -55,16 +56,6 @@ class _Integrand:
                 total += val
                 err += e
         return total, err
-
-
-def _high_precision_constants(expr, digits=400):
-    """Replace named constants defined in closed form (SELU's) by ``digits``-digit Floats.
-
-    lambdify would print them as double-precision literals; nested closed forms would be
-    re-evaluated at every node.  The caller passes more digits than it works at.
-    """
-    constants = [a for a in to_sympy(expr).atoms(sp.NumberSymbol) if isinstance(a, NamedConstant)]
-    return to_sympy(expr).xreplace({c: sp.Float(c.definition.evalf(digits + 10), digits) for c in constants})
 
 
 def _safe(fn):
@@ -94,7 +85,7 @@ def expectation_of_pieces(pieces, dps=15, absolute=None):
 def estimate(pieces, dps=15, absolute=None):
     """``E[f(Z)]`` over pieces as an estimated :class:`~symkernel.numerics.Result`."""
     check_dps(dps)
-    integrand = _Integrand(pieces, digits=dps + 6 * GUARD)
+    integrand = _Integrand(pieces)
     if not integrand.parts:
         return Result(mpmath.mpf(0), mpmath.mpf(0), True, "exact: zero integrand")
     degrees = {GUARD: 8, 2 * GUARD: 9, 4 * GUARD: 10}

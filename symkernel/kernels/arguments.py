@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from symkernel.errors import InvalidInputError, SymbolicValueError
-from symkernel.numerics import check_dps, mpf_to_rational
+from symkernel.numerics import binary_value, check_dps, decimal_value
 
 
 def rho_value(value):
@@ -46,9 +46,9 @@ def rho_value(value):
         def at(wp):
             with mpmath.workdps(wp):
                 return mpmath.mpf(value)
-        try:
-            at.rational = sp.Rational(value.strip())
-        except (TypeError, ValueError, SyntaxError, sp.SympifyError):
+        try:   # as typed (sp.Rational("1e-999999999") once hung building a billion-digit integer)
+            at.rational = decimal_value(value, "rho")
+        except InvalidInputError:
             at.rational = None
     elif isinstance(value, (int, float, np.floating, np.integer, mpmath.mpf)):
         if isinstance(value, mpmath.mpf):
@@ -75,7 +75,7 @@ def rho_value(value):
     return at, exact_value
 
 
-exact_rational = mpf_to_rational  # the exact rational value of a finite mpf or float
+exact_rational = binary_value  # the exact rational value of a finite mpf or float
 
 
 def _check_dps(dps):

@@ -18,7 +18,7 @@ from symkernel.errors import PrecisionError
 from symkernel.gaussian.expectation import second_moment
 from symkernel.core.hermite import FixedPoint, normalized_hermite
 from symkernel.core.symbols import x
-from .precision import mp_lambdify
+from symkernel.core.mp_eval import mp_lambdify
 
 
 SERIES_K_MAX = 1600

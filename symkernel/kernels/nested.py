@@ -32,7 +32,7 @@ from symkernel.core.symbols import x
 from symkernel.gaussian.expectation import quantity_of_pieces, second_moment
 from symkernel.numerics import converge
 from .hermite_squares import _float_hermite_squares
-from .precision import mp_lambdify
+from symkernel.core.mp_eval import mp_lambdify
 
 MAX_GROWTH = 6          # polynomial growth degrees handled (|sigma| <= M (1+|x|)^p, p <= 6)
 SERIES_RHO = 0.9        # float64: Hermite series for |rho| <= 0.9, Chebyshev in s beyond

@@ -42,7 +42,9 @@ from .certified import InnerPlan
 from .hermite_panels import _certified_coefficients
 from .polar import METHOD as POLAR_METHOD, is_softsign, softsign_dual
 from symkernel.numerics.arb import NotCertifiable
-from .precision import _points, _refine, closed_result, mp_lambdify
+from symkernel.numerics.cache import cached, mpf_key
+from symkernel.core.mp_eval import mp_lambdify
+from .precision import _points, _refine, closed_result
 from .provenance import (
     CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE, NESTED_PROVENANCE, POLAR_PROVENANCE,
     PANELS_PROVENANCE, SERIES_PROVENANCE,
@@ -78,7 +80,31 @@ class _Dual:
     def result(self, at, exact_rho, dps):
         """sigma_hat at rho as a :class:`~symkernel.numerics.Result` meeting ``dps`` digits:
         certified (Arb) on the inner-form path, estimated (:func:`~symkernel.numerics.converge`)
-        on the others; PrecisionError when the digits cannot be reached."""
+        on the others; PrecisionError when the digits cannot be reached.  Served from the opt-in
+        disk cache (:mod:`symkernel.numerics.cache`) when one is on."""
+        if self.act.free_parameters:
+            return self._result(at, exact_rho, dps)     # raises, saying which parameters
+        return cached(lambda: self._cache_parts(at, exact_rho), lambda d: self._result(at, exact_rho, d), dps)
+
+    @cached_property
+    def _act_key(self):
+        return sp.srepr(self.act.expr)
+
+    def _cache_parts(self, at, exact_rho):
+        """What a value of this kernel is the value of: the activation and rho, both exact
+        (None when rho has no exact form to key on)."""
+        if exact_rho is not None:
+            where = sp.srepr(exact_rho)
+        elif getattr(at, "rational", None) is not None:
+            where = sp.srepr(at.rational)
+        else:
+            first = at(64)
+            if first != at(640):       # not one fixed binary number (e.g. typed with more digits)
+                return None
+            where = mpf_key(first)
+        return ("dual kernel", self._act_key, where)
+
+    def _result(self, at, exact_rho, dps):
         if self.act.free_parameters:
             raise SymbolicValueError(f"give the parameters {sorted(map(str, self.act.free_parameters))} "
                                      "numeric values before evaluating")

@@ -18,6 +18,7 @@ import sympy as sp
 
 from symkernel.errors import InvalidInputError, PrecisionError
 from symkernel.numerics import Result, converge, working
+from symkernel.core.mp_eval import mp_lambdify
 from symkernel.core.quantity import evaluate_exact
 from symkernel.core.symbols import rho
 
@@ -79,22 +80,6 @@ def closed_result(expr, at, dps):
     v = _eval_expr(expr, at, dps + 3)
     return Result(v, abs(v) * mpmath.mpf(10) ** (-(dps + 2)), False,
                   "exact closed form evaluated by mpmath at two working precisions")
-
-
-def mp_lambdify(args, expr):
-    """``sympy.lambdify`` for mpmath at the working precision of each call.
-
-    lambdify prints a named constant (SELU's lambda_01, alpha_01) as a 60-bit mpf literal, so a
-    value would silently carry 18 digits; each is replaced by its closed-form ``definition``
-    first (pi, E, exp, erfc, sqrt: evaluated by mpmath at the current precision).
-    """
-    return sp.lambdify(args, with_definitions(expr), modules="mpmath")
-
-
-def with_definitions(expr):
-    """``expr`` with every named constant replaced by its closed-form definition."""
-    named = {a: a.definition for a in expr.atoms(sp.NumberSymbol) if getattr(a, "definition", None) is not None}
-    return expr.xreplace(named) if named else expr
 
 
 @lru_cache(maxsize=512)

@@ -14,7 +14,7 @@ import mpmath
 import sympy as sp
 
 from symkernel.errors import NoClosedFormError, PrecisionError
-from symkernel.numerics import mpf_to_rational
+from symkernel.numerics import binary_value
 from symkernel.numerics.arb import NotCertifiable
 from symkernel.core.activations import activation
 from symkernel.gaussian.expectation import expectation, second_moment
@@ -33,7 +33,7 @@ class SeriesStep:
         self._moments = {}
 
     def _scaled(self, q):
-        gain = sp.sqrt(mpf_to_rational(q))
+        gain = sp.sqrt(binary_value(q))
         return activation(self.act, gain=gain) if gain != 1 else self.act
 
     def moment(self, q, dps):

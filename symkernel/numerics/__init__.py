@@ -2,12 +2,14 @@
 
 Every numeric value in symkernel is obtained through this package: :mod:`.precision` chooses and
 scopes the working precision (thread-safe, never leaving mpmath or python-flint changed) and
-judges convergence; :mod:`.arb` computes proven enclosures with Arb ball arithmetic.
+judges convergence; :mod:`.arb` computes proven enclosures with Arb ball arithmetic;
+:mod:`.rationals` turns numbers into exact rationals (typed: as the decimal; computed: bit for bit).
 """
 from .precision import (
-    GUARD, MAX_DPS, Result, agree, as_result, check_dps, converge, locked, meets, mpf_to_rational,
-    round_to, serialized, serialized_class, settle, working,
+    GUARD, MAX_DPS, Result, agree, as_result, check_dps, converge, locked, meets,
+    names_asked_dps, round_to, serialized, serialized_class, settle, working,
 )
+from .rationals import binary_value, decimal_value
 
-__all__ = ["GUARD", "MAX_DPS", "Result", "agree", "as_result", "check_dps", "converge", "locked",
-           "meets", "mpf_to_rational", "round_to", "serialized", "serialized_class", "settle", "working"]
+__all__ = ["GUARD", "MAX_DPS", "Result", "agree", "as_result", "binary_value", "check_dps", "converge",
+           "decimal_value", "locked", "meets", "names_asked_dps", "round_to", "serialized", "serialized_class", "settle", "working"]

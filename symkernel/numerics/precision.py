@@ -23,7 +23,9 @@ True
 >>> mpmath.nstr(est.value, 25), est.certified
 ('0.3333333333333333333333333', False)
 """
+import contextvars
 import functools
+import inspect
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,16 +42,53 @@ GUARD = 10
 _LOCK = threading.RLock()
 
 
+#: the digits asked of the outermost public evaluation running (see :func:`names_asked_dps`)
+_ASKED = contextvars.ContextVar("symkernel_asked_dps", default=None)
+
+
 def check_dps(dps, name="dps"):
-    """Validate a requested number of significant digits (a positive int, at most MAX_DPS)."""
+    """Validate a requested number of significant digits (a positive int, at most MAX_DPS).
+
+    Inside a public evaluation (:func:`names_asked_dps`) a working precision beyond MAX_DPS is
+    refused in terms of the digits the caller asked: ``dps=1000`` is more than this evaluation
+    can give, at most ``1000 - guard``."""
     if isinstance(dps, bool) or not isinstance(dps, int):
         raise InvalidInputError(f"{name} must be a positive integer, got {dps!r}")
     if dps < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {dps}")
     if dps > MAX_DPS:
-        raise InvalidInputError(f"{name}={dps} is beyond what symkernel supports ({MAX_DPS} digits, "
-                                "counting the guard digits an evaluation adds to the digits asked)")
+        asked = _ASKED.get()
+        if asked is not None and asked < dps:
+            extra = dps - asked
+            raise InvalidInputError(
+                f"dps={asked} is beyond what this evaluation supports: it works with {extra} "
+                f"digits beyond those asked and symkernel with at most {MAX_DPS}, so ask for at "
+                f"most {MAX_DPS - extra} digits")
+        raise InvalidInputError(f"{name}={dps} is beyond what symkernel supports (at most {MAX_DPS} digits)")
     return dps
+
+
+def names_asked_dps(method):
+    """Decorate a public evaluator taking ``dps``: a refusal of too many working digits anywhere
+    inside it names the ``dps`` the caller asked (the outermost such call), not the working
+    precision that overflowed."""
+    signature = inspect.signature(method)
+    default = signature.parameters["dps"].default
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        if _ASKED.get() is not None:
+            return method(*args, **kwargs)
+        try:
+            dps = signature.bind(*args, **kwargs).arguments.get("dps", default)
+        except TypeError:
+            return method(*args, **kwargs)
+        token = _ASKED.set(dps if isinstance(dps, int) and not isinstance(dps, bool) else None)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _ASKED.reset(token)
+    return wrapper
 
 
 @contextmanager
@@ -120,18 +159,6 @@ def _flint_ctx():
     except ImportError:  # pragma: no cover - python-flint is a core dependency
         return None
     return ctx
-
-
-def mpf_to_rational(value):
-    """An mpf (or float) as the exact SymPy Rational it represents (sign kept; no ambient
-    precision: a float is converted bit for bit)."""
-    import sympy as sp
-    if not isinstance(value, mpmath.mpf):
-        with mpmath.workprec(64):            # mpf(mpf) would round to the caller's precision
-            value = mpmath.mpf(float(value))
-    sign, man, exp, _ = value._mpf_
-    man = -int(man) if sign else int(man)
-    return sp.Integer(man) * sp.Integer(2) ** exp if exp >= 0 else sp.Rational(man, 2 ** (-exp))
 
 
 def round_to(value, dps):
@@ -247,6 +274,6 @@ def converge(run, dps, method="", steps=(GUARD, 2 * GUARD, 4 * GUARD), zero=None
 
 
 __all__ = ["MAX_DPS", "GUARD", "check_dps", "working", "locked", "serialized", "serialized_class",
-           "round_to", "mpf_to_rational",
+           "round_to",
            "meets", "settle", "Result",
-           "as_result", "agree", "converge"]
+           "as_result", "agree", "converge", "names_asked_dps"]

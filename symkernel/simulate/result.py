@@ -6,7 +6,7 @@ import numpy as np
 
 from symkernel.core import display
 from symkernel.theory.gram import (
-    default_tolerance, isometry_float, isometry_gap_float, normalized_gram, potential,
+    default_tolerance, isometry_float, isometry_gap_float, normalized_gram, potential_float,
 )
 
 
@@ -36,24 +36,29 @@ class SimulationResult:
     def _tol(self):
         return default_tolerance(self.gram.shape[1], np.dtype(self.params.get("dtype", "float64")))
 
+    def _per_layer(self, fn):
+        """``fn(G, tol=...)`` of every layer's Gram matrix, stacked (the float64 twins of
+        :mod:`symkernel.theory.gram`)."""
+        return np.array([fn(G, tol=self._tol) for G in self.gram])
+
     @cached_property
     def isometry(self):
         """Isometry of every layer's Gram matrix, shape ``(L+1,)``."""
-        return np.array([isometry_float(G, tol=self._tol) for G in self.gram])
+        return self._per_layer(isometry_float)
 
     @cached_property
     def isometry_gap(self):
-        return np.array([isometry_gap_float(G, tol=self._tol) for G in self.gram])
+        return self._per_layer(isometry_gap_float)
 
     @cached_property
     def potential(self):
         """gamma of every layer (Joudaki, Daneshmand & Bach (NeurIPS 2023) Def. 4)."""
-        return np.array([potential(G, tol=self._tol) for G in self.gram])
+        return self._per_layer(potential_float)
 
     @cached_property
     def correlations(self):
         """Normalized Gram matrices (pairwise cosines), shape ``(L+1, n, n)``."""
-        return np.array([normalized_gram(G, tol=self._tol) for G in self.gram])
+        return self._per_layer(normalized_gram)
 
     @property
     def norms(self):

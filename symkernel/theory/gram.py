@@ -17,9 +17,11 @@ r"""Isometry of Gram matrices and the mean-field Gram map (Joudaki, Daneshmand &
   normalization; Theorem A.2), its variant without centering (:math:`\hat\sigma` in place of
   :math:`\bar\sigma`), and the residual mixing :math:`(1-r^2)G^+ + r^2 G` (Joudaki & Hofmann (AISTATS 2025), Prop. 2).
 
-Both return a :class:`~symkernel.Quantity` for every input type (exact, certified from the
-exact determinant of the stored floats, or estimated for very large float matrices); the float64
-twins :func:`isometry_float` and :func:`isometry_gap_float` return floats.
+Every function of a Gram matrix returns a :class:`~symkernel.Quantity` (a tuple of them for
+several depths) for every input type: exact, certified from the exact values of the stored
+floats (symmetrized, ``(G + G^T)/2``), or estimated for very large float matrices.  Each has a
+float64 twin named ``*_float`` (:func:`isometry_float`, :func:`potential_float`,
+:func:`lemma_a4_bounds_float`, ...) returning floats, for the simulators and plots.
 
 >>> import numpy as np, sympy as sp, symkernel as sk
 >>> q = sk.isometry(np.array([[2.0, 1.0], [1.0, 2.0]]))
@@ -40,13 +42,13 @@ import numpy as np
 import sympy as sp
 from flint import arb, fmpz_mat
 
-from symkernel.numerics import GUARD, Result, meets, serialized, settle
+from symkernel.numerics import GUARD, Result, binary_value, meets, serialized, settle
 from symkernel.numerics.combine import from_ball
 from symkernel.core.parsing import to_sympy
 
 from symkernel.core.activations import Activation, as_activation
 from symkernel.errors import InvalidInputError, NoClosedFormError, PrecisionError
-from symkernel.core.quantity import Quantity
+from symkernel.core.quantity import Quantity, combined
 from symkernel.core.symbols import rho as rho_symbol
 from .dynamics import layer_kernel_map
 
@@ -305,14 +307,14 @@ def isometry_gap_float(G, *, tol=None):
 
 
 def _stored_integers(arr):
-    """``(M, bits)``: an object array of Python ints with ``arr == M * 2**E`` exactly (one ``E`` for
-    every entry; it cancels in the isometry) and the bit length of its largest entry."""
+    """``(M, bits, E)``: an object array of Python ints with ``arr == M * 2**E`` exactly (one ``E``
+    for every entry; it cancels in the isometry), the bit length of its largest entry, and ``E``."""
     m, e = np.frexp(arr)
     mant = (m * 2.0**53).astype(np.int64)  # exact: |m| < 1 carries at most 53 bits
     e = e.astype(np.int64) - 53
     nonzero = mant != 0
     shift = np.where(nonzero, e - int(e[nonzero].min()), 0)
-    return mant.astype(object) << shift.astype(object), int(shift.max()) + 54
+    return mant.astype(object) << shift.astype(object), int(shift.max()) + 54, int(e[nonzero].min())
 
 
 def _exact_parts(arr, lam):
@@ -323,7 +325,7 @@ def _exact_parts(arr, lam):
     diagonal = not (arr - np.diag(np.diag(arr))).any()
     if not diagonal and n**4 * 64 > EXACT_DET_BUDGET:
         return None
-    M, bits = _stored_integers(arr)
+    M, bits, _ = _stored_integers(arr)
     if not diagonal and n**4 * bits > EXACT_DET_BUDGET:
         return None
     cache = []
@@ -477,20 +479,63 @@ def _offdiagonal_abs_max(C):
     return float(np.max(np.abs(C[mask])))
 
 
-def potential(G, *, tol=None):
-    r"""Potential :math:`\gamma(G) = \max_{i\ne j}|\tilde G_{ij}|/(1-|\tilde G_{ij}|)` (Joudaki, Daneshmand & Bach (NeurIPS 2023),
-    Def. 4); ``inf`` when two vectors are parallel.
+#: a rational of the stored floats with more bits than this is a certified Quantity (rounded on
+#: demand) rather than an exact one, so that printing it does not show thousands of digits
+_SHOWN_BITS = 128
 
-    >>> potential([[1.0, 0.5], [0.5, 1.0]])
+
+def _stored_quantity(value, symbol, what):
+    """An exact SymPy number computed from float64 entries as stored: an exact Quantity when it
+    is short (``1/4``), else a certified one whose value is the rational rounded at the working
+    precision (error below two units in the last place)."""
+    if not value.is_Rational or max(abs(int(value.p)).bit_length(), int(value.q).bit_length()) <= _SHOWN_BITS:
+        return Quantity(value, symbol, f"exact: {what}")
+    p, q = int(value.p), int(value.q)
+    method = f"certified: {what} (an exact rational, rounded)"
+
+    def numeric(dps):
+        v = mpmath.mpf(p) / q
+        return Result(v, abs(v) * mpmath.mpf(2) ** (3 - mpmath.mp.prec), True, method)
+    return Quantity(None, symbol, method, numeric)
+
+
+def potential_float(G, *, tol=None):
+    r"""The float64 twin of :func:`potential`: a float, ``inf`` when two vectors are parallel.
+
+    >>> potential_float([[1.0, 0.5], [0.5, 1.0]])
     1.0
     """
     C = normalized_gram(G, tol=tol)
     if _is_sympy(C):
-        ratios = [abs(C[i, j]) / (1 - abs(C[i, j])) if abs(C[i, j]) != 1 else sp.oo
-                  for i in range(C.rows) for j in range(C.cols) if i != j]
-        return _quantity(sp.Max(*ratios), r"\gamma(G)")
+        return float(potential(G, tol=tol))
     m = _offdiagonal_abs_max(C)
     return math.inf if m >= 1.0 else m / (1.0 - m)
+
+
+def potential(G, *, tol=None):
+    r"""Potential :math:`\gamma(G) = \max_{i\ne j}|\tilde G_{ij}|/(1-|\tilde G_{ij}|)` (Joudaki, Daneshmand & Bach (NeurIPS 2023),
+    Def. 4), a Quantity for every input: exact for a SymPy matrix and for float entries as
+    stored (the pairs within ``1e-12`` of the float64 maximum are compared exactly); ``oo`` when
+    two vectors are parallel (to the tolerance).  :func:`potential_float` is the float64 twin.
+
+    >>> potential([[1.0, 0.5], [0.5, 1.0]]).expr
+    1
+    """
+    C = normalized_gram(G, tol=tol)
+    symbol = r"\gamma(G)"
+    if _is_sympy(C):
+        ratios = [abs(C[i, j]) / (1 - abs(C[i, j])) if abs(C[i, j]) != 1 else sp.oo
+                  for i in range(C.rows) for j in range(C.cols) if i != j]
+        return _quantity(sp.Max(*ratios), symbol)
+    m = _offdiagonal_abs_max(C)
+    if m >= 1.0:
+        return Quantity(sp.oo, symbol, "exact: two vectors are parallel (to the tolerance)")
+    arr, _ = _check_numeric(G, tol)
+    rows, cols = np.nonzero(np.triu(np.abs(C) >= m * (1 - 1e-12), 1))
+    stored = {(abs(float(arr[i, j])), float(arr[i, i]), float(arr[j, j])) for i, j in zip(rows, cols)}
+    top = sp.Max(*[binary_value(g) / sp.sqrt(binary_value(a) * binary_value(b)) for g, a, b in stored])
+    return _stored_quantity(sp.simplify(top / (1 - top)), symbol,
+                            "Def. 4 on the float64 entries as stored")
 
 
 def _unit_diagonal(G, tol):
@@ -506,14 +551,35 @@ def _unit_diagonal(G, tol):
     return arr, tol
 
 
+def lemma_a4_bounds_float(G, *, tol=None):
+    """The float64 twin of :func:`lemma_a4_bounds`: ``(lower, det, upper)`` as floats
+    (``det`` by LAPACK ``slogdet``).
+
+    >>> lemma_a4_bounds_float([[1.0, 0.5], [0.5, 1.0]])
+    LemmaA4Bounds(lower=0.25, det=0.75, upper=0.75)
+    """
+    G, tol = _unit_diagonal(G, tol)
+    if _is_sympy(G):
+        return LemmaA4Bounds(*(float(q) for q in lemma_a4_bounds(G, tol=tol)))
+    n = G.shape[0]
+    m = _offdiagonal_abs_max(G)
+    sign, logdet = np.linalg.slogdet(G)
+    det = float(sign * np.exp(logdet)) if sign > 0 else 0.0
+    low = (1.0 - (n - 1) * m) ** n if (n - 1) * m <= 1 else 0.0
+    return LemmaA4Bounds(low, det, 1.0 - m * m)
+
+
 def lemma_a4_bounds(G, *, tol=None):
     r"""``(lower, det, upper)`` of Joudaki, Daneshmand & Bach (NeurIPS 2023) Lemma A.4 for a unit-diagonal PSD ``G``:
     :math:`(1-(n-1)m)^n \le \det G \le 1 - m_+^2`, :math:`m = \max_{i\ne j}|G_{ij}|`
-    (:math:`m_+^2 = \max G_{ij}^2 = m^2`).  The lower bound needs :math:`(n-1)m \le 1`; otherwise
-    the trivial bound 0 is returned.
+    (:math:`m_+^2 = \max G_{ij}^2 = m^2`), as Quantities.  The lower bound needs
+    :math:`(n-1)m \le 1`; otherwise the trivial bound 0 is returned.  Float entries are taken as
+    stored: all three are exact (the determinant is FLINT's exact integer determinant; beyond
+    :data:`EXACT_DET_BUDGET` it is estimated from float64 eigenvalues).
+    :func:`lemma_a4_bounds_float` is the float64 twin.
 
-    >>> lemma_a4_bounds([[1.0, 0.5], [0.5, 1.0]])
-    LemmaA4Bounds(lower=0.25, det=0.75, upper=0.75)
+    >>> [q.expr for q in lemma_a4_bounds([[1.0, 0.5], [0.5, 1.0]])]
+    [1/4, 3/4, 3/4]
     """
     G, tol = _unit_diagonal(G, tol)
     n = G.shape[0]
@@ -522,33 +588,91 @@ def lemma_a4_bounds(G, *, tol=None):
         low = (1 - (n - 1) * m) ** n if ((n - 1) * m - 1).is_nonpositive else sp.Integer(0)
         return LemmaA4Bounds(_quantity(low, "L"), _quantity(G.det(method="berkowitz"), r"\det G"),
                              _quantity(1 - m**2, "U"))
-    m = _offdiagonal_abs_max(G)
-    sign, logdet = np.linalg.slogdet(G)
-    det = float(sign * np.exp(logdet)) if sign > 0 else 0.0
-    low = (1.0 - (n - 1) * m) ** n if (n - 1) * m <= 1 else 0.0
-    return LemmaA4Bounds(low, det, 1.0 - m * m)
+    m = binary_value(_offdiagonal_abs_max(G))
+    low = (1 - (n - 1) * m) ** n if (n - 1) * m <= 1 else sp.Integer(0)
+    what = "Lemma A.4 on the float64 entries as stored"
+    return LemmaA4Bounds(_stored_quantity(low, "L", what), _stored_det(G, tol),
+                         _stored_quantity(1 - m**2, "U", what))
+
+
+def _stored_det(arr, tol):
+    """``det G`` of the float64 entries as stored: exact (FLINT) within :data:`EXACT_DET_BUDGET`,
+    else estimated from float64 eigenvalues."""
+    n = arr.shape[0]
+    diagonal = not (arr - np.diag(np.diag(arr))).any()
+    M, bits, E = _stored_integers(arr)
+    if diagonal or n**4 * max(bits, 64) <= EXACT_DET_BUDGET:
+        D = math.prod(M[i, i] for i in range(n)) if diagonal else int(fmpz_mat(M.tolist()).det())
+        det = sp.Integer(D) * sp.Integer(2) ** (n * E)
+        return _stored_quantity(det, r"\det G", "the exact determinant of the float64 entries as stored")
+    lam, top = _eigenvalues(arr, tol)
+    value = float(np.prod(lam)) if lam[0] > 0 else 0.0
+    err = n * float(np.finfo(np.float64).eps) * top * float(np.sum(np.abs(value / lam))) if value else \
+        n * float(np.finfo(np.float64).eps) * top
+    return _estimated(value, err, r"\det G", f"estimated: float64 eigenvalues (a {n}x{n} matrix is "
+                      "beyond the exact determinant's budget), first-order rounding error")
+
+
+def _estimated(value, err, symbol, method):
+    """A float64 value with an error estimate as a Quantity; more digits than it has: PrecisionError."""
+    def numeric(dps):
+        res = Result(mpmath.mpf(value), mpmath.mpf(err), False, method)
+        if not meets(res, dps):
+            raise PrecisionError(f"{method}: about {res.digits()} digits, short of {dps} (+2 guard)")
+        return res
+    return Quantity(None, symbol, method, numeric)
+
+
+def normalization_lower_bound_float(G, *, tol=None):
+    """The float64 twin of :func:`normalization_lower_bound`, a float.
+
+    >>> round(normalization_lower_bound_float([[4.0, 0.0], [0.0, 1.0]]), 12)
+    0.888888888889
+    """
+    if _is_sympy(G):
+        return float(normalization_lower_bound(G, tol=tol))
+    base = isometry_float(G, tol=tol)
+    a = np.sqrt(np.clip(np.diag(_to_numpy(G)[0]), 0.0, None))
+    if np.mean(a) == 0:
+        raise InvalidInputError("Theorem 1 needs nonzero vectors")
+    return float(base * (1.0 + np.var(a) / np.mean(a) ** 2))
 
 
 def normalization_lower_bound(G, *, tol=None):
     r"""Theorem 1 of Joudaki, Daneshmand & Bach (NeurIPS 2023): :math:`\mathcal I(G)\,(1 + \operatorname{var}(a)/\bar a^2)`,
     :math:`a_i = \|x_i\| = \sqrt{G_{ii}}` (population variance), a lower bound of
     :math:`\mathcal I(\tilde G)`, the isometry after projecting every vector on the unit sphere.
+    A Quantity: exact for SymPy input; for floats :func:`isometry` times
+    :math:`1 + \operatorname{var}(a)/\bar a^2 = n\sum G_{ii}/(\sum_i\sqrt{G_{ii}})^2` in Arb ball
+    arithmetic on the stored diagonal (certified when the isometry is).
+    :func:`normalization_lower_bound_float` is the float64 twin.
 
     >>> G = [[4.0, 0.0], [0.0, 1.0]]
-    >>> round(normalization_lower_bound(G), 12), isometry(normalized_gram(G)).expr
-    (0.888888888889, 1)
+    >>> q = normalization_lower_bound(G); q.kind, round(float(q), 12), isometry(normalized_gram(G)).expr
+    ('certified', 0.888888888889, 1)
     """
+    symbol = r"\mathcal{I}(G)(1+\mathrm{var}(a)/\bar a^2)"
     if _is_sympy(G):
         base = isometry(G, tol=tol)
         a = [sp.sqrt(G[i, i]) for i in range(G.rows)]
         mean = sum(a) / len(a)
         var = sum((ai - mean) ** 2 for ai in a) / len(a)
-        return _quantity(sp.simplify(base.expr * (1 + var / mean**2)), r"\mathcal{I}(G)(1+\mathrm{var}(a)/\bar a^2)")
-    base = isometry_float(G, tol=tol)
-    a = np.sqrt(np.clip(np.diag(_to_numpy(G)[0]), 0.0, None))
-    if np.mean(a) == 0:
+        return _quantity(sp.simplify(base.expr * (1 + var / mean**2)), symbol)
+    base = isometry(G, tol=tol)
+    diag = [float(d) for d in np.diag(_check_numeric(G, tol)[0])]
+    n = len(diag)
+    if max(diag) <= 0:
         raise InvalidInputError("Theorem 1 needs nonzero vectors")
-    return float(base * (1.0 + np.var(a) / np.mean(a) ** 2))
+    if base.expr == 0:
+        return Quantity(sp.Integer(0), symbol, "exact: G is singular (to the tolerance)")
+    method = "certified: n sum G_ii/(sum sqrt G_ii)^2 in Arb ball arithmetic on the stored diagonal"
+
+    def run(wp):
+        d = [arb(v) for v in diag]          # a float64 is exact as an Arb number
+        return from_ball(n * sum(d) / sum(v.sqrt() for v in d) ** 2, True, method)
+    factor = Quantity(None, "f", method, lambda dps: settle(run, dps, method))
+    return combined(lambda i, f: i * f, [base, factor], symbol,
+                    "Theorem 1: the isometry times 1 + var(a)/mean(a)^2")
 
 
 # ---------------------------------------------------------------- Corollary A.3 and Theorem 4
@@ -569,40 +693,133 @@ def _beta_value(beta):
     return beta
 
 
-def potential_bound(gamma0, beta, ell):
-    r"""Corollary A.3: :math:`\gamma(G_\ell) \le \gamma(G_0)\,\beta_\sigma^{-\ell}` (mean-field).
+def _as_number_quantity(value, symbol):
+    """A number (a float: its binary value) or a Quantity as a Quantity."""
+    if isinstance(value, Quantity):
+        return value
+    if isinstance(value, sp.Basic):
+        return Quantity(value, symbol, "exact: as given")
+    return Quantity(binary_value(value), symbol, "exact: the number given")
 
-    ``ell`` an int, an array of depths, or a SymPy symbol (then a SymPy expression is returned).
 
-    >>> potential_bound(1.0, 2.0, np.arange(3))
+def _beta_quantity(beta):
+    """beta (checked to lie in [1, 2]) as a Quantity: a Quantity given is kept."""
+    checked = _beta_value(beta)
+    return beta if isinstance(beta, Quantity) else _as_number_quantity(checked, r"\beta_\sigma")
+
+
+def _per_depth(ell, one):
+    """``one(ell)`` for a SymPy or scalar depth, a tuple of them for an array of depths."""
+    if isinstance(ell, sp.Basic) or np.ndim(ell) == 0:
+        return one(ell if isinstance(ell, sp.Basic) else _depth(ell))
+    return tuple(one(_depth(e)) for e in np.asarray(ell).ravel())
+
+
+def _numeric_depth(e):
+    if e.free_symbols:
+        raise InvalidInputError(f"a symbolic depth {e} needs exact inputs (an exact beta and Gram "
+                                "matrix); pass numbers of layers, or a sympy.Matrix and a SymPy beta")
+
+
+def _depth(e):
+    e = float(e)
+    if not math.isfinite(e) or e < 0:
+        raise InvalidInputError(f"a depth must be a finite number >= 0, got {e}")
+    return sp.Integer(int(e)) if e == int(e) else binary_value(e)
+
+
+def potential_bound_float(gamma0, beta, ell):
+    r"""The float64 twin of :func:`potential_bound`: a float or an array (one per depth).
+
+    >>> potential_bound_float(1.0, 2.0, np.arange(3))
     array([1.  , 0.5 , 0.25])
     """
     beta = _beta_value(beta)
-    if isinstance(ell, sp.Basic):
-        return to_sympy(gamma0) * to_sympy(beta) ** (-ell)
     return float(gamma0) * np.power(float(beta), -np.asarray(ell, dtype=float))
+
+
+def potential_bound(gamma0, beta, ell):
+    r"""Corollary A.3: :math:`\gamma(G_\ell) \le \gamma(G_0)\,\beta_\sigma^{-\ell}` (mean-field),
+    a Quantity: exact from numbers (a float as its binary value) or exact Quantities, else in
+    Arb ball arithmetic on the inputs' enclosures.  ``ell`` an int, a SymPy symbol (an exact
+    expression in it), or an array of depths (a tuple of Quantities).
+    :func:`potential_bound_float` is the float64 twin.
+
+    >>> [q.expr for q in potential_bound(1.0, 2.0, np.arange(3))]
+    [1, 1/2, 1/4]
+    """
+    b = _beta_quantity(beta)
+    g = _as_number_quantity(gamma0, r"\gamma(G_0)")
+    symbol = r"\gamma(G_0)\beta_\sigma^{-\ell}"
+
+    def one(e):
+        if g.exact and b.exact:
+            return Quantity(g.expr * b.expr ** (-e), symbol, "exact: Corollary A.3")
+        _numeric_depth(e)
+        return combined(lambda x, y: x * y ** (-int(e)) if e.is_Integer else x * (-arb(e) * y.log()).exp(),
+                        [g, b], symbol, "Corollary A.3")
+    return _per_depth(ell, one)
+
+
+def isometry_gap_bound_float(G0, beta, ell, *, tol=None):
+    r"""The float64 twin of :func:`isometry_gap_bound`: a float or an array (one per depth).
+
+    >>> round(float(isometry_gap_bound_float(np.eye(3), 2.0, 3)), 12)
+    1.5
+    """
+    n = G0.shape[0] if hasattr(G0, "shape") else len(G0)
+    i0, beta = isometry_float(G0, tol=tol), float(_beta_value(beta))
+    ell = np.asarray(ell, dtype=float)
+    if i0 == 0:
+        return np.full(ell.shape, np.inf)[()]
+    return np.exp(-ell * math.log(beta) - n * math.log(i0) + math.log(4 * n))
 
 
 def isometry_gap_bound(G0, beta, ell, *, tol=None):
     r"""Theorem 4 of Joudaki, Daneshmand & Bach (NeurIPS 2023): :math:`\exp(-\ell\log\beta_\sigma - n\log\mathcal I(G_0) + \log 4n)
     = 4n\,\beta_\sigma^{-\ell}/\mathcal I(G_0)^n`, an upper bound of the mean-field isometry gap
     :math:`-\log\mathcal I(G_\ell)` once ``ell`` is large enough (:func:`isometry_gap_bound_depth`).
+    A Quantity (a tuple for an array of depths; an exact expression for a SymPy ``ell``): exact
+    from exact inputs, else in Arb ball arithmetic on :func:`isometry` (certified for float
+    entries as stored).  :func:`isometry_gap_bound_float` is the float64 twin.
 
-    >>> round(float(isometry_gap_bound(np.eye(3), 2.0, 3)), 12)
-    1.5
+    >>> isometry_gap_bound(np.eye(3), 2.0, 3).expr
+    3/2
     """
     n = G0.shape[0] if hasattr(G0, "shape") else len(G0)
-    beta = _beta_value(beta)
-    if isinstance(ell, sp.Basic) or _is_sympy(G0):
-        i0 = isometry(sp.Matrix(G0), tol=tol).expr
-        if i0 == 0:
-            return sp.oo
-        return 4 * n * to_sympy(beta) ** (-ell) / i0**n
-    i0, beta = isometry_float(G0, tol=tol), float(beta)
-    ell = np.asarray(ell, dtype=float)
-    if i0 == 0:
-        return np.full(ell.shape, np.inf)[()]
-    return np.exp(-ell * math.log(beta) - n * math.log(i0) + math.log(4 * n))
+    b = _beta_quantity(beta)
+    if isinstance(ell, sp.Basic) and not _is_sympy(G0):   # a symbolic depth: the stored entries, exactly
+        G0 = sp.Matrix(_check_numeric(G0, tol)[0].tolist()).applyfunc(binary_value)
+    i0 = isometry(G0, tol=tol)
+    symbol = r"4n\beta_\sigma^{-\ell}/\mathcal{I}(G_0)^n"
+
+    def one(e):
+        if i0.expr == 0:
+            return Quantity(sp.oo, symbol, "exact: G_0 is singular")
+        if i0.exact and b.exact:
+            return Quantity(4 * n * b.expr ** (-e) / i0.expr**n, symbol, "exact: Theorem 4")
+        _numeric_depth(e)
+        return combined(lambda i, y: 4 * n * (-arb(e) * y.log()).exp() / i**n if not e.is_Integer
+                        else 4 * n * y ** (-int(e)) / i**n, [i0, b], symbol, "Theorem 4")
+    return _per_depth(ell, one)
+
+
+def _depth_float(n, g0, beta):
+    if g0 == 0:
+        return 0
+    if math.isinf(g0) or beta == 1.0:
+        return math.inf
+    return max(0, math.ceil(math.log(2 * (n - 1) * g0) / math.log(beta)))
+
+
+def isometry_gap_bound_depth_float(G0, beta, *, tol=None):
+    """The float64 twin of :func:`isometry_gap_bound_depth`: an int, or ``inf``.
+
+    >>> isometry_gap_bound_depth_float([[1.0, 0.5], [0.5, 1.0]], 2.0)
+    1
+    """
+    n = len(G0) if not hasattr(G0, "shape") else G0.shape[0]
+    return _depth_float(n, potential_float(G0, tol=tol), float(_beta_value(beta)))
 
 
 def isometry_gap_bound_depth(G0, beta, *, tol=None):
@@ -611,20 +828,33 @@ def isometry_gap_bound_depth(G0, beta, *, tol=None):
     The proof needs :math:`(n-1)\gamma(G_\ell) \le 1/2`; by Corollary A.3 that holds for
     :math:`\ell \ge \log(2(n-1)\gamma(G_0))/\log\beta_\sigma`.  (Joudaki, Daneshmand & Bach (NeurIPS 2023) prints the condition as
     :math:`\ell \gtrsim \beta^{-1}(-n\log\mathcal I(G_0)+\log 4n)`: the factor must be
-    :math:`1/\log\beta`, not :math:`1/\beta`.)  ``inf`` for ``beta == 1`` or a degenerate ``G0``.
+    :math:`1/\log\beta`, not :math:`1/\beta`.)  An exact integer Quantity: the ceiling of that
+    bound where SymPy decides it from the exact :func:`potential`, else the ceiling of its
+    30-digit upper end (a valid depth too); ``oo`` for ``beta == 1`` or a degenerate ``G0``.
+    :func:`isometry_gap_bound_depth_float` is the float64 twin.
 
-    >>> isometry_gap_bound_depth([[1.0, 0.5], [0.5, 1.0]], 2.0)
+    >>> isometry_gap_bound_depth([[1.0, 0.5], [0.5, 1.0]], 2.0).expr
     1
     """
-    beta = float(_beta_value(beta))
-    g0 = potential(G0, tol=tol)
-    g0 = float(g0) if isinstance(g0, Quantity) else g0
     n = len(G0) if not hasattr(G0, "shape") else G0.shape[0]
-    if g0 == 0:
-        return 0
-    if math.isinf(g0) or beta == 1.0:
-        return math.inf
-    return max(0, math.ceil(math.log(2 * (n - 1) * g0) / math.log(beta)))
+    b = _beta_quantity(beta)
+    g0 = potential(G0, tol=tol)
+    symbol = r"\ell_0"
+    what = "exact: ceil(log(2(n-1) gamma(G_0))/log beta), Corollary A.3"
+    if g0.expr == 0:
+        return Quantity(sp.Integer(0), symbol, what)
+    if g0.expr == sp.oo or (b.exact and b.expr == 1):
+        return Quantity(sp.oo, symbol, what)
+    if g0.exact and b.exact:
+        depth = sp.ceiling(sp.log(2 * (n - 1) * g0.expr) / sp.log(b.expr))
+        if depth.is_Integer:
+            return Quantity(max(depth, sp.Integer(0)), symbol, what)
+    bound = combined(lambda g, y: (2 * (n - 1) * g).log() / y.log(), [g0, b], symbol, "the depth bound")
+    res = bound.result(30)
+    with mpmath.workdps(40):
+        top = int(mpmath.ceil(res.value + res.error))
+    return Quantity(sp.Integer(max(top, 0)), symbol,
+                    "exact: ceil of the upper end of an enclosure of log(2(n-1) gamma(G_0))/log beta")
 
 
 # ---------------------------------------------------------------- the mean-field Gram map
@@ -715,7 +945,9 @@ def gram_sequence(G0, kernel, depth, *, centering=True, residual=0, tol=None):
     return seq
 
 
-__all__ = ["isometry", "isometry_gap", "isometry_float", "isometry_gap_float", "potential", "normalized_gram", "lemma_a4_bounds",
-           "normalization_lower_bound", "potential_bound", "isometry_gap_bound",
-           "isometry_gap_bound_depth", "gram_map", "gram_sequence", "default_tolerance",
-           "checked_gram"]
+__all__ = ["isometry", "isometry_gap", "isometry_float", "isometry_gap_float", "potential",
+           "potential_float", "normalized_gram", "lemma_a4_bounds", "lemma_a4_bounds_float",
+           "normalization_lower_bound", "normalization_lower_bound_float", "potential_bound",
+           "potential_bound_float", "isometry_gap_bound", "isometry_gap_bound_float",
+           "isometry_gap_bound_depth", "isometry_gap_bound_depth_float", "gram_map", "gram_sequence",
+           "default_tolerance", "checked_gram"]

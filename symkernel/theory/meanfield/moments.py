@@ -52,9 +52,10 @@ from symkernel.core.activations import as_activation
 from symkernel.gaussian.expectation import check_square_integrable
 from symkernel.gaussian import exact as exact_engine
 from symkernel.core.parsing import to_sympy
-from symkernel.numerics import GUARD, Result, check_dps, converge, mpf_to_rational, working
+from symkernel.numerics import GUARD, Result, binary_value, check_dps, converge, working
 from symkernel.numerics import arb as arb_numerics
 from symkernel.core.hermite import normalized_hermite
+from symkernel.core.mp_eval import mp_lambdify
 from symkernel.core.numpy_eval import piecewise_numpy
 from symkernel.core.pieces import Piece
 from symkernel.core.quantity import Quantity, evaluate_exact, exact_result
@@ -78,16 +79,8 @@ def exact_number(q):
     string is read as a decimal, a SymPy number is kept (so no ambient precision enters)."""
     if isinstance(q, bool):
         raise InvalidInputError(f"expected a number, got {q!r}")
-    if isinstance(q, (int, np.integer)):
-        return sp.Integer(int(q))
-    if isinstance(q, (float, np.floating)):
-        if not np.isfinite(q):
-            raise InvalidInputError(f"expected a finite number, got {q}")
-        return sp.Rational(float(q))
-    if isinstance(q, mpmath.mpf):
-        if not mpmath.isfinite(q):
-            raise InvalidInputError(f"expected a finite number, got {q}")
-        return mpf_to_rational(q)
+    if isinstance(q, (int, np.integer, float, np.floating, mpmath.mpf)):
+        return binary_value(q)
     if isinstance(q, str):   # the restricted parser, never sympify: a decimal or a fraction
         value = to_sympy(q)
         if not value.is_Rational:
@@ -95,7 +88,7 @@ def exact_number(q):
         return value
     if isinstance(q, sp.Basic) and q.is_number and q.is_real is not False:
         if q.has(sp.Float):      # a Float is its binary value: keep it exact (no rounded sqrt)
-            q = q.xreplace({f: sp.Rational(f) for f in q.atoms(sp.Float)})
+            q = q.xreplace({f: binary_value(f) for f in q.atoms(sp.Float)})
         return q
     raise InvalidInputError(f"expected a real number, got {q!r}")
 
@@ -127,33 +120,6 @@ def _ulp(dps):
     return mpmath.mpf(10) ** (-dps)
 
 
-_MPMATH_CONSTANTS = (sp.pi, sp.E, sp.EulerGamma, sp.Catalan)
-
-
-class _MpLambda:
-    """``expr`` in ``var`` lambdified for mpmath, with every named constant that mpmath does not
-    know (SELU's ``lambda_01, alpha_01``: SymPy would print them as 60-bit literals) bound to its
-    value at the working precision asked for (``at(wp)``)."""
-
-    def __init__(self, expr, var):
-        consts = sorted((c for c in expr.atoms(sp.NumberSymbol) if c not in _MPMATH_CONSTANTS),
-                        key=str)
-        dummies = [sp.Dummy(f"c{i}") for i in range(len(consts))]
-        body = expr.subs(dict(zip(consts, dummies))) if consts else expr
-        self.consts = consts
-        self.fn = sp.lambdify((var, *dummies), body, modules="mpmath")
-        self._at = {}
-
-    def at(self, wp):
-        if wp not in self._at:
-            values = [_const(c, wp) for c in self.consts]
-            fn = self.fn
-            if len(self._at) > 8:
-                self._at.clear()
-            self._at[wp] = (lambda y: fn(y, *values)) if values else (lambda y: fn(y))
-        return self._at[wp]
-
-
 @serialized_class
 class Moments:
     """The moments ``V, D1, D2, M`` of one activation as functions of ``q`` (see module doc)."""
@@ -180,6 +146,7 @@ class Moments:
         self.continuous = not hasattr(self, "jump_at")
         self._exact = {}
         self._mp_fns = {}
+        self._mp_callables = []
         self._np_fns = None
         self._np_exact = {}
         self._plans = {}
@@ -383,9 +350,11 @@ class Moments:
         """``[(lo, hi, phi, phi', phi'')]`` as mpmath callables with every constant (breakpoints,
         SELU's lambda and alpha, ...) evaluated at ``wp`` digits, and the kinks ``(b, J, phi(b))``."""
         if wp not in self._mp_fns:
-            pieces = [(_const(p.lo, wp), _const(p.hi, wp), _MpLambda(p.expr, x).at(wp),
-                       _MpLambda(d1, x).at(wp), _MpLambda(d2, x).at(wp))
-                      for p, d1, d2 in zip(self.pieces, self.d1, self.d2)]
+            if not self._mp_callables:   # constants evaluate at the precision of each call
+                self._mp_callables = [tuple(mp_lambdify(x, e) for e in (p.expr, d1, d2))
+                                      for p, d1, d2 in zip(self.pieces, self.d1, self.d2)]
+            pieces = [(_const(p.lo, wp), _const(p.hi, wp), *fns)
+                      for p, fns in zip(self.pieces, self._mp_callables)]
             breaks = [(_const(b, wp), _const(j, wp), _const(v, wp)) for b, j, v in self.breaks]
             if len(self._mp_fns) > 8:
                 self._mp_fns.clear()
