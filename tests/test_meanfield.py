@@ -256,3 +256,102 @@ def test_bad_input_of_the_new_entry_points():
         sk.mean_field("tanh", 1, 0.1).covariance_map(-1)
     with pytest.raises(InvalidInputError):
         moments("tanh").mp("bogus", 1.0)
+
+
+# -- a symbolic activation parameter (issue 11): leaky ReLU with a free slope a -----------------
+A = sp.Symbol("a", positive=True)
+
+
+def _leaky_length_map_by_quadrature(a, q):
+    """E[phi(sqrt(q) Z)^2] for phi(x) = max(x, a x), by scipy quadrature (shares no code)."""
+    from scipy import integrate
+    f = lambda z: (np.sqrt(q) * z if z > 0 else a * np.sqrt(q) * z) ** 2 * np.exp(-z * z / 2)
+    left = integrate.quad(f, -np.inf, 0, epsabs=0, epsrel=1e-13)[0]
+    right = integrate.quad(f, 0, np.inf, epsabs=0, epsrel=1e-13)[0]
+    return (left + right) / np.sqrt(2 * np.pi)
+
+
+def test_leaky_relu_symbolic_slope_closed_forms():
+    """q*, chi_1, xi_q, xi_c in closed form in the slope and the variances, equal to the linear
+    length map q -> sigma_w2 q (1+a^2)/2 + sigma_b2 written here."""
+    sw2, sb2 = sp.symbols("sigma_w2 sigma_b2", positive=True)
+    mf = sk.mean_field(sk.activation("leaky_relu", slope=A), sw2, sb2)
+    slope = sw2 * (1 + A**2) / 2
+    assert all(getattr(mf, n).exact for n in ("q_star", "chi_1", "xi_q", "xi_c"))
+    assert sp.simplify(mf.q_star.expr - sb2 / (1 - slope)) == 0
+    assert sp.simplify(mf.chi_1.expr - slope) == 0
+    assert sp.simplify(mf.chi_q.expr - slope) == 0
+    assert sp.simplify(mf.xi_q.expr + 1 / sp.log(slope)) == 0
+    assert sp.simplify(mf.xi_c.expr + 1 / sp.log(slope)) == 0
+    assert sp.simplify(mf.length_map() - (slope * Q + sb2)) == 0
+    # against the numeric-slope pipeline and against quadrature of the length map
+    for a in (sp.Rational(1, 5), sp.Rational(1, 2), sp.Rational(3, 2)):
+        num = sk.mean_field(sk.activation("leaky_relu", slope=a), sp.Rational(6, 5), sp.Rational(1, 10))
+        sub = {A: a, sw2: sp.Rational(6, 5), sb2: sp.Rational(1, 10)}
+        if (slope.subs(sub) >= 1):
+            continue
+        for n in ("q_star", "chi_1", "xi_c"):
+            assert sp.simplify(getattr(mf, n).expr.subs(sub) - getattr(num, n).expr) == 0
+        q = 0.7
+        assert float(mf.length_map(q).subs(sub)) == pytest.approx(
+            1.2 * _leaky_length_map_by_quadrature(float(a), q) + 0.1, rel=1e-12)
+
+
+def test_leaky_relu_symbolic_slope_errors():
+    act = sk.activation("leaky_relu", slope=A)
+    with pytest.raises(NoFixedPointError, match="no finite fixed point"):
+        sk.mean_field(act, 2, sp.Rational(1, 10)).q_star      # slope 1 + a^2 >= 1 for every a
+    mf = sk.mean_field(act, 1, sp.Rational(1, 10))
+    with pytest.raises(sk.errors.SymbolicValueError):
+        float(mf.q_star)
+    with pytest.raises(sk.errors.SymbolicValueError, match="substitute"):
+        mf.phase
+
+
+def test_leaky_relu_symbolic_q_star_against_finite_width_simulation():
+    """q^L of a width-N network (one input; the layer's pre-activations are exactly
+    N(0, sigma_w2 |phi(z)|^2/N + sigma_b2) given the previous layer) against q* with a = 1/2
+    substituted, within 4 standard errors over seeds; ReLU's q* (a = 0) is rejected."""
+    sw2, sb2, a, width, depth, seeds = 1.2, 0.1, 0.5, 20000, 30, 24
+    q_star = sk.mean_field(sk.activation("leaky_relu", slope=A), sp.Rational(6, 5),
+                           sp.Rational(1, 10)).q_star.expr
+    rng = np.random.default_rng(7)
+    finals = []
+    for _ in range(seeds):
+        z = rng.standard_normal(width)
+        for _ in range(depth):
+            y = np.where(z > 0, z, a * z)
+            z = np.sqrt(sw2 * np.mean(y * y)) * rng.standard_normal(width) \
+                + np.sqrt(sb2) * rng.standard_normal(width)
+        finals.append(np.mean(z * z))
+    mean, se = np.mean(finals), np.std(finals, ddof=1) / np.sqrt(seeds)
+    assert abs(mean - float(q_star.subs(A, sp.Rational(1, 2)))) < 4 * se
+    assert abs(mean - float(q_star.subs(A, 0))) > 10 * se          # ReLU's q* is rejected
+
+
+def test_root_solved_from_another_precision_checks_its_bracket():
+    """A root reused from another working precision only seeds the bracket: a wrong one (here
+    off in the 15th digit) is not confirmed, the bracket grows until the sign change holds."""
+    from symkernel.theory.meanfield.maps import _Root
+    root = _Root(lambda t, wp: t * t - 2, 1.4142135623730951, lo=0)
+    root._raw[40] = mpmath.mpf("1.41421356237309")
+    v = root.raw(50)
+    with mpmath.workdps(60):
+        assert abs(v - mpmath.sqrt(2)) < mpmath.mpf(10) ** -46
+    good = root.raw(30)                      # seeded from the 50-digit root
+    with mpmath.workdps(60):
+        assert abs(good - mpmath.sqrt(2)) < mpmath.mpf(10) ** -26
+
+
+def test_float_state_on_the_critical_line_itself():
+    """At the edge-of-chaos point itself chi_1 rounds to just above 1 and c* has no bracket
+    below 1 - 1e-9 (brentq raised ValueError): c* = 1 and xi_c = inf, not an error and not a
+    negative depth scale."""
+    from symkernel.theory.meanfield.maps import float_state
+    sw2, _ = sk.edge_of_chaos("tanh", 0.05)
+    for s in (float(sw2), 1.76095463960674):
+        st = float_state("tanh", s, 0.05)
+        assert abs(st["chi_1"] - 1) < 1e-12 and st["c_star"] == 1.0
+        assert st["xi_c"] == float("inf") or st["xi_c"] > 1e8
+    assert float_state("tanh", 1.7, 0.05)["c_star"] == 1.0          # ordered: c* = 1 as before
+    assert float_state("tanh", 1.9, 0.05)["c_star"] < 1               # chaotic: a root below 1

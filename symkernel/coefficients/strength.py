@@ -17,8 +17,10 @@ with a symbolic gain); otherwise computed in Arb ball arithmetic from the enclos
 import numpy as np
 import sympy as sp
 
-from symkernel.numerics import serialized
+from symkernel.numerics import decimal_value, serialized
 from symkernel.core.activations import as_activation
+from symkernel.core.mp_eval import mp_lambdify
+from symkernel.core.progress import progress as show_progress
 from symkernel.errors import InvalidInputError
 from symkernel.gaussian.expectation import (
     EXACT_PROVENANCE, check_square_integrable, pieces_map, quantity_of_pieces,
@@ -77,11 +79,12 @@ def isometry_strength(act, gain=None, **params):
                     lambda dps: combine(beta_of, sources, dps, "isometry strength"), params)
 
 
-def strength_against_gain(activations, gains=None, *, dps=15):
+def strength_against_gain(activations, gains=None, *, dps=15, progress=None):
     """``beta_sigma(alpha)`` of each activation on a grid of gains (default 12 gains in
     [0.25, 3]; Joudaki, Daneshmand & Bach (NeurIPS 2023), Figure B.1):
     ``{name: dict(gains, beta, method, expr)}``, ``method`` ``'exact'`` (the closed form in
     alpha, evaluated) or ``'numeric'`` (the Quantity at each gain, ``dps`` digits).
+    ``progress``: a bar over the activations (:func:`symkernel.core.progress.progress`).
 
     >>> d = strength_against_gain(("relu",), gains=[0.5, 2.0])["relu"]
     >>> [round(b, 6) for b in d["beta"]], d["method"]
@@ -91,13 +94,13 @@ def strength_against_gain(activations, gains=None, *, dps=15):
     if np.any(gains <= 0):
         raise InvalidInputError("gains must be positive")
     out = {}
-    for name in activations:
+    for name in show_progress(list(activations), desc="beta against gain", enabled=progress):
         q = isometry_strength(name, gain=alpha)
         if q.exact:
-            f = sp.lambdify(alpha, q.expr, "mpmath")
+            f = mp_lambdify(alpha, q.expr)
             betas = [float(f(sp.Float(g, 30))) for g in gains]
             out[name] = dict(gains=gains, beta=betas, method="exact", expr=q.expr)
         else:
-            betas = [float(isometry_strength(name, gain=sp.Rational(str(g))).value(dps)) for g in gains]
+            betas = [float(isometry_strength(name, gain=decimal_value(g, "gain")).value(dps)) for g in gains]
             out[name] = dict(gains=gains, beta=betas, method="numeric", expr=None)
     return out

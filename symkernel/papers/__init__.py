@@ -36,7 +36,7 @@ def table_builders():
 
 def paper_tables():
     """Every published table the package reproduces, as :class:`~symkernel.present.tables.Table`
-    objects (Joudaki & Hofmann's Table S.1 takes about a minute)."""
+    objects (Joudaki & Hofmann's Table S.1 takes about 20 seconds)."""
     return [build() for _, build in table_builders()]
 
 

@@ -16,6 +16,7 @@ import mpmath
 import sympy as sp
 
 from symkernel.theory.dynamics import kernel_dynamics
+from symkernel.core.progress import progress
 from symkernel.core.quantity import combined
 from symkernel.gaussian.expectation import second_moment
 from symkernel.core.quantity import Quantity
@@ -83,7 +84,7 @@ def table_s1_rows(dps=30, names=None):
     (mpf to ``dps`` digits), ``published``, ``differs`` (column names off by more than the
     rounding), ``agrees`` and ``reason``."""
     rows = []
-    for label, name, published in TABLE_S1:
+    for label, name, published in progress(TABLE_S1, desc="Table S.1 rows"):
         if names is not None and name not in names:
             continue
         dyn, derived = _derived(name, dps)

@@ -27,6 +27,7 @@ import sympy as sp
 
 from symkernel.errors import InvalidInputError, NoClosedFormError
 from symkernel.numerics import check_dps, working
+from symkernel.core.mp_eval import mp_lambdify
 from symkernel.core.symbols import rho
 from symkernel.theory.dynamics import kernel_dynamics
 
@@ -132,7 +133,7 @@ def iterate_exact(act, rho0, depth, dps=30, gain=None, **params):
         raise NoClosedFormError("iterate_exact iterates the closed-form kernel map; this activation has none")
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 10**6:
         raise InvalidInputError(f"depth must be an integer in 1..10**6, got {depth!r}")
-    f = sp.lambdify(rho, kmap.expr, "mpmath")
+    f = mp_lambdify(rho, kmap.expr)
     with working(check_dps(dps)):
         r = mpmath.mpf(rho0)
         if not -1 < r < 1:

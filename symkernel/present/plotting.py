@@ -77,10 +77,12 @@ def cobweb(act, rho0=(-0.6, 0.1, 0.9), depth=12, *, ax=None, grid=401):
     return fig
 
 
-def beta_vs_gain(activations=("tanh", "relu", "sin", "exp"), gains=None, *, ax=None, dps=15):
+def beta_vs_gain(activations=("tanh", "relu", "sin", "exp"), gains=None, *, ax=None, dps=15,
+                 progress=None):
     r"""``beta_sigma(alpha)`` for each activation (exact where a closed form in the gain exists,
-    numeric otherwise; data from :func:`symkernel.coefficients.strength.strength_against_gain`)."""
-    data = strength_against_gain(tuple(activations), gains, dps=dps)
+    numeric otherwise; data from :func:`symkernel.coefficients.strength.strength_against_gain`;
+    ``progress``: a bar, :func:`symkernel.core.progress.progress`)."""
+    data = strength_against_gain(tuple(activations), gains, dps=dps, progress=progress)
     if ax is None:
         fig, (ax,) = _figure()
     else:
@@ -111,16 +113,16 @@ def isometry_depth(act, depth=20, *, n=4, rho0=0.5, G0=None, validation=None, re
     seq = gram.gram_sequence(G0, act, int(depth), residual=residual)
     layers = np.arange(len(seq))
     gaps = np.array([gram.isometry_gap_float(G) for G in seq])
-    gammas = np.array([gram.potential(G) for G in seq])
+    gammas = np.array([gram.potential_float(G) for G in seq])
     b = float(beta.value(15))
-    start = gram.isometry_gap_bound_depth(G0, b)
+    start = gram.isometry_gap_bound_depth_float(G0, b)
     fig, (ax1, ax2) = _figure(2)
     ax1.semilogy(layers, gaps, "-", color="k", label="mean field")
     if np.isfinite(start) and start <= depth and b > 1:
         ell = layers[layers >= start]
         ax1.semilogy(
             ell,
-            gram.isometry_gap_bound(G0, b, ell),
+            gram.isometry_gap_bound_float(G0, b, ell),
             "--",
             color="C3",
             label=rf"Theorem 4 ($\ell \geq {int(start)}$)",
@@ -128,7 +130,7 @@ def isometry_depth(act, depth=20, *, n=4, rho0=0.5, G0=None, validation=None, re
     ax2.semilogy(layers, gammas, "-", color="k", label="mean field")
     ax2.semilogy(
         layers,
-        gram.potential_bound(gammas[0], b, layers),
+        gram.potential_bound_float(gammas[0], b, layers),
         "--",
         color="C3",
         label=r"Cor. A.3: $\gamma_0\beta_\sigma^{-\ell}$",
@@ -157,10 +159,10 @@ def isometry_depth(act, depth=20, *, n=4, rho0=0.5, G0=None, validation=None, re
     return fig
 
 
-def edge_of_chaos(activations=("tanh", "erf"), sigma_b2=None, *, ax=None):
+def edge_of_chaos(activations=("tanh", "erf"), sigma_b2=None, *, ax=None, progress=None):
     r"""Phase diagram: the critical curve ``chi_1 = 1`` (``sigma_w^2`` against ``sigma_b^2``) for
     each activation; ordered phase (``chi_1 < 1``) to its left, chaotic phase to its right
-    (Poole et al. 2016, Pabari & Zhou)."""
+    (Poole et al. 2016, Pabari & Zhou); ``progress``: a bar over each curve's grid."""
     if isinstance(activations, str):
         activations = (activations,)
     # denser near 0, where the critical curve rises like a square root (a linear grid drew a kink)
@@ -172,7 +174,7 @@ def edge_of_chaos(activations=("tanh", "erf"), sigma_b2=None, *, ax=None):
     right, missing = 0.0, []
     for i, act in enumerate(activations):
         try:
-            w, _ = critical_curve(act, sb2)
+            w, _ = critical_curve(act, sb2, progress=progress)
         except NoFixedPointError:
             w = np.full_like(sb2, np.nan)
         gaps = np.isnan(w)

@@ -40,14 +40,14 @@ from symkernel.core import display
 from symkernel.core.parsing import to_sympy
 
 from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError, SymkernelError
-from symkernel.core.activations import as_activation
+from symkernel.core.activations import Activation, as_activation
 from symkernel.gaussian.expectation import second_moment
 from symkernel.kernels import Kernel, kernel_map, rho_value, weak_derivative
-from symkernel.numerics import GUARD, Result, check_dps, converge, meets, round_to, working
+from symkernel.numerics import GUARD, Result, check_dps, converge, decimal_value, meets, round_to, working
 from symkernel.numerics.arb import NotCertifiable, compile_real, enclose
-from symkernel.numerics.combine import from_mpf, to_ball
+from symkernel.numerics.combine import combine, from_mpf, to_ball
 from symkernel.core.quantity import Quantity, as_quantity, combined, evaluate_exact, proved_zero
-from symkernel.core.symbols import rho
+from symkernel.core.symbols import rho, x
 from symkernel.core.serialize import require
 
 #: Working digits tried, in turn, to decide the sign of a numeric quantity.
@@ -56,6 +56,14 @@ _SIGN_DIGITS = (30, 60, 120)
 _NEWTON_CAP = 60
 #: Digits of kappa' used for the Newton slope.
 _SLOPE_DIGITS = 20
+#: Extra digits rho* is solved for at its first request (served to later, deeper requests).
+_ROOT_MARGIN = 8
+#: How a case-4 rho* is estimated on the float64-seeded path.
+_BRACKET_METHOD = ("estimated: the root of kappa(rho) - rho in (0, 1) (Theorem 1 case 4): secant "
+                   "steps at {wp} digits from the float64 root, then a sign change of kappa(rho) - rho "
+                   "across [rho* - e, rho* + e] with the kernel values' error estimates below the "
+                   "differences (kappa - id is convex on [0, 1]: nonnegative Taylor coefficients, "
+                   "so this is its only root)")
 
 
 def _as_kernel_map(obj):
@@ -231,11 +239,24 @@ def layer_kernel_map(act, centering=True, residual=0):
     return kmap if residual == 0 else residual_kernel_map(kmap, residual)
 
 
+#: functions whose derivative needs the weak-derivative machinery (kinks, jumps)
+_NONSMOOTH = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min, sp.Piecewise, sp.floor, sp.ceiling)
+
+
+def _derivative_activation(act):
+    """``(sigma', None)`` as an Activation, or ``(None, why)`` when sigma jumps: ``sp.diff`` of a
+    one-piece smooth activation (its second moment needs no simplified form, and simplifying
+    one costs seconds), else :func:`~symkernel.kernels.weak_derivative`."""
+    if len(act.pieces) == 1 and not act.expr.has(*_NONSMOOTH):
+        return Activation(f"{act.name}'", sp.diff(act.expr, x)), None
+    return weak_derivative(act)
+
+
 def _kappa_prime_one(kmap):
     """kappa'(1) = scale E[(sigma^(m+1))^2] + sum i poly_i as a Quantity (exact when possible)."""
     act = kmap.act
     for _ in range(kmap.order + 1):
-        act, why = weak_derivative(act)
+        act, why = _derivative_activation(act)
         if act is None:
             return Quantity(sp.oo, r"\kappa'(1)", f"exact: infinite ({why})")
     m2 = second_moment(act)
@@ -299,10 +320,14 @@ class KernelDynamics:
                                   f"{why})", self._root)
                 else:
                     fp = Quantity(None, r"\rho^*", "estimated: the root of kappa(rho) - rho in (0, 1) "
-                                  "(Theorem 1 case 4): bracketed, safeguarded Newton steps at each "
-                                  "working precision, accepted when two precisions agree "
-                                  "(numerics.converge), sign change of kappa(rho) - rho checked at "
-                                  f"rho* -+ 10^-(dps+1) rho*; not certified: {why}", self._root)
+                                  "(Theorem 1 case 4): secant steps at one working precision from "
+                                  "the float64 root, then a sign change of kappa(rho) - rho across "
+                                  "rho* -+ 10^-(dps+3) rho* larger than the kernel values' error "
+                                  "estimates (kappa - id is convex on [0, 1]: nonnegative Taylor "
+                                  "coefficients, so this is its only root); without a float64 "
+                                  "kernel, safeguarded Newton steps accepted when two working "
+                                  "precisions agree (numerics.converge) and the same sign-change "
+                                  f"check; not certified: {why}", self._root)
             self.__dict__["fp"] = fp
         return self.__dict__["fp"]
 
@@ -310,11 +335,11 @@ class KernelDynamics:
         """``(True, how kappa is enclosed)`` when rho* can be certified, else ``(False, why not)``:
         kappa needs proven values (:func:`_enclosure`) and ``kappa - id`` proven convex on [0, 1]
         (:func:`_convex_on_unit`)."""
-        if "_proof" not in self.__dict__:
-            ok, why = _convex_on_unit(self.kmap)
+        if "_proof" not in self.__dict__:     # the enclosure first: the cheaper test to fail
+            fn, why = _enclosure(self.kmap)
+            ok = fn is not None
             if ok:
-                fn, why = _enclosure(self.kmap)
-                ok = fn is not None
+                ok, why = _convex_on_unit(self.kmap)
                 self.__dict__["_kappa_enclosure"] = fn
             self.__dict__["_proof"] = (ok, why)
         return self.__dict__["_proof"]
@@ -329,7 +354,7 @@ class KernelDynamics:
         fn = self.__dict__["_kappa_enclosure"]
         wp = dps + 15
         with working(wp):
-            r = self._newton(wp)
+            r = self._refine(wp)
             eps = abs(r) * mpmath.mpf(10) ** (-(dps + 3))
             lo, hi = round_to(r - eps, dps + 6), round_to(r + eps, dps + 6)
         for d in (dps + 5, dps + 12, dps + 30):
@@ -343,19 +368,58 @@ class KernelDynamics:
                              f"on [{mpmath.nstr(lo, dps + 3)}, {mpmath.nstr(hi, dps + 3)}]")
 
     def _root(self, dps):
-        """rho* to ``dps`` digits (case 4) as an estimated Result (one accepted at more digits
-        serves a later request for fewer)."""
+        """rho* to ``dps`` digits (case 4) as a Result (one accepted at more digits serves a later
+        request for fewer).  Solved once for :data:`_ROOT_MARGIN` more digits than asked: the
+        rate (:func:`_combined_shallow`) and kappa'(rho*) then ask for rho* at ``dps + 3`` and
+        ``dps + 8``, served from it, where each new working precision would cost the kernel a
+        new table of coefficients."""
         done = self.__dict__.get("_root_done")
         if done is not None and done[0] >= dps:
-            return done[1]
+            return _as_asked(done[1], dps)
+        target = dps + _ROOT_MARGIN
         if self._proof_path()[0]:
-            lo, hi = self._root_interval(dps)
-            with working(dps + GUARD + 10):
+            lo, hi = self._root_interval(target)
+            with working(target + GUARD + 10):
                 mid = (lo + hi) / 2
-                res = Result(mid, max(mid - lo, hi - mid) * (1 + mpmath.mpf(10) ** -(dps + 5)),
+                res = Result(mid, max(mid - lo, hi - mid) * (1 + mpmath.mpf(10) ** -(target + 5)),
                              True, _ROOT_PROOF)
-            self.__dict__["_root_done"] = (dps, res)
-            return res
+            self.__dict__["_root_done"] = (target, res)
+            return _as_asked(res, dps)
+        res = self._bracketed_root(target)
+        if res is not None:
+            self.__dict__["_root_done"] = (target, res)
+            return _as_asked(res, dps)
+        return self._root_by_agreement(dps)
+
+    def _bracketed_root(self, dps):
+        """rho* to ``dps`` digits, estimated, at one working precision: secant steps from the
+        float64 seed (:meth:`_refine`), then the sign change ``kappa(lo) - lo > 0 > kappa(hi) - hi``
+        at ``lo, hi = r -+ |r| 10^-(dps+3)`` with each kernel value's own error bound smaller than
+        the difference (kappa - id is convex on [0, 1] in case 4, so that root is rho*).  The
+        bracket is as good as the kernel's error estimates (estimated when they are); None when
+        no float64 seed exists or the sign change is not shown (the caller falls back to
+        :meth:`_root_by_agreement`).  docs/theory.md §12."""
+        if self._float_root() is None:
+            return None
+        for extra in (5, 15):
+            wp = dps + extra
+            try:
+                with working(wp + GUARD):
+                    r = self._refine(wp)
+                    eps = abs(r) * mpmath.mpf(10) ** (-(dps + 3))
+                    lo, hi = r - eps, r + eps
+                    left, right = self.kmap.result(lo, wp), self.kmap.result(hi, wp)
+                    g_lo, g_hi = left.value - lo, right.value - hi
+                    if g_lo > left.error and -g_hi > right.error:
+                        self.__dict__["_root_wp"] = wp
+                        return Result(r, eps, False, _BRACKET_METHOD.format(wp=wp))
+            except PrecisionError:
+                continue
+        return None
+
+    def _root_by_agreement(self, dps):
+        """rho* to ``dps`` digits by :func:`~symkernel.numerics.converge` on Newton at two working
+        precisions, then a sign-change check (the path without a float64 seed)."""
         res = converge(self._newton, dps, method="rho* (Theorem 1 case 4)")
         wp = dps + GUARD
         with working(wp):
@@ -369,6 +433,56 @@ class KernelDynamics:
         res = Result(res.value, max(res.error, eps), False, res.method)
         self.__dict__["_root_done"] = (dps, res)
         return res
+
+    def _float_root(self):
+        """rho* in float64 from the kernel's float64 twin (a grid sign change of kappa - id, then
+        finer grids about it), or None without a twin: a seed only, every digit is checked at
+        working precision."""
+        if "_float_seed" not in self.__dict__:
+            seed = None
+            try:
+                grid = np.linspace(0.0, 1.0, 4097)[:-1]
+                with np.errstate(all="ignore"):
+                    f = self.kmap.numpy(grid) - grid
+                neg = np.nonzero(f < 0)[0] if np.all(np.isfinite(f)) else np.array([], int)
+                if neg.size and neg[0] > 0:
+                    a, b = float(grid[neg[0] - 1]), float(grid[neg[0]])
+                    for _ in range(4):          # each finer grid narrows the sign change 1024x
+                        fine = np.linspace(a, b, 1025)
+                        with np.errstate(all="ignore"):
+                            g = self.kmap.numpy(fine) - fine
+                        k = np.nonzero(g < 0)[0]
+                        if not (k.size and k[0] > 0 and np.all(np.isfinite(g))):
+                            break
+                        a, b = float(fine[k[0] - 1]), float(fine[k[0]])
+                    seed = 0.5 * (a + b)
+            except SymkernelError:
+                seed = None
+            self.__dict__["_float_seed"] = seed
+        return self.__dict__["_float_seed"]
+
+    def _refine(self, wp):
+        """kappa(rho) = rho solved at ``wp`` digits (inside ``working``): secant steps from the
+        float64 seed (superlinear: 14 digits become 30 in about three kernel values, all at this
+        one precision), else :meth:`_newton`.  Stops when a step is below ``10^-(wp-5)`` relative."""
+        seed = self._float_root()
+        if seed is None:
+            return self._newton(wp)
+        tol = mpmath.mpf(10) ** (-(wp - 5))
+        r0 = mpmath.mpf(seed)
+        r1 = r0 * (1 + mpmath.mpf(2) ** -30)
+        f0, f1 = self._f(r0, wp), self._f(r1, wp)
+        for _ in range(_NEWTON_CAP):
+            if f1 == 0 or f1 == f0:
+                return r1
+            r2 = r1 - f1 * (r1 - r0) / (f1 - f0)
+            if not 0 < r2 < 1:
+                return self._newton(wp)
+            r0, f0, r1 = r1, f1, r2
+            if abs(r1 - r0) <= abs(r1) * tol:
+                return r1
+            f1 = self._f(r1, wp)
+        return self._newton(wp)
 
     def _f(self, r, wp):
         """kappa(r) - r at ``wp`` digits (inside a working block)."""
@@ -463,9 +577,9 @@ class KernelDynamics:
         if self.case in (2, 3):
             return _rename(self.kappa_prime_1, r"\kappa'(\rho^*)")
         if "kps" not in self.__dict__:
-            deriv = self.kmap.derivative()
-            fp = self.fixed_point
-            fn, why = _enclosure(deriv) if fp.kind == "certified" else (None, "rho* is estimated")
+            fp = self.fixed_point       # the derivative kernel is built only where it is used
+            fn, why = (_enclosure(self.kmap.derivative()) if fp.kind == "certified"
+                       else (None, "rho* is estimated"))
             if fn is not None:
                 q = Quantity(None, r"\kappa'(\rho^*)", "certified: kappa' is nondecreasing on "
                              "[0, 1] (nonnegative Taylor coefficients), so kappa'(rho*) lies between "
@@ -473,10 +587,50 @@ class KernelDynamics:
                              f"(kappa' values: {why})", lambda dps: self._slope_at_root(fn, dps))
             else:
                 q = Quantity(None, r"\kappa'(\rho^*)", "estimated: kappa' at the estimated rho* (to "
-                             f"dps + 5 digits); not certified: {why}",
-                             lambda dps: deriv(fp.value(dps + 5), dps=dps + 5))
+                             "dps + 5 digits): Richardson-extrapolated central differences of "
+                             "kappa at the root's working precision (two successive extrapolations "
+                             "agree to dps + 2 digits), or the derivative kernel where they do "
+                             f"not; not certified: {why}", self._slope_estimate)
             self.__dict__["kps"] = q
         return self.__dict__["kps"]
+
+    def _slope_estimate(self, dps):
+        """kappa'(rho*) estimated: :meth:`_slope_by_differences`, else the derivative kernel."""
+        r = self.fixed_point.value(dps + 5)
+        if self._float_root() is not None:
+            try:
+                return self._slope_by_differences(r, dps)
+            except PrecisionError:
+                pass
+        return self.kmap.derivative()(r, dps=dps + 5)
+
+    def _slope_by_differences(self, r, dps):
+        r"""kappa'(r) from kappa values alone, at the working precision the root was solved at (no
+        new coefficient table, which for some kernels costs seconds per precision): central
+        differences ``D(h) = (kappa(r+h) - kappa(r-h))/(2h)``, ``h = min(r, 1-r)/32 \cdot 2^-k``,
+        Richardson-extrapolated in ``h^2``; accepted when two successive extrapolations agree to
+        ``dps + 2`` digits (an estimate; kappa is analytic on (-1, 1)); docs/theory.md §12."""
+        wp = self.__dict__.get("_root_wp", 0)
+        if wp < dps + 10:      # up to 6 digits cancel in the differences (h >= 1e-6), 2 judged
+            wp = dps + 20
+        with working(wp + GUARD):
+            r = mpmath.mpf(r)
+            h = min(r, 1 - r) / 32     # near r: the kernel's series terms for rho* serve r + h
+            rows, prev = [], None
+            tol = mpmath.mpf(10) ** (-(dps + 2))
+            for k in range(14):
+                d = (self.kmap(r + h, dps=wp) - self.kmap(r - h, dps=wp)) / (2 * h)
+                row = [d]
+                for j in range(1, k + 1):
+                    row.append(row[j - 1] + (row[j - 1] - rows[k - 1][j - 1]) / (4 ** j - 1))
+                rows.append(row)
+                best = row[-1]
+                if prev is not None and abs(best - prev) <= abs(best) * tol:
+                    return Result(best, abs(best - prev) + abs(best) * tol / 10, False,
+                                  "Richardson-extrapolated central differences of kappa")
+                prev = best
+                h /= 2
+        raise PrecisionError(f"kappa'(rho*): the extrapolated differences did not settle to {dps} digits")
 
     def _slope_at_root(self, fn, dps):
         """kappa'(rho*) enclosed by ``[kappa'(lo), kappa'(hi)]`` (kappa' is nondecreasing on [0, 1])."""
@@ -519,10 +673,10 @@ class KernelDynamics:
             rate = _combine_quantities(lambda a, b: 1 - a - b, lambda a, b: 1 - a - b, [k0, k0p], r"\alpha",
                                        "Theorem 1 case 3: 1 - kappa(0) - kappa'(0)")
         else:
-            rate = combined(lambda a, r, d: (1 - a).max(d).max((1 - r) / (2 - d)),
-                                  [k0, self.fixed_point, self.kappa_prime_star], r"\alpha",
-                                  "Theorem 1 case 4: max{1 - kappa(0), kappa'(rho*), "
-                                  "(1 - rho*)/(2 - kappa'(rho*))}")
+            rate = _combined_shallow(lambda a, r, d: (1 - a).max(d).max((1 - r) / (2 - d)),
+                                     [k0, self.fixed_point, self.kappa_prime_star], r"\alpha",
+                                     "Theorem 1 case 4: max{1 - kappa(0), kappa'(rho*), "
+                                     "(1 - rho*)/(2 - kappa'(rho*))}")
         self.__dict__["rate_q"] = rate
         return rate
 
@@ -628,7 +782,7 @@ class KernelDynamics:
         """Corollary 2: ``L = ln(1/eps)/ln(1/kappa'(1))`` layers (case 2 only), a Quantity."""
         if self.case != 2:
             raise InvalidInputError(f"Corollary 2 needs kappa(0) > 0 and kappa'(1) < 1 (case 2); this is case {self.case}")
-        eps = sp.nsimplify(eps) if isinstance(eps, float) else to_sympy(eps)
+        eps = decimal_value(eps, "eps") if isinstance(eps, float) else to_sympy(eps)
         if not (eps.is_positive and eps < 1):
             raise InvalidInputError(f"eps must lie in (0, 1), got {eps}")
         k1 = self.kappa_prime_1
@@ -744,8 +898,9 @@ def _enclosure(kernel):
             res = enclose(lambda wp, bound: f(from_mpf(r)), d, what="the closed-form kernel")
             return Result(res.value, res.error, True, "Arb ball evaluation of the closed form")
         return closed, "Arb ball evaluation of the closed form"
-    if not kernel.provenance.startswith("certified"):
-        return None, f"the kernel values are {kernel.provenance}"
+    provenance = kernel.provenance       # computed afresh by each access (a SymPy limit)
+    if not provenance.startswith("certified"):
+        return None, f"the kernel values are {provenance}"
 
     def own(r, d):
         res = kernel.result(r, d)
@@ -753,7 +908,7 @@ def _enclosure(kernel):
             raise PrecisionError(f"the {kernel.name} at {mpmath.nstr(r, 10)} came back without a "
                                  f"proven enclosure ({res.method})")
         return res
-    return own, kernel.provenance
+    return own, provenance
 
 
 def _convex_on_unit(kmap):
@@ -777,6 +932,26 @@ def _convex_on_unit(kmap):
 
 #: the Quantities KernelDynamics.to_dict writes
 DYNAMICS_QUANTITIES = ("kappa_0", "kappa_prime_0", "kappa_prime_1", "fixed_point", "rate")
+
+
+def _as_asked(res, dps):
+    """A root Result solved for more digits, its error bound widened to ``|value| 10^-(dps+3)``
+    (still an enclosure: the interval asked for, as if solved for ``dps`` digits)."""
+    with working(dps + GUARD):
+        floor = abs(res.value) * mpmath.mpf(10) ** (-(dps + 3))
+    return res if res.error >= floor else Result(res.value, floor, res.certified, res.method)
+
+
+def _combined_shallow(fn, quantities, symbol, what):
+    """:func:`~symkernel.core.quantity.combined` asking its inputs for 3 guard digits first
+    (then ``GUARD``, ``3 GUARD``): for a formula without cancellation (a max of differences of
+    numbers of size 1), whose inputs' first request at a new precision is costly (kappa'(rho*)
+    builds a new coefficient table); the result's error bound is still checked to meet ``dps``."""
+    kind = "certified" if all(q.kind in ("exact", "certified") for q in quantities) else "estimated"
+    provenance = f"{kind}: {what} (Arb ball arithmetic on the inputs' enclosures)"
+    sources = [q.result for q in quantities]
+    return Quantity(None, symbol, provenance,
+                    lambda dps: combine(fn, sources, dps, provenance, steps=(3, GUARD, 3 * GUARD)))
 
 
 def _rename(q, symbol):

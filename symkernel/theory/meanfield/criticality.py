@@ -29,6 +29,7 @@ from scipy import optimize
 from symkernel.numerics import serialized
 from symkernel.errors import InvalidInputError
 from symkernel.core.activations import as_activation
+from symkernel.core.progress import progress as show_progress
 from symkernel.numerics import converge
 from symkernel.core.quantity import Quantity
 from .maps import Q0, NoFixedPointError, _Root, _as_variance, _mp_value, _reusing
@@ -160,9 +161,10 @@ def edge_of_chaos(act, sigma_b2=0.05, gain=None, **params):
 
 
 @serialized
-def critical_curve(act, sigma_b2_values, gain=None, **params):
+def critical_curve(act, sigma_b2_values, gain=None, progress=None, **params):
     r"""The critical curve ``sigma_w^2(sigma_b^2)`` in float64 (about 13 digits) for an array of
     ``sigma_b^2`` (sorted internally): continuation, each root bracketed from the previous ``q*``.
+    ``progress``: a bar over the grid (:func:`symkernel.core.progress.progress`).
 
     Returns ``(sigma_w2, q_star)`` arrays in the order of ``sigma_b2_values``; NaN where the
     critical line has no stable fixed point of the length map at that ``sigma_b^2``.
@@ -184,7 +186,7 @@ def critical_curve(act, sigma_b2_values, gain=None, **params):
     w, q = np.empty_like(sb), np.empty_like(sb)
     q_prev = 0.0
     zero_ok = _zero_root(m)
-    for i in order:
+    for i in show_progress(order, desc=f"critical curve of {act.name}", enabled=progress):
         if sb[i] == 0 and (zero_ok or hom is not None):
             q[i] = 0.0 if hom is None else np.nan
             w[i] = 1 / (float(m.exact_limit("D1")) if hom is None else float(hom))

@@ -51,6 +51,7 @@ from symkernel.core.serialize import require
 from symkernel.core.hermite import FixedPoint, normalized_hermite
 from .fixed_points import LengthMap
 from .moments import Q, _const, exact_number, moments
+from .parametric import parametric_moments
 
 C = sp.Symbol("c", real=True)
 Q0 = sp.Symbol("q_0", positive=True)
@@ -143,9 +144,11 @@ def _illinois(f, a, b, fa, fb, wp):
 class _Root:
     """A root of ``f(x, wp)`` (mpf at working precision ``wp``) near a float64 seed.
 
-    :meth:`raw` brackets it (growing a relative ``2^-30`` interval about the seed by 8x at most
-    ``_GROW_STEPS`` times, clipped to ``[lo, hi]``) and refines it by :func:`_illinois` at one
-    working precision (cached); :meth:`result` accepts it by
+    :meth:`raw` brackets it (growing a relative ``2^-30`` interval about the seed, or a
+    ``10^-(p-6)`` one about the root already solved at the nearest other precision ``p``, by 8x
+    at most ``_GROW_STEPS`` times, clipped to ``[lo, hi]``; the sign change is checked at this
+    precision, so a wrong earlier root is not confirmed) and refines it by :func:`_illinois` at
+    one working precision (cached); :meth:`result` accepts it by
     :func:`~symkernel.numerics.converge` (two working precisions agreeing to ``dps + 2``
     relative digits: a root of 1e-40 keeps its digits).
     """
@@ -167,6 +170,12 @@ class _Root:
         lo = None if self.lo is None else mpmath.mpf(self.lo)
         hi = None if self.hi is None else mpmath.mpf(self.hi)
         width = max(abs(x0), mpmath.mpf(self.scale or 0)) * mpmath.mpf(2) ** -30
+        if self._raw:       # a root solved at another precision: its digits bracket this one
+            near = min(self._raw, key=lambda w: abs(w - wp))
+            digits = min(near, wp) - 6
+            if digits > 12:
+                x0 = +self._raw[near]
+                width = max(abs(x0), mpmath.mpf(self.scale or 0)) * mpmath.mpf(10) ** -digits
         if width == 0:
             width = mpmath.mpf(2) ** -1000
         for _ in range(_GROW_STEPS):
@@ -208,12 +217,19 @@ def _reusing(solve):
 MEANFIELD_QUANTITIES = ("q_star", "chi_1", "chi_q", "c_star", "chi_c", "xi_q", "xi_c")
 
 
+def _moments_of(act):
+    """The moments of ``act``: :func:`.moments.moments`, or closed forms only
+    (:func:`.parametric.parametric_moments`) when it has free parameters (leaky ReLU's slope)."""
+    return parametric_moments(act) if act.free_parameters else moments(act)
+
+
 @serialized_class
 class MeanField:
     """Mean-field quantities of one activation at weight/bias variances ``(sigma_w2, sigma_b2)``.
 
     Variances may be numbers, SymPy symbols (exact results where the length map is linear in
-    ``q``: ReLU, identity, leaky ReLU, abs) or numeric Quantities.  ``q0`` is the input length
+    ``q``: ReLU, identity, leaky ReLU, abs) or numeric Quantities; activation parameters may be
+    symbols too (leaky ReLU's slope: closed forms only, :mod:`.parametric`).  ``q0`` is the input length
     ``|y^0|^2/N``, which selects ``q*`` when there are several fixed points.
     """
 
@@ -222,7 +238,7 @@ class MeanField:
         self.sigma_w2 = _as_variance("sigma_w2", sigma_w2, allow_zero=False)
         self.sigma_b2 = _as_variance("sigma_b2", sigma_b2)
         self.q0 = _as_variance("q0", q0, allow_zero=False)
-        self.m = moments(self.act)
+        self.m = _moments_of(self.act)
         self.params = (("activation", self.act.expr), ("sigma_w2", self.sigma_w2),
                        ("sigma_b2", self.sigma_b2))
 
@@ -250,8 +266,9 @@ class MeanField:
 
     @property
     def symbolic(self):
-        return any(isinstance(v, sp.Basic) and v.free_symbols
-                   for v in (self.sigma_w2, self.sigma_b2, self.q0))
+        """True when a variance, ``q0`` or an activation parameter is a free symbol."""
+        return bool(self.act.free_parameters) or any(
+            isinstance(v, sp.Basic) and v.free_symbols for v in (self.sigma_w2, self.sigma_b2, self.q0))
 
     # ------------------------------------------------------------------ maps
     def length_map(self, q=Q):
@@ -392,6 +409,10 @@ class MeanField:
         sw2, sb2 = self.sigma_w2, self.sigma_b2
         slope, drift = sp.simplify(sw2 * a), sp.simplify(sw2 * b + sb2)
         prov = "exact: the length map is linear in q"
+        if not slope.is_number and (slope - 1).is_nonnegative and drift.is_positive:
+            raise NoFixedPointError(   # e.g. leaky ReLU at sigma_w2 = 2: slope 1 + a^2 >= 1 for all a
+                f"{self.act.name}: the length map q -> {slope} q + {drift} has no finite fixed "
+                f"point for any value of the symbols ({slope} >= 1); q^l grows without bound")
         if slope.is_number and slope >= 1:
             if slope == 1 and drift == 0:
                 return Quantity(self.q0, "q^{*}", prov + " and equals the identity: every q is "
@@ -665,7 +686,7 @@ class MeanField:
 
     def trainable_depth(self, multiple=6):
         """``multiple * xi_c``: Schoenholz et al. use 6, Pabari & Zhou uses 4.5."""
-        mult = sp.nsimplify(multiple) if isinstance(multiple, float) else to_sympy(multiple)
+        mult = decimal_value(multiple, "multiple") if isinstance(multiple, float) else to_sympy(multiple)
         xi = self.xi_c
         if xi.exact:
             return Quantity(mult * xi.expr, f"{mult}" + r"\xi_{c}", "exact", params=xi.params)
@@ -687,7 +708,7 @@ class MeanField:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.m = moments(self.act)
+        self.m = _moments_of(self.act)
 
     def to_dict(self, dps=None, quantities=MEANFIELD_QUANTITIES):
         """A JSON-ready dict: activation, variances and the mean-field quantities (each a
@@ -797,9 +818,14 @@ def float_state(act, sw2, sb2, q0=1.0, terms=HERMITE_TERMS):
         top = 1 - 1e-9
         if f(0.0) <= 0:
             c = 0.0
+        elif f(top) >= 0:      # no root below 1 - 1e-9: chi_1 is 1 up to rounding (the critical
+            c = 1.0            # line itself), and c* = 1 with slope chi_1
         else:
             c = optimize.brentq(f, 0.0, top, xtol=1e-16, rtol=1e-15)
-        chic = sw2 * np.polyval((j * a2)[:0:-1], c) / q if c != 0 else sw2 * a2[1] / q
+        if c == 1.0:           # the slope there is chi_1, 1 to within rounding (xi_c: inf, not
+            chic = min(chi1, 1.0)   # a negative 1e15 from chi_1 = 1 + 4e-16)
+        else:
+            chic = sw2 * np.polyval((j * a2)[:0:-1], c) / q if c != 0 else sw2 * a2[1] / q
     with np.errstate(divide="ignore"):
         xi_q = -1 / np.log(chiq) if chiq != 1 else np.inf
         xi_c = -1 / np.log(chic) if chic != 1 else np.inf
