@@ -30,6 +30,48 @@ def numpy_lambdify(args, expr):
     return sp.lambdify(args, expr, modules=numpy_modules())
 
 
+def torch_modules():
+    """The ``modules`` table of :func:`sympy.lambdify` for torch tensors (autograd through every
+    operation): the names that the SciPy/NumPy printer writes, bound to torch functions (torch is
+    optional: imported here).  A name it lacks (``erfi``, ...) stays NumPy's, which refuses a
+    tensor that requires grad."""
+    import functools
+
+    import torch
+
+    def select(conds, values, default=float("nan")):
+        out = None
+        for cond, val in reversed(list(zip(conds, values))):
+            if isinstance(cond, (bool, np.bool_)):
+                out = torch.as_tensor(val, dtype=torch.float64) if cond else out
+                continue
+            v = torch.as_tensor(val, dtype=torch.float64)
+            out = torch.where(cond, v, torch.as_tensor(default, dtype=torch.float64) if out is None else out)
+        return out
+
+    def as_t(fn):
+        return lambda *v: fn(*(torch.as_tensor(u, dtype=torch.float64) for u in v))
+
+    table = {name: as_t(getattr(torch, tname)) for name, tname in [
+        ("sin", "sin"), ("cos", "cos"), ("tan", "tan"), ("arcsin", "asin"), ("arccos", "acos"),
+        ("arctan", "atan"), ("arctan2", "atan2"), ("sinh", "sinh"), ("cosh", "cosh"), ("tanh", "tanh"),
+        ("arcsinh", "asinh"), ("arccosh", "acosh"), ("arctanh", "atanh"), ("exp", "exp"), ("log", "log"),
+        ("log1p", "log1p"), ("expm1", "expm1"), ("sqrt", "sqrt"), ("abs", "abs"), ("sign", "sign"),
+        ("erf", "erf"), ("erfc", "erfc"), ("maximum", "maximum"), ("minimum", "minimum"),
+        ("less", "lt"), ("less_equal", "le"), ("greater", "gt"), ("greater_equal", "ge"),
+        ("equal", "eq"), ("not_equal", "ne"), ("logical_and", "logical_and"),
+        ("logical_or", "logical_or"), ("logical_not", "logical_not"), ("sinc", "sinc")]}
+    table.update(select=select, reduce=functools.reduce, pi=float(np.pi), e=float(np.e),
+                 nan=float("nan"), inf=float("inf"))
+    return [table, "scipy", "numpy"]
+
+
+def torch_lambdify(args, expr, cse=False):
+    """``sympy.lambdify(args, expr)`` evaluating in torch (float64 tensors, autograd): the same
+    printed code as :func:`numpy_lambdify`, with :func:`torch_modules`."""
+    return sp.lambdify(args, expr, modules=torch_modules(), cse=cse)
+
+
 def piecewise_numpy(pieces, var=None):
     """A vectorized float64 function of the piecewise expression given by ``pieces``
     (:class:`~symkernel.core.pieces.Piece` s with numeric breakpoints, in order): each smooth
@@ -54,4 +96,4 @@ def piecewise_numpy(pieces, var=None):
     return f
 
 
-__all__ = ["numpy_modules", "numpy_lambdify", "piecewise_numpy"]
+__all__ = ["numpy_modules", "numpy_lambdify", "piecewise_numpy", "torch_lambdify", "torch_modules"]

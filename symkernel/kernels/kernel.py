@@ -22,8 +22,8 @@ from symkernel.errors import (
     InvalidInputError, NoClosedFormError, PrecisionError, SymbolicValueError,
 )
 from symkernel.coefficients.hermite import hermite_coefficient
-from symkernel.numerics import Result, settle
-from symkernel.core.numpy_eval import numpy_lambdify
+from symkernel.numerics import Result, names_asked_dps, settle
+from symkernel.core.numpy_eval import numpy_lambdify, torch_lambdify
 from symkernel.core.activations import Activation
 from symkernel.core.quantity import Quantity, exact_result
 from symkernel.core.serialize import read_srepr, require, write_srepr
@@ -176,6 +176,7 @@ class Kernel:
         """The kernel at ``r`` in [-1, 1] as an mpmath.mpf correct to ``dps`` digits."""
         return self.result(r, dps).rounded(dps)
 
+    @names_asked_dps
     def result(self, r, dps=15):
         """The kernel at ``r`` as a :class:`~symkernel.numerics.Result` (value, error bound,
         ``certified`` only for a proven enclosure) meeting ``dps`` significant digits."""
@@ -230,7 +231,11 @@ class Kernel:
         return settle(run, dps, f"the {self.name}")
 
     def numpy(self, r):
-        """Vectorized float64 evaluation on an array of correlations in [-1, 1]."""
+        """Vectorized float64 evaluation on an array of correlations in [-1, 1]; a torch tensor
+        gives a float64 tensor with autograd (the closed form lambdified to torch, or the Taylor
+        series by Horner; torch is optional)."""
+        if type(r).__module__.startswith("torch"):
+            return self._torch(r)
         arr = np.asarray(r, dtype=float)
         if np.isnan(arr).any():
             raise InvalidInputError("rho contains NaN")
@@ -239,6 +244,56 @@ class Kernel:
         if self.act.free_parameters:
             raise SymbolicValueError("give the activation's parameters numeric values first")
         return self._numpy_fn(arr.ravel()).reshape(arr.shape)
+
+    def _torch(self, r):
+        import torch
+
+        t = r.to(torch.float64)
+        if bool(torch.isnan(t).any()):
+            raise InvalidInputError("rho contains NaN")
+        if bool((t.abs() > 1).any()):
+            raise InvalidInputError("rho must lie in [-1, 1]")
+        if self.act.free_parameters:
+            raise SymbolicValueError("give the activation's parameters numeric values first")
+        return self._torch_fn(t)
+
+    @cached_property
+    def _torch_fn(self):
+        """The torch twin of :attr:`_numpy_fn`: closed form (at rho = +-1 the float64 value and
+        the derivative kernel's slope, where the closed form would give 0/0 or an infinite slope
+        of asin; an infinite slope there gives the gradient 0), else Horner."""
+        import torch
+
+        if self.expr is not None:
+            fn = torch_lambdify(rho, self.expr)
+            ends = {e: float(self._numpy_fn(np.array([float(e)]))[0]) for e in (-1, 1)}
+            slopes = {}
+            for e in (-1, 1):       # the one-sided slope at the end (0 where it is not finite)
+                try:
+                    v = float(self.derivative().numpy(np.array([float(e)]))[0])
+                except (InvalidInputError, NoClosedFormError, PrecisionError, SymbolicValueError):
+                    v = np.nan
+                slopes[e] = v if np.isfinite(v) else 0.0
+
+            def f(t):
+                end = (t == 1) | (t == -1)
+                inner = torch.where(end, torch.zeros_like(t), t)
+                out = torch.broadcast_to(torch.as_tensor(fn(inner), dtype=torch.float64), t.shape)
+                for e in (1, -1):
+                    out = torch.where(t == e, ends[e] + (t - e) * slopes[e], out)
+                return out
+            return f
+        coeffs = _series_coefficients(self)
+        if coeffs is None:
+            raise InvalidInputError(f"no torch evaluator for the {self.name} of {self.act.expr}: no "
+                                    "closed form and no Taylor series that reaches float64 precision")
+
+        def horner(t):
+            out = torch.full_like(t, float(coeffs[-1]))
+            for c in coeffs[-2::-1]:
+                out = out * t + float(c)
+            return out
+        return horner
 
     @cached_property
     def _numpy_fn(self):

@@ -23,7 +23,7 @@ import sympy as sp
 
 from symkernel.errors import InvalidInputError
 from symkernel.core.activations import Activation as _ActivationClass, as_activation
-from symkernel.core.parsing import decimal_value
+from symkernel.numerics import decimal_value
 from symkernel.core.symbols import x
 from symkernel.kernels.closed_forms import weak_derivative
 from .pair import pair_kernel
@@ -35,7 +35,9 @@ class State:
 
     ``q1, q2``: the NNGP diagonals; ``t1, t2``: the NTK diagonals; ``m1, m2``: feature means
     (None: zero); ``gaussian``: the features are jointly Gaussian (an activation may follow);
-    ``err``/``err_ntk``: first-order error estimates of the float64 Mehler steps (or None)."""
+    ``err``/``err_ntk``: first-order error estimates of the float64 entries (or None);
+    ``theta``/``dtheta``: the float64 angles ``arccos rho`` carried without cancellation and their
+    error bounds (:mod:`symkernel.nn.angles`; None in the dps= and symbolic paths)."""
 
     nngp: object
     ntk: object
@@ -48,9 +50,20 @@ class State:
     gaussian: bool = True
     err: object = None
     err_ntk: object = None
+    theta: object = None
+    dtheta: object = None
+
+
+def is_tensor(value):
+    """Whether ``value`` is a torch tensor (torch is optional: no import)."""
+    return type(value).__module__.startswith("torch") and hasattr(value, "requires_grad")
 
 
 def _number(value, name):
+    if is_tensor(value):
+        if value.numel() != 1:
+            raise InvalidInputError(f"{name} must be a scalar tensor, got shape {tuple(value.shape)}")
+        value = float(value.detach())
     if isinstance(value, float):
         value = decimal_value(value, name)       # 0.1 as typed: 1/10 in the exact kernels
     v = sp.sympify(value) if isinstance(value, (int, sp.Basic, np.number)) else None
@@ -78,12 +91,17 @@ class Dense(Layer):
     def __init__(self, sigma_w2=1.0, sigma_b2=0.0):
         self.sigma_w2 = _number(sigma_w2, "sigma_w2")
         self.sigma_b2 = _number(sigma_b2, "sigma_b2")
+        # torch tensors given for the variances: the torch path differentiates through them (the
+        # other paths use their values, read when the layer was made)
+        self.tensors = {k: v for k, v in (("w", sigma_w2), ("b", sigma_b2)) if is_tensor(v)}
 
     def __repr__(self):
         return f"Dense(sigma_w2={self.sigma_w2}, sigma_b2={self.sigma_b2})"
 
     def values(self, ev):
-        return ev.number(self.sigma_w2), ev.number(self.sigma_b2)
+        t = self.tensors if getattr(ev, "torch", False) else {}
+        return (ev.tensor(t["w"]) if "w" in t else ev.number(self.sigma_w2),
+                ev.tensor(t["b"]) if "b" in t else ev.number(self.sigma_b2))
 
     def transform(self, st, ev):
         w, b = self.values(ev)
@@ -92,9 +110,10 @@ class Dense(Layer):
         ntk = t1 = t2 = None
         if st.ntk is not None:
             ntk, t1, t2 = nngp + st.ntk * w, q1 + st.t1 * w, q2 + st.t2 * w
-        err = None if st.err is None else st.err * w
-        err_ntk = None if st.err_ntk is None else (st.err_ntk + st.err) * w
-        return State(nngp, ntk, q1, q2, t1, t2, None, None, True, err, err_ntk)
+        err = None if st.err is None else ev.rounded(st.err * w, nngp)
+        err_ntk = None if st.err_ntk is None else ev.rounded((st.err_ntk + st.err) * w, ntk)
+        th, dth = ev.dense_angles(st, nngp, err, w, b)
+        return State(nngp, ntk, q1, q2, t1, t2, None, None, True, err, err_ntk, th, dth)
 
     # finite width
     def init(self, backend, d_in, d_out):
@@ -153,20 +172,19 @@ class Activation(Layer):
         want_ntk = st.ntk is not None
         # D = dF/dc also carries the input error of the NNGP to the output (when phi' exists)
         want_d = want_ntk or (ev.errors and self.pair.derivative is not None)
-        F, D, (eF, eD) = ev.step(self.pair, st.q1, st.q2, st.nngp, want_d)
         d1, dd1, m1 = ev.diag(self.pair, st.q1, want_ntk)
         d2, dd2, m2 = ev.diag(self.pair, st.q2, want_ntk)
+        F, D, (eF, eD), (th, dth) = ev.step(self.pair, st, want_d, d1, d2)
         ntk = t1 = t2 = err_ntk = None
         if want_ntk:
             ntk, t1, t2 = st.ntk * D, st.t1 * dd1, st.t2 * dd2
         err = None
         if ev.errors:
-            prev = 0 if st.err is None else st.err
-            err = np.abs(D if D is not None else 0) * prev + eF   # |dF/dc| carries the input error
+            err = eF          # the step's error bound, the input's error carried (ev.step) included
             if want_ntk:
                 prev_t = 0 if st.err_ntk is None else st.err_ntk
                 err_ntk = np.abs(D) * prev_t + np.abs(st.ntk) * eD
-        return State(F, ntk, d1, d2, t1, t2, m1, m2, False, err, err_ntk)
+        return State(F, ntk, d1, d2, t1, t2, m1, m2, False, err, err_ntk, th, dth)
 
     # finite width
     def init(self, backend, d_in, d_out):
@@ -228,9 +246,13 @@ class _Norm(Layer):
         m1 = m2 = None
         if not self.centred and st.m1 is not None:
             m1, m2 = st.m1 / s1, st.m2 / s2
-        err = None if st.err is None else st.err / den
-        err_ntk = None if st.err_ntk is None else st.err_ntk / den
-        return State(nngp, ntk, q1, q2, t1, t2, m1, m2, st.gaussian, err, err_ntk)
+        err = None if st.err is None else ev.rounded(st.err / den, nngp, 4)
+        err_ntk = None if st.err_ntk is None else ev.rounded(st.err_ntk / den, ntk, 4)
+        if (zero and self.eps == 0) or st.theta is None:   # a rescaling: rho and theta unchanged
+            th, dth = st.theta, st.dtheta
+        else:
+            th, dth = ev.naive_angles(nngp, err, q1, q2)
+        return State(nngp, ntk, q1, q2, t1, t2, m1, m2, st.gaussian, err, err_ntk, th, dth)
 
     def init(self, backend, d_in, d_out):
         return {}, d_in
@@ -267,4 +289,4 @@ class RMSNorm(_Norm):
         return "RMSNorm()"
 
 
-__all__ = ["Activation", "Dense", "Layer", "LayerNorm", "RMSNorm", "State", "compose"]
+__all__ = ["Activation", "Dense", "Layer", "LayerNorm", "RMSNorm", "State", "compose", "is_tensor"]

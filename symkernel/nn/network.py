@@ -36,6 +36,8 @@ from symkernel.numerics import check_dps, working
 from symkernel.core.parsing import to_sympy
 from symkernel.core.symbols import rho
 from symkernel.theory.meanfield import mean_field
+from .differentiable import layers_of, torch_kernel, wants_torch
+from .angles import dense_angles, input_angles, naive_angles, sum_angles
 from .layers import Activation, Dense, Layer, State
 from .pair import a, b
 
@@ -45,6 +47,7 @@ _Q1, _Q2 = sp.symbols("q_1 q_2", positive=True)
 
 #: most entries of the dps path (each entry is a nested quadrature where no closed form exists)
 MAX_DPS_ENTRIES = 400
+_EPS = np.finfo(float).eps
 
 
 class Residual(Layer):
@@ -70,12 +73,12 @@ class Residual(Layer):
         ntk = t1 = t2 = None
         if st.ntk is not None:
             ntk, t1, t2 = st.ntk + out.ntk * w2, st.t1 + out.t1 * w2, st.t2 + out.t2 * w2
-        err = None if st.err is None else st.err + out.err * w2
-        err_ntk = None if st.err_ntk is None else st.err_ntk + out.err_ntk * w2
-        m1 = st.m1
-        m2 = st.m2
-        return State(st.nngp + out.nngp * w2, ntk, st.q1 + out.q1 * w2, st.q2 + out.q2 * w2, t1, t2,
-                     m1, m2, st.gaussian and out.gaussian, err, err_ntk)
+        nngp = st.nngp + out.nngp * w2
+        err = None if st.err is None else ev.rounded(st.err + out.err * w2, nngp)
+        err_ntk = None if st.err_ntk is None else ev.rounded(st.err_ntk + out.err_ntk * w2, ntk)
+        th, dth = ev.sum_angles(st, out, w2, nngp, err)
+        return State(nngp, ntk, st.q1 + out.q1 * w2, st.q2 + out.q2 * w2, t1, t2,
+                     st.m1, st.m2, st.gaussian and out.gaussian, err, err_ntk, th, dth)
 
     def init(self, backend, d_in, d_out):
         params, d = self.block.init_params(backend, d_in, d_out)
@@ -131,7 +134,17 @@ class Network(Layer):
         form) carries a first-order error estimate; when the largest exceeds ``tol`` times the
         largest kernel entry a PrecisionError says so (a kinked activation such as ELU converges
         slowly near ``|rho| = 1``).  ``errors=True`` returns the per-entry estimates.
-        ``batch_size`` splits the rows of ``x1`` (and ``x2``) into blocks to bound memory."""
+        ``batch_size`` splits the rows of ``x1`` (and ``x2``) into blocks to bound memory.
+
+        Torch tensors (an input, or a ``Dense`` variance given as a tensor) select the
+        differentiable path: float64 tensors with autograd, no error estimates
+        (:mod:`symkernel.nn.differentiable`)."""
+        if wants_torch(self, x1, x2):
+            if dps is not None or errors or batch_size is not None:
+                raise InvalidInputError("the torch path (tensor inputs or variances) takes no dps=, "
+                                        "errors= or batch_size=")
+            K, T = torch_kernel(self, x1, x2, ntk)
+            return Kernels(K, T, None, None, "torch float64 (autograd)")
         X1 = _data(x1, "x1")
         X2 = X1 if x2 is None else _data(x2, "x2")
         if X1.shape[1] != X2.shape[1]:
@@ -154,8 +167,12 @@ class Network(Layer):
         if x2 is None:     # the same point twice: the covariance equals the variance bit for bit
             np.fill_diagonal(K0, n1)     # (else rho = 1 - 1e-16, and arccos(rho) ~ 1e-8 in the NTK)
         zeros = np.zeros_like(K0)
+        th = dth = None
+        if self.needs_angles():
+            th, dth = input_angles(X1, X2, same=x2 is None)
         st = State(K0, zeros if ntk else None, n1, n2, np.zeros_like(n1) if ntk else None,
-                   np.zeros_like(n2) if ntk else None, err=zeros, err_ntk=zeros if ntk else None)
+                   np.zeros_like(n2) if ntk else None, err=(d + 2) * _EPS * np.abs(K0),
+                   err_ntk=zeros if ntk else None, theta=th, dtheta=dth)
         out = self.propagate(st, _Float(True))
         for name, value, err in (("NNGP", out.nngp, out.err), ("NTK", out.ntk, out.err_ntk)):
             if value is None or err is None:
@@ -170,6 +187,13 @@ class Network(Layer):
         if errors:
             return Kernels(out.nngp, out.ntk, out.err, out.err_ntk, "float64")
         return Kernels(out.nngp, out.ntk, None, None, "float64")
+
+    def needs_angles(self):
+        """Whether an activation's NTK step depends on ``theta = arccos rho`` with a nonzero slope
+        at ``rho = 1`` (a kink: ReLU, abs, ...), so the float64 path carries the angles
+        (:mod:`symkernel.nn.angles`); smooth steps keep their digits in ``rho``."""
+        return any(isinstance(layer, Activation) and layer.pair.has_theta_form
+                   and layer.pair.theta_mode != "direct" for layer in layers_of(self))
 
     def _batched(self, X1, X2, size, ntk, errors, tol):
         if size < 1:
@@ -372,12 +396,53 @@ class _Float:
         return float(v)
 
     @staticmethod
-    def step(pk, q1, q2, K, ntk):
-        return pk.float_step(q1[:, None], q2[None, :], K, ntk=ntk)
+    def step(pk, st, ntk, d1, d2):
+        """``(F, D, (eF, eD), (theta', dtheta'))``: in the angle where closed forms exist
+        (:meth:`PairKernel.float_theta_step`), else in rho with the output angle from F.  ``eF``
+        bounds the error of F including the carried input error (through theta, or ``|D| err``)."""
+        if pk.has_theta_form and st.theta is not None:
+            F, D, eF, eD, th, dth = pk.float_theta_step(st.q1, st.q2, st.theta, st.dtheta)
+            return F, D, (eF, eD), (th, dth)
+        F, D, (eF, eD) = pk.float_step(st.q1[:, None], st.q2[None, :], st.nngp, ntk=ntk)
+        eF = eF + 8 * _EPS * np.abs(F)
+        if D is not None:      # rounding, and the error of the covariances carried through D(rho)
+            eD = eD + 8 * _EPS * np.abs(D)
+            if st.err is not None:
+                eD = eD + pk.float_d_error(st.q1, st.q2, st.nngp, st.err, D)
+        prev = 0 if st.err is None else st.err
+        eF = eF + (0 if D is None else np.abs(D) * prev)     # |dF/dc| carries the input error
+        th = dth = None
+        if st.theta is not None:
+            th, dth = naive_angles(F, eF, np.sqrt(np.multiply.outer(d1, d2)))
+        return F, D, (eF, eD), (th, dth)
 
     @staticmethod
     def diag(pk, q, ntk):
         return pk.float_diag(q, ntk=ntk)
+
+    @staticmethod
+    def rounded(err, value, k=2):
+        """An error bound plus the rounding of the new entries (``k`` ulps)."""
+        return err + k * _EPS * np.abs(value)
+
+    @staticmethod
+    def dense_angles(st, nngp, err, w, b):
+        if st.theta is None:
+            return None, None
+        return dense_angles(st.q1, st.q2, st.theta, st.dtheta, nngp, err, w, b)
+
+    @staticmethod
+    def sum_angles(st, out, w2, nngp, err):
+        if st.theta is None:
+            return None, None
+        return sum_angles(st.q1, st.q2, st.theta, st.dtheta, out.q1, out.q2, out.theta, out.dtheta,
+                          w2, nngp, err)
+
+    @staticmethod
+    def naive_angles(nngp, err, q1, q2):
+        if err is None:
+            return None, None
+        return naive_angles(nngp, err, np.sqrt(np.multiply.outer(q1, q2)))
 
     sqrt = staticmethod(np.sqrt)
     outer = staticmethod(np.multiply.outer)
@@ -388,7 +453,27 @@ class _Float:
             raise InvalidInputError(f"{name} of features with zero variance (an input maps to a constant)")
 
 
-class _Mp:
+class _NoAngles:
+    """The dps= and symbolic paths carry no angles (they keep the digits of 1 - rho)."""
+
+    @staticmethod
+    def rounded(err, value, k=2):
+        return err
+
+    @staticmethod
+    def dense_angles(st, nngp, err, w, b):
+        return None, None
+
+    @staticmethod
+    def sum_angles(st, out, w2, nngp, err):
+        return None, None
+
+    @staticmethod
+    def naive_angles(nngp, err, q1, q2):
+        return None, None
+
+
+class _Mp(_NoAngles):
     errors = False
 
     @staticmethod
@@ -399,7 +484,8 @@ class _Mp:
             mpmath.mpf(int(v.p)) / int(v.q)
 
     @staticmethod
-    def step(pk, q1, q2, K, ntk):
+    def step(pk, st, ntk, d1, d2):
+        q1, q2, K = st.q1, st.q2, st.nngp
         F = np.empty(K.shape, dtype=object)
         D = np.empty(K.shape, dtype=object) if ntk else None
         for i in range(K.shape[0]):
@@ -408,7 +494,7 @@ class _Mp:
                 F[i, j] = f
                 if ntk:
                     D[i, j] = d
-        return F, D, (None, None)
+        return F, D, (None, None), (None, None)
 
     @classmethod
     def diag(cls, pk, q, ntk):
@@ -426,7 +512,7 @@ class _Mp:
             raise InvalidInputError(f"{name} of features with zero variance (an input maps to a constant)")
 
 
-class _Sym:
+class _Sym(_NoAngles):
     errors = False
 
     @staticmethod
@@ -448,10 +534,11 @@ class _Sym:
         return expr.subs({a: sp.sqrt(u), b: sp.sqrt(v)}).subs(rho, cov / sp.sqrt(u * v))
 
     @classmethod
-    def step(cls, pk, q1, q2, K, ntk):
+    def step(cls, pk, st, ntk, d1, d2):
+        q1, q2, K = st.q1, st.q2, st.nngp
         F = np.array([[cls._subs(cls._closed(pk, "F"), q1[0], q2[0], K[0, 0])]], dtype=object)
         D = np.array([[cls._subs(cls._closed(pk, "D"), q1[0], q2[0], K[0, 0])]], dtype=object) if ntk else None
-        return F, D, (None, None)
+        return F, D, (None, None), (None, None)
 
     @classmethod
     def diag(cls, pk, q, ntk):

@@ -40,14 +40,20 @@ import sympy as sp
 
 from symkernel.errors import InvalidInputError, NoClosedFormError
 from symkernel.core.activations import Activation, as_activation
-from symkernel.core.numpy_eval import numpy_lambdify, numpy_modules
+from symkernel.core.mp_eval import mp_lambdify
+from symkernel.core.numpy_eval import numpy_lambdify, numpy_modules, torch_lambdify
 from symkernel.core.symbols import rho, x
 from symkernel.gaussian.expectation import check_square_integrable, expectation
 from symkernel.kernels.closed_forms import cross_closed_form, weak_derivative
+from .angles import gap_angles
 from .series_mp import SeriesStep
 
 #: the two gains ``a = sqrt(q_1)``, ``b = sqrt(q_2)`` of the closed forms
 a, b = sp.symbols("a b", positive=True)
+#: the angle ``theta = arccos(rho)`` of the closed forms in the angle (:func:`theta_form`)
+theta = sp.Symbol("theta", nonnegative=True)
+#: Gauss-Legendre nodes per panel and most panels of the integral of the gap (:func:`_gap_integral`)
+GL_NODES, MAX_PANELS = 8, 64
 
 #: most Hermite terms of the float64 Mehler series
 MAX_TERMS = 400
@@ -55,10 +61,6 @@ MAX_TERMS = 400
 #: grid of GRID_POINTS intervals in theta = arccos(rho)
 GRID_ENTRIES, GRID_POINTS = 4096, 16384
 _EPS = np.finfo(float).eps
-
-
-def _mpmath_lambdify(args, expr):
-    return sp.lambdify(args, expr, modules="mpmath")
 
 
 class PairKernel:
@@ -157,6 +159,25 @@ class PairKernel:
                 D, eD = self._mehler_derivative.kernel(q1, q2, r)
         return F, D, (eF, eD)
 
+    def float_d_error(self, q1, q2, c, dc, D):
+        """A bound on the change of the NTK step ``D`` when the covariances ``c`` (outer grid
+        ``q1`` (n1,) x ``q2`` (n2,)) are off by ``dc``: closed forms by evaluating ``D`` at
+        ``rho +- drho`` (which sees the infinite slope of ``asin`` at ``rho = 1``), the Mehler
+        series by ``drho sqrt(sum_k k a_k(q1)^2) sqrt(sum_k k a_k(q2)^2)`` (Cauchy-Schwarz on the
+        derivative of the truncated series)."""
+        P = np.sqrt(np.multiply.outer(q1, q2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dr = np.divide(dc, P, out=np.zeros(P.shape), where=P > 0) + 4 * _EPS
+        fD = self._float_exact[1]
+        if fD is None:
+            return dr * self._mehler_derivative.slope_bound(q1, q2)
+        r = _correlation(q1[:, None], q2[None, :], c)
+        sa, sb = np.sqrt(q1)[:, None], np.sqrt(q2)[None, :]
+        with np.errstate(all="ignore"):
+            up = np.abs(_broadcast(fD(sa, sb, np.minimum(r + dr, 1.0)), r.shape) - D)
+            down = np.abs(_broadcast(fD(sa, sb, np.maximum(r - dr, -1.0)), r.shape) - D)
+        return np.fmax(up, down)
+
     def float_diag(self, q, ntk=True):
         """``(E phi^2, E phi'^2, E phi)`` at the variances ``q`` (1-D arrays)."""
         F, D, _ = self.float_step(q, q, q, ntk=ntk)
@@ -168,11 +189,157 @@ class PairKernel:
             return _broadcast(fm(np.sqrt(q)), np.shape(q))
         return self._mehler.mean(q)
 
+    # -- float64 in the angle (symkernel.nn.angles) -------------------------------------------------
+    @cached_property
+    def _float_theta(self):
+        """``(F, D, dD/dtheta, CS)`` lambdified in ``(a, b, theta)`` (CS: the Cauchy-Schwarz gap
+        ``sqrt(F(a,a,0) F(b,b,0)) - F(a,b,0)`` in ``(a, b)``, None when it is identically 0), or
+        None without closed forms of both steps or when the rewriting in theta fails its check."""
+        F, D = self.exact_nngp, (self.exact_ntk_factor if self.derivative is not None else None)
+        if F is None or D is None:
+            return None
+        Ft, Dt = theta_form(F), theta_form(D)
+        if Ft is None or Dt is None:
+            return None
+        lam = sp.lambdify((a, b, theta), (Ft, Dt, sp.diff(Dt, theta)), modules=numpy_modules(), cse=True)
+        lam_d = sp.lambdify((a, b, theta), Dt, modules=numpy_modules(), cse=True)
+        with np.errstate(all="ignore"):       # the forms must be finite at theta = 0 (rho = 1)
+            probes = [lam(1.3, 0.7, 0.0), lam(0.4, 2.0, 0.0), lam(1.1, 1.1, 0.0)]
+        if not all(np.isfinite(float(v)) for p in probes for v in p):
+            return None
+        F0 = Ft.subs(theta, 0)
+        cs = sp.sqrt(F0.subs(b, a) * F0.subs(a, b)) - F0
+        points = ({a: sp.Rational(13, 10), b: sp.Rational(7, 10)}, {a: sp.Rational(1, 3), b: 3})
+        values = [sp.N(cs.subs(p), 60) for p in points]
+        if not all(v.is_real for v in values):
+            return None
+        if all(abs(v) < 1e-50 for v in values):
+            cs = 0          # identically 0 (positively homogeneous activations: ReLU, abs, leaky)
+        out = {"lam": lam, "lam_d": lam_d, "cs": None if cs == 0 else numpy_lambdify((a, b), cs)}
+        # how the output angle is found: "direct" P' - F where D is smooth at rho = 1 (dD/dtheta = 0
+        # at theta = 0: a loss of digits in theta' moves D by |dD/dtheta| dtheta, which the estimate
+        # shows and which stays at rounding level); "table" for positively homogeneous activations
+        # (theta' a function of theta alone); else "quad" (the gap integral per entry)
+        if all(abs(float(v[2])) <= 1e-13 * abs(float(v[1])) for v in probes):
+            out["mode"] = "direct"
+        elif cs == 0 and Dt.free_symbols <= {theta} and _homogeneous(lam):
+            out["mode"] = "table"
+            out["table"] = _AngleTable(lam)
+        else:
+            out["mode"] = "quad"
+        return out
+
+    @property
+    def has_theta_form(self):
+        return self._float_theta is not None
+
+    @property
+    def theta_mode(self):
+        """How the float64 path finds the output angle: "direct", "table" or "quad" (see
+        :attr:`_float_theta`), None without closed forms in the angle."""
+        forms = self._float_theta
+        return None if forms is None else forms["mode"]
+
+    def float_theta_step(self, q1, q2, th, dth):
+        """``(F, D, eF, eD, theta', dtheta')`` on the outer grid ``q1`` (n1,) x ``q2`` (n2,) at the
+        input angles ``th`` with error bound ``dth``: the closed forms evaluated in the angle and the
+        output angle from the gap ``Gamma = P' (1 - cos theta')``, ``P' = sqrt(F_11 F_22)``:
+        ``Gamma = CS + a b int_0^theta D(a, b, t) sin t dt`` where the direct ``P' - F`` would
+        lose digits (``Gamma < P'/20``; adaptive Gauss-Legendre, :func:`_gap_integral`), else
+        ``P' - F``."""
+        forms = self._float_theta
+        lam, lam_d, cs = forms["lam"], forms["lam_d"], forms["cs"]
+        s1, s2 = np.sqrt(q1), np.sqrt(q2)
+        sa, sb = s1[:, None], s2[None, :]
+        shape = th.shape
+        F, D, dD = (_broadcast(v, shape) for v in lam(sa, sb, th))
+        sin_t = np.sin(th)
+        absD = np.abs(D)
+        slope = absD * sin_t
+        slope *= sa
+        slope *= sb                             # |dF/dtheta| = a b |D| sin(theta) (Price)
+        eF = slope * dth
+        eF += 8 * _EPS * np.abs(F)
+        eD = np.abs(dD)
+        eD *= dth
+        eD += 8 * _EPS * absD
+        if forms["mode"] == "table":
+            th2, dth2 = forms["table"](th, dth, absD, sin_t)
+            return F, D, eF, eD, th2, dth2
+        f1 = _broadcast(lam(s1, s1, 0.0)[0], s1.shape)
+        f2 = _broadcast(lam(s2, s2, 0.0)[0], s2.shape)
+        P = np.sqrt(np.multiply.outer(f1, f2))
+        gap = P - F
+        dgap = 4 * _EPS * (P + np.abs(F)) + slope * dth
+        i, j = np.nonzero(gap < 0.05 * P) if forms["mode"] == "quad" else ((), ())
+        if len(i):     # P' - F would lose more than a digit: integrate
+            ai, bi = s1[i], s2[j]
+            integral, quad_err = _gap_integral(lambda t, k: lam_d(ai[k], bi[k], t), th[i, j])
+            integral *= ai * bi
+            # the Cauchy-Schwarz gap: 0 for equal variances, else its float64 value (>= 0)
+            c0 = 0.0 if cs is None else np.where(ai == bi, 0.0, np.maximum(_broadcast(cs(ai, bi), ai.shape), 0))
+            gap[i, j] = c0 + integral
+            dgap[i, j] = slope[i, j] * dth[i, j] + 16 * _EPS * np.abs(integral) + ai * bi * quad_err \
+                + (0.0 if cs is None else 8 * _EPS * P[i, j] * (ai != bi))
+        th2, dth2 = gap_angles(gap, dgap, P)
+        return F, D, eF, eD, th2, dth2
+
+    # -- torch (autograd; symkernel.nn.differentiable) ----------------------------------------------
+    @cached_property
+    def _torch_exact(self):
+        """(F, D, F at rho = 1, D at rho = 1, mean) lambdified to torch, None where no closed form."""
+        def lam(expr, args):
+            return None if expr is None else torch_lambdify(args, expr)
+        F = self.exact_nngp
+        D = self.exact_ntk_factor if self.derivative is not None else None
+        return (lam(F, (a, b, rho)), lam(D, (a, b, rho)), lam(None if F is None else F.subs(rho, 1), (a, b)),
+                lam(None if D is None else D.subs(rho, 1), (a, b)), lam(self.exact_mean, (a,)))
+
+    def torch_step(self, q1, q2, c, same, ntk=True):
+        """``(F, D)`` as torch tensors on the outer grid ``q1`` (n1,) x ``q2`` (n2,), covariances
+        ``c``; ``same`` marks the entries of one input with itself (rho = 1: evaluated at rho = 1
+        exactly, so no infinite derivative of asin(rho) there reaches the gradient)."""
+        import torch
+
+        fF, fD, fF1, fD1, _ = self._torch_exact
+        sa, sb = torch.sqrt(q1)[:, None], torch.sqrt(q2)[None, :]
+        den = sa * sb
+        r = torch.clamp(c / torch.where(den > 0, den, torch.ones_like(den)), -1.0, 1.0)
+        r = torch.where(same, torch.full_like(r, 0.5), r)
+        shape = r.shape
+
+        def closed(fn, fn1):
+            return torch.where(same, torch.broadcast_to(torch.as_tensor(fn1(sa, sb)), shape),
+                               torch.broadcast_to(torch.as_tensor(fn(sa, sb, r)), shape))
+        F = closed(fF, fF1) if fF is not None else self._mehler.torch_kernel(q1, q2, r, same)
+        D = None
+        if ntk:
+            self.require_derivative()
+            D = closed(fD, fD1) if fD is not None else self._mehler_derivative.torch_kernel(q1, q2, r, same)
+        return F, D
+
+    def torch_diag(self, q, ntk=True):
+        """``(E phi^2, E phi'^2, E phi)`` at the variances ``q`` (a 1-D tensor)."""
+        import torch
+
+        fF, fD, fF1, fD1, fm = self._torch_exact
+        s = torch.sqrt(q)
+        F = torch.broadcast_to(torch.as_tensor(fF1(s, s)), q.shape) if fF is not None \
+            else self._mehler.torch_coefficients(q)[1]
+        D = None
+        if ntk:
+            self.require_derivative()
+            D = torch.broadcast_to(torch.as_tensor(fD1(s, s)), q.shape) if fD is not None \
+                else self._mehler_derivative.torch_coefficients(q)[1]
+        m = torch.broadcast_to(torch.as_tensor(fm(s)), q.shape) if fm is not None \
+            else self._mehler.torch_coefficients(q)[0][:, 0]
+        return F, D, m
+
     # -- mpmath ------------------------------------------------------------------------------------
     @cached_property
     def _mp_exact(self):
         def lam(expr, args):
-            return None if expr is None else _mpmath_lambdify(args, expr)
+            return None if expr is None else mp_lambdify(args, expr)
         return (lam(self.exact_nngp, (a, b, rho)), lam(self.exact_ntk_factor, (a, b, rho)),
                 lam(self.exact_mean, (a,)))
 
@@ -182,6 +349,8 @@ class PairKernel:
         to ``dps`` digits."""
         sa, sb = mpmath.sqrt(q1), mpmath.sqrt(q2)
         r = c / (sa * sb) if q1 * q2 != 0 else mpmath.mpf(0)
+        if q1 == q2 == c:          # the diagonal: rho = 1 exactly (sqrt(q)^2 may round off q)
+            r = mpmath.mpf(1)
         r = max(min(r, mpmath.mpf(1)), mpmath.mpf(-1))
         fF, fD, _ = self._mp_exact
         dps = dps or mpmath.mp.dps - 10
@@ -208,6 +377,143 @@ class PairKernel:
                     if len(self.act.pieces) == 1 else self.derivative
             self.__dict__[key] = SeriesStep(act)
         return self.__dict__[key]
+
+
+def theta_form(expr):
+    """``expr`` in ``rho`` rewritten in ``theta = arccos(rho)`` (``asin(rho) -> pi/2 - theta``,
+    ``sqrt(1 - rho^2) -> sin(theta)``, ``rho -> cos(theta)``), or None when ``rho`` remains or the
+    rewriting differs from ``expr`` at two test points (50 digits).
+
+    >>> theta_form(sp.asin(rho) / (2 * sp.pi) + sp.Rational(1, 4))
+    (-theta + pi/2)/(2*pi) + 1/4
+    """
+    out = expr.subs({sp.asin(rho): sp.pi / 2 - theta, sp.acos(rho): theta,
+                     sp.sqrt(1 - rho ** 2): sp.sin(theta)}).subs(rho, sp.cos(theta))
+    if rho in out.free_symbols:
+        return None
+    for t in (sp.Rational(2, 5), sp.Rational(11, 5)):
+        point = {a: sp.Rational(13, 10), b: sp.Rational(7, 10)}
+        want = sp.N(expr.subs(point).subs(rho, sp.cos(t)), 50)
+        got = sp.N(out.subs(point).subs(theta, t), 50)
+        if not (want.is_real and got.is_real) or abs(want - got) > 1e-40 * (1 + abs(want)):
+            return None
+    return out
+
+
+def _homogeneous(lam):
+    """Whether ``F(a, b, theta) = a b F(1, 1, theta)`` (numerically, at three points)."""
+    for av, bv, t in ((1.3, 0.7, 0.4), (0.4, 2.0, 1.9), (3.0, 0.2, 0.01)):
+        f, f1 = float(lam(av, bv, t)[0]), float(lam(1.0, 1.0, t)[0])
+        if abs(f - av * bv * f1) > 1e-13 * abs(f):
+            return False
+    return True
+
+
+class _AngleTable:
+    """``theta' = theta m(theta)`` of a positively homogeneous activation (the output angle is a
+    function of the input angle alone): ``m`` tabulated on ``theta_j = j pi / N`` from the gap
+    integral (:func:`_gap_integral`), cubic Lagrange interpolation; the interpolation error on each
+    interval is estimated by the exact value at its midpoint."""
+
+    N = 1 << 14
+
+    def __init__(self, lam):
+        self.lam = lam
+        n = self.N
+        self.h = np.pi / n
+        grid = np.linspace(0.0, np.pi, 2 * n + 1)
+        F0 = float(lam(1.0, 1.0, 0.0)[0])
+        self.F0 = F0
+        gap, err = _gap_integral(lambda t, k: np.broadcast_to(lam(1.0, 1.0, t)[1], t.shape), grid)
+        out = 2 * np.arcsin(np.sqrt(np.clip(gap / (2 * F0), 0.0, 1.0)))
+        m = np.empty_like(grid)
+        m[1:] = out[1:] / grid[1:]
+        m[0] = np.sqrt(float(lam(1.0, 1.0, 0.0)[1]) / F0)
+        self.m = m[::2].copy()
+        # the cubic through m[j-1..j+2] on interval j (j clamped to 1..N-2 at the ends) as a
+        # polynomial in s = t - j: one gather of four coefficients per entry
+        j = np.clip(np.arange(n), 1, n - 2)
+        y0, y1, y2, y3 = (self.m[j + k] for k in (-1, 0, 1, 2))
+        self.shift = (np.arange(n) - j).astype(float)        # s = t - j0 + shift for clamped ends
+        self.coef = np.stack([y1, (-2 * y0 - 3 * y1 + 6 * y2 - y3) / 6, (y0 - 2 * y1 + y2) / 2,
+                              (-y0 + 3 * y1 - 3 * y2 + y3) / 6], axis=-1)
+        mid = self._interp(grid[1::2])
+        quad = np.abs(err[1::2]) / (F0 * np.maximum(np.sin(out[1::2]), 1e-300) * grid[1::2])
+        self.local = 2 * np.abs(mid - m[1::2]) + np.minimum(quad, 1.0) + 4 * _EPS * m[1::2]
+        self.columns = [np.ascontiguousarray(self.coef[:, k]) for k in range(4)] + [self.local]
+
+    def _interp(self, th, j0=None):
+        t = th / self.h
+        j0 = np.minimum(t.astype(np.intp), self.N - 1) if j0 is None else j0
+        s = t - j0
+        s += self.shift[j0]
+        c = self.coef[j0]
+        out = c[..., 3] * s
+        out += c[..., 2]
+        out *= s
+        out += c[..., 1]
+        out *= s
+        out += c[..., 0]
+        return out
+
+    def __call__(self, th, dth, absD, sin_t):
+        """``(theta', dtheta')`` (``absD = |D|`` the NTK step at ``th``, ``sin_t = sin(th)``):
+        ``dtheta'/dtheta = D(theta) sin(theta) / (F(0) sin(theta'))``."""
+        t = th / self.h
+        j0 = np.minimum(t.astype(np.intp), self.N - 1)
+        s = t
+        s -= j0
+        c0, c1, c2, c3, local = self.columns
+        s += np.take(self.shift, j0)
+        th2 = np.take(c3, j0)
+        th2 *= s
+        th2 += np.take(c2, j0)
+        th2 *= s
+        th2 += np.take(c1, j0)
+        th2 *= s
+        th2 += np.take(c0, j0)
+        th2 *= th                               # theta' = theta m(theta)
+        s2 = np.sin(th2)
+        s2 *= self.F0
+        slope = absD * sin_t
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(slope, s2, out=slope, where=s2 > 0)
+        slope[s2 <= 0] = self.m[0]
+        slope *= dth
+        loc = np.take(local, j0)
+        loc *= th
+        slope += loc
+        slope += 4 * _EPS * th2
+        return th2, slope
+
+
+def _gap_integral(D, th):
+    """``(int_0^theta D(t) sin t dt, error estimate)`` for each entry of the 1-D ``th``: Gauss-
+    Legendre with 4 and with ``GL_NODES`` nodes on [0, theta]; where they differ by more than 4
+    ulps, ``GL_NODES`` nodes on 2, 4, ... equal panels until two successive rules agree (at most
+    MAX_PANELS).  The estimate is the difference of the last two rules.  ``D`` maps an array of
+    angles (nodes x entries) and the entries' indices to the NTK step at them."""
+    def rule(nodes, panels, t_end, idx):
+        x, w = np.polynomial.legendre.leggauss(nodes)
+        u = ((np.arange(panels)[:, None] + (x[None, :] + 1) / 2) / panels).ravel()
+        wu = np.tile(w / (2 * panels), panels)
+        t = t_end[None, :] * u[:, None]
+        Dn = np.broadcast_to(D(t, idx), t.shape)
+        return t_end * (wu @ (Dn * np.sin(t)))
+
+    every = np.arange(th.size)
+    old = rule(4, 1, th, every)
+    new = rule(GL_NODES, 1, th, every)
+    err = np.abs(new - old)
+    todo = np.nonzero(err > 4 * _EPS * np.abs(new))[0]
+    panels = 1
+    while todo.size and panels < MAX_PANELS:
+        panels *= 2
+        finer = rule(GL_NODES, panels, th[todo], todo)
+        err[todo] = np.abs(finer - new[todo])
+        new[todo] = finer
+        todo = todo[err[todo] > 4 * _EPS * np.abs(finer)]
+    return new, err
 
 
 def _broadcast(v, shape):
@@ -318,6 +624,42 @@ class _Mehler:
             A[i] = self._hermite_functions(t, w) @ vals
             m2[i] = (vals * vals) @ (w * np.exp(-t * t / 2)) / np.sqrt(2 * np.pi)
         return A, m2
+
+    def torch_coefficients(self, q):
+        """``(A, m2)`` as torch tensors of the 1-D tensor ``q`` (autograd through ``q``): the same
+        quadrature as :meth:`coefficients` (activations whose breakpoints are all at 0)."""
+        import torch
+
+        if self._shared is None:
+            raise InvalidInputError(f"the torch path of {self.act.name} needs its breakpoints at 0 "
+                                    f"(got {self.breaks})")
+        t, w, H, wg = (torch.as_tensor(v, dtype=torch.float64) for v in self._shared)
+        fn = self.__dict__.get("_torch_f")
+        if fn is None:
+            fn = self.__dict__["_torch_f"] = torch_lambdify(x, self.act.expr)
+        vals = torch.broadcast_to(torch.as_tensor(fn(torch.sqrt(q)[:, None] * t[None, :])), (q.shape[0], t.shape[0]))
+        vals = torch.where(torch.isfinite(vals), vals, torch.zeros_like(vals))
+        return vals @ H.T, (vals * vals) @ wg
+
+    def torch_kernel(self, q1, q2, r, same):
+        """``sum_k a_k(q1) a_k(q2) r^k`` as a torch tensor (E f^2 where ``same``)."""
+        import torch
+
+        A1, m1 = self.torch_coefficients(q1)
+        A2, m2 = self.torch_coefficients(q2)
+        K = self._terms(m1.detach().numpy(), A1.detach().numpy(), m2.detach().numpy(), A2.detach().numpy())
+        S = torch.outer(A1[:, K], A2[:, K])
+        for k in range(K - 1, -1, -1):
+            S = S * r + torch.outer(A1[:, k], A2[:, k])
+        return torch.where(same, torch.broadcast_to(m1[:, None], S.shape), S)
+
+    def slope_bound(self, q1, q2):
+        """``sqrt(sum_k k a_k(q1)^2) sqrt(sum_k k a_k(q2)^2)`` on the outer grid: a bound on the
+        rho-derivative of the truncated Mehler series (Cauchy-Schwarz, |rho| <= 1)."""
+        k = np.arange(self.K + 1)
+        s1 = np.sqrt((self._table(np.ravel(q1))[0] ** 2) @ k)
+        s2 = np.sqrt((self._table(np.ravel(q2))[0] ** 2) @ k)
+        return np.multiply.outer(s1, s2)
 
     def mean(self, q):
         A, _ = self._table(np.ravel(q))
@@ -434,4 +776,5 @@ def _pair_kernel(expr, name):
     return PairKernel(Activation(name, expr))
 
 
-__all__ = ["MAX_TERMS", "PairKernel", "a", "b", "pair_kernel"]
+__all__ = ["GL_NODES", "MAX_PANELS", "MAX_TERMS", "PairKernel", "a", "b", "pair_kernel", "theta",
+           "theta_form"]
