@@ -10,12 +10,16 @@ the checks of one against the other (:mod:`symkernel.validate.resnet`, also ``sk
 """
 from symkernel.simulate import resnet as simulate
 from symkernel.simulate.resnet import (
-    ResNetRun, euler_maruyama, euler_maruyama_limit, simulate_resnet,
+    ResNetRun, backprop_norms, euler_maruyama, euler_maruyama_limit, simulate_resnet,
+    simulate_resnet_inputs,
 )
 from symkernel.theory.sde import *  # noqa: F403  (the theory's public names, listed in its __all__)
 from symkernel.theory.sde import __all__ as _theory_names
-from symkernel.theory.sde import ito, laws, special, width
+from symkernel.theory.sde import (
+    collapse, correlation, ito, laws, rate, special, width,
+)
 from symkernel.validate import resnet as checks
 
 __all__ = [*_theory_names, "ResNetRun", "euler_maruyama", "euler_maruyama_limit",
-           "simulate_resnet", "checks", "ito", "laws", "special", "width", "simulate"]
+           "simulate_resnet", "simulate_resnet_inputs", "backprop_norms", "checks", "ito", "laws",
+           "special", "width", "simulate", "collapse", "correlation", "rate"]

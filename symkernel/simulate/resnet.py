@@ -27,6 +27,7 @@ import sympy as sp
 from symkernel.core import display
 from symkernel.errors import InvalidInputError
 from symkernel.core.numpy_eval import numpy_lambdify
+from symkernel.core.progress import progress
 from symkernel.core.symbols import t as t_sym
 from symkernel.core.symbols import x
 from symkernel.theory.sde.ito import Diffusion, check_width, sde_activation
@@ -71,12 +72,8 @@ def vectorized(phi, backend="numpy"):
 
 
 def _progress(iterable, show, desc):
-    """A tqdm progress bar when ``show`` (tqdm imported only then)."""
-    if not show:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc)
+    """A tqdm progress bar when ``show`` (:func:`symkernel.core.progress.progress`; ``None``: when visible)."""
+    return progress(iterable, desc=desc, enabled=show)
 
 
 @dataclass
@@ -241,6 +238,96 @@ def simulate_resnet(
     return ResNetRun(final, y0, observed, layers, params)
 
 
+def simulate_resnet_inputs(phi, x0, depth, n_paths, seed=0, method="weights", observe=None,
+                           gain=None, **params):
+    r"""``n_paths`` ResNets ``Y^a_ℓ = Y^a_{ℓ−1} + L^{−1/2} W_ℓ φ(Y^a_{ℓ−1})`` run on ``m`` inputs
+    that share the weights (Hayou (TMLR 2023) Prop. 5).
+
+    ``x0``: the inputs, shape ``(m, n)`` (the same for every path) or ``(n_paths, m, n)``.
+    ``method="weights"`` draws every ``W_ℓ``; ``method="law"`` draws the increments from their
+    exact joint law ``N(0, K ⊗ I_n)``, ``K = φ(Y)φ(Y)^T/n`` (a symmetric square root of ``K`` per
+    path).  ``observe(ell, Y)`` as in :func:`simulate_resnet`.  Returns a :class:`ResNetRun` with
+    ``final`` of shape ``(n_paths, m, n)``.
+    """
+    phi = sde_activation(phi, gain, **params)
+    depth = check_positive_int(depth, "depth")
+    n_paths = check_positive_int(n_paths, "n_paths")
+    if method not in ("law", "weights"):
+        raise InvalidInputError(f"method must be 'law' or 'weights', got {method!r}")
+    arr = np.asarray(x0, dtype=float)
+    if arr.ndim == 2:
+        arr = np.broadcast_to(arr, (n_paths, *arr.shape))
+    if arr.ndim != 3 or arr.shape[0] != n_paths:
+        raise InvalidInputError(f"x0 must have shape (m, n) or ({n_paths}, m, n), got "
+                                f"{np.shape(x0)}")
+    _, m, width = arr.shape
+    check_memory(8 * n_paths * width * (3 * m + (width if method == "weights" else 0)),
+                 f"{n_paths} ResNet paths of width {width} on {m} inputs")
+    f = vectorized(phi)
+    rng = np.random.default_rng(check_seed(seed, sequence=True))
+    y = arr.copy()
+    scale = 1.0 / np.sqrt(depth)
+    observed, layers = [], []
+    if observe is not None:
+        observed.append(observe(0, y))
+        layers.append(0)
+    for ell in range(1, depth + 1):
+        fy = f(y)
+        if method == "weights":
+            w = rng.standard_normal((n_paths, width, width)) / np.sqrt(width)
+            y = y + scale * np.einsum("pij,pmj->pmi", w, fy)
+        else:
+            K = np.einsum("pai,pbi->pab", fy, fy) / width
+            vals, vecs = np.linalg.eigh(K)
+            root = np.einsum("pab,pb,pcb->pac", vecs, np.sqrt(np.maximum(vals, 0.0)), vecs)
+            y = y + scale * np.einsum("pab,pbi->pai", root,
+                                      rng.standard_normal((n_paths, m, width)))
+        if observe is not None:
+            observed.append(observe(ell, y))
+            layers.append(ell)
+    params = dict(width=width, depth=depth, n_paths=n_paths, inputs=m, seed=seed, method=method)
+    return ResNetRun(np.asarray(y, float), arr.copy(), observed, layers, params)
+
+
+def backprop_norms(phi, width, depth, n_paths, x0=None, g=None, seed=0, gain=None, **params):
+    r"""Norms ``‖g_ℓ‖``, ``ℓ = L, ..., 0``, of a fixed last-layer gradient ``g_L`` back-propagated
+    through ``n_paths`` ResNets: ``g_{ℓ−1} = g_ℓ + L^{−1/2} diag(φ'(Y_{ℓ−1})) W_ℓ^T g_ℓ``
+    (Hayou (TMLR 2023) Fig. 8).  The forward pass draws and keeps every ``W_ℓ``.  ``x0``, ``g``:
+    shape ``(width,)`` (default: ``N(0, I)`` draws per path and ``g = e_1``).  Returns an array
+    ``(depth + 1, n_paths)`` whose row ``j`` is ``‖g_{L−j}‖``.
+    """
+    phi = sde_activation(phi, gain, **params)
+    width = check_width(width)
+    depth = check_positive_int(depth, "depth")
+    n_paths = check_positive_int(n_paths, "n_paths")
+    check_memory(8 * n_paths * width * width * (depth + 1), f"{depth} weight matrices")
+    f = vectorized(phi)
+    df = vectorized(sp.diff(phi.expr, x))
+    rng = np.random.default_rng(check_seed(seed, sequence=True))
+    y = _initial(x0, n_paths, width, rng)
+    scale = 1.0 / np.sqrt(depth)
+    ws, ys = [], []
+    for _ in range(depth):
+        w = rng.standard_normal((n_paths, width, width)) / np.sqrt(width)
+        ws.append(w)
+        ys.append(y)
+        y = y + scale * np.einsum("pij,pj->pi", w, f(y))
+    grad = np.zeros((n_paths, width))
+    if g is None:
+        grad[:, 0] = 1.0
+    else:
+        g = np.asarray(g, float)
+        if g.shape != (width,) or not np.all(np.isfinite(g)):
+            raise InvalidInputError(f"g must be a finite vector of shape ({width},), got shape "
+                                    f"{g.shape}")
+        grad[:] = g
+    norms = [np.linalg.norm(grad, axis=1)]
+    for w, yl in zip(reversed(ws), reversed(ys)):
+        grad = grad + scale * np.asarray(df(yl), float) * np.einsum("pji,pj->pi", w, grad)
+        norms.append(np.linalg.norm(grad, axis=1))
+    return np.array(norms)
+
+
 def euler_maruyama_limit(
     phi, width, steps, n_paths, t1=1.0, x0=None, seed=0, progress=False, backend="numpy",
     gain=None, **params,
@@ -300,4 +387,5 @@ def euler_maruyama(diffusion, x0, steps, n_paths, t1=1.0, seed=0, progress=False
     return xs
 
 
-__all__ = ["simulate_resnet", "euler_maruyama", "euler_maruyama_limit", "ResNetRun", "vectorized"]
+__all__ = ["simulate_resnet", "simulate_resnet_inputs", "backprop_norms", "euler_maruyama",
+           "euler_maruyama_limit", "ResNetRun", "vectorized"]

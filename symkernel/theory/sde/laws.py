@@ -285,6 +285,21 @@ def _support(h, var_set=sp.S.Reals):
         return sp.S.Reals
 
 
+def _affine_log_transforms(vol, v_, x0):
+    """``[log(±(a x + b))]`` when the volatility is ``a x + b`` with ``b != 0`` and the sign of
+    ``a x0 + b`` is known: Itô gives ``d(aX + b) = a (aX + b) dB`` for ``dX = (aX + b) dB``, a GBM
+    (Hayou (TMLR 2023) Prop. 2; docs/theory.md §10.1)."""
+    vol = sp.expand(vol)
+    if not vol.is_polynomial(v_) or sp.Poly(vol, v_).degree() != 1 or vol.coeff(v_, 0) == 0:
+        return []
+    at = tidy(vol.subs(v_, x0))
+    if at.is_positive:
+        return [sp.log(vol)]
+    if at.is_negative:
+        return [sp.log(-vol)]
+    return []
+
+
 def solve_law(diffusion, x0, transforms=None):
     """The law of ``X_t`` for a scalar diffusion started at ``x0`` (see the module docstring).
 
@@ -302,6 +317,7 @@ def solve_law(diffusion, x0, transforms=None):
             candidates.append(sp.log(v_))
         if x0.is_negative:
             candidates.append(sp.log(-v_))
+        candidates += _affine_log_transforms(diffusion.vol, v_, x0)
     for g in candidates:
         try:
             zdiff = (
