@@ -7,8 +7,17 @@ Jacobian of :mod:`symkernel.simulate.jacobian`.
 >>> sk.meanfield.mean_field("relu", 2, 0).chi_1.expr
 1
 """
+from symkernel.simulate.cnn import simulate_cnn
 from symkernel.simulate.jacobian import simulate_jacobian
 from symkernel.theory.meanfield import *  # noqa: F403  (its public names, listed in its __all__)
 from symkernel.theory.meanfield import __all__ as _theory_names
+from symkernel.theory.meanfield.cnn_map import (cnn_fixed_point, cnn_map, cnn_mode_rates,
+                                                cnn_trajectory)
+from symkernel.theory.meanfield.spectrum import (
+    derivative_square_moments, jacobian_spectrum_density, jacobian_spectrum_moments,
+    normalized_second_moment,
+)
 
-__all__ = [*_theory_names, "simulate_jacobian"]
+__all__ = [*_theory_names, "simulate_jacobian", "derivative_square_moments",
+           "jacobian_spectrum_density", "jacobian_spectrum_moments", "normalized_second_moment"]
+__all__ += ["simulate_cnn", "cnn_map", "cnn_trajectory", "cnn_fixed_point", "cnn_mode_rates"]

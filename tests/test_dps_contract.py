@@ -54,6 +54,7 @@ CALLS = {
     "symkernel.papers.joudaki_hofmann_2025.table_s1_rows": lambda d: [
         r["values"] for r in joudaki_hofmann_2025.table_s1_rows(d, names=["tanh", "elu"])],
     "symkernel.papers.pabari_zhou.theorem1": lambda d: [pabari_zhou.theorem1(d)[k] for k in ("sigma_w2", "sigma_w")],
+    "symkernel.papers.pabari_zhou.slips": lambda d: pabari_zhou.slips(d),
     "symkernel.papers.joudaki_daneshmand_bach_2023_figures.figure_b1_data": lambda d: [
         mpmath.mpf(v) for v in joudaki_daneshmand_bach_2023_figures.figure_b1_data(("tanh",), [0.5], dps=d)["tanh"]["beta"]],
     "symkernel.coefficients.strength.strength_against_gain": lambda d: [
@@ -82,6 +83,7 @@ INTERNAL = {
     "symkernel.kernels.precision.closed_result", "symkernel.theory.meanfield.maps.refine_root",
     "symkernel.papers.joudaki_hofmann_2025.format_table_s1", "symkernel.papers.joudaki_hofmann_2025.table_s1_table",
     "symkernel.papers.joudaki_daneshmand_bach_2023.prove_equal", "symkernel.present.plotting.beta_vs_gain",
+    "symkernel.papers.pabari_zhou.slips_table",    # a table of slips(dps)
     "symkernel.core.quantity.evaluate_exact", "symkernel.core.quantity.exact_result",
     # serialization: the digits stored of values the calls above compute (tests/test_persistence.py)
     "symkernel.core.quantity.Quantity.to_dict", "symkernel.core.quantity.StoredValues.__call__",

@@ -16,6 +16,13 @@ that the ``O(1/N)`` finite-width bias stays below a quarter of the resolution.  
 the resolution reached, and :meth:`MeanFieldValidation.rejects` says whether a (wrong) theory
 would have been rejected.
 
+The length depth scale ``ξ_q`` (:func:`length_depth_scale`, docs/theory.md §11.1): two inputs
+along one direction, with first-layer variances ``q*(1 ± δ)``, go through the same network; the
+half difference ``d^ℓ = (q_+^ℓ - q_-^ℓ)/2`` of their lengths decays as ``χ_q*^ℓ`` (the central
+difference cancels the map's curvature, so the transient is ``O(δ²)``; shared weights make the
+noise of ``d^ℓ`` proportional to ``d^ℓ``).  ``ξ_q`` is fitted to ``log mean_s d^ℓ`` over the layers
+where the mean stands 5 standard errors above zero, with a jackknife standard error over seeds.
+
 >>> import symkernel as sk
 >>> v = sk.validate.mean_field("tanh", 1.5, 0.3, depth=6, resolution=0.02)
 >>> bool(v.all_agree), v.resolution < 0.03
@@ -27,9 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from symkernel.core.activations import as_activation
+from symkernel.core.progress import progress
 from symkernel.errors import InvalidInputError
 from symkernel.simulate.mlp import inputs_with_gram, simulate_mlp
-from symkernel.theory.meanfield import float_state, trajectory
+from symkernel.theory.meanfield import MeanField, float_state, trajectory
 
 #: smallest width and the range of seeds a resolution may choose (ten seeds at least, so that
 #: the standard error itself is estimated to about 25%)
@@ -155,7 +163,7 @@ def mean_field(act, sigma_w2, sigma_b2=0.0, *, q0=1.0, c0=0.5, depth=20, resolut
     q_theory, c_theory = trajectory(act, sw2, sb2, float(q0), float(c0), depth)
     inputs = _first_layer_inputs(sw2, sb2, float(q0), float(c0), width, seed)
     qs, cs = [], []
-    for s in range(seeds):
+    for s in progress(range(seeds), desc="seeds"):
         P = simulate_mlp(act, inputs, width=width, depth=depth + 1, centering=None,
                          normalization=None, sigma_w2=sw2, sigma_b2=sb2, dtype="float64",
                          seed=seed + 1 + s, weights="gram", record=("pre_gram",),
@@ -172,3 +180,98 @@ def mean_field(act, sigma_w2, sigma_b2=0.0, *, q0=1.0, c0=0.5, depth=20, resolut
     xi_c = dict(theory=float(state["xi_c"]), **fit) if fit else {"theory": float(state["xi_c"])}
     return MeanFieldValidation(q_theory, c_theory, q_samples, c_samples, float(n_sigma),
                                run_params, xi_c)
+
+
+@dataclass(frozen=True, eq=False)
+class LengthDepthScale:
+    """``ξ_q`` fitted from simulated networks (``fitted ± stderr``, jackknife over seeds) beside
+    the theory ``-1/log χ_q*``; ``deviation[s, ℓ]`` is network ``s``'s ``(q_+^ℓ - q_-^ℓ)/2`` and
+    ``layers`` the layers fitted."""
+
+    theory: float
+    fitted: float
+    stderr: float
+    layers: list
+    deviation: np.ndarray
+    n_sigma: float
+    params: dict
+
+    @property
+    def z(self):
+        """``(fitted - theory)/stderr``."""
+        return (self.fitted - self.theory) / self.stderr
+
+    @property
+    def agrees(self):
+        return bool(abs(self.z) <= self.n_sigma)
+
+    def rejects(self, xi_q):
+        """Whether another value of ``ξ_q`` lies more than ``n_sigma`` standard errors away."""
+        return bool(abs(self.fitted - float(xi_q)) > self.n_sigma * self.stderr)
+
+
+def _decay_fit(dev, layers):
+    """``-1/slope`` of ``log mean(dev)`` against the layer (least squares)."""
+    slope = np.polyfit(layers, np.log(dev.mean(axis=0)[layers]), 1)[0]
+    return -1 / slope if slope < 0 else math.inf
+
+
+def length_depth_scale(act, sigma_w2, sigma_b2=0.0, *, delta=0.1, depth=30, width=1000,
+                       seeds=60, groups=20, n_sigma=4.0, seed=0, gain=None, **params):
+    """The depth scale ``ξ_q`` of the length map fitted from seeded finite-width networks (see the
+    module docstring), against :attr:`MeanField.xi_q` (Schoenholz et al. 2017; Pabari & Zhou
+    §3.1: ``|q^ℓ - q*| ~ e^{-ℓ/ξ_q}``).
+
+    Needs ``χ_q* < 1`` (a stable ``q*``).  ``groups``: jackknife blocks of seeds.
+    """
+    act = as_activation(act, gain, **params)
+    sw2, sb2 = float(sigma_w2), float(sigma_b2)
+    if not (math.isfinite(sw2) and sw2 > 0 and math.isfinite(sb2) and sb2 >= 0):
+        raise InvalidInputError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2}, {sigma_b2}")
+    if not (0 < float(delta) < 1):
+        raise InvalidInputError(f"delta must lie in (0, 1), got {delta!r}")
+    for name, v, least in (("depth", depth, 3), ("width", width, 2), ("seeds", seeds, 4),
+                           ("groups", groups, 2)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise InvalidInputError(f"{name} must be an integer >= {least}, got {v!r}")
+    groups = min(groups, seeds)
+    theory = float(MeanField(act, sw2, sb2).xi_q)
+    if not (math.isfinite(theory) and theory > 0):
+        raise InvalidInputError(f"xi_q = {theory} at sigma_w2 = {sw2}, sigma_b2 = {sb2}: q* does not "
+                                "attract at a finite rate (chi_q* < 1 is needed)")
+    q_star = float_state(act, sw2, sb2)["q_star"]
+    if not (q_star > sb2):
+        raise InvalidInputError(f"q* = {q_star} does not exceed sigma_b2 = {sb2}: no input "
+                                "length to perturb")
+    # inputs along one direction with first-layer variances q*(1 +- delta)
+    lengths = [(q_star * (1 + sgn * float(delta)) - sb2) / sw2 for sgn in (1, -1)]
+    if min(lengths) <= 0:
+        raise InvalidInputError(f"delta = {delta} takes the input length below zero "
+                                f"(q* = {q_star}, sigma_b2 = {sb2}); take a smaller delta")
+    y = np.random.default_rng([int(seed), 5]).standard_normal(width)
+    y /= np.sqrt(np.mean(y * y))
+    inputs = np.array([math.sqrt(a) * y for a in lengths])
+    devs = []
+    for s in range(seeds):
+        P = simulate_mlp(act, inputs, width=width, depth=depth + 1, centering=None,
+                         normalization=None, sigma_w2=sw2, sigma_b2=sb2, dtype="float64",
+                         seed=seed + 1 + s, weights="gram", record=("pre_gram",),
+                         normalize_inputs=False).pre_gram
+        devs.append((P[:, 0, 0] - P[:, 1, 1]) / 2)
+    dev = np.array(devs)
+    mean, se = dev.mean(axis=0), dev.std(axis=0, ddof=1) / math.sqrt(seeds)
+    layers = []
+    for ell in range(1, depth + 1):          # layer 0 is the input layer
+        if not mean[ell] > 5 * se[ell]:
+            break
+        layers.append(ell)
+    if len(layers) < 3:
+        raise InvalidInputError(f"the deviation is lost in the noise after {len(layers)} layers: "
+                                "increase width or seeds, or delta")
+    fitted = _decay_fit(dev, layers)
+    blocks = np.array_split(np.arange(seeds), groups)
+    jack = np.array([_decay_fit(np.delete(dev, b, axis=0), layers) for b in blocks])
+    stderr = float(math.sqrt((groups - 1) / groups * np.sum((jack - jack.mean()) ** 2)))
+    run_params = dict(activation=str(act.expr), sigma_w2=sw2, sigma_b2=sb2, q_star=q_star,
+                      delta=float(delta), depth=depth, width=width, seeds=seeds, groups=groups)
+    return LengthDepthScale(theory, float(fitted), stderr, layers, dev, float(n_sigma), run_params)

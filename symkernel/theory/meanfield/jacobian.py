@@ -9,7 +9,8 @@ D^L W^L ... D^1 W^1`` with ``D^l = diag(phi'(h^l))``.  Taking expectations layer
            = \chi_1^L \quad (q^l = q^*),
 
 the mean squared singular value, for Gaussian *and* orthogonal weights alike (it involves only
-the second moment of ``W``); the two ensembles differ in the spread of the spectrum, not its mean.
+the second moment of ``W``); the two ensembles differ in the spread of the spectrum, not its mean
+(its higher moments and density by free probability: :mod:`.spectrum`, docs/theory.md §11.2).
 
 >>> import symkernel as sk, sympy as sp
 >>> mean_squared_singular_value("relu", sp.Symbol("s", positive=True), sp.Rational(1, 10), 5).expr
