@@ -141,5 +141,44 @@ def format_rows(title, rows):
     return "\n".join(lines)
 
 
-__all__ = ["TABLE_2", "TABLE_B1", "Row", "table2", "table_b1", "table2_table", "table_b1_table",
-           "prove_equal", "format_rows", "x"]
+#: Typos and misprints found in Joudaki, Daneshmand & Bach (NeurIPS 2023), each with its corrected
+#: form and how symkernel checks the correction (tests/test_joudaki_daneshmand_bach_2023_corrections.py
+#: evaluates the printed and the corrected form on random batches).
+CORRECTIONS = (
+    dict(where="Table 1, batch normalization",
+         printed=r"BN(X)_ij = X_ij / sqrt((1/n) sum_{k}^{d} X_ik^2)",
+         corrected=r"BN(X)_ij = X_ij / sqrt((1/n) sum_{k=1}^{n} X_ik^2)   (X is d x n: the sum runs over the n samples)",
+         check="the corrected form gives every feature mean square 1 over the batch and commutes with "
+               "permuting the samples; the printed sum (to d < n) does neither"),
+    dict(where="Corollary 3, the normalized covariance",
+         printed=r"C~ := X X^T",
+         corrected=r"C~ := X~ X~^T with X~ = BN(X)",
+         check="as printed the claim reads I(C) >= I(C)(1 + var(a)/a_bar^2), false whenever I(C) > 0 and "
+               "the row norms differ; the corrected bound holds on every random batch and network layer"),
+    dict(where="Corollary 3, the mean row norm",
+         printed=r"a_bar := (1/n) sum_{i=1}^{d} a_i",
+         corrected=r"a_bar := (1/d) sum_{i=1}^{d} a_i   (the mean of the d row norms)",
+         check="with 1/n the claimed bound exceeds I(C~) on random batches with d < n (it can exceed 1)"),
+    dict(where="Proof of Theorem 1, eq. (7), side remark",
+         printed=r"det(D) = prod_i a_i^2",
+         corrected=r"det(D)^2 = prod_i a_i^2, i.e. det(D) = prod_i a_i (D = diag(a_1, ..., a_n))",
+         check="det(G) = det(G~) prod_i a_i^2 and I(G~)/I(G) = mean(a^2)/(prod_i a_i)^(2/n), checked to "
+               "1e-10 on random Gram matrices"),
+    dict(where="Theorem 4 (and Theorem A.5), the depth from which the bound holds",
+         printed=r"l >~ beta^-1 (-n log I(G_0) + log(4n))",
+         corrected=r"l >= log(2(n-1) gamma(G_0)) / log(beta)   (the proof needs (n-1) gamma(G_l) <= 1/2)",
+         check="symkernel.theory.gram.isometry_gap_bound_depth; tests/test_gram.py checks the bound from "
+               "that depth on along the mean-field sequence"),
+    dict(where="Section 3, normalization layers",
+         printed=r"Let LN and BN denote batch normalization and layer normalization respectively",
+         corrected=r"LN denotes layer normalization and BN batch normalization",
+         check="wording (Table 1 defines them the other way round)"),
+    dict(where="Proof of Theorem A.2, the variance",
+         printed=r"Var(a_i) = E a_i^2 - (E a_i)^2 = sum_{k>=0} c_k^2 = sum_{k>=1} c_k^2",
+         corrected=r"Var(a_i) = sum_{k>=0} c_k^2 - c_0^2 = sum_{k>=1} c_k^2 = sigma_bar(1)",
+         check="symkernel.kernels.mean_reduced_dual at 1 against E[sigma^2] - c_0^2 (tests/test_gram.py)"),
+)
+
+
+__all__ = ["TABLE_2", "TABLE_B1", "CORRECTIONS", "Row", "table2", "table_b1", "table2_table",
+           "table_b1_table", "prove_equal", "format_rows", "x"]

@@ -7,6 +7,8 @@ r"""Joudaki, Daneshmand & Bach (NeurIPS 2023) (Joudaki, Daneshmand, Bach) figure
   mean-field normalization (:func:`figures4to6_data`, :func:`draw_figures4to6`).
 * Figure B.1: the isometry strength beta as a function of the gain (:func:`figure_b1_data`),
   exact where symkernel derives a closed form in alpha, numeric (mpmath) otherwise.
+* Figures 8, 9 and B.2: :mod:`symkernel.papers.joudaki_daneshmand_bach_2023_figures_8_9_b2`;
+  Corollaries 2 and 3 on simulated networks: :mod:`symkernel.papers.joudaki_daneshmand_bach_2023_corollaries`.
 
 Defaults are small enough for CI; ``full_size=True`` uses the paper's sizes (n = 100, d = 5000 for
 Figure 3; n = 10, d = 10000 for Figure A.1; n = 10, d = 1000 for Figures 4-6; 10 seeds).  The

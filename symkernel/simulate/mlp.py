@@ -12,7 +12,10 @@ residual branch):
 ``'layer'`` = ``'rms'`` (divide by :math:`\sqrt{\mathrm{mean}_k y_k^2}`, Joudaki, Daneshmand & Bach (NeurIPS 2023) Table 1; with layer
 centering this is LayerNorm without affine parameters), ``'mean_field'`` (divide by
 :math:`\sqrt{\bar\sigma(1)}`, or :math:`\sqrt{E\sigma^2}` without centering), ``'batch'`` (each
-feature divided by its RMS over the batch) or ``None``; an all-zero vector stays zero.  With ``y`` of mean square 1 the seed's
+feature divided by its RMS over the batch; with ``'batch'`` centering this is the batch-normalized
+MLP, each row of the paper's ``d x n`` matrix centered and scaled over the ``n`` samples) or
+``None``; an all-zero vector stays zero.  :func:`normalization_steps` returns the matrices right
+before and after every normalization (Corollaries 2 and 3 of Joudaki, Daneshmand & Bach (NeurIPS 2023)).  With ``y`` of mean square 1 the seed's
 :math:`x = y/\sqrt d` has unit norm, and the recorded Gram :math:`\langle y_i, y_j\rangle/d` is the seed's.
 
 ``weights='explicit'`` (alias ``'gaussian'``) draws every ``W`` (d x d normals per layer: the
@@ -35,6 +38,7 @@ import math
 import numpy as np
 
 from symkernel.core.activations import as_activation
+from symkernel.core.progress import progress_bar
 from symkernel.errors import InvalidInputError
 from symkernel.coefficients.hermite import hermite_coefficient
 from symkernel.gaussian.expectation import check_square_integrable, second_moment
@@ -118,7 +122,13 @@ def _mean_field_constants(act, centering, normalization):
     1/sqrt(sigma_bar(1))`` after centering, ``sigma_bar(1) = E sigma^2 - c_0^2`` the value the
     theory's layer kernel map divides by (:func:`~symkernel.kernels.mean_reduced_dual` at
     rho = 1, evaluated without the cancellation of ``E sigma^2 - c_0^2`` in floats), and
-    ``1/sqrt(E sigma^2)`` without centering."""
+    ``1/sqrt(E sigma^2)`` without centering.  Stored on ``act`` (one computation per activation
+    object, however many seeds are simulated)."""
+    return act.memo(("mlp_mean_field_constants", centering, normalization),
+                    lambda: _compute_mean_field_constants(act, centering, normalization))
+
+
+def _compute_mean_field_constants(act, centering, normalization):
     c0 = float(hermite_coefficient(act, 0)) if centering == "mean_field" else None
     scale = None
     if normalization == "mean_field":
@@ -130,13 +140,17 @@ def _mean_field_constants(act, centering, normalization):
     return c0, scale
 
 
-def _post(bk, a, centering, normalization, c0, scale):
+def _center(bk, a, centering, c0):
     if centering == "layer":
-        a = a - bk.mean(a, 1)
-    elif centering == "mean_field":
-        a = a - c0
-    elif centering == "batch":
-        a = a - bk.mean(a, 0)
+        return a - bk.mean(a, 1)
+    if centering == "mean_field":
+        return a - c0
+    if centering == "batch":
+        return a - bk.mean(a, 0)
+    return a
+
+
+def _normalize(bk, a, normalization, scale):
     if normalization in ("layer", "rms"):
         a = a * bk.rsqrt(bk.mean(a * a, 1))
     elif normalization == "mean_field":
@@ -146,19 +160,19 @@ def _post(bk, a, centering, normalization, c0, scale):
     return a
 
 
-def _progress_bar(total, enabled):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+def _post(bk, a, centering, normalization, c0, scale):
+    return _normalize(bk, _center(bk, a, centering, c0), normalization, scale)
 
-    return tqdm(total=total, desc="layers", leave=False)
+
+def _progress_bar(total, enabled):
+    return progress_bar(total, desc="layers", enabled=enabled)
 
 
 def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
                  normalization="layer", order="act_norm", residual=0.0, sigma_w2=1.0,
                  sigma_b2=0.0, gain=None, backend="numpy", dtype="float32", device=None, seed=0,
                  weights="explicit", record=("gram",), normalize_inputs=True, progress=None,
-                 **params):
+                 observe=None, **params):
     """Propagate a batch through a random MLP of the given width and depth; see the module
     docstring for the layer.  Returns a :class:`SimulationResult` with per-layer records.
 
@@ -172,6 +186,10 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     pre-activations, for the q/c maps of Pabari & Zhou) and ``'activations'`` (every layer, n x d each:
     memory grows with depth, off by default).  Only the current layer is held otherwise.
     ``progress``: a tqdm bar over layers (``None``: on for runs above ~1e11 multiply-adds).
+    ``observe``: ``None`` or a callable ``observe(layer, before, after)``, called at every layer
+    ``1..depth`` with float64 NumPy copies of the ``n x d`` matrix right before the normalization
+    ``N`` (after the centering) and right after it (for the checks of Theorem 1 and Corollaries
+    2-3, :func:`normalization_steps`).
     """
     act = as_activation(act, gain, **params)
     check_square_integrable(act)   # the mean field this network checks needs E[sigma(Z)^2] < oo
@@ -191,6 +209,8 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     record = (record,) if isinstance(record, str) else tuple(record)
     if any(r not in RECORDS for r in record):
         raise InvalidInputError(f"record entries must be among {RECORDS}, got {record!r}")
+    if observe is not None and not callable(observe):
+        raise InvalidInputError(f"observe must be None or a callable (layer, before, after), got {observe!r}")
     residual = _check_nonneg("residual", residual)
     if residual >= 1:
         raise InvalidInputError(f"the residual strength r must lie in [0, 1), got {residual}")
@@ -233,7 +253,7 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
     r_skip, r_main = residual, math.sqrt(1.0 - residual * residual)
     sw, sb = math.sqrt(sigma_w2), math.sqrt(sigma_b2)
     work = n * width * (n if weights == "gram" else width) * depth
-    bar = _progress_bar(depth, work > 1e11 if progress is None else bool(progress))
+    bar = _progress_bar(depth, (None if work > 1e11 else False) if progress is None else bool(progress))
     try:
         for _ in range(depth):
             d_in = y.shape[1]
@@ -246,10 +266,13 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
                 z = z + sb * bk.randn(1, width)
             if pre is not None:
                 pre.append(bk.gram(z) / width)
-            if order == "act_norm":
-                h = _post(bk, sigma(z), centering, normalization, c0, scale)
-            else:
-                h = sigma(_post(bk, z, centering, normalization, c0, scale))
+            before = _center(bk, sigma(z) if order == "act_norm" else z, centering, c0)
+            h = _normalize(bk, before, normalization, scale)
+            if observe is not None:
+                observe(len(grams), bk.to_numpy(before).astype(np.float64),
+                        bk.to_numpy(h).astype(np.float64))
+            if order == "norm_act":
+                h = sigma(h)
             y = r_main * h + r_skip * y if residual else h
             grams.append(bk.gram(y) / width)
             if acts is not None:
@@ -269,3 +292,19 @@ def simulate_mlp(act, inputs=None, *, n=None, width, depth, centering="layer",
                             pre_gram=np.stack(pre) if pre else None,
                             activations=np.stack(acts) if acts is not None else None,
                             output=bk.to_numpy(y))
+
+
+def normalization_steps(act, inputs=None, **kwargs):
+    """``(result, steps)``: :func:`simulate_mlp` with the same arguments, and for every layer
+    ``(before, after)``, the ``n x d`` float64 matrices right before and after its normalization.
+
+    With ``centering='batch', normalization='batch'`` this is the batch-normalized MLP (each
+    feature centered and scaled over the batch); the default is eq. (1)'s layer normalization.
+
+    >>> res, steps = normalization_steps("relu", n=3, width=8, depth=2, seed=0)
+    >>> len(steps), steps[0][0].shape
+    (2, (3, 8))
+    """
+    steps = []
+    result = simulate_mlp(act, inputs, observe=lambda layer, b, a: steps.append((b, a)), **kwargs)
+    return result, steps

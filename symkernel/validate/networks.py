@@ -24,10 +24,11 @@ import numpy as np
 
 from symkernel.core import display
 from symkernel.core.activations import as_activation
+from symkernel.core.progress import progress
 from symkernel.errors import InvalidInputError
 from symkernel.theory.gram import (
-    gram_sequence, isometry_float as _isometry, isometry_gap_float as _gap, isometry_gap_bound,
-    potential as _potential, potential_bound,
+    gram_sequence, isometry_float as _isometry, isometry_gap_float as _gap,
+    isometry_gap_bound_float, potential_float as _potential, potential_bound_float,
 )
 from symkernel.coefficients.strength import isometry_strength
 from symkernel.simulate import inputs_with_gram, simulate_mlp
@@ -165,7 +166,7 @@ def kernel_sequence(act, rho0, width, depth, seeds=range(5), *, centering="layer
                                                        residual=residual)])
     inputs = inputs_with_gram(G0, width, seed=0)
     samples = []
-    for s in _seeds(seeds):
+    for s in progress(_seeds(seeds), desc="seeds"):
         res = simulate_mlp(act, inputs, width=width, depth=depth, centering=centering,
                            normalization=normalization, residual=residual, dtype=dtype, seed=s,
                            **simulate_kwargs)
@@ -200,7 +201,7 @@ def isometry(act, n, width, depth, seeds=range(5), *, G0=None, rho0=0.5, statist
     theory = np.array([stat(G) for G in seq])
     inputs = inputs_with_gram(seq[0], width, seed=0)
     samples = []
-    for s in _seeds(seeds):
+    for s in progress(_seeds(seeds), desc="seeds"):
         res = simulate_mlp(act, inputs, width=width, depth=depth, centering=centering,
                            normalization=normalization, residual=residual, dtype=dtype, seed=s,
                            **simulate_kwargs)
@@ -211,9 +212,9 @@ def isometry(act, n, width, depth, seeds=range(5), *, G0=None, rho0=0.5, statist
         beta = float(isometry_strength(act))
         ells = np.arange(depth + 1)
         if statistic == "gap":
-            bounds["Theorem 4 bound"] = isometry_gap_bound(seq[0], beta, ells)
+            bounds["Theorem 4 bound"] = isometry_gap_bound_float(seq[0], beta, ells)
         else:
-            bounds["Corollary A.3 bound"] = potential_bound(_potential(seq[0]), beta, ells)
+            bounds["Corollary A.3 bound"] = potential_bound_float(_potential(seq[0]), beta, ells)
     params = dict(activation=str(act.expr), n=n, width=width, depth=depth, centering=centering,
                   normalization=normalization, residual=residual, dtype=dtype,
                   seeds=list(seeds), **simulate_kwargs)
