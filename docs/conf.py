@@ -10,6 +10,7 @@ modules are listed in the order of the pipeline, see ``PIPELINE`` below.
 import importlib
 import importlib.util
 import inspect
+import pathlib
 import re
 
 import symkernel
@@ -124,9 +125,13 @@ def _resolve_reexport(app, env, node, contnode):
 
 
 #: The sections of docs/theory.md, as its labels: docstrings cite "docs/theory.md §4".
-THEORY_SECTIONS = {"1": "theory-conventions", "2": "theory-kernels", "3": "theory-isometry",
-                   "4": "theory-dynamics", "5": "theory-meanfield", "6": "theory-sde"}
-_THEORY_CITATION = re.compile(r"docs/theory\.md §(\d)")
+#: Read off the page itself (each numbered section ``## N. ...`` is preceded by its label line
+#: ``(theory-...)=``), so a new section needs no entry here.
+THEORY_SECTIONS = dict(
+    (number, label) for label, number in re.findall(
+        r"^\((theory-[\w-]+)\)=\s*\n## (\d+)\.",
+        (pathlib.Path(__file__).parent / "theory.md").read_text(encoding="utf-8"), re.M))
+_THEORY_CITATION = re.compile(r"docs/theory\.md §(\d+)")
 
 
 def _link_theory_citations(app, doctree, docname):

@@ -132,3 +132,18 @@ def test_nothing_points_to_notes_outside_the_repository():
             found += [f"{path.relative_to(ROOT)}:{i}" for i, line in enumerate(text.splitlines(), 1)
                       if needle in line]
     assert not found, f"cite docs/theory.md (by section) instead: {found}"
+
+
+def test_every_theory_citation_names_a_labelled_section():
+    """"docs/theory.md §N" in the package and notebooks names a section that exists and carries
+    its label line ``(theory-...)=`` (the docs link citations by those labels)."""
+    page = (DOCS / "theory.md").read_text(encoding="utf-8")
+    numbered = set(re.findall(r"^## (\d+)\.", page, re.M))
+    labelled = set(re.findall(r"^\(theory-[\w-]+\)=\s*\n## (\d+)\.", page, re.M))
+    assert numbered == labelled, f"sections without a label line: {sorted(numbered - labelled)}"
+    cited = {}
+    for path in list((ROOT / "symkernel").rglob("*.py")) + list((ROOT / "notebooks").glob("*.ipynb")):
+        for n in re.findall(r"docs/theory\.md §(\d+)", path.read_text(encoding="utf-8")):
+            cited.setdefault(n, path.relative_to(ROOT))
+    missing = {n: str(p) for n, p in cited.items() if n not in numbered}
+    assert cited and not missing, f"citations of sections that do not exist: {missing}"

@@ -22,6 +22,7 @@ import sympy as sp
 
 from symkernel.errors import InvalidInputError
 from symkernel.core.parsing import to_sympy
+from symkernel.numerics import decimal_value
 from symkernel.kernels import kernel_map
 from symkernel.theory.kernel_ode import residual_ode_gap, solve_kernel_ode, worst_case_kernel_ode
 from symkernel.validate import networks as validate
@@ -118,7 +119,7 @@ def remark_s1_network(act="sin", h=sp.Rational(1, 10), rho0=0.9, t_max=3.0, *, w
     ``l >= 1``; ``agree``: ``|mean - rho(h l)| <= n_sigma stderr + |rho_l^{mf} - rho(h l)|`` (the
     O(h) Euler gap of the mean-field sequence); ``z_wrong``: the same z against the wrong time
     change ``t = (1 - r) l``, which the data must reject."""
-    h = sp.nsimplify(h) if isinstance(h, float) else to_sympy(h)
+    h = decimal_value(h, "h") if isinstance(h, float) else to_sympy(h)   # as typed
     r = float(sp.sqrt(1 - h))
     depth = int(round(float(t_max) / float(h)))
     v = validate.kernel_sequence(act, rho0, width=width, depth=depth, seeds=seeds, centering=None,
@@ -141,7 +142,7 @@ def remark_s2_witness(rho_star):
     whose pairwise correlations all converged to ``rho*`` (exact SymPy matrix) and its eigenvalues
     ``{1 + (n-1) rho*: 1, 1 - rho*: n - 1}`` (SymPy), the first negative: ``G`` is not PSD, so no
     network has such a globally attracting fixed point."""
-    rs = sp.nsimplify(rho_star) if isinstance(rho_star, float) else to_sympy(rho_star)
+    rs = decimal_value(rho_star, "rho_star") if isinstance(rho_star, float) else to_sympy(rho_star)
     if not (rs.is_number and rs.is_real and -1 <= rs < 0):
         raise InvalidInputError(f"Remark S.2 is about a fixed point rho* in [-1, 0), got {rho_star}")
     n = int(sp.floor(1 - 1 / rs)) + 1

@@ -40,6 +40,7 @@ import sympy as sp
 
 from symkernel.errors import InvalidInputError
 from symkernel.core.parsing import to_sympy
+from symkernel.numerics import decimal_value
 from symkernel.core.quantity import Quantity, combined
 from symkernel.core.symbols import rho
 from symkernel.kernels import Kernel, kernel_map
@@ -121,13 +122,14 @@ class WorstCaseKernelODE:
         tt, r0 = _check_times(times), _check_rho0(rho0)
         return np.abs(r0) / (1 - np.abs(r0)) * np.exp(-float(self.a.value(17)) * tt)
 
-    def rates(self, dps=15):
+    def rates(self):
         """Per-layer exponents ``-log(factor)``: ``theorem1`` ``log(2 - kappa'(0))``, ``ode``
         ``a = 1 - kappa'(0)`` and ``linearized`` ``-log kappa'(0)`` (the discrete sequence near
-        0; ``inf`` when ``kappa'(0) = 0``), as floats; ``theorem1 <= ode <= linearized``."""
-        k0p = float(self.dyn.kappa_prime_0.value(dps))
-        return {"theorem1": -math.log(float(self.theorem1_rate.value(dps))),
-                "ode": float(self.a.value(dps)),
+        0; ``inf`` when ``kappa'(0) = 0``), as floats; ``theorem1 <= ode <= linearized``.  (The
+        Quantities ``a``, ``theorem1_rate`` and ``dyn.kappa_prime_0`` give any digits.)"""
+        k0p = float(self.dyn.kappa_prime_0)
+        return {"theorem1": -math.log(float(self.theorem1_rate)),
+                "ode": float(self.a),
                 "linearized": math.inf if k0p == 0 else -math.log(k0p)}
 
     def _subs(self, expr):
@@ -177,7 +179,7 @@ def residual_ode_gap(act, h, rho0, t_max):
     exact).  Returns a dict: ``h``, ``r``, ``layers``, ``times``, ``sequence`` (Proposition 2's
     ``(1 - r^2) kappa + r^2 rho`` iterated in float64 on the float64 twin of ``kappa``), ``ode`` (:func:`solve_kernel_ode`), ``gap`` (max over the layers of
     ``|rho_l - rho(h l)|``) and ``gap_end`` (at the last layer)."""
-    h = sp.nsimplify(h) if isinstance(h, float) else to_sympy(h)
+    h = decimal_value(h, "h") if isinstance(h, float) else to_sympy(h)   # as typed
     if not (h.is_number and h.is_real and 0 < h <= 1):
         raise InvalidInputError(f"the ODE step h = 1 - r^2 must be a number in (0, 1], got {h}")
     if not t_max > 0:
