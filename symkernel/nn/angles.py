@@ -140,4 +140,26 @@ def gap_angles(gap, dgap, P):
     return theta, np.minimum(dtheta, np.pi) + 4 * _EPS * theta
 
 
-__all__ = ["angle", "dense_angles", "gap_angles", "input_angles", "naive_angles", "sum_angles"]
+class NoAngles:
+    """The evaluator hooks of a path that carries no angles (the dps= and symbolic paths keep the
+    digits of ``1 - rho`` exactly; the torch path computes in ``rho``): no rounding is tracked
+    and no angle is propagated."""
+
+    @staticmethod
+    def rounded(err, value, k=2):
+        return err
+
+    @staticmethod
+    def dense_angles(st, nngp, err, w, b):
+        return None, None
+
+    @staticmethod
+    def sum_angles(st, out, w2, nngp, err):
+        return None, None
+
+    @staticmethod
+    def naive_angles(nngp, err, q1, q2):
+        return None, None
+
+
+__all__ = ["NoAngles", "angle", "dense_angles", "gap_angles", "input_angles", "naive_angles", "sum_angles"]

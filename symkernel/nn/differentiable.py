@@ -15,10 +15,11 @@ docs/theory.md §13.
 import numpy as np
 
 from symkernel.errors import InvalidInputError
+from .angles import NoAngles
 from .layers import State, is_tensor
 
 
-class TorchEvaluator:
+class TorchEvaluator(NoAngles):
     """The arithmetic of the torch path (see the module docstring); ``same`` marks the entries of
     one input with itself (the diagonal when ``x2`` is omitted)."""
 
@@ -61,21 +62,6 @@ class TorchEvaluator:
         if bool((v1 <= 0).any()) or bool((v2 <= 0).any()):
             raise InvalidInputError(f"{name} of features with zero variance (an input maps to a constant)")
 
-    @staticmethod
-    def rounded(err, value, k=2):
-        return err
-
-    @staticmethod
-    def dense_angles(st, nngp, err, w, b):
-        return None, None
-
-    @staticmethod
-    def sum_angles(st, out, w2, nngp, err):
-        return None, None
-
-    @staticmethod
-    def naive_angles(nngp, err, q1, q2):
-        return None, None
 
 
 def wants_torch(net, x1, x2):

@@ -37,7 +37,7 @@ from symkernel.core.parsing import to_sympy
 from symkernel.core.symbols import rho
 from symkernel.theory.meanfield import mean_field
 from .differentiable import layers_of, torch_kernel, wants_torch
-from .angles import dense_angles, input_angles, naive_angles, sum_angles
+from .angles import NoAngles, dense_angles, input_angles, naive_angles, sum_angles
 from .layers import Activation, Dense, Layer, State
 from .pair import a, b
 
@@ -453,27 +453,7 @@ class _Float:
             raise InvalidInputError(f"{name} of features with zero variance (an input maps to a constant)")
 
 
-class _NoAngles:
-    """The dps= and symbolic paths carry no angles (they keep the digits of 1 - rho)."""
-
-    @staticmethod
-    def rounded(err, value, k=2):
-        return err
-
-    @staticmethod
-    def dense_angles(st, nngp, err, w, b):
-        return None, None
-
-    @staticmethod
-    def sum_angles(st, out, w2, nngp, err):
-        return None, None
-
-    @staticmethod
-    def naive_angles(nngp, err, q1, q2):
-        return None, None
-
-
-class _Mp(_NoAngles):
+class _Mp(NoAngles):
     errors = False
 
     @staticmethod
@@ -512,7 +492,7 @@ class _Mp(_NoAngles):
             raise InvalidInputError(f"{name} of features with zero variance (an input maps to a constant)")
 
 
-class _Sym(_NoAngles):
+class _Sym(NoAngles):
     errors = False
 
     @staticmethod
