@@ -141,3 +141,14 @@ def test_paper_tables_lists_every_table():
     names = [name for name, _ in table_builders()]
     assert names[:2] == ["Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2", "Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1"]
     assert "Joudaki & Hofmann (AISTATS 2025), Table S.1" in names  # built by symkernel.papers.joudaki_hofmann_2025
+    assert names[-1] == "Pabari & Zhou, printed formulas and numbers against the derived ones"
+
+
+def test_prose_columns_wrap_instead_of_shrinking_the_table():
+    """A column of sentences (the Pabari & Zhou slips) is a paragraph column; short text stays
+    left-aligned and numbers right-aligned."""
+    from symkernel.present.tables import Table
+    t = Table("t", ["where", "why", "value"], [["eq. (3)", "a sentence " * 6, 0.5],
+                                               ["eq. (10)", "another sentence " * 4, 1.5]])
+    spec = t.to_latex().splitlines()[0]
+    assert spec.startswith(r"\begin{tabular}{lp{0.80\linewidth}r}"), spec

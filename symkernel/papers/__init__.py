@@ -4,7 +4,8 @@ reproductions, one module per paper, named by citation:
 * :mod:`.joudaki_daneshmand_bach_2023` (Joudaki, Daneshmand & Bach, NeurIPS 2023): Tables 2 and
   B.1; :mod:`.joudaki_daneshmand_bach_2023_figures`: Figures 3, 4-6, A.1 and B.1;
 * :mod:`.joudaki_hofmann_2025` (Joudaki & Hofmann, AISTATS 2025): Table S.1;
-* :mod:`.pabari_zhou` (Pabari & Zhou): mean-field depth scales and the edge of chaos;
+* :mod:`.pabari_zhou` (Pabari & Zhou): mean-field depth scales and the edge of chaos, and the
+  paper's printed formulas and numbers against the derived ones (its slips);
 * :mod:`.hayou_2023` (Hayou, TMLR 2023): infinite-depth ResNets.
 
 This package is the registry of the reproduced tables: :func:`table_builders` lists them
@@ -13,9 +14,10 @@ This package is the registry of the reproduced tables: :func:`table_builders` li
 >>> [name for name, _ in table_builders()]   # doctest: +NORMALIZE_WHITESPACE
 ['Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2',
  'Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1',
- 'Joudaki & Hofmann (AISTATS 2025), Table S.1']
+ 'Joudaki & Hofmann (AISTATS 2025), Table S.1',
+ 'Pabari & Zhou, printed formulas and numbers against the derived ones']
 """
-from . import joudaki_daneshmand_bach_2023, joudaki_hofmann_2025
+from . import joudaki_daneshmand_bach_2023, joudaki_hofmann_2025, pabari_zhou
 from .joudaki_daneshmand_bach_2023 import table2_table as joudaki_daneshmand_bach_2023_table2
 from .joudaki_daneshmand_bach_2023 import table_b1_table as joudaki_daneshmand_bach_2023_table_b1
 from .joudaki_hofmann_2025 import table_s1_table as joudaki_hofmann_2025_table_s1
@@ -25,6 +27,7 @@ TABLES = (
     ("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table 2", joudaki_daneshmand_bach_2023_table2),
     ("Joudaki, Daneshmand & Bach (NeurIPS 2023), Table B.1", joudaki_daneshmand_bach_2023_table_b1),
     ("Joudaki & Hofmann (AISTATS 2025), Table S.1", joudaki_hofmann_2025_table_s1),
+    ("Pabari & Zhou, printed formulas and numbers against the derived ones", pabari_zhou.slips_table),
 )
 
 
@@ -42,4 +45,4 @@ def paper_tables():
 
 __all__ = ["table_builders", "paper_tables", "joudaki_daneshmand_bach_2023_table2",
            "joudaki_daneshmand_bach_2023_table_b1", "joudaki_hofmann_2025_table_s1",
-           "joudaki_daneshmand_bach_2023", "joudaki_hofmann_2025"]
+           "joudaki_daneshmand_bach_2023", "joudaki_hofmann_2025", "pabari_zhou"]

@@ -235,8 +235,7 @@ class Table:
         ``graphicx``; :func:`~symkernel.present.latex.document` uses it).
         """
         nota = notation_of(notation)
-        spec = "".join("r" if self.rows and all(_numeric(r[j]) for r in self.rows) else "l"
-                       for j in range(len(self.columns)))
+        spec = "".join(self._latex_column(j, digits) for j in range(len(self.columns)))
         lines = [
             rf"\begin{{tabular}}{{{spec}}}",
             r"\toprule",
@@ -263,6 +262,26 @@ class Table:
         room = "\\renewcommand{\\arraystretch}{1.3}\n" if "\\frac" in body else ""
         head = f"\\begin{{table}}[ht]\n\\centering\n\\caption{{{cap}}}{lab}\n{room}"
         return f"{head}{body}{notes}\n\\end{{table}}"
+
+    #: a text column whose longest cell has more characters than this is typeset as a paragraph
+    PROSE = 32
+
+    def _latex_column(self, j, digits):
+        """``r`` for numbers, ``l`` for short text, a ragged-right paragraph column (its share
+        of 0.8 of the text width, by its longest cell) for prose, so that it wraps instead of
+        shrinking the whole table to an unreadable size."""
+        if self.rows and all(_numeric(r[j]) for r in self.rows):
+            return "r"
+        longest = self._longest_text()
+        if longest[j] <= self.PROSE:
+            return "l"
+        prose = sum(n for n in longest if n > self.PROSE)
+        share = 0.8 * longest[j] / prose
+        return "p{%.2f\\linewidth}" % share
+
+    def _longest_text(self):
+        return [max([len(_cell_text(r[j], 15)) for r in self.rows if not _numeric(r[j])] or [0])
+                for j in range(len(self.columns))]
 
     def _latex(self, printer=None):
         return self.to_latex()
