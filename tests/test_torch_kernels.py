@@ -67,6 +67,14 @@ def test_kernel_map_accepts_a_tensor_and_differentiates(act):
     np.testing.assert_allclose(y.detach().numpy(), kmap.numpy(r), rtol=1e-13)
     (g,) = torch.autograd.grad(y.sum(), t)
     np.testing.assert_allclose(g.numpy(), _central(kmap.numpy, r, 1e-6), rtol=1e-7)
+    # kmap(tensor) is the same differentiable twin (the example), and agrees with the
+    # mpmath value of kmap(number)
+    s = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    v = kmap(s)
+    assert isinstance(v, torch.Tensor) and v.requires_grad
+    assert float(v.detach()) == pytest.approx(float(kmap(0.5, dps=20)), rel=1e-13)
+    with pytest.raises(InvalidInputError, match="float64"):
+        kmap(s, dps=30)
 
 
 def test_fit_sigma_w2_by_gradient_descent_recovers_the_target():

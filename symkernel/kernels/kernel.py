@@ -173,7 +173,14 @@ class Kernel:
         return act, None
 
     def __call__(self, r, dps=15):
-        """The kernel at ``r`` in [-1, 1] as an mpmath.mpf correct to ``dps`` digits."""
+        """The kernel at ``r`` in [-1, 1] as an mpmath.mpf correct to ``dps`` digits.  A torch
+        tensor ``r`` is evaluated by the differentiable float64 twin (:meth:`numpy`) and gives a
+        tensor; it cannot ask for more digits than float64 holds."""
+        if type(r).__module__.startswith("torch"):
+            if dps != 15:
+                raise InvalidInputError(f"a torch tensor is evaluated in float64 (the differentiable "
+                                        f"twin); dps={dps} needs a number, not a tensor")
+            return self._torch(r)
         return self.result(r, dps).rounded(dps)
 
     @names_asked_dps
