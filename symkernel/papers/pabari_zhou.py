@@ -108,6 +108,10 @@ def draw_phase_diagram(data, ax=None):
         ax.plot(w, line, style, lw=1.5, label=f"{m:g} $\\xi_c$")
     if np.isfinite(data["critical_sigma_w2"]):
         ax.axvline(data["critical_sigma_w2"], color="r", lw=1, label=r"$\chi_1 = 1$")
+    missing = ~np.isfinite(np.asarray(data["q_star"], dtype=float))
+    if missing.any():     # columns without a finite q* are left blank: say so where they are
+        ax.text(float(np.mean(np.asarray(w)[missing])), float(np.mean(L)), "no finite $q^*$\n(q diverges)",
+                ha="center", va="center", fontsize=8, rotation=90)
     ax.set_ylim(L.min(), L.max())
     ax.set_xlabel(r"$\sigma_w^2$")
     ax.set_ylabel("depth L")
