@@ -270,7 +270,8 @@ def converge(run, dps, method="", steps=(GUARD, 2 * GUARD, 4 * GUARD), zero=None
                 best = max(best, int(-mpmath.log10(rel)) if rel else dps)
         previous = value
     raise PrecisionError(f"{method or 'the evaluation'} did not reach {dps} digits: successive "
-                         f"working precisions agree to about {best} digits only")
+                         f"working precisions agree to about {best} digits only, and {dps} digits "
+                         f"are accepted on an agreement to {dps + 2}")
 
 
 __all__ = ["MAX_DPS", "GUARD", "check_dps", "working", "locked", "serialized", "serialized_class",
