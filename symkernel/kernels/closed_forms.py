@@ -92,6 +92,20 @@ def _regular_at_ends(expr):
     return out
 
 
+def _in_s(expr):
+    """Powers ``B^p`` of ``B = c/(1 - rho^2)`` or ``B = c (1 - rho^2)`` (``c > 0`` free of rho)
+    written as ``c^p s^(-2p)`` resp. ``c^p s^(2p)``, ``s = sqrt(1 - rho^2)`` (valid for |rho| < 1):
+    simplify may leave ``sqrt(-1/(rho^2 - 1)) sqrt(1 - rho^2)``, which is 1 inside (-1, 1) but
+    nan at the ends (the kernel of ``relu + 1/2`` gave kappa(1) = 0.65 and a float64 NaN)."""
+    def fix(e):
+        for c, sign in ((sp.cancel(e.base * (1 - rho**2)), -1), (sp.cancel(e.base / (1 - rho**2)), 1)):
+            if not c.has(rho) and c.is_positive:
+                return c**e.exp * _S**(sign * 2 * e.exp)
+        return e
+    return expr.replace(lambda e: e.is_Pow and e.exp in (sp.S.Half, -sp.S.Half) and e.base.has(rho),
+                        fix).subs(_S, sp.sqrt(1 - rho**2))
+
+
 def _clean(expr):
     """Readable closed form in rho: atan(rho/s) -> asin(rho), s -> sqrt(1-rho^2), simplify;
     terms in 1/s combined so the closed form is finite at rho = +-1 where the kernel is."""
@@ -109,6 +123,7 @@ def _clean(expr):
     except (TypeError, ValueError, NotImplementedError):
         pass
     candidates += [_regular_at_ends(c).subs(_S, sp.sqrt(1 - rho**2)) for c in candidates[:2]]
+    candidates += [_in_s(c) for c in candidates]
     finite = [c for c in candidates if _finite_at_ends(c)]
     return min(finite or candidates, key=sp.count_ops)
 
