@@ -58,3 +58,19 @@ def test_shifted_relu_network_kernels_are_finite_and_agree_with_the_mpmath_path(
     q = 2.0 * (x * x).sum(1) / 2 + 0.1
     e2 = q / 2 + np.sqrt(q / (2 * np.pi)) + 0.25
     assert np.allclose(np.diag(k.nngp), 1.0 * e2, rtol=1e-12)
+
+
+def test_numeric_fallback_takes_the_limit_from_inside_the_interval():
+    """Where substitution gives nan, the numeric evaluation of a closed form takes the limit
+    toward the inside of [-1, 1]: SymPy's default direction approached rho = 1 from outside,
+    where sqrt(1 - rho^2) is imaginary, and turned sqrt(-1/(rho^2 - 1)) sqrt(1 - rho^2) into -1."""
+    from symkernel.kernels.precision import closed_result
+    rho = sk.rho
+    clean = rho * sp.asin(rho) / (2 * sp.pi) + sp.sqrt(2) / (4 * sp.sqrt(sp.pi)) + sp.sqrt(1 - rho**2) / (2 * sp.pi)
+    odd_form = clean - sp.sqrt(2) / (4 * sp.sqrt(sp.pi)) \
+        + sp.sqrt(2) * sp.sqrt(-1 / (rho**2 - 1)) * sp.sqrt(1 - rho**2) / (4 * sp.sqrt(sp.pi))
+    for end in (1, -1):
+        got = closed_result(odd_form, lambda wp, e=end: mpmath.mpf(e), 25).value
+        want = sp.N(clean.subs(rho, end), 40)
+        with mpmath.workdps(40):
+            assert abs(got - mpmath.mpf(want)) < mpmath.mpf(10) ** -24, (end, got, want)

@@ -68,7 +68,10 @@ def _eval_expr(expr, at, dps):
         r = at(dps + 30)
         value = expr.subs(rho, sp.Float(r, dps + 30))
     if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
-        value = sp.limit(expr, rho, sp.Float(r, dps + 30))
+        # the limit from inside [-1, 1]: SymPy's default direction "+" approaches rho = 1 from
+        # outside, where sqrt(1 - rho^2) is imaginary (relu + 1/2 gave kappa(1) = 0.65)
+        side = "-" if r >= 1 else ("+" if r <= -1 else "+-")
+        value = sp.limit(expr, rho, sp.Float(r, dps + 30), side)
         if value.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
             raise InvalidInputError(f"the kernel is infinite at rho = {mpmath.nstr(r, 15)}")
     return evaluate_exact(value, dps)
