@@ -73,3 +73,37 @@ def test_an_infinite_exact_quantity_is_a_value():
     assert float(xi_c) == math.inf and xi_c.value(30) == mpmath.inf and xi_c.error(20) == 0
     assert xi_c.latex() == r"\infty"
     assert float(sk.mean_field("tanh", 1, 0).xi_c) == math.inf
+
+
+def _selu_mean():
+    from symkernel.core.activations import SELU_ALPHA, SELU_SCALE
+    half = sp.Rational(1, 2)
+    return SELU_SCALE * (SELU_ALPHA * sp.exp(half) * sp.erfc(sp.sqrt(2) / 2) - SELU_ALPHA
+                         + sp.sqrt(2) / sp.sqrt(sp.pi)) / 2
+
+
+def test_proved_zero_settles_selu_mean_without_simplify(monkeypatch):
+    """E selu(Z) = 0 by the definition of alpha_01: the common-denominator test proves it (no
+    sympy.simplify, which took seconds here) and does not prove a tiny nonzero number 0;
+    quadrature written here confirms the 0 (and sees a wrong alpha)."""
+    from symkernel.core import quantity
+    from symkernel.core.activations import SELU_ALPHA, SELU_SCALE
+
+    mean = _selu_mean()
+    quantity.proved_zero.cache_clear()
+    monkeypatch.setattr(sp, "simplify", lambda e, *a, **k: e)     # simplify proves nothing
+    assert quantity.proved_zero(mean)
+    assert quantity.zero_if_proved(mean) == 0
+    assert not quantity.proved_zero(mean + sp.Rational(1, 10**40))   # tiny, not 0
+    assert quantity.zero_if_proved(mean + sp.Rational(1, 10**40)) != 0
+    monkeypatch.undo()
+    quantity.proved_zero.cache_clear()
+    with mpmath.workdps(40):      # the independent path: E selu(Z) by quadrature, split at 0
+        lam, alp = mpmath.mpf(str(sp.N(SELU_SCALE, 45))), mpmath.mpf(str(sp.N(SELU_ALPHA, 45)))
+
+        def mean_of(a):
+            phi = lambda t: mpmath.exp(-t * t / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
+            neg = mpmath.quad(lambda t: a * (mpmath.exp(t) - 1) * phi(t), [-mpmath.inf, 0])
+            return lam * (neg + mpmath.quad(lambda t: t * phi(t), [0, mpmath.inf]))
+        assert abs(mean_of(alp)) < mpmath.mpf(10) ** -35
+        assert abs(mean_of(alp * (1 + mpmath.mpf(10) ** -10))) > mpmath.mpf(10) ** -12

@@ -20,6 +20,8 @@ exp(1/2)/sqrt(factorial(k))
 >>> [c.expr for c in sk.hermite_coefficients("he", 4, n=2)]
 [0, 0, 1, 0]
 """
+from functools import lru_cache
+
 import mpmath
 import sympy as sp
 
@@ -92,8 +94,10 @@ def _parity_zero(act, k):
     return k % 2 == 1 and k >= 3 and act.parity is None and act.linear_odd_part is not None
 
 
+@lru_cache(maxsize=1024)
 def _nice(expr):
-    """A readable form for small results (simplify is skipped for large expressions)."""
+    """A readable form for small results (simplify is skipped for large expressions); cached per
+    expression."""
     if expr.is_Rational or not expr.is_Add:
         return expr  # a single product is already as simple as simplify would make it
     if sp.count_ops(expr) > 20:

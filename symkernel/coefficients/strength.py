@@ -14,6 +14,8 @@ with a symbolic gain); otherwise computed in Arb ball arithmetic from the enclos
 >>> sk.isometry_strength("exp", gain=sk.alpha).expr
 -(alpha**2 - 2*exp(alpha**2) + 2)/(exp(alpha**2) - 1)
 """
+from functools import lru_cache
+
 import numpy as np
 import sympy as sp
 
@@ -31,8 +33,10 @@ from symkernel.core.quantity import Quantity
 from symkernel.core.symbols import alpha
 
 
+@lru_cache(maxsize=512)
 def _beta_form(expr):
-    """A compact form of beta: simplify, then prefer the form with fewer operations."""
+    """A compact form of beta: simplify, then prefer the form with fewer operations (cached per
+    expression: simplify of beta can take a second)."""
     if sp.count_ops(expr) >= 200:
         return expr
     candidates = [sp.simplify(expr), sp.factor(sp.together(expr))]

@@ -11,6 +11,7 @@ r"""``Quantity``: one derived number (or expression), exact and/or numeric, with
 """
 import pickle
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Optional
 
 import mpmath
@@ -56,28 +57,74 @@ def evaluate_exact(expr, dps):
         return mpmath.mpf(sp.Float(val, dps + 3)._mpf_)
 
 
-def proved_zero(expr):
-    """True when exact reasoning shows ``expr == 0``: ``sympy.simplify``, then again with named
-    constants (SELU's ``alpha_01``, ``lambda_01``) replaced by their closed-form definitions and
-    ``erf`` written through ``erfc`` (the form the SELU constants are defined in)."""
-    if expr == 0 or sp.simplify(expr) == 0:
-        return True
+#: Operation count above which :func:`_cancels_to_zero` is not tried (``expand`` of a large
+#: product can cost more than the ``simplify`` it would save).
+_CHEAP_ZERO_OPS = 200
+
+
+def _cancels_to_zero(expr):
+    """True when ``expr = p/q`` over a common denominator (``sympy.together``) has a numerator
+    ``p`` that expands to 0 and a denominator ``q`` that evaluates away from 0: a cheap exact
+    proof (milliseconds) tried before ``sympy.simplify`` (seconds); False says nothing."""
+    if sp.count_ops(expr) > _CHEAP_ZERO_OPS:
+        return False
+    numer, denom = sp.fraction(sp.together(expr))
+    if sp.expand(numer) != 0:
+        return False
+    if denom.free_symbols:
+        return False
+    try:
+        return abs(sp.N(denom, 15, maxn=100)) > sp.Float(10) ** -10
+    except (TypeError, ValueError):
+        return False
+
+
+def _with_definitions(expr):
+    """``expr`` with named constants (SELU's ``alpha_01``, ``lambda_01``) replaced by their
+    closed-form definitions and ``erf`` written through ``erfc``, or None when nothing changes."""
     defs = {a: a.definition for a in expr.atoms(sp.NumberSymbol) if hasattr(a, "definition")}
     if not defs and not expr.has(sp.erf):
-        return False
-    return sp.simplify(expr.subs(defs).rewrite(sp.erfc)) == 0
+        return None
+    return expr.subs(defs).rewrite(sp.erfc)
+
+
+@lru_cache(maxsize=1024)
+def proved_zero(expr):
+    """True when exact reasoning shows ``expr == 0``: a common denominator whose numerator expands
+    to 0, else ``sympy.simplify``; each first for ``expr`` as it is, then with named constants
+    (SELU's ``alpha_01``, ``lambda_01``) replaced by their closed-form definitions and ``erf``
+    written through ``erfc`` (the form the SELU constants are defined in).  Cached per
+    expression (SymPy expressions are immutable).
+
+    >>> from symkernel.core.activations import SELU_ALPHA, SELU_SCALE
+    >>> half = sp.Rational(1, 2)     # SELU's mean, 0 by construction of its constants
+    >>> mean = SELU_SCALE*(SELU_ALPHA*sp.exp(half)*sp.erfc(sp.sqrt(2)/2) - SELU_ALPHA
+    ...                    + sp.sqrt(2)/sp.sqrt(sp.pi))/2
+    >>> proved_zero(mean), proved_zero(sp.pi - 3)
+    (True, False)
+    """
+    if expr == 0:
+        return True
+    defined = _with_definitions(expr)
+    if _cancels_to_zero(expr) or (defined is not None and _cancels_to_zero(defined)):
+        return True
+    if sp.simplify(expr) == 0:
+        return True
+    return defined is not None and sp.simplify(defined) == 0
 
 
 def zero_if_proved(expr):
     """``expr``, or the exact 0 when it is numerically tiny and :func:`proved_zero` shows it is 0.
 
     A closed form can be 0 without looking like it (SELU's mean, by construction of its
-    constants); evaluating such an expression to significant digits is impossible.
+    constants); evaluating such an expression to significant digits is impossible.  The
+    screening evaluation works at most at 100 digits: enough to tell |expr| < 10^-25 from
+    larger, where an exact 0 would otherwise drive SymPy's adaptive evalf to hundreds of digits.
     """
     if expr.free_symbols or expr == 0:
         return expr
     try:
-        tiny = abs(sp.N(expr, 30, maxn=400)) < sp.Float(10) ** -25
+        tiny = abs(sp.N(expr, 30, maxn=100)) < sp.Float(10) ** -25
     except (TypeError, ValueError):
         tiny = True
     return sp.Integer(0) if tiny and proved_zero(expr) else expr

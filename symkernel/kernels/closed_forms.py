@@ -106,6 +106,7 @@ def _in_s(expr):
                         fix).subs(_S, sp.sqrt(1 - rho**2))
 
 
+@lru_cache(maxsize=512)
 def _clean(expr):
     """Readable closed form in rho: atan(rho/s) -> asin(rho), s -> sqrt(1-rho^2), simplify;
     terms in 1/s combined so the closed form is finite at rho = +-1 where the kernel is."""
@@ -137,8 +138,10 @@ def _finite_at_ends(expr):
     return True
 
 
+@lru_cache(maxsize=256)
 def _derive(expr):
-    """Closed form of E[f(X) f(Y)] for the activation expression ``expr`` in x, or None."""
+    """Closed form of E[f(X) f(Y)] for the activation expression ``expr`` in x, or None (cached
+    per expression: a new Activation of the same sigma reuses it)."""
     pieces = split(expr)
     try:
         g = _inner(pieces)
@@ -171,6 +174,7 @@ def _closed_form(act):
     return cache["closed"]
 
 
+@lru_cache(maxsize=512)
 def _clean_number(expr):
     return expr if sp.count_ops(expr) > 200 else min([expr, sp.simplify(expr)], key=sp.count_ops)
 
@@ -186,8 +190,10 @@ def _inner_form(act):
     return cache["inner"]
 
 
+@lru_cache(maxsize=512)
 def _nicer(expr):
-    """A derivative in a numerically stable form (1 - tanh(x)**2 -> cosh(x)**-2)."""
+    """A derivative in a numerically stable form (1 - tanh(x)**2 -> cosh(x)**-2); cached per
+    expression (two simplifications: a new Activation of the same sigma reuses them)."""
     if sp.count_ops(expr) > 40:
         return expr
     candidates = [expr, sp.simplify(expr), sp.simplify(expr.rewrite(sp.exp))]

@@ -11,7 +11,7 @@ when it reaches double precision on [-1, 1], or Gauss-Legendre quadrature.
 >>> Kernel(as_activation("identity"), scale=2, poly=(1,)).expr
 2*rho + 1
 """
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import mpmath
 import numpy as np
@@ -37,6 +37,25 @@ from .provenance import (  # noqa: F401  (re-exported: the labels of the evaluat
     CLOSED_NUMERIC_PROVENANCE, CLOSED_PROVENANCE, INNER_ESTIMATED_PROVENANCE, INNER_PROVENANCE,
     NESTED_PROVENANCE, PANELS_PROVENANCE, SERIES_PROVENANCE,
 )
+
+
+#: ``sympy.simplify``, cached per expression (a new kernel of the same sigma reuses it)
+_simplified = lru_cache(maxsize=1024)(sp.simplify)
+
+#: the label of sigma_hat's evaluation path per activation expression (deciding the path costs
+#: SymPy limits and a quadrature; a new Activation of the same sigma reuses the label)
+_PATHS = {}
+_MAX_PATHS = 1024
+
+
+def _path_provenance(act):
+    """``_Dual.of(act).provenance``, kept per activation expression (:data:`_PATHS`)."""
+    key = (act.expr, getattr(act, "base", None), getattr(act, "gain", 1))   # the closed form uses the gain
+    if key not in _PATHS:
+        if len(_PATHS) >= _MAX_PATHS:
+            _PATHS.clear()
+        _PATHS[key] = _Dual.of(act).provenance
+    return _PATHS[key]
 
 
 #: marks the Quantity -c_0^2 of a mean-reduced dual kernel (so that sigma_bar(0) is an exact 0)
@@ -130,7 +149,7 @@ class Kernel:
             text = CLOSED_NUMERIC_PROVENANCE
         else:
             act = self._numeric_activation(self.order)[0]
-            text = _Dual.of(act).provenance if act is not None else NESTED_PROVENANCE
+            text = _path_provenance(act) if act is not None else NESTED_PROVENANCE
         if text.startswith("certified") and any(q.kind == "estimated" for q in (self.scale, *self.poly)):
             text = "estimated" + text[len("certified"):] + " (with estimated coefficients)"
         return text
@@ -143,7 +162,7 @@ class Kernel:
         c = hermite_coefficient(self.act, k + m)
         factor = sp.factorial(k + m) / sp.factorial(k)
         if c.exact:
-            term = Quantity(sp.simplify(factor * c.expr**2), f"a_{{{k}}}", c.provenance)
+            term = Quantity(_simplified(factor * c.expr**2), f"a_{{{k}}}", c.provenance)
         else:
             term = Quantity(None, f"a_{{{k}}}", c.provenance,
                             lambda dps: _square_times(c, factor, dps))

@@ -16,12 +16,14 @@ import mpmath
 import sympy as sp
 
 from symkernel.theory.dynamics import kernel_dynamics
-from symkernel.core.progress import progress
+from symkernel.core.progress import progress_bar
 from symkernel.core.quantity import combined
 from symkernel.gaussian.expectation import second_moment
 from symkernel.core.quantity import Quantity
 from symkernel.errors import InvalidInputError, NoClosedFormError
+from symkernel.numerics import meets
 from symkernel.present.tables import Label, Table, Value
+from .forked_rows import forked_map
 from .joudaki_hofmann_2025_case3 import case3_asymptotics
 
 #: Columns of Table S.1 (docs/theory.md §4), after the activation name.
@@ -79,47 +81,76 @@ def case3_note(rows):
                     f"lists for it (case {r['published'][-1]}) fails." for r in bad)
 
 
-def table_s1_rows(dps=30, names=None):
+#: the rows from the slowest (kernels without a closed form: Arb quadrature for rho*) to the
+#: fastest, measured: the order two processes take them in (the last rows taken are quick)
+_SLOWEST_FIRST = ("celu", "elu", "gelu", "selu", "relu", "sigmoid", "exp", "tanh")
+
+
+def _row(entry, dps, digits=None):
+    """The row dict of one Table S.1 entry ``(label, name, published)`` (see :func:`table_s1_rows`);
+    with ``digits``, every numeric entry is also evaluated to the ``digits + 5`` digits a table
+    shown at ``digits`` asks for (so a row computed in another process carries them)."""
+    label, name, published = entry
+    dyn, derived = _derived(name, dps)
+    values = [q.value(dps) if isinstance(q, Quantity) else q for q in derived]
+    if digits is not None and digits + 5 > dps:
+        for q in derived:
+            if isinstance(q, Quantity) and not q.exact:
+                q.result(digits + 5)
+    differs = []
+    for col, v, p in zip(TABLE_S1_COLUMNS, values, published):
+        if col == "case":
+            if v != p:
+                differs.append(col)
+        elif abs(float(v) - p) > ROUNDING + 1e-12:
+            differs.append(col)
+    reason = ""
+    if differs:
+        convention = ("alpha" in differs and dyn.case == 3
+                      and abs(float(values[1]) + p_alpha(published) - 1) < ROUNDING)
+        why = REASON if set(differs) - ({"alpha"} if convention else set()) else ""
+        reason = f"{label}: {', '.join(differs)} differ" + (f"; {why}" if why else "")
+        if convention:
+            reason += ("; the published alpha equals 1 - alpha = kappa(0) + kappa'(0): the table "
+                       "used the complementary convention for case 3")
+        if "case" in differs and dyn.case == 3:
+            reason += f"; kappa'(1) = {dyn.kappa_prime_1.expr} exactly, so Theorem 1 gives case 3"
+    asym = _case3(dyn)
+    if asym is not None:
+        decay = (f"1 - rho_l ~ C/l^{asym.exponent} with C = {asym.C_text} "
+                 "(derived from kappa's expansion at 1; joudaki_hofmann_2025_case3)")
+        if published[-1] != 3:
+            decay = (f"the paper's exponential decay for {label} (case {published[-1]}) fails: "
+                     f"it is polynomial, {decay}")
+        reason = f"{reason}; {decay}" if reason else f"{label}: {decay}"
+    return {"label": label, "name": name, "derived": derived, "values": values,
+            "case3": asym,
+            "published": published, "differs": differs, "agrees": not differs,
+            "reason": reason, "exact": [isinstance(q, Quantity) and q.exact for q in derived]}
+
+
+def _slowest_first(entries):
+    """Indices of ``entries`` in :data:`_SLOWEST_FIRST` order (unknown names last)."""
+    rank = {name: j for j, name in enumerate(_SLOWEST_FIRST)}
+    return sorted(range(len(entries)), key=lambda i: rank.get(entries[i][1], len(rank)))
+
+
+def table_s1_rows(dps=30, names=None, workers=1, digits=None):
     """One dict per activation: ``label``, ``derived`` (Quantities and the case), ``values``
     (mpf to ``dps`` digits), ``published``, ``differs`` (column names off by more than the
-    rounding), ``agrees`` and ``reason``."""
-    rows = []
-    for label, name, published in progress(TABLE_S1, desc="Table S.1 rows"):
-        if names is not None and name not in names:
-            continue
-        dyn, derived = _derived(name, dps)
-        values = [q.value(dps) if isinstance(q, Quantity) else q for q in derived]
-        differs = []
-        for col, v, p in zip(TABLE_S1_COLUMNS, values, published):
-            if col == "case":
-                if v != p:
-                    differs.append(col)
-            elif abs(float(v) - p) > ROUNDING + 1e-12:
-                differs.append(col)
-        reason = ""
-        if differs:
-            convention = ("alpha" in differs and dyn.case == 3
-                          and abs(float(values[1]) + p_alpha(published) - 1) < ROUNDING)
-            why = REASON if set(differs) - ({"alpha"} if convention else set()) else ""
-            reason = f"{label}: {', '.join(differs)} differ" + (f"; {why}" if why else "")
-            if convention:
-                reason += ("; the published alpha equals 1 - alpha = kappa(0) + kappa'(0): the table "
-                           "used the complementary convention for case 3")
-            if "case" in differs and dyn.case == 3:
-                reason += f"; kappa'(1) = {dyn.kappa_prime_1.expr} exactly, so Theorem 1 gives case 3"
-        asym = _case3(dyn)
-        if asym is not None:
-            decay = (f"1 - rho_l ~ C/l^{asym.exponent} with C = {asym.C_text} "
-                     "(derived from kappa's expansion at 1; joudaki_hofmann_2025_case3)")
-            if published[-1] != 3:
-                decay = (f"the paper's exponential decay for {label} (case {published[-1]}) fails: "
-                         f"it is polynomial, {decay}")
-            reason = f"{reason}; {decay}" if reason else f"{label}: {decay}"
-        rows.append({"label": label, "name": name, "derived": derived, "values": values,
-                     "case3": asym,
-                     "published": published, "differs": differs, "agrees": not differs,
-                     "reason": reason, "exact": [isinstance(q, Quantity) and q.exact for q in derived]})
-    return rows
+    rounding), ``agrees`` and ``reason``.
+
+    ``workers=2`` shares the rows between this process and a forked one (:mod:`.forked_rows`;
+    the same values, about half the wall time on two cores); ``digits``: the digits the rows
+    will be shown at (:func:`_row`)."""
+    entries = [e for e in TABLE_S1 if names is None or e[1] in names]
+    slow_first = _slowest_first(entries)
+    bar = progress_bar(len(entries), desc="Table S.1 rows")
+    try:
+        return forked_map(lambda e: _row(e, dps, digits), entries, workers,
+                          on_result=lambda i, r: bar.update(1), order=slow_first)
+    finally:
+        bar.close()
 
 
 def format_table_s1(dps=30, digits=8, rows=None):
@@ -140,13 +171,53 @@ def format_table_s1(dps=30, digits=8, rows=None):
     return "\n".join(lines)
 
 
-def table_s1_table(dps=30):
-    """Table S.1 as a :class:`symkernel.present.tables.Table` (for ``symkernel tables``)."""
-    rows = table_s1_rows(dps)
+class _Computed:
+    """Evaluator of a shown entry: the value computed with the row (to ``dps`` digits) serves any
+    request its error bound meets (a table shown at 15 digits asks for 20), else it computes."""
+
+    def __init__(self, q, dps):
+        self.q, self.dps = q, dps
+
+    def __call__(self, want):
+        res = self.q.result(self.dps)
+        return res if want <= self.dps and meets(res, want) else self.q.result(want)
+
+
+def _shown(q, dps):
+    """``q`` as a table cell: numeric entries served from the values computed with the row."""
+    if not isinstance(q, Quantity):
+        return q
+    if q.exact:
+        return Value(q)
+    return Value(Quantity(None, q.symbol, q.provenance, _Computed(q, dps), q.params))
+
+
+def table_s1_table(dps=30, workers=1, digits=None):
+    """Table S.1 as a :class:`symkernel.present.tables.Table` (for ``symkernel tables``;
+    ``workers``, ``digits``: as :func:`table_s1_rows`)."""
+    return _table_of_rows(table_s1_rows(dps, workers=workers, digits=digits), dps)
+
+
+def table_s1_parts(dps=30, digits=None):
+    """Table S.1 in independent parts, for a caller that shares the work of several tables
+    between processes (``symkernel tables``): ``(entries, row, assemble, order)``, ``row(entry)``
+    a row dict (:func:`table_s1_rows`), ``assemble(rows)`` the Table, ``order`` the entries'
+    indices from the slowest.
+
+    >>> entries, row, assemble, order = table_s1_parts()
+    >>> len(entries), [entries[i][1] for i in order[:2]]
+    (8, ['celu', 'elu'])
+    """
+    entries = list(TABLE_S1)
+    return (entries, lambda e: _row(e, dps, digits), lambda rows: _table_of_rows(rows, dps),
+            _slowest_first(entries))
+
+
+def _table_of_rows(rows, dps):
     cols = ["activation"] + [f"{c}" for c in TABLE_S1_COLUMNS] + ["published"]
     cells = []
     for r in rows:
-        derived = [Value(q) if isinstance(q, Quantity) else q for q in r["derived"][:-1]]
+        derived = [_shown(q, dps) for q in r["derived"][:-1]]
         cells.append([Label(r["label"]), *derived, r["derived"][-1],
                       " ".join(f"{p:g}" for p in r["published"])])
     return Table("Joudaki & Hofmann (AISTATS 2025), Table S.1: kernel dynamics (Theorem 1) of normalized activations", cols, cells,
@@ -155,4 +226,9 @@ def table_s1_table(dps=30):
                  source="Joudaki & Hofmann (AISTATS 2025)")
 
 
-__all__ = ["TABLE_S1", "TABLE_S1_COLUMNS", "table_s1_rows", "format_table_s1", "table_s1_table"]
+#: ``symkernel tables`` finds the parts of a table builder here (rows shared between processes)
+table_s1_table.parts = table_s1_parts
+
+
+__all__ = ["TABLE_S1", "TABLE_S1_COLUMNS", "table_s1_rows", "format_table_s1", "table_s1_table",
+           "table_s1_parts"]

@@ -30,6 +30,7 @@ corollary ``|rho_l| <= |rho_0|^(m^l)``.
 """
 import math
 import weakref
+from functools import lru_cache
 
 import mpmath
 import numpy as np
@@ -52,6 +53,11 @@ from symkernel.core.serialize import require
 
 #: Working digits tried, in turn, to decide the sign of a numeric quantity.
 _SIGN_DIGITS = (30, 60, 120)
+#: An exact expression whose strict 30-digit value exceeds this in size has that value's sign
+#: without the (costly) attempt to prove it 0: a strict evaluation has every digit right.
+_CLEARLY_NONZERO = mpmath.mpf(10) ** -20
+#: ``sympy.simplify``, cached per expression (kernel_dynamics of the same sigma asked again)
+_simplified = lru_cache(maxsize=1024)(sp.simplify)
 #: Newton steps allowed at one working precision in the rho* refinement.
 _NEWTON_CAP = 60
 #: Digits of kappa' used for the Newton slope.
@@ -109,17 +115,37 @@ def _symbolic_sign(expr, label):
                              f"{[str(f) for f in free]}: give them numeric values")
 
 
+def _clearly_nonzero(expr):
+    """A screen (at most 100 working digits, no accuracy claimed): True when ``expr`` looks larger
+    than :data:`_CLEARLY_NONZERO`; then a strict evaluation decides its sign, and an exact 0 never
+    drives SymPy's adaptive evaluation to hundreds of digits."""
+    try:
+        return abs(sp.N(expr, 20, maxn=100)) > _CLEARLY_NONZERO
+    except (TypeError, ValueError):
+        return False
+
+
 def _sign(q, label, offset=0):
     """``(s, note)``: the sign -1, 0, 1 of ``q - offset`` and a note when it rests on an estimate.
 
     Zero only by exact reasoning (:func:`proved_zero`); otherwise a strict SymPy evaluation
     (exact q) or an error bound (numeric q, ``q.result``) that excludes 0.  Raises
-    :class:`PrecisionError` when neither decides (no numeric 'tiny means zero' rule).
+    :class:`PrecisionError` when neither decides (no numeric 'tiny means zero' rule).  An exact
+    q clearly away from 0 (:func:`_clearly_nonzero`, then a strict 30-digit value above
+    :data:`_CLEARLY_NONZERO`) takes that value's sign first: no simplify for a sign that is
+    plain to see.
     """
     if q.exact:
         expr = q.expr - offset
         if expr in (sp.oo, -sp.oo):
             return (1 if expr == sp.oo else -1), None
+        if not expr.free_symbols and _clearly_nonzero(expr):
+            try:        # a value clearly away from 0 needs no proof that it is not 0
+                v = evaluate_exact(expr, _SIGN_DIGITS[0])
+            except PrecisionError:
+                v = None
+            if v is not None and abs(v) > _CLEARLY_NONZERO:
+                return (1 if v > 0 else -1), None
         if proved_zero(expr):
             return 0, None
         if expr.free_symbols:
@@ -170,7 +196,7 @@ def _affine(kmap, a, b0, b1, symbol, name):
     for k, q in _KNOWN.get(kmap, {}).items():
         if q.exact and a.exact and (k > 1 or (b0, b1)[k].exact):
             value = a.expr * q.expr + (b0.expr if k == 0 else b1.expr if k == 1 else 0)
-            known[k] = Quantity(sp.simplify(value), f"a_{{{k}}}", q.provenance)
+            known[k] = Quantity(_simplified(value), f"a_{{{k}}}", q.provenance)
     if known:
         _KNOWN[out] = known
     return out
@@ -208,9 +234,9 @@ def normalized_kernel_map(kmap, layers="LN*phi"):
     k0 = _coefficient(kmap, 0)
     if k0.exact and proved_zero(1 - k0.expr):
         raise InvalidInputError("kappa(0) = 1: the activation is constant after centering")
-    inv = _combine_quantities(lambda k: sp.simplify(1 / (1 - k)), lambda k: 1 / (1 - k), [k0],
+    inv = _combine_quantities(lambda k: _simplified(1 / (1 - k)), lambda k: 1 / (1 - k), [k0],
                               r"1/(1-\kappa(0))", "1/(1 - kappa(0)), Proposition 3")
-    minus_k0 = _combine_quantities(lambda k: sp.simplify(-k / (1 - k)), lambda k: -k / (1 - k), [k0],
+    minus_k0 = _combine_quantities(lambda k: _simplified(-k / (1 - k)), lambda k: -k / (1 - k), [k0],
                                    r"-\kappa(0)/(1-\kappa(0))", "-kappa(0)/(1 - kappa(0)), Proposition 3")
     out = _affine(kmap, inv, minus_k0, 0, r"\kappa_{\mathrm{LN}}", "kernel map with LN after the activation")
     _KNOWN[out] = {**_KNOWN.get(out, {}),
@@ -263,12 +289,15 @@ def _kappa_prime_one(kmap):
     weights = [i for i in range(1, len(kmap.poly))]
     qs = [kmap.scale, m2, *kmap.poly[1:]]
     return _combine_quantities(
-        lambda s, m, *p: sp.simplify(s * m + sum(w * c for w, c in zip(weights, p))),
+        lambda s, m, *p: _simplified(s * m + sum(w * c for w, c in zip(weights, p))),
         lambda s, m, *p: sum((w * c for w, c in zip(weights, p)), s * m),
         qs, r"\kappa'(1)", "kappa'(1) = scale E[sigma'^2] + sum_i i poly_i")
 
 
+@lru_cache(maxsize=1024)
 def _nice(expr):
+    """The shortest of ``expr``, its simplification and (a rational) its nsimplify; cached per
+    expression."""
     if sp.count_ops(expr) > 150:
         return expr
     return min([expr, sp.simplify(expr), sp.nsimplify(expr) if expr.is_Rational else expr], key=sp.count_ops)
@@ -437,29 +466,44 @@ class KernelDynamics:
     def _float_root(self):
         """rho* in float64 from the kernel's float64 twin (a grid sign change of kappa - id, then
         finer grids about it), or None without a twin: a seed only, every digit is checked at
-        working precision."""
+        working precision.  ``kappa - id`` is positive before rho* and negative after it (convex,
+        Theorem 1 case 4), so a coarse grid (257 points; 4097 when rho* lies within 1/256 of 1)
+        finds the sign change, and grids of 33 points narrow it 32x each down to float64
+        resolution (a few hundred kernel values instead of thousands: the float64 twin of a
+        kernel without a closed form is a quadrature)."""
         if "_float_seed" not in self.__dict__:
             seed = None
             try:
-                grid = np.linspace(0.0, 1.0, 4097)[:-1]
-                with np.errstate(all="ignore"):
-                    f = self.kmap.numpy(grid) - grid
-                neg = np.nonzero(f < 0)[0] if np.all(np.isfinite(f)) else np.array([], int)
-                if neg.size and neg[0] > 0:
-                    a, b = float(grid[neg[0] - 1]), float(grid[neg[0]])
-                    for _ in range(4):          # each finer grid narrows the sign change 1024x
-                        fine = np.linspace(a, b, 1025)
-                        with np.errstate(all="ignore"):
-                            g = self.kmap.numpy(fine) - fine
-                        k = np.nonzero(g < 0)[0]
-                        if not (k.size and k[0] > 0 and np.all(np.isfinite(g))):
+                bracket = None
+                for n in (257, 4097):
+                    grid = np.linspace(0.0, 1.0, n)[:-1]
+                    bracket = self._float_sign_change(grid)
+                    if bracket is not None:
+                        break
+                if bracket is not None:
+                    a, b = bracket
+                    while b - a > 4 * np.spacing(b):   # each finer grid narrows the sign change 32x
+                        fine = self._float_sign_change(np.linspace(a, b, 33))
+                        if fine is None or fine == (a, b):
                             break
-                        a, b = float(fine[k[0] - 1]), float(fine[k[0]])
+                        a, b = fine
                     seed = 0.5 * (a + b)
             except SymkernelError:
                 seed = None
             self.__dict__["_float_seed"] = seed
         return self.__dict__["_float_seed"]
+
+    def _float_sign_change(self, grid):
+        """``(grid[i-1], grid[i])`` at the first grid point where the float64 ``kappa - id`` is
+        negative (i > 0, every value finite), else None."""
+        with np.errstate(all="ignore"):
+            f = self.kmap.numpy(grid) - grid
+        if not np.all(np.isfinite(f)):
+            return None
+        neg = np.nonzero(f < 0)[0]
+        if not (neg.size and neg[0] > 0):
+            return None
+        return float(grid[neg[0] - 1]), float(grid[neg[0]])
 
     def _refine(self, wp):
         """kappa(rho) = rho solved at ``wp`` digits (inside ``working``): secant steps from the
