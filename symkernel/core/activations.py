@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import sympy as sp
+from mpmath.libmp import mpf_pos, round_nearest
 
 from symkernel.numerics import serialized, serialized_class
 from symkernel.numerics.rationals import decimal_value
@@ -83,8 +84,16 @@ class NamedConstant(sp.NumberSymbol):
         return self.name
 
 
-@lru_cache(maxsize=256)
 def _constant_mpf(cls, prec):
+    """The constant to ``prec`` bits: evaluated once per 256-bit step of precision (with 32
+    guard bits) and rounded, so a sweep over working precisions evaluates the closed form a few
+    times, not once per precision."""
+    step = -(-(int(prec) + 32) // 256) * 256
+    return mpf_pos(_constant_mpf_at(cls, step), int(prec), round_nearest)
+
+
+@lru_cache(maxsize=64)
+def _constant_mpf_at(cls, prec):
     return cls.definition.evalf(prec_to_dps(prec) + 10)._as_mpf_val(prec)
 
 
