@@ -25,7 +25,10 @@ def test_parseval_partial_sums_increase_to_the_second_moment(name, gain):
         assert gap_late <= gap_early * mpmath.mpf("0.6") or gap_early < mpmath.mpf(10) ** -25
 
 
-@settings(max_examples=12)
+# 6 examples in CI (12 before): a bound only; exact beta with a symbolic gain is checked against
+# Table B.1 (relu, sin, exp) in test_joudaki_daneshmand_bach_2023_tables.py, and beta of these
+# names at 30 digits again by the affine-invariance property below.
+@settings(max_examples=6)
 @given(names, gains)
 def test_beta_lies_in_one_two(name, gain):
     beta = sk.isometry_strength(sk.activation(name, gain=gain))

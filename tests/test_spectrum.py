@@ -94,8 +94,10 @@ def test_tanh_spectrum_at_criticality_against_finite_width_jacobians():
     """m1 = chi_1^L = 1 and r = m2/m1^2 = 1 + L(mu_2/mu_1^2 - 1 + v_W), v_W = 1 (Gaussian) or 0
     (orthogonal), against Jacobians of width 64 and 128.  Finite width biases both by O(L/N)
     (measured: r is 3% high at N = 100, L = 5): the two widths are extrapolated to 1/N = 0,
-    2 x(128) - x(64), with its standard error, before the comparison."""
-    sb2, depth, seeds = 0.05, 4, 150
+    2 x(128) - x(64), with its standard error, before the comparison.  60 networks per width
+    (CI size): measured |z| <= 1.3 for the theory, while the wrong theories stay >= 13 standard
+    errors away (the other ensemble's r >= 38, phi'^2 constant >= 13; 51 and 17 with 150)."""
+    sb2, depth, seeds = 0.05, 4, 60
     sw2 = float(sk.edge_of_chaos("tanh", sb2)[0])
     q = float_state("tanh", sw2, sb2)["q_star"]
     r_theory = {}
