@@ -1,10 +1,17 @@
 r"""Proven enclosures of many Hermite coefficients ``c_0..c_K`` at once (analytic sigma).
 
 ``c_k = int F_k``, ``F_k(x) = sigma(x) phi(x) he_k(x)`` (``he_k = He_k/sqrt(k!)``), by composite
-Gauss-Legendre on panels covering ``[-R, R]``: one set of samples of ``sigma`` (Arb balls) serves
-every ``k``; the normalized Hermite functions ``psi_k = he_k sqrt(phi)`` run by their three-term
-recurrence in fixed-point integers, with the rounding errors propagated by a recurrence of upper
-bounds.  Every part of the error is proven:
+Gauss-Legendre on panels covering ``[-R, R]`` (docs/theory.md §2): one set of samples ``b_j`` of
+``sigma phi`` (Arb balls) serves every ``k``.  The sums ``sum_j b_j He_k(x_j)`` for all ``k <= K``
+come from the exponential generating function ``sum_k He_k(x) t^k / k! = e^(x t - t^2/2)``:
+
+.. math:: \sum_j b_j \mathrm{He}_k(x_j) = k!\,[t^k]\; e^{-t^2/2} \sum_p e^{c_p t}
+          \sum_m \frac{(h_p t)^m}{m!} \sum_i b_{p,i} \tau_i^m
+
+(panel ``p`` of centre ``c_p``, half-width ``h_p``, nodes ``x = c_p + h_p tau_i``), one
+``arb_mat`` product for the local moments and a few ``arb_series`` products, all in C and in ball
+arithmetic (the cancellation, about ``k/2`` bits, is covered by the working precision and shown by
+the radii).  Every part of the error is proven:
 
 * panel quadrature (Trefethen, *Approximation Theory and Approximation Practice*, SIAM 2013,
   Thm 19.3): ``|I - I_n| <= (w/2) 64 M / (15 (r^2 - 1) r^(2n))`` for ``F_k`` analytic in the
@@ -16,7 +23,7 @@ bounds.  Every part of the error is proven:
   1.0865``; Szego, *Orthogonal Polynomials*, 1975, §10.18);
 * the Gaussian tails beyond ``R``: ``|F_k| <= kappa |sigma| e^(-x^2/4)/sqrt(2 pi)`` with the
   envelope of :func:`symkernel.numerics.arb.envelope`;
-* nodes, weights and samples as Arb balls, fixed-point rounding bounded step by step.
+* nodes, weights, samples and every sum as Arb balls.
 
 >>> import symkernel as sk
 >>> mids, errs = _certified_coefficients(sk.activation("tanh"), 5, 20)
@@ -29,19 +36,17 @@ import mpmath
 import numpy as np
 
 from symkernel.errors import PrecisionError
-from symkernel.numerics import working
+from symkernel.numerics import locked
 from symkernel.numerics.arb import NotCertifiable, compile_expr, envelope, tail_bound
 from symkernel.core.symbols import x
 
 try:
-    from flint import acb, arb
+    from flint import acb, arb, arb_mat, arb_series, ctx as _flint_ctx
 except ImportError:  # pragma: no cover - python-flint is a core dependency
-    acb = arb = None
+    acb = arb = arb_mat = arb_series = _flint_ctx = None
 
 #: Cramer's constant (upper bound) in ``|He_k(x)| <= KAPPA sqrt(k!) e^(x^2/4)``
 KAPPA = 1.0865
-#: ``sup |psi_k| <= KAPPA (2 pi)^(-1/4)``
-PSI_MAX = KAPPA * (2 * math.pi) ** -0.25 * (1 + 1e-12)
 #: Bernstein parameter of every panel (``r - 1/r = e`` maximizes accuracy per node)
 ELLIPSE = 3.0
 #: half-width of the panels before they are split (where sigma is not analytic on the ellipse)
@@ -140,151 +145,100 @@ class PanelPlan:
 
     # -- the coefficients ---------------------------------------------------------------------
     def coefficients(self, scale):
-        """``(mids, errs)``: mpf lists with ``|c_k - mid_k| <= err_k`` for k <= K; the target error
-        per coefficient is ``scale 10^-(dps + 8)``."""
+        r"""``(mids, errs)``: mpf lists with ``|c_k - mid_k| <= err_k`` for k <= K; the target error
+        per coefficient is ``scale 10^-(dps + 8)``.  The quadrature sums are Arb balls, by the
+        exponential generating function of the Hermite polynomials:
+        ``sum_j b_j He_k(x_j) = k! [t^k] e^(-t^2/2) sum_j b_j e^(x_j t)``, ``b_j`` the weighted
+        samples of ``sigma phi``.  With ``x_j = c_p + h_p tau_i`` on panel ``p`` (one Gauss-Legendre
+        degree for all panels), ``sum_i b_i e^(x_i t) = e^(c_p t) sum_m nu_m (h_p t)^m / m!`` with
+        the moments ``nu_m = sum_i b_i tau_i^m`` from one ``arb_mat`` product (the matrix
+        ``(h tau_i)^m / m!`` does not depend on sigma and is cached), and the series products run
+        in C (``arb_series``).  No fixed-point recurrence: every rounding is inside the balls; the
+        sums lose about ``k/2`` bits to cancellation (the saddle of ``e^(xt - t^2/2)`` at
+        ``x ~ sqrt k``), which the working precision covers and the radii prove."""
         dps, K = self.dps, self.K
         tol = float(scale) * 10.0 ** (-(dps + 8))
         if tol == 0 or not math.isfinite(tol):
             raise NotCertifiable("no scale for the coefficients")
         R, panels = self._panels(tol)
         tail = float(self._tail(R))
-        quad_bound = np.zeros(K + 1)
-        ks = np.sqrt(np.arange(K + 1))
+        n = max(p[2] for p in panels)
         a_of = (ELLIPSE + 1 / ELLIPSE) / 2
         sqk = math.sqrt(K)
-        approx_x, approx_a = [], []
-        for center, half, n, log_pref in panels:
-            # this panel's quadrature error bound for each k (sqrt(k) in place of sqrt(K))
-            quad_bound += np.exp(log_pref - sqk * half * a_of + ks * half * a_of
-                                 - 2 * n * math.log(ELLIPSE))
-            t, w = np.polynomial.legendre.leggauss(n)
-            t, w = t[::-1], w[::-1]                   # the order of arb.legendre_p_root
-            approx_x.append(center + half * t)
-            approx_a.append(half * w)
-        approx_x = np.concatenate(approx_x)
-        xabs = np.abs(approx_x) * (1 + 1e-10) + 1e-10     # upper bounds of |x_j|
-        # |a_j| = (w/2) omega_j |sigma(x_j)| e^(-x_j^2/4) (2 pi)^(-1/4), bounded from above with
-        # the panel sup of |sigma phi| (inflated) -- only used to size the working precision
-        growth = _error_growth(xabs, K)
-        a_guess = np.concatenate(approx_a) * np.exp(-approx_x ** 2 / 4)
-        need = float(np.max(np.log2(a_guess[None, :] + 1e-300) + growth)) + math.log2(xabs.size)
-        bits = int(max(need - math.log2(tol) + 40, float(growth.max()) + 40, -math.log2(tol) + 40))
-        scale_bits = arb(2) ** bits          # 2^bits as a ball (a float overflows beyond 1023 bits)
-        xs_fixed, a_fixed, a_abs, a_err, dx, psi0 = [], [], [], [], [], []
-        with working(int(bits / 3.32) + 15):
-            quarter = (2 * arb.pi()) ** arb(-0.25)
-            for center, half, n, log_pref in panels:
-                for t, w in _legendre(n, int(bits / 3.32) + 15):
-                    xb = arb(center) + arb(half) * t
-                    xf = _fix_mid(xb, bits)
-                    xe = arb((xf, -bits))                 # the node used, exactly
-                    rp = (-(xe * xe) / 4).exp() * quarter
-                    sig = self.f(acb(xb), False).real
-                    ab = arb(half) * w * sig * (-(xb * xb) / 4).exp() * quarter
-                    xs_fixed.append(xf)
-                    psi0.append(_fix_mid(rp, bits))
-                    a_fixed.append(_fix_mid(ab, bits))
-                    a_abs.append(float(abs(ab).upper()) * (1 + 1e-12))
-                    # |a~ - a| in units of 2^-bits
-                    a_err.append(float(arb(ab.rad()) * scale_bits) + 1.0)
-                    if float(arb(rp.rad()) * scale_bits) > 1:
-                        raise PrecisionError("the Hermite function samples are not precise enough")
-                    d = xb - xe
-                    if abs(float(xb.mid()) - approx_x[len(dx)]) > 1e-11:
-                        raise PrecisionError("Gauss-Legendre nodes out of order")
-                    dx.append(float(d.rad() + abs(d.mid())) * (1 + 1e-12))
-        a_abs, a_err, dx = np.array(a_abs), np.array(a_err), np.array(dx)
-        # the rounding error bounds e_kj (units 2^-bits) of psi~_k(x_j), from _error_growth
-        log_e = growth  # (K+1, N) log2 of the bounds
-        if float(log_e.max()) - bits > -20:
-            raise PrecisionError("the Hermite recurrence needs more working bits")
-        rnd_k = 2.0 + float(np.dot(a_err, np.full_like(a_err, PSI_MAX + 2.0 ** -20)))
-        # sum_j |a_j| 2^(log_e[k, j]) as rnd_rel[k] * 2^top[k] (2^log_e overflows beyond 1023 bits)
-        top = np.ceil(log_e.max(axis=1))
-        rnd_rel = np.sum(a_abs[None, :] * np.exp2(log_e - top[:, None]), axis=1)
-        xs = np.array(xs_fixed, dtype=object)
-        wts = np.array(a_fixed, dtype=object)
-        cur = np.array(psi0, dtype=object)
-        prev = 0 * cur
-        sq, inv = _constants(K + 1, bits)
-        unit = mpmath.mpf(2) ** (-bits)
+        ks = np.sqrt(np.arange(K + 1))
+        quad_bound = np.zeros(K + 1)
+        for center, half, _, log_pref in panels:      # degree n >= each panel's own
+            quad_bound += np.exp(log_pref - sqk * half * a_of + ks * half * a_of - 2 * n * math.log(ELLIPSE))
+        prec = int(0.5 * K - math.log2(tol) + 64)
+        with locked():
+            old_prec, old_cap = _flint_ctx.prec, _flint_ctx.cap
+            try:
+                for _ in range(4):
+                    _flint_ctx.prec, _flint_ctx.cap = prec, K + 1
+                    balls = self._egf_sums(panels, n, K, prec)
+                    worst = max(float(b.rad()) for b in balls)
+                    if worst <= tol / 4:
+                        break
+                    prec = int(prec * 1.4) + 32
+                else:
+                    raise PrecisionError("the Arb Hermite sums did not reach the precision asked")
+            finally:
+                _flint_ctx.prec, _flint_ctx.cap = old_prec, old_cap
         mids, errs = [], []
-        for k in range(K + 1):
-            dot = int(np.dot(wts, cur))
-            mids.append(dot >> bits if dot >= 0 else -((-dot) >> bits))
-            node = float(np.dot(a_abs, PSI_MAX * (math.sqrt(k) + xabs / 2 + 1) * dx))
-            rnd = rnd_k * unit + mpmath.mpf(float(rnd_rel[k])) * mpmath.mpf(2) ** (int(top[k]) - bits)
-            errs.append((rnd + mpmath.mpf(node + quad_bound[k] + tail))
-                        * (1 + mpmath.mpf(10) ** -10))
-            if k == K:
-                break
-            # psi_{k+1} = (x psi_k - sqrt(k) psi_{k-1}) / sqrt(k+1), three roundings
-            num = ((xs * cur) >> bits) - ((sq[k] * prev) >> bits)
-            prev, cur = cur, (num * inv[k]) >> bits
-        with mpmath.workprec(bits + 64):     # exact: every bit of the fixed-point integers
-            mids = [mpmath.mpf((m, -bits)) for m in mids]
+        with mpmath.workprec(prec + 64):
+            for k, b in enumerate(balls):
+                man, exp = b.mid().man_exp()
+                mids.append(mpmath.mpf((int(man), int(exp))))
+                rad = mpmath.mpf(float(b.rad()))            # rounded up by the factor below
+                errs.append((rad + mpmath.mpf(quad_bound[k] + tail)) * (1 + mpmath.mpf(10) ** -10))
         return mids, errs
 
-
-def _error_growth(xabs, K):
-    """log2 of upper bounds ``e_kj`` (units of the last bit) of the fixed-point errors of
-    ``psi~_k(x_j)``, k <= K, shape (K+1, N): the recurrence of absolute errors
-    ``e_{k+1} = (|x| e_k + sqrt(k) e_(k-1) + 3 + P)/sqrt(k+1) + 2 |num| + 1`` with the local
-    roundings (three, and the constants sqrt(k), 1/sqrt(k+1) within 2 units), ``|psi~| <= P =
-    PSI_MAX + 2^-20`` (checked by the caller) and ``|num| <= (|x| + sqrt(k)) P + 2``; ``e_0 <= 2``
-    (the sample of sqrt(phi)).  Scaled by powers of 2 to stay in range."""
-    P = PSI_MAX + 2.0 ** -20
-    out = np.empty((K + 1, xabs.size))
-    e_prev = np.zeros_like(xabs)
-    e_cur = np.full_like(xabs, 2.0)
-    shift = 0.0                                   # the bounds are e * 2^shift
-    grow = 1 + 1e-12
-    for k in range(K + 1):
-        out[k] = np.log2(e_cur) + shift
-        if k == K:
-            break
-        local = (3 + P) / math.sqrt(k + 1) + 2 * ((xabs + math.sqrt(k)) * P + 2) + 1
-        e_next = ((xabs * e_cur + math.sqrt(k) * e_prev) / math.sqrt(k + 1) + local * 2.0 ** -shift) * grow
-        e_prev, e_cur = e_cur, e_next
-        top = float(e_cur.max())
-        if top > 2.0 ** 600:
-            e_cur, e_prev = e_cur * 2.0 ** -600, e_prev * 2.0 ** -600
-            shift += 600
-    return out
-
-
-def _fix_mid(ball, bits):
-    """The integer nearest to ``mid(ball) 2^bits``."""
-    man, exp = ball.mid().man_exp()
-    man, exp = int(man), int(exp) + bits
-    if exp >= 0:
-        return man << exp
-    return (man + (1 << (-exp - 1))) >> (-exp)
+    def _egf_sums(self, panels, n, K, prec):
+        """Arb balls of ``sum_j b_j He_k(x_j)/sqrt(k!)``, k <= K (flint precision set by the caller)."""
+        inv_sqrt2pi = (2 * arb.pi()).rsqrt()
+        total = arb_series([0], prec=K + 1)
+        for half in sorted({p[1] for p in panels}):
+            members = [p for p in panels if p[1] == half]
+            rules, powers = _moment_matrix(n, K, prec, half)
+            rows = []
+            for center, _, _, _ in members:
+                row = []
+                for t, w in rules:
+                    xb = arb(center) + arb(half) * t
+                    sig = self.f(acb(xb), False).real
+                    row.append(arb(half) * w * sig * (-(xb * xb) / 2).exp() * inv_sqrt2pi)
+                rows.append(row)
+            # row p: the Taylor coefficients nu_m h^m / m! of sum_i b_i e^(h tau_i t)
+            local = (arb_mat(rows) * powers).tolist()
+            for (center, _, _, _), coef in zip(members, local):
+                total += arb_series(coef, prec=K + 1) * arb_series([0, arb(center)], prec=K + 1).exp()
+        total = total * arb_series([0, 0, arb(-0.5)], prec=K + 1).exp()
+        c = total.coeffs()
+        out, fac = [], arb(1)
+        for k in range(K + 1):
+            if k:
+                fac *= k
+            out.append(c[k] * fac.sqrt() if k < len(c) else arb(0))
+        return out
 
 
-_LEGENDRE = {}
+_MOMENTS = {}
 
 
-def _legendre(n, dps):
-    """Gauss-Legendre nodes and weights on (-1, 1) as Arb balls (cached by degree and digits)."""
-    key = (n, dps)
-    if key not in _LEGENDRE:
-        _LEGENDRE[key] = [arb.legendre_p_root(n, j, weight=True) for j in range(n)]
-    return _LEGENDRE[key]
-
-
-_CONSTANTS = {}
-
-
-def _constants(count, bits):
-    """Fixed-point ``sqrt(j)`` and ``1/sqrt(j+1)``, j < count, each within one unit."""
-    key = bits
-    sq, inv = _CONSTANTS.get(key, ([], []))
-    for j in range(len(sq), count):
-        sq.append(math.isqrt(j << (2 * bits)))
-        inv.append(math.isqrt((1 << (4 * bits)) // (j + 1)) >> bits)
-    _CONSTANTS[key] = (sq, inv)
-    return sq, inv
+def _moment_matrix(n, K, prec, half):
+    """Gauss-Legendre balls of degree n and the n x (K+1) matrix ``(h tau_i)^m / m!`` (arb_mat)
+    at prec bits (the last two kept: they do not depend on sigma)."""
+    key = (n, K, prec, float(half))
+    if key not in _MOMENTS:
+        rules = [arb.legendre_p_root(n, j, weight=True) for j in range(n)]
+        rows = []
+        for t, _ in rules:
+            c = arb_series([0, arb(half) * t], prec=K + 1).exp().coeffs()
+            rows.append(c + [arb(0)] * (K + 1 - len(c)))
+        while len(_MOMENTS) >= 2:
+            _MOMENTS.pop(next(iter(_MOMENTS)))
+        _MOMENTS[key] = (rules, arb_mat(rows))
+    return _MOMENTS[key]
 
 
 def _certified_coefficients(act, K, dps, scale=None):

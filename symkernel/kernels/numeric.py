@@ -137,10 +137,11 @@ class _Dual:
             certified = self._series_certified(at, exact_rho, dps)
             if certified is not None:
                 return certified
-            try:
-                return self._series_value(at, dps)
-            except PrecisionError:
-                pass
+            if self._series_reaches(at, exact_rho, dps):
+                try:
+                    return self._series_value(at, dps)
+                except PrecisionError:
+                    pass
         if self.softsign:
             return converge(lambda wp: softsign_dual(at(wp), wp), dps, method=POLAR_METHOD)
         if Nested.applicable(self.act):
@@ -244,7 +245,7 @@ class _Dual:
         m2q = second_moment(self.act)
         if m2q.kind == "estimated":
             return None
-        for _ in range(2):
+        for _ in range(3):
             try:
                 mids, errs = _certified_coefficients(self.act, K, dps + 4, scale=guess)
             except (NotCertifiable, PrecisionError):
@@ -252,8 +253,25 @@ class _Dual:
             res = self._sum_series(mids, errs, m2q.result(dps + 8), rq, dps)
             if res is not None:
                 return res
-            K = min(2 * K, CERT_TERMS)
+            K = int(K * 1.3) + 8          # the prediction was short: a few more terms
+            if K > 1.3 * CERT_TERMS:
+                return None
         return None
+
+    def _series_reaches(self, at, exact_rho, dps):
+        """False when the float64 Parseval residuals predict more than SERIES_K_MAX terms at this
+        rho (arctan at 0.999: the trapezoidal series would spend its time and fail); True when
+        there is no prediction.  Chooses a path only: every path judges its own digits."""
+        try:
+            squares, m2f = self.float_coefficients
+        except (PrecisionError, SymbolicValueError, ValueError):
+            return True
+        rf = float(_exact_rho(at, exact_rho, dps))
+        guess = abs(float(np.polynomial.polynomial.polyval(rf, squares)))
+        if not (guess > 0 and m2f > 0 and abs(rf) < 1):
+            return True
+        # converge runs it at dps + 10 and dps + 20 working digits, each summed to its own digits
+        return _predict_terms(squares, m2f, rf, guess * 10.0 ** (-(dps + 21)), SERIES_K_MAX) is not None
 
     def _sum_series(self, mids, errs, m2, rq, dps):
         """``sum_k c_k^2 rho^k`` with the proven error of the c_k, of rho's rounding, of the
@@ -263,14 +281,22 @@ class _Dual:
             er = abs(r) * mpmath.mpf(10) ** (-(dps + 15))          # rounding of an exact rational rho
             total = err = low_sum = mpmath.mpf(0)
             power = mpmath.mpf(1)
+            up = abs(r) + er
+            up_power = mpmath.mpf(1)                                          # (|rho| + er)^(k-1)
+            ulp = mpmath.mpf(10) ** (-(dps + 14))
             for k, (c, e) in enumerate(zip(mids, errs)):
                 c2 = c * c
                 term = c2 * power
                 total += term
-                err += e * (2 * abs(c) + e) * abs(power)                         # |c_k^2 - c~_k^2|
-                err += c2 * k * (abs(r) + er) ** max(k - 1, 0) * er               # rho rounding
-                err += abs(term) * (k + 2) * mpmath.mpf(10) ** (-(dps + 14))     # arithmetic
-                low_sum += max(abs(c) - e, 0) ** 2
+                apow = abs(power)
+                err += e * (2 * abs(c) + e) * apow                               # |c_k^2 - c~_k^2|
+                if k:
+                    err += c2 * k * up_power * er                                # rho rounding
+                    up_power *= up
+                err += abs(term) * (k + 2) * ulp                                 # arithmetic
+                low = abs(c) - e
+                if low > 0:
+                    low_sum += low * low
                 power *= r
             tail = max(m2.value + m2.error - low_sum, 0) * min(abs(r) + er, 1) ** len(mids)
             if total != 0 and err + tail <= abs(total) * mpmath.mpf(10) ** (-(dps + 2)):
@@ -476,14 +502,14 @@ class _Dual:
         return out
 
 
-CERT_TERMS = 800                      # at most this many proven c_k for a certified series value
+CERT_TERMS = 1600                     # at most this many proven c_k for a certified series value
 SERIES_CERTIFIED_METHOD = ("Hermite series with proven c_k (composite Gauss-Legendre panels, "
                            "Bernstein-ellipse bounds) and the Parseval tail bound")
 
 
-def _predict_terms(squares, m2, r, target):
+def _predict_terms(squares, m2, r, target, limit=CERT_TERMS):
     """Terms K with ``resid_K |r|^(K+1) <= target`` (float64 Parseval residuals, extrapolated
-    below their 1e-14 noise as ``log resid ~ a - b sqrt(k)``), or None beyond CERT_TERMS."""
+    below their 1e-14 noise as ``log resid ~ a - b sqrt(k)``), or None beyond ``limit``."""
     resid = m2 - np.cumsum(squares)
     good = resid > 1e-13 * m2
     if not good.any():
@@ -495,14 +521,14 @@ def _predict_terms(squares, m2, r, target):
     else:
         slope = 1.0
     a = abs(r)
-    for K in range(8, CERT_TERMS + 1, 8):
+    for K in range(8, limit + 1, 8):
         if K <= last:
             est = max(resid[K], 1e-14 * m2)
             est = est if resid[K] > 1e-13 * m2 else resid[last] * math.exp(-slope * (math.sqrt(K) - math.sqrt(last)))
         else:
             est = resid[last] * math.exp(-slope * (math.sqrt(K) - math.sqrt(last)))
         if est * a ** (K + 1) <= target:
-            return int(K * 1.15) + 8
+            return K + 16
     return None
 NEAR_ONE = 0.99                       # float64: vectorized quadrature for |rho| <= 0.99
 S_NEAR = math.sqrt(1 - NEAR_ONE**2)   # Chebyshev in s on [0, S_NEAR] beyond

@@ -52,8 +52,8 @@ def _nan():
 
 
 def _atan(z, analytic):
-    # branch cuts on the imaginary axis beyond +-i
-    if analytic and not abs(z.imag).upper() < 1:
+    # branch cuts on the imaginary axis beyond +-i: a ball off that axis or within |Im| < 1 is safe
+    if analytic and not (abs(z.imag).upper() < 1 or 0 not in z.real):
         return _nan()
     return z.atan()
 
