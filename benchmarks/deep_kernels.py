@@ -5,13 +5,18 @@ same random inputs for both libraries.  Prints, in one run:
 
 1. ReLU and erf (closed forms), 500 x 500 pairs, L = 10 and 100: symkernel's time, neural-tangents'
    time (jit-compiled ``kernel_fn``, compile excluded) and the max relative difference;
+1b. one hidden layer on 1000 x 1000 pairs (10^6 correlations), ReLU, erf, GELU, sin, ELU, tanh:
+   symkernel (wall and CPU) beside neural-tangents pinned to one core (``taskset -c 0``, one XLA
+   thread; ELU and tanh by its ``ElementwiseNumerical`` quadrature, degree 25);
 2. tanh, ELU, softplus (no closed form: float64 Mehler series): symkernel's time and its largest
    error estimate (``errors=True``); a few entries at L = 2 against an independent nested QUADPACK
    quadrature (scipy) of ``E[phi(u) phi(v)]`` and ``E[phi'(u) phi'(v)]`` layer by layer (shares no code with
    the package); and a finite-width Monte-Carlo network (mean over seeds, z-scores against the
    standard error);
 3. the targets: float64 NNGP+NTK of 1000 x 1000 pairs at L = 100 in < 1 s (closed forms) and
-   < 5 s (others), met or missed;
+   < 5 s (others), met or missed, with x1 != x2 and with x2 omitted (one triangle), wall and CPU
+   seconds (``--before`` adds the NumPy path, ``fused=False``), and for ReLU and erf the largest
+   relative difference from the dps=30 path on a 4 x 4 subsample;
 4. precision deep in the ordered phase (L = 100, 1 - rho ~ 1e-13): the float64 kernels (which
    carry the angle, symkernel.nn.angles) against the dps=30 path, entry by entry, with the largest
    relative error estimate.
@@ -26,6 +31,7 @@ separate venv made with
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +41,7 @@ import numpy as np
 from scipy.integrate import quad
 
 import symkernel as sk
+from symkernel.nn import fused
 from symkernel.simulate.networks import empirical_kernels
 
 SW2, SB2 = 1.5, 0.05
@@ -68,18 +75,71 @@ onp.savez(sys.argv[2], **out)
 """
 
 
+NT_ONE_LAYER = r"""
+import sys, time, types
+sys.modules["neural_tangents.experimental"] = types.ModuleType("neural_tangents.experimental")
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import numpy as onp
+from neural_tangents import stax
+d = onp.load(sys.argv[1])
+x1, x2 = d["x1"], d["x2"]
+sw, sb = float(d["sw2"]) ** 0.5, float(d["sb2"]) ** 0.5
+elu = lambda t: jnp.where(t > 0, t, jnp.expm1(t))
+acts = {"relu": stax.Relu(), "erf": stax.Erf(), "gelu": stax.Gelu(), "sin": stax.Sin(),
+        "elu": stax.ElementwiseNumerical(elu, deg=25), "tanh": stax.ElementwiseNumerical(jnp.tanh, deg=25)}
+out = {}
+for name in d["acts"]:
+    _, _, kf = stax.serial(stax.Dense(1, W_std=sw, b_std=sb), acts[str(name)], stax.Dense(1, W_std=sw, b_std=sb))
+    kf = jax.jit(kf, static_argnames="get")
+    k = kf(x1, x2, get=("nngp", "ntk")); k.ntk.block_until_ready()
+    best = 1e9
+    for _ in range(3):
+        t = time.perf_counter()
+        k = kf(x1, x2, get=("nngp", "ntk")); k.ntk.block_until_ready()
+        best = min(best, time.perf_counter() - t)
+    out[f"{name}_time"] = best
+    out[f"{name}_nngp"], out[f"{name}_ntk"] = onp.asarray(k.nngp), onp.asarray(k.ntk)
+onp.savez(sys.argv[2], **out)
+"""
+ONE_LAYER_ACTS = ["relu", "erf", "gelu", "sin", "elu", "tanh"]
+
+
+def one_layer(x1, x2):
+    """One hidden layer, 10^6 correlations: symkernel (best of 3, CPU-time too) beside
+    neural-tangents' jit-compiled kernel_fn pinned to one core (``taskset -c 0``, one XLA thread)."""
+    print("\n== one layer, Dense -> phi -> Dense, 1000 x 1000 pairs (10^6 correlations): best of 3 ==")
+    nt = run_nt(x1, x2, ONE_LAYER_ACTS, [1], script=NT_ONE_LAYER, one_core=True)
+    print(f"{'act':6s} {'symkernel s':>12s} {'(CPU s)':>8s} {'NT 1 core s':>12s} {'NT/sk':>7s} {'max rel diff nngp':>18s} "
+          f"{'ntk':>9s}  path")
+    for act in ONE_LAYER_ACTS:
+        net = network(act, 1)
+        best = (1e9, 0.0)
+        for _ in range(3):
+            k, t, cpu = timed(net, x1, x2)
+            best = min(best, (t, cpu))
+        row = f"{act:6s} {best[0]:12.4f} {best[1]:8.3f}"
+        if nt is not None:
+            tn = float(nt[f"{act}_time"])
+            row += (f" {tn:12.4f} {tn / best[0]:7.2f} {rel_diff(k.nngp, nt[f'{act}_nngp']):18.1e} "
+                    f"{rel_diff(k.ntk, nt[f'{act}_ntk']):9.1e}")
+        print(row + f"  {k.method}", flush=True)
+
+
 def network(act, depth):
     block = sk.nn.serial(sk.nn.Dense(SW2, SB2), sk.nn.Activation(act))
     return sk.nn.serial(sk.nn.repeat(block, depth), sk.nn.Dense(SW2, SB2))
 
 
-def timed(net, x1, x2, errors=False):
-    """The kernels and their time; ``tol=1`` so that a slowly converging series (ELU near
-    |rho| = 1) is timed and its error estimate printed instead of refused."""
-    net.kernel(x1[:3], x2[:3], errors=errors, tol=1.0)        # derivations and lambdify (not timed)
-    t = time.perf_counter()
-    k = net.kernel(x1, x2, errors=errors, tol=1.0)
-    return k, time.perf_counter() - t
+def timed(net, x1, x2, errors=False, fused=True):
+    """The kernels, their wall time and their CPU time (all threads); ``tol=1`` so that a slowly
+    converging series (ELU near |rho| = 1) is timed and its error estimate printed instead of
+    refused.  ``fused=False``: the NumPy path (the state before the fused loops)."""
+    net.kernel(x1[:3], None if x2 is None else x2[:3], errors=errors, tol=1.0, fused=fused)   # derivations, JIT
+    c, t = time.process_time(), time.perf_counter()
+    k = net.kernel(x1, x2, errors=errors, tol=1.0, fused=fused)
+    return k, time.perf_counter() - t, time.process_time() - c
 
 
 def rel_diff(u, v):
@@ -87,7 +147,15 @@ def rel_diff(u, v):
     return float(np.max(np.abs(u - v) / np.maximum(np.abs(v), 1e-300)))
 
 
-def run_nt(x1, x2, acts, depths):
+def mp_rel_diff(values, reference):
+    """Max relative difference of float64 entries from an mpf reference (in mpmath: no rounding)."""
+    import mpmath
+
+    return max(float(abs(mpmath.mpf(float(values[i, j])) - reference[i, j]) / abs(reference[i, j]))
+               for i in range(values.shape[0]) for j in range(values.shape[1]))
+
+
+def run_nt(x1, x2, acts, depths, script=NT_SCRIPT, one_core=False):
     py = os.environ.get("NT_PYTHON")
     if not py or not os.path.exists(py):
         print("  neural-tangents: skipped (set NT_PYTHON to an interpreter with neural-tangents; a "
@@ -97,8 +165,12 @@ def run_nt(x1, x2, acts, depths):
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
         np.savez(src, x1=x1, x2=x2, sw2=SW2, sb2=SB2, acts=np.array(acts), depths=np.array(depths))
-        env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
-        proc = subprocess.run([py, "-c", NT_SCRIPT, src, dst], capture_output=True, text=True, env=env)
+        flags = "--xla_force_host_platform_device_count=1"
+        if one_core:
+            flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        env = dict(os.environ, XLA_FLAGS=flags)
+        cmd = (["taskset", "-c", "0"] if one_core and shutil.which("taskset") else []) + [py, "-c", script, src, dst]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             print("  neural-tangents failed:\n" + proc.stderr[-2000:])
             return None
@@ -156,7 +228,7 @@ def quad_kernel(name, u, v, depth):
     return c, c + w * th
 
 
-def main(quick):
+def main(quick, before=False):
     rng = np.random.default_rng(0)
     x1, x2 = rng.standard_normal((500, D_IN)), rng.standard_normal((500, D_IN))
     depths = [10, 100]
@@ -166,7 +238,7 @@ def main(quick):
     print(f"{'act':6s} {'L':>4s} {'symkernel s':>12s} {'NT s':>9s} {'NT/sk':>7s} {'max rel diff nngp':>18s} {'ntk':>10s}")
     for act in ["relu", "erf"]:
         for L in depths:
-            k, t = timed(network(act, L), x1, x2)
+            k, t, _ = timed(network(act, L), x1, x2)
             if nt is None:
                 print(f"{act:6s} {L:4d} {t:12.3f} {'-':>9s}")
                 continue
@@ -174,11 +246,13 @@ def main(quick):
             print(f"{act:6s} {L:4d} {t:12.3f} {tn:9.3f} {tn / t:7.2f} "
                   f"{rel_diff(k.nngp, nt[f'{act}_{L}_nngp']):18.2e} {rel_diff(k.ntk, nt[f'{act}_{L}_ntk']):10.2e}")
 
+    one_layer(rng.standard_normal((1000, D_IN)), rng.standard_normal((1000, D_IN)))
+
     print("\n== no closed form (float64 Mehler series), 500 x 500 pairs ==")
     print(f"{'act':9s} {'L':>4s} {'time s':>8s} {'max err est nngp':>17s} {'ntk':>10s} {'(relative)':>11s}")
     for act in ["tanh", "elu", "softplus"]:
         for L in depths:
-            k, t = timed(network(act, L), x1, x2, errors=True)
+            k, t, _ = timed(network(act, L), x1, x2, errors=True)
             print(f"{act:9s} {L:4d} {t:8.3f} {np.max(k.nngp_error):17.2e} {np.max(k.ntk_error):10.2e} "
                   f"{np.max(k.ntk_error / np.abs(k.ntk)):11.2e}")
 
@@ -208,14 +282,29 @@ def main(quick):
         print(f"{act:9s} max |emp - theory| / se: nngp {zn:.1f}, ntk {zt:.1f} (O(1/width) bias included; "
               f"{t:.1f} s)")
 
-    print("\n== targets: float64 NNGP + NTK, 1000 x 1000 pairs, L = 100 ==")
+    print("\n== targets: float64 NNGP + NTK, 1000 x 1000 pairs, L = 100 (wall s; CPU s over all threads "
+          "in brackets: on a loaded machine CPU / 2 is the wall time of 2 idle cores) ==")
+    print(f"  path: {'fused loops (numba)' if fused.available() else 'NumPy (numba not installed)'} where the "
+          "network fuses; 'NumPy' = fused=False, the path before the fused loops (--before)")
     X = rng.standard_normal((1000, D_IN))
     for act, target in [("relu", 1.0), ("erf", 1.0), ("tanh", 5.0), ("elu", 5.0), ("softplus", 5.0)]:
         if quick and target > 1:
             continue
-        _, t = timed(network(act, 100), X, X)
-        print(f"{act:9s} {t:7.3f} s  target < {target:.0f} s: {'met' if t < target else 'missed'} "
-              f"(ratio {t / target:.2f})")
+        net = network(act, 100)
+        k, t, cpu = timed(net, X, X.copy())
+        _, ts, cpus = timed(net, X, None)
+        line = (f"{act:9s} x1 != x2 {t:7.3f} s [{cpu:6.2f}]  x2 omitted (triangle) {ts:7.3f} s [{cpus:6.2f}]  "
+                f"target < {target:.0f} s (wall, 2 cores): {'met' if t < target else 'missed'}; "
+                f"CPU / 2 = {cpu / 2:.2f} s ({k.method})")
+        if before:
+            _, tb, cpub = timed(net, X, X.copy(), fused=False)
+            line += f"\n{'':9s} NumPy path x1 != x2 {tb:7.3f} s [{cpub:6.2f}]"
+        if act in ("relu", "erf"):
+            sub = X[:4]
+            ref = net.kernel(sub, dps=30)
+            worst = max(mp_rel_diff(getattr(k, name)[:4, :4], getattr(ref, name)) for name in ("nngp", "ntk"))
+            line += f"\n{'':9s} max rel diff from dps=30 on the 4 x 4 subsample: {worst:.1e}"
+        print(line, flush=True)
 
     precision_in_the_ordered_phase(x1[:5])
 
@@ -244,4 +333,6 @@ def precision_in_the_ordered_phase(x):
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller Monte-Carlo, skip the slow targets")
-    main(p.parse_args().quick)
+    p.add_argument("--before", action="store_true", help="also time the NumPy path (fused=False) at 1000 x 1000")
+    args = p.parse_args()
+    main(args.quick, args.before)

@@ -67,6 +67,12 @@ def test_ordered_phase_at_depth_100_keeps_every_digit(act, sw2, sb2):
         est = getattr(k, name + "_error")
         actual = rel * np.abs(getattr(k, name))
         assert (actual <= est).all()
+    # the default path (fused loops when numba is installed: symkernel.nn.fused), on the triangle
+    # (x2 omitted) and on the full matrix (x2 given), against the same dps=30 reference
+    for fast in (net.kernel(X), net.kernel(X, X.copy())):
+        for name in ("nngp", "ntk"):
+            rel = _relative(getattr(fast, name), getattr(ref, name))
+            assert rel.max() <= 1e-13, (fast.method, name, rel.max())
 
 
 def test_computing_in_rho_loses_the_digits_that_the_angle_keeps():

@@ -118,7 +118,7 @@ def zero_if_proved(expr):
 
     A closed form can be 0 without looking like it (SELU's mean, by construction of its
     constants); evaluating such an expression to significant digits is impossible.  The
-    screening evaluation works at most at 100 digits: enough to tell |expr| < 10^-25 from
+    screening evaluation works at most at 100 digits: enough to tell ``|expr| < 10^-25`` from
     larger, where an exact 0 would otherwise drive SymPy's adaptive evalf to hundreds of digits.
     """
     if expr.free_symbols or expr == 0:

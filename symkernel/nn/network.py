@@ -38,8 +38,10 @@ from symkernel.core.symbols import rho
 from symkernel.theory.meanfield import mean_field
 from .differentiable import layers_of, torch_kernel, wants_torch
 from .angles import NoAngles, dense_angles, input_angles, naive_angles, sum_angles
+from .fused import MEHLER, fused_kernels, plan
+from .mehler_fused import mehler_kernels
 from .layers import Activation, Dense, Layer, State
-from .pair import a, b
+from .pair import a, b, pair_kernel
 
 #: symbols of the symbolic kernel: squared norms and inner product of the inputs over d
 q1, q2, c = sp.symbols("q_1 q_2 c", real=True)
@@ -126,7 +128,7 @@ class Network(Layer):
 
     transform = propagate
 
-    def kernel(self, x1, x2=None, dps=None, ntk=True, errors=False, batch_size=None, tol=1e-10):
+    def kernel(self, x1, x2=None, dps=None, ntk=True, errors=False, batch_size=None, tol=1e-10, fused=True):
         """The NNGP and NTK of the network's output on the rows of ``x1`` and ``x2`` (default x1):
         float64 arrays (n1, n2), or mpf arrays when ``dps`` is given (small inputs only).
 
@@ -135,6 +137,11 @@ class Network(Layer):
         largest kernel entry a PrecisionError says so (a kinked activation such as ELU converges
         slowly near ``|rho| = 1``).  ``errors=True`` returns the per-entry estimates.
         ``batch_size`` splits the rows of ``x1`` (and ``x2``) into blocks to bound memory.
+
+        A stack of ``Dense`` layers and one activation runs fused (every layer of an entry in one
+        compiled loop: :mod:`symkernel.nn.fused`; Mehler series: :mod:`symkernel.nn.mehler_fused`)
+        when numba is installed and ``errors=False``; ``fused=False`` forces the NumPy path (which
+        carries per-entry error bounds).
 
         Torch tensors (an input, or a ``Dense`` variance given as a tensor) select the
         differentiable path: float64 tensors with autograd, no error estimates
@@ -160,7 +167,19 @@ class Network(Layer):
         if not tol > 0:
             raise InvalidInputError(f"tol must be a positive number, got {tol}")
         if batch_size is not None:
-            return self._batched(X1, X2, int(batch_size), ntk, errors, tol)
+            return self._batched(X1, X2, int(batch_size), ntk, errors, tol, fused)
+        planned = plan(self) if fused and not errors else None
+        same = x2 is None or x2 is x1          # one triangle of the matrix
+        out = method = None
+        if planned is not None and planned[0] == MEHLER:
+            act = next(layer.act for layer in self.flat if isinstance(layer, Activation))
+            out = mehler_kernels(pair_kernel(act), planned[1], X1, X2, same, tol)
+            method = "float64 (fused Mehler series, numba)"
+        elif planned is not None:
+            out = fused_kernels(planned, X1, X2, same=same)
+            method = "float64 (fused loops, numba)"
+        if out is not None:
+            return Kernels(out[0], out[1] if ntk else None, None, None, method)
         d = X1.shape[1]
         K0 = X1 @ X2.T / d
         n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
@@ -195,10 +214,10 @@ class Network(Layer):
         return any(isinstance(layer, Activation) and layer.pair.has_theta_form
                    and layer.pair.theta_mode != "direct" for layer in layers_of(self))
 
-    def _batched(self, X1, X2, size, ntk, errors, tol):
+    def _batched(self, X1, X2, size, ntk, errors, tol, fused):
         if size < 1:
             raise InvalidInputError("batch_size must be a positive integer")
-        parts = [[self.kernel(X1[i:i + size], X2[j:j + size], ntk=ntk, errors=errors, tol=tol)
+        parts = [[self.kernel(X1[i:i + size], X2[j:j + size], ntk=ntk, errors=errors, tol=tol, fused=fused)
                   for j in range(0, X2.shape[0], size)] for i in range(0, X1.shape[0], size)]
 
         def join(attr):

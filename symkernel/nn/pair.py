@@ -615,7 +615,7 @@ class _Mehler:
             with np.errstate(over="ignore", invalid="ignore"):
                 vals = self.f(np.sqrt(q)[:, None] * t[None, :])
             vals = np.where(np.isfinite(vals), vals, 0.0) if not np.isfinite(vals).all() else vals
-            return vals @ H.T, (vals * vals) @ wg
+            return (H @ vals.T).T, (vals * vals) @ wg     # (this orientation: OpenBLAS is slow on few q)
         A = np.empty((q.size, self.K + 1))
         m2 = np.empty(q.size)
         for i, qi in enumerate(q):
