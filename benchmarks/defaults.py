@@ -55,6 +55,12 @@ CASES = {
     "depth_scales('tanh', 1.5, 0.05) as floats": (
         "sk.mean_field('tanh', 1.5, 0.05).floats()",
         "[float(v) for v in sk.depth_scales('tanh', 1.5, 0.05)]"),
+    # the chaotic phase (Pabari & Zhou's Figure 3 setting): c* from secant steps and one proven
+    # sign change of the correlation map (Arb Hermite coefficients, Parseval tail), chi_c* from
+    # the same coefficients: one computation serves both working precisions
+    "float(mean_field('tanh', 2, 0.05).xi_c) chaotic": (
+        "sk.mean_field('tanh', 2, 0.05).floats()['xi_c']",
+        "float(sk.mean_field('tanh', 2, 0.05).xi_c)"),
     "edge_of_chaos('tanh', 0.05) as floats": (
         "sk.critical_curve('tanh', [0.05])",
         "[float(v) for v in sk.edge_of_chaos('tanh', sigma_b2=0.05)]"),

@@ -355,3 +355,29 @@ def test_float_state_on_the_critical_line_itself():
         assert st["xi_c"] == float("inf") or st["xi_c"] > 1e8
     assert float_state("tanh", 1.7, 0.05)["c_star"] == 1.0          # ordered: c* = 1 as before
     assert float_state("tanh", 1.9, 0.05)["c_star"] < 1               # chaotic: a root below 1
+
+
+def test_pair_expectation_mehler_path_against_closed_forms_and_the_tensor_rule():
+    """E[phi(u1) phi(u2)] at q1 = q2 takes Mehler's series where Parseval bounds its tail: against
+    erf's arcsine and ReLU's arc-cosine closed forms (docs/theory.md §2), and against the tensor
+    Gauss-Legendre rule it replaces (tanh); where the tail bound fails (ReLU at c = -0.9, slowly
+    decaying coefficients) the tensor rule answers."""
+    import importlib
+    tm = importlib.import_module("symkernel.theory.meanfield.trajectory")
+    from symkernel.meanfield import moments as moments_of
+    closed = {"erf": lambda q, c: 2 / np.pi * np.arcsin(2 * q * c / (1 + 2 * q)),
+              "relu": lambda q, c: q / (2 * np.pi) * (np.sqrt(1 - c * c) + (np.pi - np.arccos(c)) * c)}
+    for q in (0.3, 1.0, 3.0):
+        for c in (-0.9, -0.3, 0.5, 0.8, 0.94):
+            ref = closed["erf"](q, c)
+            assert tm._mehler(moments_of("erf"), q, c) is not None
+            assert abs(tm.pair_expectation("erf", q, q, c) - ref) <= 2e-15 * abs(ref)
+            if q < 3:     # (the tensor rule takes 0.1 s at q = 3)
+                tanh = tm.pair_expectation("tanh", q, q, c)
+                tensor = tm._tensor(moments_of("tanh"), q, q, c)
+                assert abs(tanh - tensor) <= 2e-15 * abs(tensor)
+        for c in (-0.3, 0.5, 0.8):
+            ref = closed["relu"](q, c)
+            assert tm._mehler(moments_of("relu"), q, c) is not None
+            assert abs(tm.pair_expectation("relu", q, q, c) - ref) <= 2e-15 * abs(ref)
+        assert tm._mehler(moments_of("relu"), q, -0.9) is None

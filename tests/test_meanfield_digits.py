@@ -75,6 +75,68 @@ def test_tanh_ordered_values_against_direct_quadrature(tanh_ref, dps):
     assert mpmath.mp.dps == 15
 
 
+def test_default_float_call_solves_q_star_once_in_a_proven_bracket(tanh_ref):
+    """The default calls (float(xi_c) asks 17 digits, chi_1 at 20 for the phase, xi_q) solve q*
+    once: secant steps from the float64 root, then a sign change of Arb enclosures brackets it
+    to 10^-37 (issue 11.5: within 10x of the float64 path).  The bracket holds the root of the
+    direct 60-digit quadrature written here, the length map computed by that quadrature changes
+    sign across it, and the floats agree with the float64 twin and with scipy quadrature."""
+    import numpy as np
+    from scipy import integrate, optimize
+
+    mf = sk.mean_field("tanh", 1.5, 0.05)
+    xi_c, xi_q = float(mf.xi_c), float(mf.xi_q)
+    root = mf._q_root
+    assert not root._raw and len(root._proven) == 1          # no Illinois, one solve
+    a, b = root.proven_bracket
+    with mpmath.workdps(REF_DPS):
+        q = tanh_ref["q"]
+        assert a < q < b and b - a < q * mpmath.mpf(10) ** -36
+        h = [mpmath.mpf(3) / 2 * _tanh_V(t) + mpmath.mpf(1) / 20 - t for t in (a, b)]
+        assert h[0] > 0 > h[1]                                   # the map falls through q*
+        for v, key in ((xi_c, "xi_c"), (xi_q, "xi_q")):        # 17 digits, rounded to a float
+            assert abs(v - tanh_ref[key]) <= abs(tanh_ref[key]) * 4e-16, key
+    floats = mf.floats()
+    assert xi_c == pytest.approx(floats["xi_c"], rel=1e-12)
+    assert xi_q == pytest.approx(floats["xi_q"], rel=1e-12)
+
+    def expect(f, t):    # E[f(sqrt(t) Z)] by scipy's adaptive quadrature
+        return integrate.quad(lambda z: f(np.sqrt(t) * z) * np.exp(-z * z / 2), -np.inf, np.inf,
+                              epsabs=0, epsrel=1e-13, limit=200)[0] / np.sqrt(2 * np.pi)
+    qs = optimize.brentq(lambda t: 1.5 * expect(lambda y: np.tanh(y) ** 2, t) + 0.05 - t, 0.1, 1,
+                         xtol=1e-16, rtol=1e-15)
+    chi1 = 1.5 * expect(lambda y: (1 - np.tanh(y) ** 2) ** 2, qs)     # sech^4
+    assert xi_c == pytest.approx(-1 / np.log(chi1), rel=1e-9)
+
+
+def test_a_proven_root_needs_a_sign_change_of_enclosures():
+    """The bracketed secant on x^2 - 2 (radius: its rounding) finds sqrt(2) and one solve serves
+    two working precisions; a ball that proves no sign (infinite radius) falls back to Illinois
+    at each precision; an equation without a root near the seed is refused, not answered."""
+    from symkernel.theory.meanfield.maps import _Root
+
+    def f(t, wp):
+        return t * t - 2
+
+    def ball(t, wp):
+        return t * t - 2, 4 * t * t * mpmath.mpf(10) ** -wp
+    seed, slope = 1.4142135623730951, 2.8284271247461903
+    root = _Root(f, seed, lo=0, ball=ball, slope=slope, slope_error=1e-10)
+    value = root.result(30).value
+    a, b = root.proven_bracket
+    with mpmath.workdps(60):
+        assert abs(value - mpmath.sqrt(2)) < mpmath.mpf(10) ** -33
+        assert a < mpmath.sqrt(2) < b and b - a < 2 * mpmath.mpf(10) ** -37
+    assert not root._raw and list(root._proven) == [50]
+    blind = _Root(f, seed, lo=0, ball=lambda t, wp: (f(t, wp), mpmath.inf), slope=slope)
+    with mpmath.workdps(60):
+        assert abs(blind.result(30).value - mpmath.sqrt(2)) < mpmath.mpf(10) ** -31
+    assert blind.proven_bracket is None and sorted(blind._raw) == [40, 50]
+    with pytest.raises(PrecisionError, match="no sign change"):
+        _Root(lambda t, wp: t * t + 2, seed, lo=0, hi=3,
+              ball=lambda t, wp: (t * t + 2, mpmath.mpf(10) ** -wp), slope=slope).result(20)
+
+
 def test_erf_chaotic_values_against_closed_forms():
     """erf: E[phi(u1) phi(u2)] = (2/pi) asin(2 q c/(1 + 2 q)) (docs/theory.md §2) gives c* and chi_c*
     without Hermite coefficients; the package computes them by its Mehler series."""
@@ -136,6 +198,17 @@ def test_edge_of_chaos_tanh_against_direct_quadrature():
     for dps in (30, 40):
         assert _close(q.value(dps), u, dps) and _close(sw2.value(dps), w, dps)
     assert q.kind == sw2.kind == "estimated"
+    # the enclosure of g = q - V/D1 - sigma_b2 that brackets the root: at u (1 -+ 1e-30), 40
+    # digits, its sign is proven and is the sign of g by the direct 60-digit quadrature
+    from symkernel.theory.meanfield.criticality import _g_ball
+    ball = _g_ball(moments("tanh"), sp.Rational(1, 20))
+    for t in (u * (1 - mpmath.mpf(10) ** -30), u * (1 + mpmath.mpf(10) ** -30)):
+        with mpmath.workdps(40):
+            value, radius = ball(t, 40)
+        with mpmath.workdps(REF_DPS):
+            ref = t - _tanh_V(t) / _tanh_D1(t) - sb2
+            assert abs(value) > radius and (value > 0) == (ref > 0)
+            assert abs(value - ref) <= radius + abs(ref) * mpmath.mpf(10) ** -38
 
 
 def test_interior_critical_minimum_gelu_against_direct_quadrature():

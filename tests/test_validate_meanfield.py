@@ -15,9 +15,30 @@ def test_the_maps_agree_and_a_wrong_theory_is_rejected(sw2, sb2):
     depth = 12
     v = sk.validate.mean_field("tanh", sw2, sb2, depth=depth, resolution=0.01)
     assert v.all_agree, v.z_scores()
-    assert v.resolution < 0.02                           # what was asked, about
-    assert v.params["width"] == 400 and v.params["seeds"] == 50
+    assert v.resolution < 0.015                          # what was asked, about
+    pilot = v.params["pilot"]                            # the size comes from a pilot's variance
+    assert pilot["width"] == 400 and pilot["seeds"] == 16 and 1.5 < pilot["variance"] < 10
+    assert (v.params["width"], v.params["seeds"]) == plan(0.01, pilot["variance"])
     for wrong in (dict(sigma_w2=1.03 * sw2), dict(act="erf")):   # 3% off; another activation
+        q, c = trajectory(wrong.get("act", "tanh"), wrong.get("sigma_w2", sw2), sb2, 1.0, 0.5, depth)
+        assert v.rejects(q, c), wrong
+
+
+def test_c_over_thirty_chaotic_layers_is_sized_by_its_own_variance():
+    """In the chaotic phase the variance of c^l (and its finite-width bias) grows with depth:
+    N Var(c^l) reaches ~4.4 by layer 15 for tanh at (2.5, 0.05), where the rule for one mean of
+    squares assumed 2 (width 4/r, 2/(N r^2) seeds: |z| up to 4.1 for the right theory at
+    r = 0.02).  The pilot measures it, the run is sized from it: the right theory passes at the
+    resolution asked and a theory 3% off in sigma_w2, or erf's, is rejected."""
+    sw2, sb2, depth, r = 2.5, 0.05, 30, 0.02
+    v = sk.validate.mean_field("tanh", sw2, sb2, depth=depth, resolution=r)
+    assert v.params["pilot"]["variance"] > 3                  # above the old rule's 2
+    zq, zc = v.z_scores()
+    assert v.all_agree, (zq, zc)
+    assert v.resolution < 1.3 * r and v.params["seeds"] >= 24
+    c_se = v.c_samples.std(axis=0, ddof=1) / np.sqrt(v.params["seeds"])
+    assert c_se[20:].max() > 1.5 * c_se[1]                     # the variance grows with depth
+    for wrong in (dict(sigma_w2=1.03 * sw2), dict(act="erf")):
         q, c = trajectory(wrong.get("act", "tanh"), wrong.get("sigma_w2", sw2), sb2, 1.0, 0.5, depth)
         assert v.rejects(q, c), wrong
 
@@ -38,8 +59,12 @@ def test_xi_c_from_the_decay_of_one_minus_c():
 
 def test_plan_and_bad_input():
     assert plan(0.01) == (400, 50) and plan(0.05) == (80, 10) and plan(0.2) == (64, 10)
+    assert plan(0.01, variance=2) == (800, 25) and plan(0.02, variance=4.4) == (880, 24)
+    assert plan(0.01, variance=40) == (16000, 25) and plan(0.5, variance=1) == (64, 24)
+    with pytest.raises(sk.InvalidInputError, match="-1"):
+        plan(0.01, variance=-1)
     for bad in (dict(resolution=0), dict(resolution=2), dict(seeds=1), dict(depth=0),
-                dict(sigma_b2=-1), dict(q0=0.1, sigma_b2=0.3)):
+                dict(width=1), dict(sigma_b2=-1), dict(q0=0.1, sigma_b2=0.3)):
         args = dict(act="tanh", sigma_w2=1.5, sigma_b2=0.3, depth=3)
         args.update(bad)
         with pytest.raises(sk.InvalidInputError):

@@ -8,13 +8,20 @@ centering: the network of the maps).  The networks draw their pre-activations wi
 ``N(0, σ_w² y yᵀ/N)`` plus a bias ``N(0, σ_b²)`` — exactly the law of ``W y + b`` with Gaussian
 ``W``, at ``2N`` normals a layer instead of ``N²``.
 
-A check must be able to fail.  The width and the number of seeds are chosen from the requested
-``resolution`` (the standard error of the mean of ``q^ℓ/q^ℓ_theory`` and of ``c^ℓ``): one network
-of width ``N`` estimates ``q`` with a relative standard deviation of about ``√(2/N)`` (a mean of
-``N`` squares), so ``S = 2/(N r²)`` seeds give resolution ``r``; the width is at least ``4/r`` so
-that the ``O(1/N)`` finite-width bias stays below a quarter of the resolution.  The result reports
-the resolution reached, and :meth:`MeanFieldValidation.rejects` says whether a (wrong) theory
-would have been rejected.
+A check must be able to fail, and must not fail a right theory.  The width and the number of
+seeds are chosen from the requested ``resolution`` ``r`` (the standard error of the mean of
+``q^ℓ/q^ℓ_theory`` and of ``c^ℓ``) and from a pilot run: ``PILOT_SEEDS`` networks (seeds
+disjoint from the run's) measure ``v = N max_ℓ Var`` of one network's ``q^ℓ/q^ℓ_theory`` and
+``c^ℓ``.  ``v`` is about 2 for ``q`` (a mean of ``N`` squares) but grows with depth for ``c`` in
+the chaotic phase (measured for tanh at ``σ_w² = 2.5, σ_b² = 0.05``: 1.1 at layer 1, 4.4 from
+layer 15 on), and so does the finite-width bias of ``c^ℓ``, ``O(1/N)`` per layer but carried on
+by the map: measured ``N |bias| <= 1.65 v`` (tanh and erf, ordered and chaotic, 30 and 60 layers,
+``c0`` = 0.5 and 0.99).  With ``N |bias| <= 2 v`` (``BIAS_RATIO``), width ``N = 4 v/r`` keeps the
+bias below half the standard error in every layer, and ``S = v/(N r²)`` seeds give resolution
+``r`` (:func:`plan`; 24 at least, so that the estimated standard error is itself good to ~15%;
+docs/theory.md §15.3).  The result reports the resolution reached (the largest standard error of
+the run itself), and :meth:`MeanFieldValidation.rejects` says whether a (wrong) theory would have
+been rejected.
 
 The length depth scale ``ξ_q`` (:func:`length_depth_scale`, docs/theory.md §11.1): two inputs
 along one direction, with first-layer variances ``q*(1 ± δ)``, go through the same network; the
@@ -42,21 +49,40 @@ from symkernel.theory.meanfield import MeanField, float_state, trajectory
 #: smallest width and the range of seeds a resolution may choose (ten seeds at least, so that
 #: the standard error itself is estimated to about 25%)
 MIN_WIDTH, MIN_SEEDS, MAX_SEEDS = 64, 10, 2000
+#: networks of the pilot run that measures the variance; bound on ``N |bias| / (N Var)`` assumed;
+#: fewest networks of a run sized by a pilot (a 4-standard-error test on an estimated standard
+#: error is a Student t test: 24 networks fail a right layer with probability 6e-4, 13 with 2e-3)
+PILOT_SEEDS, BIAS_RATIO, RUN_MIN_SEEDS = 16, 2.0, 24
 
 
-def plan(resolution):
-    """``(width, seeds)`` that resolve ``q^ℓ/q`` and ``c^ℓ`` to about ``resolution`` (see the
-    module docstring).
+def plan(resolution, variance=None):
+    """``(width, seeds)`` that resolve ``q^ℓ/q`` and ``c^ℓ`` to about ``resolution`` ``r``.
 
-    >>> plan(0.01)
-    (400, 50)
+    With ``variance`` ``v`` (``N`` times one network's largest variance over the layers, measured
+    by a pilot run): width ``2 BIAS_RATIO v/r`` and ``v/(N r²)`` seeds, ``RUN_MIN_SEEDS`` at
+    least (module docstring).
+    Without: ``v = 2`` (one layer's mean of ``N`` squares) and width ``4/r``, the rule of the
+    kernel-sequence check (``symkernel check --simulate``).
+
+    >>> plan(0.01), plan(0.02, variance=4.4)
+    ((400, 50), (880, 24))
     """
     r = float(resolution)
     if not 1e-4 <= r <= 0.5:
         raise InvalidInputError(f"resolution must lie in [1e-4, 0.5], got {resolution!r}")
-    width = max(MIN_WIDTH, math.ceil(4 / r))
-    seeds = min(MAX_SEEDS, max(MIN_SEEDS, math.ceil(2 / (width * r * r))))
-    return width, seeds
+    if variance is None:
+        width = max(MIN_WIDTH, math.ceil(4 / r))
+        return width, _seeds(2.0, width, r)
+    v = float(variance)
+    if not (math.isfinite(v) and v > 0):
+        raise InvalidInputError(f"variance must be a positive number, got {variance!r}")
+    width = max(MIN_WIDTH, math.ceil(2 * BIAS_RATIO * v / r))
+    return width, _seeds(v, width, r, RUN_MIN_SEEDS)
+
+
+def _seeds(variance, width, r, least=MIN_SEEDS):
+    """Seeds for a standard error ``r`` of the mean when one network's variance is ``v/width``."""
+    return min(MAX_SEEDS, max(least, math.ceil(variance / (width * r * r))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,37 +169,64 @@ def _xi_c_fit(c_mean, c_se, c_star):
     return {"fitted": float(-1 / slope) if slope < 0 else math.inf, "layers": layers}
 
 
+def _simulate(act, inputs, sw2, sb2, width, depth, seeds, first):
+    """``q^ℓ`` and ``c^ℓ`` of ``seeds`` networks (seeds ``first, first + 1, ...``): arrays
+    ``[seed, layer]``."""
+    qs, cs = [], []
+    for s in progress(range(seeds), desc="seeds"):
+        P = simulate_mlp(act, inputs, width=width, depth=depth + 1, centering=None,
+                         normalization=None, sigma_w2=sw2, sigma_b2=sb2, dtype="float64",
+                         seed=first + s, weights="gram", record=("pre_gram",),
+                         normalize_inputs=False).pre_gram
+        qs.append(P[:, 0, 0])
+        cs.append(P[:, 0, 1] / np.sqrt(P[:, 0, 0] * P[:, 1, 1]))
+    return np.array(qs), np.array(cs)
+
+
+def _pilot(act, sw2, sb2, q0, c0, depth, resolution, q_theory, seed, run_seeds):
+    """``N`` times one network's largest variance of ``q^ℓ/q^ℓ_theory`` and ``c^ℓ`` over the
+    layers, from ``PILOT_SEEDS`` networks of width ``plan(resolution)[0]`` (seeds after the
+    run's, so the run's data are not the data that chose its size), and that width."""
+    width = plan(resolution)[0]
+    inputs = _first_layer_inputs(sw2, sb2, q0, c0, width, seed)
+    q, c = _simulate(act, inputs, sw2, sb2, width, depth, PILOT_SEEDS,
+                     seed + 1 + max(MAX_SEEDS, run_seeds or 0))
+    var = max(np.var(q[:, 1:] / q_theory[1:], axis=0, ddof=1).max(),
+              np.var(c[:, 1:], axis=0, ddof=1).max())
+    return width * float(var), width
+
+
 def mean_field(act, sigma_w2, sigma_b2=0.0, *, q0=1.0, c0=0.5, depth=20, resolution=0.01,
                width=None, seeds=None, n_sigma=4.0, seed=0, gain=None, **params):
     """``q^ℓ``, ``c^ℓ`` (and ``ξ_c`` where the simulation resolves the decay) of the mean-field
     maps against simulated networks; see the module docstring.  ``width``/``seeds`` override the
-    choice made from ``resolution``."""
+    choice made from ``resolution`` and a pilot run (which runs when either is not given)."""
     act = as_activation(act, gain, **params)
     sw2, sb2 = float(sigma_w2), float(sigma_b2)
     if not (math.isfinite(sw2) and sw2 > 0 and math.isfinite(sb2) and sb2 >= 0):
         raise InvalidInputError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2}, {sigma_b2}")
     if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
         raise InvalidInputError(f"depth must be an integer in 1..1000, got {depth!r}")
-    chosen_width, chosen_seeds = plan(resolution)
-    width = chosen_width if width is None else width
-    seeds = chosen_seeds if seeds is None else seeds
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
-        raise InvalidInputError(f"seeds must be an integer >= 2 (a standard error needs two), "
-                                f"got {seeds!r}")
+    plan(resolution)                                   # checks the resolution
+    for name, v, why in (("width", width, ""), ("seeds", seeds, " (a standard error needs two)")):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 2):
+            raise InvalidInputError(f"{name} must be an integer >= 2{why}, got {v!r}")
     q_theory, c_theory = trajectory(act, sw2, sb2, float(q0), float(c0), depth)
+    pilot = {}
+    if width is None or seeds is None:
+        variance, pilot_width = _pilot(act, sw2, sb2, float(q0), float(c0), depth, resolution,
+                                       q_theory, seed, seeds)
+        pilot = dict(width=pilot_width, seeds=PILOT_SEEDS, variance=variance)
+        chosen_width, chosen_seeds = plan(resolution, variance)
+        if width is None:
+            width, seeds = chosen_width, chosen_seeds if seeds is None else seeds
+        else:
+            seeds = _seeds(variance, width, float(resolution), RUN_MIN_SEEDS)
     inputs = _first_layer_inputs(sw2, sb2, float(q0), float(c0), width, seed)
-    qs, cs = [], []
-    for s in progress(range(seeds), desc="seeds"):
-        P = simulate_mlp(act, inputs, width=width, depth=depth + 1, centering=None,
-                         normalization=None, sigma_w2=sw2, sigma_b2=sb2, dtype="float64",
-                         seed=seed + 1 + s, weights="gram", record=("pre_gram",),
-                         normalize_inputs=False).pre_gram
-        qs.append(P[:, 0, 0])
-        cs.append(P[:, 0, 1] / np.sqrt(P[:, 0, 0] * P[:, 1, 1]))
-    q_samples, c_samples = np.array(qs), np.array(cs)
+    q_samples, c_samples = _simulate(act, inputs, sw2, sb2, width, depth, seeds, seed + 1)
     run_params = dict(activation=str(act.expr), sigma_w2=sw2, sigma_b2=sb2, q0=float(q0),
                       c0=float(c0), depth=depth, width=width, seeds=seeds,
-                      requested_resolution=float(resolution))
+                      requested_resolution=float(resolution), pilot=pilot)
     state = float_state(act, sw2, sb2, float(q0))
     c_se = c_samples.std(axis=0, ddof=1) / math.sqrt(seeds)
     fit = _xi_c_fit(c_samples.mean(axis=0), c_se, state["c_star"])

@@ -30,9 +30,9 @@ from symkernel.numerics import serialized
 from symkernel.errors import InvalidInputError
 from symkernel.core.activations import as_activation
 from symkernel.core.progress import progress as show_progress
-from symkernel.numerics import converge
+from symkernel.numerics import GUARD, converge
 from symkernel.core.quantity import Quantity
-from .maps import Q0, NoFixedPointError, _Root, _as_variance, _mp_value, _reusing
+from .maps import Q0, NoFixedPointError, _Root, _as_variance, _mp_value, _reusing, _square
 from .fixed_points import length_slope
 from .moments import Q, moments
 
@@ -52,6 +52,38 @@ def _g_mp(m, sb2):
             values[wp] = _mp_value(sb2, wp)
         return q - m.raw("V", q, wp) / m.raw("D1", q, wp) - values[wp]
     return g
+
+
+def _g_ball(m, sb2):
+    """``(g(q) - sigma_b^2, radius)`` at working precision ``wp`` with ``V`` and ``D1`` proven
+    Results (closed form or Arb): ``|V/D1 - v/d| <= (r_V + |v/d| r_D)/(|d| - r_D)``, plus the
+    roundings (``sigma_b2`` at ``wp`` digits, three operations) below ``10^-(wp-1)`` of the terms'
+    sizes; ``(value, inf)`` where either is estimated."""
+    g = _g_mp(m, sb2)
+
+    def ball(q, wp):
+        v, d = m.ball("V", q, wp), m.ball("D1", q, wp)
+        if v is None or d is None or not (v.certified and d.certified) or abs(d.value) <= d.error:
+            return g(q, wp), mpmath.inf
+        ratio = v.value / d.value
+        b = _mp_value(sb2, wp)
+        radius = (v.error + abs(ratio) * d.error) / (abs(d.value) - d.error) + \
+            (abs(q) + abs(ratio) + abs(b)) * mpmath.mpf(10) ** (-(wp - 1))
+        return q - ratio - b, radius
+    return ball
+
+
+def _g_slope(m, q):
+    """``{"slope": g'(q), "slope_error": e}`` in float64, ``g' = 1 - ((D1 + D2) D1 - V dD1)/D1^2``
+    (``dV/dq = D1 + D2`` by Stein; ``e = 1e-13 (2 + |g'|)/|g'|``, at least ``1e-10``), or
+    ``{"slope": None}``."""
+    if not q > 0:
+        return {"slope": None}
+    v, d1, d2, dd1 = (m.np_one(k, q) for k in ("V", "D1", "D2", "dD1"))
+    slope = 1 - ((d1 + d2) * d1 - v * dd1) / (d1 * d1)
+    if not (np.isfinite(slope) and abs(slope) > 1e-8):
+        return {"slope": None}
+    return {"slope": slope, "slope_error": max(1e-10, 1e-13 * (2 + abs(slope)) / abs(slope))}
 
 
 def _homogeneous(m):
@@ -147,15 +179,17 @@ def edge_of_chaos(act, sigma_b2=0.05, gain=None, **params):
                          params=params),
                 Quantity(sp.Integer(0), "q^{*}", "exact: q* = 0 at sigma_b2 = 0", params=params))
     qf = _stable_root(m, float(sb2))
+    certain = not isinstance(sb2, Quantity)
     root = _Root(_g_mp(m, sb2), qf, lo=0,
-                 method="q* on the critical line (root of q - V/D1 = sigma_b2)")
+                 method="q* on the critical line (root of q - V/D1 = sigma_b2)",
+                 ball=_g_ball(m, sb2) if certain else None, snap=_square, **_g_slope(m, qf))
 
     def w_value(dps):
-        return converge(lambda wp: 1 / m.raw("D1", root.raw(wp), wp), dps,
+        return converge(lambda wp: 1 / m.raw("D1", root.raw(wp), wp, GUARD), dps,
                         method="sigma_w2 = 1/D1(q*) on the critical line")
-    prov = ("estimated: root of q - V(q)/D1(q) = sigma_b2 (float64 scan + brentq, then Illinois on "
-            "moments enclosed by Arb or by mpmath quadrature), accepted when two working "
-            "precisions agree")
+    prov = ("estimated: root of q - V(q)/D1(q) = sigma_b2 (float64 scan + brentq, then secant steps "
+            "and a sign change of Arb-enclosed or closed-form values bracketing it, else Illinois "
+            "on mpmath quadrature), accepted when two working precisions agree")
     return (Quantity(None, r"\sigma_w^{2}", prov, _reusing(w_value), params=params),
             Quantity(None, "q^{*}", prov, _reusing(root.result), params=params))
 

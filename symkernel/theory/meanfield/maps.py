@@ -13,9 +13,12 @@ Network ``z^l = W^l y^l + b^l``, ``y^{l+1} = phi(z^l)``, ``W_ij ~ N(0, sigma_w^2
   Pabari & Zhou eq. (10) prints ``phi'' phi`` there, which is wrong: at ``c* = 1`` it must equal ``chi_1``);
 - depth scales ``xi_q = -1/log chi_q*``, ``xi_c = -1/log chi_c*`` (``oo`` on the critical line).
 
-Numeric values go through :mod:`symkernel.numerics`: a root (``q*``, ``c*``) is bracketed about a
-float64 seed and refined by Illinois iteration at one working precision (moments by
-:meth:`.Moments.raw`: closed form, Arb enclosure or mpmath quadrature); each value is accepted by
+Numeric values go through :mod:`symkernel.numerics`: a root (``q*``, ``c*``) is refined from a
+float64 seed by secant steps and accepted on a proven sign change of enclosed values (``q*``:
+Arb or closed-form moments; ``c*``: the Mehler series with Arb Hermite coefficients and Parseval's
+tail bound, docs/theory.md §15.1), else bracketed and refined by Illinois iteration at one working
+precision (moments by :meth:`.Moments.raw`: closed form, Arb enclosure or mpmath quadrature); each
+value is accepted by
 :func:`~symkernel.numerics.converge` when its whole pipeline at two working precisions agrees to
 ``dps + 2`` relative digits (a ``q*`` of 1e-40 keeps its digits), and is labelled *estimated*.
 
@@ -43,12 +46,14 @@ from scipy import optimize
 from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError
 from symkernel.core.activations import as_activation
 from symkernel.kernels import dual_kernel
-from symkernel.numerics import converge
+from symkernel.numerics import GUARD, converge
 from symkernel.core.quantity import Quantity, evaluate_exact
 from symkernel.core.quantity import decode_value, encode_value
 from symkernel.core.activations import Activation
 from symkernel.core.serialize import require
 from symkernel.core.hermite import FixedPoint, normalized_hermite
+from symkernel.kernels.hermite_panels import certified_coefficients
+from symkernel.numerics.arb import NotCertifiable
 from .fixed_points import LengthMap
 from .moments import Q, _const, exact_number, moments
 from .parametric import parametric_moments
@@ -58,6 +63,8 @@ Q0 = sp.Symbol("q_0", positive=True)
 _Q_MAX = 1e12
 HERMITE_TERMS = 160
 _HERMITE_MAX = 4000
+#: most Hermite terms of the proven Mehler path (c* close to 1 needs more: estimated path)
+_CERTIFIED_MAX = 1500
 FLOAT_DIGITS = 12
 
 
@@ -144,25 +151,93 @@ def _illinois(f, a, b, fa, fb, wp):
 class _Root:
     """A root of ``f(x, wp)`` (mpf at working precision ``wp``) near a float64 seed.
 
-    :meth:`raw` brackets it (growing a relative ``2^-30`` interval about the seed, or a
-    ``10^-(p-6)`` one about the root already solved at the nearest other precision ``p``, by 8x
-    at most ``_GROW_STEPS`` times, clipped to ``[lo, hi]``; the sign change is checked at this
-    precision, so a wrong earlier root is not confirmed) and refines it by :func:`_illinois` at
-    one working precision (cached); :meth:`result` accepts it by
-    :func:`~symkernel.numerics.converge` (two working precisions agreeing to ``dps + 2``
-    relative digits: a root of 1e-40 keeps its digits).
+    Two ways, tried in this order:
+
+    - **proven bracket** (when ``ball(x, wp)`` gives ``(value, radius)`` with a proven radius,
+      and ``slope``, the float64 slope of ``f`` at the seed, is given): secant steps from the
+      seed (the first with ``slope``) at ``w = wp + GUARD`` digits until the step's own estimate
+      of the error is below the tolerance ``10^-(w-3)``, then a sign change of two enclosures at
+      ``x (1 -+ 10^-(w-3)/3)`` proves a root within ``10^-(w-3)`` relative (points moved by
+      ``snap``, e.g. to a cheaper nearby number, by far less).  One such root serves every working
+      precision up to ``w`` (its digits are proven, not compared), so a pipeline evaluated at two
+      precisions solves once (docs/theory.md §15.1).  No proven sign change: the next way.
+    - **Illinois** (:meth:`_solve`): brackets the root (growing a relative ``2^-30`` interval
+      about the seed, or a ``10^-(p-6)`` one about the root already solved at the nearest other
+      precision ``p``, by 8x at most ``_GROW_STEPS`` times, clipped to ``[lo, hi]``; the sign
+      change is checked at this precision, so a wrong earlier root is not confirmed) and
+      refines it by :func:`_illinois` at one working precision (cached).
+
+    :meth:`result` accepts it by :func:`~symkernel.numerics.converge` (two working precisions
+    agreeing to ``dps + 2`` relative digits: a root of 1e-40 keeps its digits).
     """
 
-    def __init__(self, f, seed, lo=None, hi=None, scale=None, method="root"):
+    def __init__(self, f, seed, lo=None, hi=None, scale=None, method="root", ball=None, slope=None,
+                 slope_error=1e-6, snap=None):
         self.f, self.seed, self.lo, self.hi = f, float(seed), lo, hi
         self.scale, self.method = scale, method
+        self.ball = ball if slope is not None and np.isfinite(slope) and slope != 0 else None
+        self.slope, self.slope_error = slope, slope_error
+        self.snap = snap if snap is not None else _unmoved
         self._raw = {}
+        self._proven = {}       # wp -> root proven to 10^-(wp-3) relative
+        self.proven_bracket = None   # (a, b) of the last proven root (for tests and reports)
 
     def raw(self, wp):
+        if self.ball is not None:
+            served = [w for w in self._proven if w >= wp]
+            if served:
+                return self._proven[min(served)]
+            wps = wp + GUARD     # headroom: converge's next working precision is served too
+            with mpmath.workdps(wps):
+                root = self._secant(wps)
+            if root is not None:
+                self._proven[wps] = root
+                return root
+            self.ball = None     # no proven sign change here: Illinois from now on
         if wp not in self._raw:
             with mpmath.workdps(wp):
                 self._raw[wp] = self._solve(wp)
         return self._raw[wp]
+
+    def _secant(self, wp):
+        """A root proven to ``10^-(wp-3)`` relative by a sign change of enclosures, or None."""
+        tol = mpmath.mpf(10) ** (-(wp - 3))
+        best = max(self._proven, default=None)
+        snap = self.snap
+        x = snap(self._proven[best] if best is not None else mpmath.mpf(self.seed), wp)
+        if x == 0:
+            return None
+        fx, radius = self.ball(x, wp)
+        if not mpmath.isfinite(radius):     # no proven value here: no proven bracket either
+            return None
+        slope = mpmath.mpf(self.slope)
+        guess = mpmath.mpf(self.slope_error)     # relative error of the float64 slope
+        prev = None
+        for _ in range(12):
+            step = fx / slope
+            xn = snap(x - step, wp)
+            if (self.lo is not None and xn <= self.lo) or (self.hi is not None and xn >= self.hi):
+                return None
+            # error of xn: about |step| times the slope's relative error (first step), then the
+            # contraction seen from one secant step to the next
+            est = abs(step) * (guess if prev is None else min(1, 10 * abs(step / prev)))
+            if est <= tol * abs(xn) / 10:
+                break
+            fn, _ = self.ball(xn, wp)
+            if fn == fx:
+                return None
+            slope, x, fx, prev = (fn - fx) / (xn - x), xn, fn, step
+        else:
+            return None
+        a, b = snap(xn * (1 - tol / 3), wp), snap(xn * (1 + tol / 3), wp)
+        if not a < xn < b or b - a > tol * abs(xn):
+            return None
+        with mpmath.workdps(wp + 5):    # 5 more digits: the signs are proven with a margin
+            (fa, ra), (fb, rb) = self.ball(a, wp + 5), self.ball(b, wp + 5)
+        if abs(fa) > ra and abs(fb) > rb and (fa > 0) != (fb > 0):
+            self.proven_bracket = (a, b)
+            return xn
+        return None
 
     def _solve(self, wp):
         f = self.f
@@ -193,6 +268,21 @@ class _Root:
 
     def result(self, dps):
         return converge(self.raw, dps, method=self.method)
+
+
+def _unmoved(t, wp):
+    return t
+
+
+def _square(q, wp):
+    """A number within ``10^-(wp+8)`` relative of ``q > 0`` whose square root is a binary
+    number: ``sqrt(q)`` is then an exact rational, and an Arb plan of ``phi(sqrt(q) x)`` needs
+    no irrational constant (cheaper to build and to evaluate)."""
+    if q <= 0:
+        return q
+    with mpmath.workdps(wp + 8):
+        root = mpmath.sqrt(q)
+    return mpmath.fmul(root, root, exact=True)
 
 
 def refine_root(f_mp, x_float, dps, lo=0.0, hi=None, scale=None, method="root"):
@@ -286,9 +376,12 @@ class MeanField:
                         method="length map").value
 
     def correlation_map_numpy(self, c):
-        """The correlation map at ``q*`` on an array of ``c`` (float64 Mehler series)."""
-        q = self.float_q_star()
-        a2 = self.m.hermite(q, HERMITE_TERMS) ** 2
+        """The correlation map at ``q*`` on an array of ``c`` (float64 Mehler series; ``q*`` and
+        the coefficients are computed once per MeanField)."""
+        if "_float_mehler" not in self.__dict__:
+            q = self.float_q_star()
+            self.__dict__["_float_mehler"] = (q, self.m.hermite(q, HERMITE_TERMS) ** 2)
+        q, a2 = self.__dict__["_float_mehler"]
         sw2, sb2 = float(self._sw2_expr), float(self._sb2_expr)
         return (sw2 * np.polyval(a2[::-1], np.asarray(c, dtype=float)) + sb2) / q
 
@@ -399,11 +492,51 @@ class MeanField:
             return Quantity(sp.Integer(0), "q^{*}", "exact: q = 0 is the fixed point reached "
                             "(sigma_b2 = 0, phi(0) = 0, and the map lies below the diagonal)",
                             params=self.params)
-        self._q_root = _Root(self._h, qf, lo=0, method="q* (root of the length map)")
-        return Quantity(None, "q^{*}", "estimated: root of the length map (float64 bracket, "
-                        "Illinois on moments enclosed by Arb or by mpmath quadrature), accepted "
-                        "when two working precisions agree", _reusing(self._q_root.result),
+        certain = not any(isinstance(v, Quantity) for v in (self.sigma_w2, self.sigma_b2))
+        self._q_root = _Root(self._h, qf, lo=0, method="q* (root of the length map)",
+                             ball=self._h_ball if certain else None, snap=_square,
+                             **self._float_slope(qf))
+        return Quantity(None, "q^{*}", "estimated: root of the length map near its float64 root "
+                        "(secant steps, then a sign change of Arb-enclosed or closed-form values "
+                        "bracketing it; else Illinois on mpmath quadrature), accepted when two "
+                        "working precisions agree", _reusing(self._q_root.result),
                         params=self.params)
+
+    def _float_slope(self, qf):
+        """``{"slope": s, "slope_error": e}``: the slope ``chi_q* - 1`` of the length map minus
+        identity at ``qf`` in float64 (``sigma_w2 (D1 + D2) - 1``, relative error taken as
+        ``1e-13 (chi_q* + 1)/|s|``, at least ``1e-10``; a central difference, ``1e-6``, where
+        ``phi`` jumps), ``s = None`` if none."""
+        if not qf > 0:
+            return {"slope": None}
+        sw2, sb2 = float(self._sw2_expr), float(self._sb2_expr)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.m.continuous:
+                chi = sw2 * (self.m.np_one("D1", qf) + self.m.np_one("D2", qf))
+                slope = chi - 1
+                error = max(1e-10, 1e-13 * (abs(chi) + 1) / abs(slope)) if slope else 1.0
+            else:
+                d = qf * 1e-6
+                hp, hm = (sw2 * self.m.np_one("V", qf + t) + sb2 - qf - t for t in (d, -d))
+                slope, error = (hp - hm) / (2 * d), 1e-6
+        if not (np.isfinite(slope) and abs(slope) > 1e-8):
+            return {"slope": None}
+        return {"slope": slope, "slope_error": error}
+
+    def _h_ball(self, q, wp):
+        """``(h(q), radius)`` at working precision ``wp``: ``h = sigma_w2 V(q) + sigma_b2 - q``
+        with ``V`` a proven Result (closed form or Arb) and the rounding of this arithmetic
+        bounded by ``10^-(wp-1)`` of the terms' sizes; ``h`` is then proven to lie within
+        ``radius``.  Without a proven ``V`` it is ``(h(q), inf)`` (no sign is proven)."""
+        res = self.m.ball("V", q, wp)
+        if res is None or not res.certified:
+            return self._h(q, wp), mpmath.inf
+        sw2, sb2 = self._param("sigma_w2", wp), self._param("sigma_b2", wp)
+        value = sw2 * res.value + sb2 - q
+        # five roundings (sigma's two at wp digits, three operations below 2^-prec < 10^-(wp+1))
+        radius = abs(sw2) * res.error + (abs(sw2 * res.value) + abs(sb2) + abs(q)) * \
+            mpmath.mpf(10) ** (-(wp - 1))
+        return value, radius
 
     def _q_star_linear(self, a, b):
         sw2, sb2 = self.sigma_w2, self.sigma_b2
@@ -468,7 +601,7 @@ class MeanField:
             return None if d1 is None else self.sigma_w2 * d1
 
         def run(wp):
-            return self._param("sigma_w2", wp) * self.m.raw("D1", self._q_at(wp), wp)
+            return self._param("sigma_w2", wp) * self.m.raw("D1", self._q_at(wp), wp, GUARD)
         self._runs["chi_1"] = run
 
         def numeric(dps):
@@ -487,7 +620,8 @@ class MeanField:
 
         def run(wp):
             q = self._q_at(wp)
-            return self._param("sigma_w2", wp) * (self.m.raw("D1", q, wp) + self.m.raw("D2", q, wp))
+            return self._param("sigma_w2", wp) * (self.m.raw("D1", q, wp, GUARD) +
+                                                  self.m.raw("D2", q, wp, GUARD))
         self._runs["chi_q"] = run
 
         def numeric(dps):
@@ -515,24 +649,154 @@ class MeanField:
         if self.symbolic or self.phase in ("ordered", "critical"):
             return Quantity(sp.Integer(1), "c^{*}", "exact: c = 1 is stable when chi_1 <= 1",
                             params=self.params)
-        cf = self.float_c_star()
+        st = self.floats()
+        cf = st["c_star"]
         # the Hermite series is truncated for |c| <= cmax (checked by _mp_pair at every c)
         self._cmax = min(1.0, abs(cf) + 1e-3)
         odd = self.m.exact("M") == 0 or self.act.strict_parity == "odd"
         if cf == 0.0 and self.sigma_b2 == 0 and odd:
             return Quantity(sp.Integer(0), "c^{*}", "exact: odd phi, sigma_b2 = 0", params=self.params)
 
-        cmax = self._cmax
+        slope = st["chi_c"] - 1            # d/dc of (correlation map - c) at the float64 c*
+        slope_error = max(1e-10, 1e-13 * (abs(st["chi_c"]) + 1) / abs(slope)) if slope else 1.0
+        self._c_root = _Root(self._c_f, cf, lo=-1, hi=1, scale=1,
+                             method="c* (root of the correlation map)", ball=self._c_ball, slope=float(slope), slope_error=slope_error)
+        return Quantity(None, "c^{*}", "estimated: root of the correlation map at the estimated q* "
+                        "near its float64 root (secant steps, then a sign change of Arb-enclosed "
+                        "Mehler-series values, with certified Hermite coefficients and Parseval's "
+                        "tail bound, bracketing it; else Illinois on Gauss-Legendre Hermite "
+                        "coefficients), accepted when two working precisions agree",
+                        _reusing(self._c_root.result), params=self.params)
 
-        def f(c, wp):
-            q = self._q_at(wp)
-            e = self._mp_pair(q, c, wp, False, cmax)
-            return (self._param("sigma_w2", wp) * e + self._param("sigma_b2", wp)) / q - c
-        self._c_root = _Root(f, cf, lo=-1, hi=1, scale=1, method="c* (root of the correlation map)")
-        return Quantity(None, "c^{*}", "estimated: root of the correlation map (Mehler series with "
-                        "Gauss-Legendre Hermite coefficients), float64 bracket then Illinois, "
-                        "accepted when two working precisions agree", _reusing(self._c_root.result),
-                        params=self.params)
+    def _c_f(self, c, wp):
+        """The correlation map minus ``c`` at ``wp`` (Mehler series, Gauss-Legendre coefficients);
+        a method, not a closure, so that a MeanField pickles."""
+        q = self._q_at(wp)
+        e = self._mp_pair(q, c, wp, False, self._cmax)
+        return (self._param("sigma_w2", wp) * e + self._param("sigma_b2", wp)) / q - c
+
+    def _mehler_data(self, wp):
+        r"""Proven Mehler-series data for ``c*`` and ``chi_c*`` at ``wp`` digits, or None.
+
+        ``q`` is fixed once, at the first call, as the proven root ``q*`` to ``wp`` digits
+        (its square root a binary number, so ``phi(sqrt(q) x)`` is an exact activation); its
+        Hermite coefficients ``a_k`` (``k <= K``) are Arb enclosures
+        (:func:`~symkernel.kernels.hermite_panels.certified_coefficients`) and ``V(q) = E[phi^2]``
+        an Arb enclosure (each ``a_k`` within ``10^-(wp+10)``), ``K`` terms (at most
+        ``_CERTIFIED_MAX``; :meth:`_certified_mehler`): the proven radius of the correlation map
+        is then far below its size ``|chi_c* - 1| 10^-(wp-3)`` at the ends of the bracket.
+        Returns ``(q, a2, d2, mass, K)``: midpoints ``a2_k`` of ``a_k^2`` with proven ``|a_k^2 - a2_k| <= d2_k``, and ``mass >= V - sum_k a_k^2``
+        (Parseval's tail).  None when ``q*`` has no proven root or ``phi`` is outside the Arb
+        class (one analytic piece).  A later call with ``wp`` above the precision ``q`` was fixed
+        at fixes it again (and drops the roots ``c*`` proven for the former ``q``)."""
+        fixed = self.__dict__.get("_mehler_fixed")
+        if fixed is None or (fixed[1] is not None and wp > fixed[0]):
+            root = self.__dict__.get("_q_root")
+            if root is None or self.q_star.exact or (root.ball is None and not root._proven) or \
+                    len(self.act.pieces) != 1:
+                return None
+            if fixed is not None and "_c_root" in self.__dict__:
+                # more digits asked than q was fixed at: q is fixed again, and the roots c*
+                # proven for the former q are dropped (c* and chi_c* always share one q)
+                self._c_root._proven.clear()
+            q = self._q_at(wp)        # proven to wp digits: c* is resolved to wp - 3
+            with mpmath.workprec(int(q.man).bit_length() + 64):
+                s = mpmath.sqrt(q)
+            if not (q > 0 and mpmath.fmul(s, s, exact=True) == q and root._proven):
+                self.__dict__["_mehler_fixed"] = fixed = (-1, None, None)
+            else:
+                gain = exact_number(s)
+                cmax = min(mpmath.mpf(self._cmax), mpmath.mpf("0.999"))
+                need = (wp + 6) * mpmath.log(10) / -mpmath.log(cmax)
+                data = self._certified_mehler(as_activation(self.act, gain), q, wp, cmax,
+                                              int(mpmath.ceil(need)))
+                self.__dict__["_mehler_fixed"] = fixed = (wp + 5, data, None)
+        top, data, _ = fixed
+        return data if wp <= top else None
+
+    def _certified_mehler(self, act, q, wp, cmax, K):
+        """``(q, a2, d2, mass, K)`` of :meth:`_mehler_data` for ``act = phi(sqrt(q) x)``; first
+        with ``2K/3`` terms (the coefficients of an analytic ``phi`` decay, so Parseval's
+        remainder ``mass`` is small by then), with ``K`` when ``(k + 1) cmax^k mass`` at
+        ``k = 2K/3`` is not below ``10^-(wp+6) V``; None outside the Arb class or past
+        ``_CERTIFIED_MAX`` terms."""
+        if K > _CERTIFIED_MAX:
+            return None
+        try:
+            v = self.m.ball("V", q, wp + 8)
+        except (NotCertifiable, PrecisionError, OverflowError):
+            return None
+        if v is None or not v.certified:
+            return None
+        data = None
+        for terms in sorted({max(20, 2 * K // 3), K}):
+            try:
+                mids, errs = certified_coefficients(act, terms, wp + 2)
+            except (NotCertifiable, PrecisionError, OverflowError):
+                return None
+            with mpmath.workdps(wp + 20):
+                a2 = [m * m for m in mids]
+                d2 = [e * (2 * abs(m) + e) for m, e in zip(mids, errs)]
+                low = mpmath.fsum(max(0, a - d) for a, d in zip(a2, d2))
+                mass = (v.value + v.error - low) * (1 + mpmath.mpf(10) ** -(wp + 15))
+                if mass < 0:          # Parseval fails: not a proof of anything
+                    return None
+                data = (q, a2, d2, mass, len(a2) - 1)
+                if len(a2) * cmax ** (len(a2) - 1) * mass <= v.value * mpmath.mpf(10) ** -(wp + 6):
+                    break
+        return data
+
+    def _c_ball(self, c, wp):
+        """``(f(c), radius)``, ``f(c) = (sigma_w2 sum_k a_k^2 c^k + sigma_b2)/q - c`` at the
+        fixed ``q`` of :meth:`_mehler_data`, proven: coefficient radii, the Parseval tail
+        ``|c|^(K+1) (V - sum a_k^2)`` and the roundings (at ``wp + 10`` digits, below ``(K + 4)
+        10^-(wp+9)`` of the sum of magnitudes; ``sigma``'s below ``10^-(wp-1)``); ``(0, inf)``
+        (nothing proven) without the data."""
+        data = self._mehler_data(wp)
+        if data is None:
+            return mpmath.mpf(0), mpmath.inf
+        q, a2, d2, mass, K = data
+        with mpmath.workdps(wp + 10):
+            c = mpmath.mpf(c)
+            ac = abs(c)
+            powers = [mpmath.mpf(1)]
+            for _ in range(K):
+                powers.append(powers[-1] * c)
+            s = mpmath.fsum(a * p for a, p in zip(a2, powers))
+            size = mpmath.fsum(a * abs(p) for a, p in zip(a2, powers))
+            spread = mpmath.fsum(d * abs(p) for d, p in zip(d2, powers))
+            err = spread + ac ** (K + 1) * mass + size * (K + 4) * mpmath.mpf(10) ** -(wp + 9)
+            sw2, sb2 = self._param("sigma_w2", wp + 10), self._param("sigma_b2", wp + 10)
+            value = (sw2 * s + sb2) / q - c
+            radius = abs(sw2) * err / q + ((abs(sw2 * s) + abs(sb2)) / q + ac) * \
+                mpmath.mpf(10) ** -(wp - 1)
+        return value, radius
+
+    def _chi_c_proven(self, wp):
+        """``sigma_w2 sum_k k a_k^2 c^(k-1) / q`` at the proven ``c*`` from the certified Mehler
+        data (one computation serves every ``wp`` it covers), when its proven error (coefficient
+        radii, tail ``(K+1) |c|^K (V - sum a_k^2)``, roundings) is below ``10^-(wp+2)`` of it;
+        else None."""
+        root = self.__dict__.get("_c_root")
+        if root is None or not any(w >= wp for w in root._proven):
+            return None
+        data = self._mehler_data(wp)
+        if data is None:
+            return None
+        q, a2, d2, mass, K = data
+        c = root.raw(wp)
+        with mpmath.workdps(wp + 10):
+            ac = abs(c)
+            if (K + 1) * (1 - ac) < ac:        # k |c|^(k-1) must decrease beyond K
+                return None
+            terms = [k * a2[k] * c ** (k - 1) for k in range(1, K + 1)]
+            total = mpmath.fsum(terms)
+            err = mpmath.fsum(k * d2[k] * ac ** (k - 1) for k in range(1, K + 1)) + \
+                (K + 1) * ac ** K * mass + \
+                mpmath.fsum(abs(t) for t in terms) * (K + 4) * mpmath.mpf(10) ** -(wp + 9)
+            if not err < abs(total) * mpmath.mpf(10) ** -(wp + 2):
+                return None
+            return self._param("sigma_w2", wp) * total / q
 
     @cached_property
     def chi_c(self):
@@ -546,14 +810,20 @@ class MeanField:
                          params=self.params)
 
         def run(wp):
-            q, c = self._q_at(wp), self._c_at(wp)
+            c = self._c_at(wp)
+            proven = self._chi_c_proven(wp)
+            if proven is not None:
+                return proven
+            q = self._q_at(wp)
             return self._param("sigma_w2", wp) * self._mp_pair(q, c, wp, True, self._cmax)
         self._runs["chi_c"] = run
 
         def numeric(dps):
             return converge(run, dps, method="Mehler series of E[phi'(u1)phi'(u2)] at (q*, c*)")
         return Quantity(None, r"\chi_{c^{*}}", "estimated: Mehler series of E[phi'(u1)phi'(u2)] "
-                        "at the estimated (q*, c*)", numeric, params=self.params)
+                        "at the estimated (q*, c*) (certified Hermite coefficients with Parseval's "
+                        "tail bound where c* has a proven bracket, else Gauss-Legendre ones)",
+                        numeric, params=self.params)
 
     def _mp_pair(self, q, c, wp, derivative, cmax):
         """``E[phi(u_1) phi(u_2)]`` (or ``E[phi'(u_1) phi'(u_2)]``) at ``q``, correlation ``c``.
@@ -581,7 +851,7 @@ class MeanField:
         ``sqrt(q) z``, split at the breakpoints, each cut into ``ceil((wp - 20)/10)`` equal parts
         (so two working precisions use different rules and their agreement means something) or
         ``ceil(sqrt(K)/8)`` for the oscillations of ``he_K`` (``K`` terms at most: enough for
-        ``cmax^K < 10^-(wp+5)``, between 600 and 4000);
+        ``cmax^K < 10^-(wp+5)``, plus 100, 4000 at most: the loop below stops by then);
         truncated at ``|z| = sqrt(4 (wp + 8) ln 10)`` (Cramer's bound
         ``|he_j(z)| <= 1.09 e^{z^2/4}`` makes the tails below ``10^-(wp+8)`` for every ``j``).
         Stops when the remainder times ``(j+1) cmax^j`` is below ``10^-(wp+2) V``; a negative
@@ -603,7 +873,7 @@ class MeanField:
             edges = sorted(e for e in edges if abs(e) <= zcut)
             if K is None:   # enough terms for cmax^K < 10^-(wp+5), at most _HERMITE_MAX
                 need = (wp + 5) * mpmath.log(10) / -mpmath.log(min(mpmath.mpf(cmax), 1 - 1e-9))
-                K = int(min(_HERMITE_MAX, max(600, mpmath.ceil(need) + 100)))
+                K = int(min(_HERMITE_MAX, mpmath.ceil(need) + 100))
             # each panel cut in parts: differently for each wp, and finely enough for he_K
             # (local wavelength about 2 pi / sqrt(K))
             split = max(1, -(-(wp - 20) // 10), int(mpmath.ceil(mpmath.sqrt(K) / 8)))

@@ -150,6 +150,7 @@ class Moments:
         self._np_fns = None
         self._np_exact = {}
         self._plans = {}
+        self._enclosures = {}
 
     # ------------------------------------------------------------------ checks
     def require_continuous(self, what):
@@ -242,7 +243,39 @@ class Moments:
             return None
 
     def _certified(self, kind, qe, dps):
-        """Arb-certified Result of ``kind`` at exact ``q``, or None when no enclosure is found."""
+        """Arb-certified Result of ``kind`` at exact ``q``, or None when no enclosure is found.
+        A proven enclosure to ``d >= dps`` digits serves ``dps`` (kept per ``(kind, q)``)."""
+        done = self._enclosures.get((kind, qe))
+        if done is not None and done[0] >= dps:
+            return done[1]
+        res = self._enclose(kind, qe, dps)
+        if res is not None:
+            if len(self._enclosures) > 512:
+                self._enclosures.clear()
+            self._enclosures[(kind, qe)] = (dps, res)
+        return res
+
+    def ball(self, kind, q, dps):
+        """``kind`` at ``q`` (taken exactly) as a proven Result to ``dps`` digits (the closed form
+        by SymPy evalf, or an Arb enclosure), or ``None`` where only an estimate exists.
+
+        >>> r = moments("tanh").ball("V", 1, 20)
+        >>> r.certified, r.error < 1e-21 * r.value
+        (True, True)
+        """
+        qe = exact_number(q)
+        self._check(kind, qe)
+        with working(dps + GUARD):
+            if qe == 0:
+                zero = self.exact_limit(kind)
+                return exact_result(zero, dps) if zero != 0 else Result(mpmath.mpf(0), mpmath.mpf(0),
+                                                                         True, "exact: 0")
+            expr = self.exact(kind)
+            if expr is not None:
+                return exact_result(expr.subs(Q, qe), dps)
+            return self._certified(kind, qe, dps)
+
+    def _enclose(self, kind, qe, dps):
         plan = self.plan(kind, qe)
         if plan is None:
             return None
@@ -328,11 +361,14 @@ class Moments:
         """``kind`` at ``q`` as an mpf correct to ``dps`` digits (see :meth:`result`)."""
         return self.result(kind, q, dps, method).value
 
-    def raw(self, kind, q, wp):
+    def raw(self, kind, q, wp, headroom=0):
         """``kind`` at ``q`` computed once at working precision ``wp`` (call inside
         :func:`~symkernel.numerics.working`): the closed form by SymPy evalf, else an Arb enclosure,
         else mpmath quadrature.  No acceptance test here: callers (root finding, chi's) are
-        judged as a whole by :func:`~symkernel.numerics.converge`."""
+        judged as a whole by :func:`~symkernel.numerics.converge`.  ``headroom``: an Arb
+        enclosure is made to ``wp + headroom`` digits, so that the next working precision of a
+        ``converge`` at the same ``q`` is served by it (a proven enclosure needs no second
+        computation; an estimate is always recomputed at each precision)."""
         qe = exact_number(q)
         self._check(kind, qe)
         if qe == 0:
@@ -341,7 +377,8 @@ class Moments:
         expr = self.exact(kind)
         if expr is not None:   # SymPy's adaptive evalf: no digits lost to cancellation
             return evaluate_exact(expr.subs(Q, qe), wp)   # (1 - e^{-2q})/2 at q = 1e-40
-        res = self._certified(kind, qe, wp)
+        done = self._enclosures.get((kind, qe))
+        res = self._certified(kind, qe, wp if done is not None and done[0] >= wp else wp + headroom)
         if res is not None:
             return res.value
         return self._quad(kind, qe, wp)

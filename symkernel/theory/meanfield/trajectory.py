@@ -5,8 +5,11 @@ For two inputs with pre-activation variances ``q_1, q_2`` and correlation ``c``:
 .. math::  q_i^{l+1} = \sigma_w^2 E[\phi(\sqrt{q_i^l} Z)^2] + \sigma_b^2, \qquad
            c^{l+1} = \frac{\sigma_w^2 E[\phi(u_1)\phi(u_2)] + \sigma_b^2}{\sqrt{q_1^{l+1} q_2^{l+1}}},
 
-``u_1 = sqrt(q_1) z_1``, ``u_2 = sqrt(q_2) (c z_1 + sqrt(1-c^2) z_2)``.  The pair expectation is a
-tensor Gauss–Legendre rule (panels of width 1/2 in ``z_1`` and in ``sqrt(q_2(1-c^2)) z_2``, as in
+``u_1 = sqrt(q_1) z_1``, ``u_2 = sqrt(q_2) (c z_1 + sqrt(1-c^2) z_2)``.  The pair expectation is,
+for ``q_1 = q_2 = q``, Mehler's series ``sum_{j<K} a_j(q)^2 c^j`` (``K = 160`` Hermite
+coefficients by the rule of :meth:`.Moments.hermite`, docs/theory.md §5) where Parseval bounds its
+tail, ``|c|^K (V(q) - sum_{j<K} a_j^2)``, below ``1e-15 V(q)`` (docs/theory.md §15.2); otherwise
+a tensor Gauss–Legendre rule (panels of width 1/2 in ``z_1`` and in ``sqrt(q_2(1-c^2)) z_2``, as in
 :meth:`.Moments.nodes`): about 14 digits for analytic ``phi``, fewer (about 6) across kinks.
 
 >>> import numpy as np
@@ -21,11 +24,42 @@ from symkernel.core.activations import as_activation
 from .moments import moments
 
 
+#: Hermite terms of the Mehler path, and its tolerance relative to V(q)
+MEHLER_TERMS, MEHLER_TOL = 160, 1e-15
+
+
 def pair_expectation(act, q1, q2, c, gain=None, **params):
-    """``E[phi(u_1) phi(u_2)]`` (float64) for variances ``q1, q2`` and correlation ``c``."""
+    """``E[phi(u_1) phi(u_2)]`` (float64) for variances ``q1, q2`` and correlation ``c`` (Mehler's
+    series where its Parseval tail bound allows, else a tensor rule; module docstring).
+
+    >>> e = pair_expectation("erf", 0.8, 0.8, 0.5)       # closed form: (2/pi) asin(2 q c/(1 + 2 q))
+    >>> bool(abs(e - 2 / np.pi * np.arcsin(0.8 / 2.6)) < 1e-14)
+    True
+    """
     m = moments(as_activation(act, gain, **params))
     if not (q1 >= 0 and q2 >= 0 and -1 <= c <= 1):
         raise InvalidInputError(f"need q1, q2 >= 0 and c in [-1, 1], got {q1}, {q2}, {c}")
+    if q1 == q2 and q1 > 0 and abs(c) < 0.95:
+        mehler = _mehler(m, q1, c)
+        if mehler is not None:
+            return mehler
+    return _tensor(m, q1, q2, c)
+
+
+def _mehler(m, q, c):
+    """``sum_j a_j(q)^2 c^j`` when its Parseval tail bound is below ``MEHLER_TOL V(q)``, else None."""
+    a2 = m.hermite(q, MEHLER_TERMS) ** 2
+    v = m.np_one("V", q)
+    if not (np.isfinite(v) and v > 0 and np.all(np.isfinite(a2))):
+        return None
+    rest = max(v - a2.sum(), 1e-12 * v)      # the float sum's own rounding, at least
+    if abs(c) ** MEHLER_TERMS * rest > MEHLER_TOL * v:
+        return None
+    return float(np.polyval(a2[::-1], c))
+
+
+def _tensor(m, q1, q2, c):
+    """The tensor Gauss-Legendre rule (module docstring)."""
     s = np.sqrt(max(1.0 - c * c, 0.0))
     z1, w1 = m.nodes(q1)
     z2, w2 = m.nodes(q2 * s * s)
