@@ -94,6 +94,9 @@ INTERNAL = {
     "symkernel.nn.pair.PairKernel.mp_step", "symkernel.nn.series_mp.SeriesStep.coefficients",
     "symkernel.nn.series_mp.SeriesStep.mean", "symkernel.nn.series_mp.SeriesStep.moment",
     "symkernel.nn.series_mp.SeriesStep.value",
+    # an Arb enclosure of a moment under MeanField's proven roots (q*, c*); Table S.1's rows in
+    # parts for the forked CLI (each part is table_s1_rows' own computation)
+    "symkernel.theory.meanfield.moments.Moments.ball", "symkernel.papers.joudaki_hofmann_2025.table_s1_parts",
     # a float fit of the sequence iterate_exact gives, and its figure
     "symkernel.papers.joudaki_hofmann_2025_case3.measure_case3_constant",
     "symkernel.papers.joudaki_hofmann_2025_figures.draw_case3",
