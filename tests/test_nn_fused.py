@@ -161,3 +161,20 @@ def test_compiled_mehler_series_against_the_numpy_path(act, sw2, sb2, depth, mon
     A, m2, est = interpolated_coefficients(mehler, s)
     A0, m0 = mehler.coefficients(s * s)
     assert np.max(np.abs(A - A0)) <= max(4 * est, 8 * EPS) and np.max(np.abs(m2 - m0)) <= max(4 * est, 8 * EPS)
+
+
+@pytest.mark.parametrize("act", ["relu", "cos", "tanh"])
+def test_a_zero_variance_inside_the_stack_takes_the_numpy_path(act):
+    """Dense(0, 0) makes every later variance 0; the loops divide by the variances' square roots,
+    so the fused paths (closed form and Mehler) must hand over to the NumPy path, which gives the
+    kernel of a constant layer: (found in review: all NaN before, the NumPy path 0 or cos(0))."""
+    x = np.random.default_rng(2).normal(size=(3, 3))
+    net = sk.nn.serial(sk.nn.Dense(1.0, 0.0), sk.nn.Activation(act), sk.nn.Dense(0.0, 0.0),
+                       sk.nn.Activation(act), sk.nn.Dense(1.0, 0.0))
+    got, ref = net.kernel(x), net.kernel(x, fused=False)
+    assert np.isfinite(got.nngp).all() and np.isfinite(got.ntk).all()
+    # the output of a layer fed a constant 0 is phi(0) for every input: its second moment
+    phi0 = {"relu": 0.0, "cos": 1.0, "tanh": 0.0}[act]
+    np.testing.assert_allclose(got.nngp, np.full((3, 3), phi0 ** 2), atol=1e-15)
+    np.testing.assert_array_equal(got.nngp, ref.nngp)
+    np.testing.assert_array_equal(got.ntk, ref.ntk)

@@ -380,17 +380,23 @@ def _diagonals(kind, ops, n):
     return P, q
 
 
+def _positive(v):
+    """Every variance finite and > 0 (the loops divide by their square roots)."""
+    v = np.asarray(v)
+    return bool(np.isfinite(v).all() and (v > 0).all())
+
+
 def fused_kernels(planned, X1, X2, same):
     """``(nngp, ntk)`` of a planned stack (:func:`plan`) on the rows of ``X1``, ``X2`` (``same``:
     ``X2`` is ``X1``; the triangle ``j >= i`` is computed and mirrored), or None when the loops
-    are not available or an input row is zero."""
+    are not available or a variance (of an input or inside the stack) is zero or not finite."""
     loops = _compiled()
     if loops is None:
         return None
     kind, ops = planned
     d = X1.shape[1]
     n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
-    if not (n1 > 0).all() or not (n2 > 0).all():
+    if not (_positive(n1) and _positive(n2)):
         return None
     K0 = X1 @ X2.T / d
     if same:
@@ -399,7 +405,9 @@ def fused_kernels(planned, X1, X2, same):
     w = np.array([op[1] if op[0] == "dense" else 0.0 for op in ops])
     b = np.array([op[2] if op[0] == "dense" else 0.0 for op in ops])
     P1, last1 = _diagonals(kind, ops, n1)
-    P2, _ = _diagonals(kind, ops, n2)
+    P2, last2 = _diagonals(kind, ops, n2)
+    if not all(_positive(v) for v in (P1, P2, last1, last2)):
+        return None       # a variance 0 (or underflowed, or infinite) inside: the NumPy path
     QA1 = np.vstack([P1[1:], last1[None]])           # variances leaving each op
     NN, NT = np.empty(K0.shape), np.empty(K0.shape)
     if kind == _PWL:

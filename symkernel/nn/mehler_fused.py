@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .fused import THREADS, compile_loop
+from .fused import THREADS, _positive as positive, compile_loop
 from .pair import MAX_TERMS
 
 #: numbers of Chebyshev-Lobatto nodes tried (nested), and the accepted interpolation error
@@ -173,7 +173,7 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
     MF, MD = pk._mehler, pk._mehler_derivative
     d = X1.shape[1]
     q1, q2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
-    if not (q1 > 0).all() or not (q2 > 0).all():
+    if not (positive(q1) and positive(q2)):
         return None
     C = X1 @ X2.T / d
     if same:
@@ -194,6 +194,8 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
                 errC, errT = errC * w, (errT + errC) * w
             pending = (op[1], op[2])
             q1, q2 = op[1] * q1 + op[2], op[1] * q2 + op[2]
+            if not (positive(q1) and positive(q2)):
+                return None      # a variance 0 (or not finite) inside the stack: the NumPy path
             continue
         w, b = pending
         pending = None
@@ -230,6 +232,8 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(lambda k: loop(k, threads, *args), range(threads)))
         q1, q2 = mF[:h], mF[h:]
+        if not (positive(q1) and positive(q2)):
+            return None
     if pending is not None:
         w, b = pending
         C *= w
