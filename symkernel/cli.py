@@ -741,6 +741,11 @@ def main(argv=None):
     except SymkernelError as exc:
         print(f"symkernel: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (``symkernel tables | head``): stop quietly, as Unix tools do, and
+        # keep Python from reporting the failed flush of stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141      # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
     except Exception as exc:  # noqa: BLE001 - anything else is a bug: one line, not a traceback
         if os.environ.get("SYMKERNEL_TRACEBACK"):
             raise

@@ -346,3 +346,14 @@ def test_meanfield_at_the_edge_of_chaos_prints_an_infinite_depth_scale(capsys):
     assert main(["meanfield", "relu", "--sigma-w2", "2", "--json"]) == 0
     records = {r["name"]: r for r in json.loads(capsys.readouterr().out)["quantities"]}
     assert records["xi_c"]["expr"] == "oo" and records["xi_c"]["value"] == "+inf"
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly():
+    """``symkernel tables | head -1`` once ended with 'internal error (a bug...): BrokenPipeError'
+    and status 3; a closed pipe is the reader's choice: no message, status 141 (128 + SIGPIPE)."""
+    run = subprocess.run(["bash", "-c", f"'{sys.executable}' -m symkernel tables --only Daneshmand "
+                          "| head -1; echo \"status ${PIPESTATUS[0]}\" >&2"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.stdout.count("\n") == 1
+    assert "internal error" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert "status 141" in run.stderr or "status 0" in run.stderr, run.stderr
