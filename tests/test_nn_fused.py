@@ -178,3 +178,28 @@ def test_a_zero_variance_inside_the_stack_takes_the_numpy_path(act):
     np.testing.assert_allclose(got.nngp, np.full((3, 3), phi0 ** 2), atol=1e-15)
     np.testing.assert_array_equal(got.nngp, ref.nngp)
     np.testing.assert_array_equal(got.ntk, ref.ntk)
+
+
+def test_variances_out_of_float64_product_range_raise_instead_of_a_wrong_kernel():
+    """ReLU without bias is positively homogeneous: Dense(0.5, 0) and Dense(2, 0) stacks have the
+    same correlations at every depth (checked at depth 200, where both are in range).  At depth
+    300 the variances (~1e-181) make q1 q2 underflow: the fused loop once returned correlations
+    off by 5e-4 (NNGP) and 0.09 (NTK), the NumPy path rho = 0 or a misleading 'not PSD'; now
+    both refuse with an error that names float64's range."""
+    x = np.random.default_rng(2).normal(size=(3, 3))
+
+    def corr(K):
+        d = np.sqrt(np.diag(K))
+        return K / np.outer(d, d)
+
+    def net(w, depth):
+        return sk.nn.serial(*[sk.nn.Dense(w, 0.0), sk.nn.Activation("relu")] * depth,
+                            sk.nn.Dense(1.0, 0.0))
+    small, big = net(0.5, 200).kernel(x), net(2.0, 200).kernel(x)
+    np.testing.assert_allclose(corr(small.nngp), corr(big.nngp), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(corr(small.ntk), corr(big.ntk), rtol=0, atol=1e-14)
+    for fused_path in (True, False):
+        with pytest.raises(sk.InvalidInputError, match="range where float64 holds"):
+            net(0.5, 300).kernel(x, fused=fused_path)
+    with pytest.raises(sk.InvalidInputError, match="range where float64 holds"):
+        net(1.0, 1).kernel(x * 1e160)

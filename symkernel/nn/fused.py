@@ -58,6 +58,8 @@ from .angles import input_sin_versine
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
 
+#: variances whose products stay in float64's normal range
+VARIANCE_RANGE = (float(np.sqrt(np.finfo(float).tiny)), float(np.sqrt(np.finfo(float).max)))
 #: threads of the fused loop (rows are dealt round-robin)
 THREADS = max(1, min(4, os.cpu_count() or 1))
 #: below this sin(theta) the angle is an 8-term Taylor polynomial of asin, else atan2 (a literal in the loop)
@@ -381,9 +383,11 @@ def _diagonals(kind, ops, n):
 
 
 def _positive(v):
-    """Every variance finite and > 0 (the loops divide by their square roots)."""
+    """Every variance within ``[sqrt(tiny), sqrt(max)]`` of float64, about ``[1.5e-154, 1.3e154]``:
+    the loops divide by square roots of variances and multiply two of them, so a product must
+    stay normal (otherwise the NumPy path runs, and says the kernel left float64's range)."""
     v = np.asarray(v)
-    return bool(np.isfinite(v).all() and (v > 0).all())
+    return bool(((v >= VARIANCE_RANGE[0]) & (v <= VARIANCE_RANGE[1])).all())
 
 
 def fused_kernels(planned, X1, X2, same):

@@ -549,9 +549,21 @@ def _blocked(fn, sa, sb, r):
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
+#: nonzero variances whose products stay in float64's normal range
+_Q_RANGE = (float(np.sqrt(np.finfo(float).tiny)), float(np.sqrt(np.finfo(float).max)))
+
+
 def _correlation(q1, q2, c):
     """``rho = c / sqrt(q1 q2)`` (0 where an input has zero variance), rounding beyond +-1 removed."""
     q1, q2, c = np.asarray(q1, float), np.asarray(q2, float), np.asarray(c, float)
+    for q in (q1, q2):      # q1 q2 must stay normal: an underflow to 0 would read as rho = 0
+        v = q[q != 0]
+        if v.size and not ((v >= _Q_RANGE[0]) & (v <= _Q_RANGE[1])).all():
+            raise InvalidInputError(
+                f"a variance left the range where float64 holds the product of two "
+                f"({_Q_RANGE[0]:.1e} to {_Q_RANGE[1]:.1e}; found {float(np.min(np.abs(v))):.1e} to "
+                f"{float(np.max(np.abs(v))):.1e}): the network's kernel underflows or overflows in "
+                "float64; rescale sigma_w2 / the inputs, or use dps= for a few inputs")
     den = np.sqrt(q1 * q2)                 # sqrt(q q) == q exactly: rho = 1 on the diagonal
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.divide(c, den, out=np.zeros(np.broadcast_shapes(c.shape, den.shape)), where=den > 0)
