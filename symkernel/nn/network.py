@@ -169,6 +169,13 @@ class Network(Layer):
         tol = float(tol)
         if not tol > 0:
             raise InvalidInputError(f"tol must be a positive number, got {tol}")
+        for X, name in ((X1, "x1"), (X2, "x2")):
+            big = float(np.max(np.abs(X)))
+            if big > _FLOAT_INPUT_MAX:      # squared norms and products of variances overflow
+                raise InvalidInputError(
+                    f"{name} has an entry of size {big:.1e}: the float64 kernels square the inputs "
+                    f"and multiply two variances, so entries up to {_FLOAT_INPUT_MAX:.0e} are "
+                    "accepted; rescale the inputs (or use dps= for a few inputs)")
         if batch_size is not None:
             return self._batched(X1, X2, int(batch_size), ntk, errors, tol, fused)
         planned = plan(self) if fused and not errors else None
@@ -558,6 +565,10 @@ class _Sym(NoAngles):
     @staticmethod
     def check_positive(v1, v2, name):
         return None
+
+
+#: largest input entry of the float64 path (its square norm times d stays below 1e154)
+_FLOAT_INPUT_MAX = 1e70
 
 
 def _data(xs, name):
