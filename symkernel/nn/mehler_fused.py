@@ -163,6 +163,16 @@ def _terms(A, m2):
     return K, R
 
 
+def _dense(C, T, w, b, errC, errT):
+    """A ``Dense(w, b)`` step not followed by an activation, in place: ``C <- w C + b``,
+    ``T <- w T + C``; returns the carried error bounds ``(errC, errT)`` after it."""
+    C *= w
+    C += b
+    T *= w
+    T += C
+    return errC * w, (errT + errC) * w
+
+
 def mehler_kernels(pk, ops, X1, X2, same, tol):
     """``(nngp, ntk)`` of a stack of ``Dense`` layers and one activation without closed forms
     (``ops`` as :func:`symkernel.nn.fused.plan`, each activation after a Dense), or None: numba
@@ -186,12 +196,7 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
     for op in ops:
         if op[0] == "dense":
             if pending is not None:                       # two Dense layers in a row
-                w, b = pending
-                C *= w
-                C += b
-                T *= w
-                T += C
-                errC, errT = errC * w, (errT + errC) * w
+                errC, errT = _dense(C, T, *pending, errC, errT)
             pending = (op[1], op[2])
             q1, q2 = op[1] * q1 + op[2], op[1] * q2 + op[2]
             if not (positive(q1) and positive(q2)):
@@ -235,12 +240,7 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
         if not (positive(q1) and positive(q2)):
             return None
     if pending is not None:
-        w, b = pending
-        C *= w
-        C += b
-        T *= w
-        T += C
-        errC, errT = errC * w, (errT + errC) * w
+        errC, errT = _dense(C, T, *pending, errC, errT)
     if same:
         i, j = np.tril_indices(n1, -1)
         C[i, j], T[i, j] = C[j, i], T[j, i]
