@@ -80,6 +80,9 @@ INTERNAL = {
     "symkernel.kernels.nested.end_result", "symkernel.validate.engines.agreement_digits",
     "symkernel.gaussian.numeric.estimate", "symkernel.kernels.certified.InnerPlan.result",
     "symkernel.kernels.certified.inner_result", "symkernel.kernels.nested.Nested.value",
+    # the softsign's certified angle integral and small-rho series, under Kernel.__call__
+    "symkernel.kernels.polar_certified.softsign_result",
+    "symkernel.kernels.polar_certified.softsign_series_result",
     "symkernel.kernels.precision.closed_result", "symkernel.theory.meanfield.maps.refine_root",
     "symkernel.papers.joudaki_hofmann_2025.format_table_s1", "symkernel.papers.joudaki_hofmann_2025.table_s1_table",
     "symkernel.papers.joudaki_daneshmand_bach_2023.prove_equal", "symkernel.present.plotting.beta_vs_gain",

@@ -44,7 +44,7 @@ def test_odd_up_to_a_constant_is_not_treated_as_odd():
     series, tail = _series(act, 0.3, 32, 16)              # 0.3^32 E sigma^2 < 1e-16
     assert tail < 1e-16
     assert abs(ours - series) < 1e-15 and abs(ours - mpmath.mpf("1.05135273930555")) < 1e-13
-    assert kern.provenance.startswith("estimated")
+    assert kern.provenance.startswith("certified") and kern.result(0.3, dps=15).certified  # Arb softsign + a^2
     # float64: a^2 + tau_hat, both signs of rho (sigma_hat(-rho) != -sigma_hat(rho) here)
     got = kern.numpy(np.array([0.3, -0.3, -0.95, 0.95]))
     soft = sk.dual_kernel("softsign").numpy(np.array([0.3, -0.3, -0.95, 0.95]))
@@ -143,7 +143,7 @@ def test_provenance_is_honest_for_each_path():
     assert tanh.provenance.startswith("estimated") and "Hermite series" in tanh.provenance
     assert tanh.result(0.7, dps=15).certified            # proven c_k from the Gauss-Legendre panels
     soft = sk.kernel_map("softsign")
-    assert soft.provenance.startswith("estimated") and "angle integral" in soft.provenance
+    assert soft.provenance.startswith("certified") and "angle integral" in soft.provenance
     elu = sk.dual_kernel("elu")
     assert elu.provenance.startswith("certified") and elu.result(0.5, dps=20).certified
     # derivative kernels: the label follows the path of sigma' (Price), value by value

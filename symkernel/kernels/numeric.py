@@ -5,7 +5,8 @@ exact reductions (``sigma = a + tau`` with ``tau`` strictly odd: ``sigma_hat = a
 ``sigma = 10^k tau``: ``sigma_hat = 10^(2k) tau_hat``); the exact inner expectation
 ``E_W[sigma(rho X + sqrt(1-rho^2) W)]`` integrated over ``X`` by Arb (:mod:`.certified`,
 *certified*) or else by mpmath; the Hermite series ``sum_k c_k^2 rho^k`` with trapezoidal c_k and
-the Parseval tail bound ``(E sigma^2 - sum_{j<=K} c_j^2) |rho|^(K+1)``; nested Gauss-Legendre
+the Parseval tail bound ``(E sigma^2 - sum_{j<=K} c_j^2) |rho|^(K+1)``; for the softsign one
+angle integral in Arb (:mod:`.polar_certified`, *certified*, docs/theory.md §19); nested Gauss-Legendre
 panels split at the breakpoints (:mod:`.nested`, piecewise-smooth sigma of polynomial growth); a
 nested 2D tanh-sinh quadrature.  Values without a proof are accepted by
 :func:`symkernel.numerics.converge` (*estimated*).  Float64 arrays use Gauss-Legendre over ``X``
@@ -41,6 +42,7 @@ from .arguments import exact_rational
 from .certified import InnerPlan
 from .hermite_panels import _certified_coefficients
 from .polar import METHOD as POLAR_METHOD, is_softsign, softsign_dual
+from .polar_certified import softsign_form, softsign_result, softsign_series_result
 from symkernel.numerics.arb import NotCertifiable
 from symkernel.numerics.cache import cached, mpf_key
 from symkernel.core.mp_eval import mp_lambdify
@@ -143,7 +145,7 @@ class _Dual:
                 except PrecisionError:
                     pass
         if self.softsign:
-            return converge(lambda wp: softsign_dual(at(wp), wp), dps, method=POLAR_METHOD)
+            return self._softsign(at, exact_rho, dps)
         if Nested.applicable(self.act):
             return Nested.of(self.act).value(at(dps + 30), dps)
         return converge(lambda wp: self._quad_nested(at(wp), wp, _degree(wp - dps)), dps,
@@ -174,8 +176,29 @@ class _Dual:
 
     @cached_property
     def softsign(self):
-        """True for the softsign x/(1+|x|) (:mod:`.polar`: one angle integral)."""
-        return is_softsign(self.act)
+        """``(b, g)`` when sigma is exactly ``b softsign(g x) = b g x/(1 + g|x|)`` (:mod:`.polar`,
+        :mod:`.polar_certified`: one angle integral), else None."""
+        return softsign_form(self.act)
+
+    def _softsign(self, at, exact_rho, dps):
+        """The softsign's angle integral in Arb at the exact rho (:mod:`.polar_certified`:
+        certified); the mpmath tanh-sinh estimate (:mod:`.polar`, the plain softsign) only if
+        Arb cannot reach dps."""
+        amplitude, gain = self.softsign
+        rq = _exact_rho(at, exact_rho, dps)
+        if rq == 0 or abs(rq) == 1:
+            return self._special(int(rq), dps)
+        try:
+            if rq.is_Rational:      # tiny |rho|: a few certified c_k (the angle integral cancels)
+                res = softsign_series_result(lambda k, d: self._coefficient(k).result(d), rq, dps,
+                                             amplitude)
+                if res is not None:
+                    return res
+            return softsign_result(rq, dps, amplitude, gain)
+        except PrecisionError:
+            if is_softsign(self.act):
+                return converge(lambda wp: softsign_dual(at(wp), wp), dps, method=POLAR_METHOD)
+            return Nested.of(self.act).value(at(dps + 30), dps)
 
     @cached_property
     def odd_split(self):

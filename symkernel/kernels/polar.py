@@ -14,7 +14,9 @@ signs are fixed and the radial integral is in closed form (partial fractions in 
 ``J(z) ~ sum_n (-1)^n M_(n+1) z^-(n+1)``, ``M_j = int_0^oo r^j e^{-r^2/2} dr``.  The angle integral (a log-type endpoint
 behaviour at the sector ends) is done by tanh-sinh quadrature (mpmath) on the two sectors, the
 working precision raised inside the integrand where ``f`` cancels; values are accepted by
-:func:`symkernel.numerics.converge` (*estimated*).
+:func:`symkernel.numerics.converge` (*estimated*).  The package's values come from the same
+angle integral done in Arb (:mod:`.polar_certified`, *certified*); this mpmath version is the
+fallback when Arb cannot reach the digits asked, and an independent implementation to check it.
 
 >>> import mpmath
 >>> mpmath.nstr(softsign_dual(mpmath.mpf("0.3"), 20), 15)

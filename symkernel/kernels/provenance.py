@@ -11,8 +11,9 @@ SERIES_PROVENANCE = ("estimated: Hermite series sum_k c_k^2 rho^k (trapezoidal c
                      "bound (E sigma^2 - sum_{k<=K} c_k^2)|rho|^(K+1), two working precisions agree; "
                      "certified where at most 800 proven c_k suffice (composite Gauss-Legendre panels, "
                      "Bernstein-ellipse bounds; Kernel.result says which)")
-POLAR_PROVENANCE = ("estimated: one angle integral of the closed-form radial integral (erfi, Ei) over the "
-                    "sign sectors, tanh-sinh quadrature, two working precisions agree")
+POLAR_PROVENANCE = ("certified: Arb ball quadrature (acb.integral) of one angle integral over the sign "
+                    "sectors of the radial integral (closed form with erfi and Ei; Taylor and asymptotic "
+                    "series with proven remainders), explicit bounds at the sector ends")
 NESTED_PROVENANCE = "estimated: nested 2D mpmath quadrature over (X, W), two working precisions agree"
 PANELS_PROVENANCE = ("estimated: nested Gauss-Legendre panels over (X, W) split at the breakpoints, "
                      "explicit Gaussian tail bound, two working precisions agree")
