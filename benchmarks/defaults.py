@@ -8,10 +8,12 @@ has one: ``Kernel.numpy``, ``MeanField.floats``, ``critical_curve``; else numpy 
 written here), then the default call a user types (``float(q)`` asks 17 digits; a Quantity's
 default is 15).  Prints both times (median of ``--repeat`` processes), the ratio and whether it
 meets the target: the default call within 10x of the float64 path.  Times are the process's CPU
-time (``--wall`` for wall time): on a shared machine they do not move with the load.  The float64 path is the
-speed a person expects; the default call also says how many digits it proves or estimates.
+time (``--wall`` for wall time), BLAS single-threaded (:data:`ENV`): on a shared machine they do
+not move with the load.  The float64 path is the speed a person expects; the default call also
+says how many digits it proves or estimates.
 """
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -19,6 +21,10 @@ import textwrap
 
 PY = sys.executable
 TARGET = 10.0
+#: BLAS single-threaded in every case: an OpenBLAS pool spinning on a second core adds its CPU
+#: time to the process (the 120-node Gauss-Hermite rule of a float64 path measured 3 ms or 15 ms
+#: from one run to the next); the work timed here is single-threaded
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 _GH = """
 import numpy as np
@@ -99,7 +105,7 @@ def timed(code, repeat, clock="process_time"):
     times = []
     for _ in range(repeat):
         program = (_PROLOGUE + textwrap.dedent(code) + _EPILOGUE).replace("{clock}", clock)
-        out = subprocess.run([PY, "-c", program], capture_output=True, text=True)
+        out = subprocess.run([PY, "-c", program], capture_output=True, text=True, env=ENV)
         if out.returncode:
             raise SystemExit(f"case failed:\n{code}\n{out.stderr[-2000:]}")
         times.append(float(out.stdout.strip().splitlines()[-1]))

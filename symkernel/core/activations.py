@@ -273,6 +273,12 @@ class Activation:
         numeric test at three points rules parity out; a symbolic simplification confirms it.
         """
         reflected = self.expr.subs(x, -x)
+        # SymPy's canonical form often shows it at once (tanh(-x) = -tanh(x)): an exact identity
+        if reflected == self.expr:
+            return "even"
+        if reflected + self.expr == 0:
+            self._cache["odd_offset"] = sp.Integer(0)
+            return "odd"
         try:
             if _numerically_constant(reflected - self.expr, zero=True) and _is_zero(reflected - self.expr):
                 return "even"

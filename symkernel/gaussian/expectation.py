@@ -86,8 +86,9 @@ def second_moment(act, gain=None, **params):
     r"""``E[sigma(Z)^2]`` as a Quantity (finite, or NotSquareIntegrableError)."""
     act = as_activation(act, gain, **params)
     check_square_integrable(act)
-    return quantity_of_pieces(pieces_map(act, lambda e: e**2), r"\mathbb{E}[\sigma^2]",
-                              (("sigma", act.expr),))
+    # one Quantity per activation: its Arb plan is built once and each digit count computed once
+    return act.memo(("second_moment",), lambda: quantity_of_pieces(
+        pieces_map(act, lambda e: e**2), r"\mathbb{E}[\sigma^2]", (("sigma", act.expr),)))
 
 
 def check_square_integrable(act, power=2):

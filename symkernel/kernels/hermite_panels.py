@@ -9,9 +9,11 @@ come from the exponential generating function ``sum_k He_k(x) t^k / k! = e^(x t 
           \sum_m \frac{(h_p t)^m}{m!} \sum_i b_{p,i} \tau_i^m
 
 (panel ``p`` of centre ``c_p``, half-width ``h_p``, nodes ``x = c_p + h_p tau_i``), one
-``arb_mat`` product for the local moments and a few ``arb_series`` products, all in C and in ball
-arithmetic (the cancellation, about ``k/2`` bits, is covered by the working precision and shown by
-the radii).  Every part of the error is proven:
+``arb_mat`` product for the local moments (cut at ``m = M << K``) and a few ``arb_series``
+products, all in C and in ball arithmetic.  Each ``e^(c_p t - t^2/2)`` is formed alone at
+``|c_p| sqrt(K) / ln 2`` extra bits (the cancellation of its monomial series); for sigma of proven
+parity only the panels on ``x > 0`` are summed (docs/theory.md §18).  Every part of the error is
+proven:
 
 * panel quadrature (Trefethen, *Approximation Theory and Approximation Practice*, SIAM 2013,
   Thm 19.3): ``|I - I_n| <= (w/2) 64 M / (15 (r^2 - 1) r^(2n))`` for ``F_k`` analytic in the
@@ -23,6 +25,8 @@ the radii).  Every part of the error is proven:
   1.0865``; Szego, *Orthogonal Polynomials*, 1975, §10.18);
 * the Gaussian tails beyond ``R``: ``|F_k| <= kappa |sigma| e^(-x^2/4)/sqrt(2 pi)`` with the
   envelope of :func:`symkernel.numerics.arb.envelope`;
+* the moments ``m > M``: at most ``kappa B e^(c^2/4) sum_{m>M} (h sqrt k)^m / m!`` per panel
+  (``B = sum_i |b_i|``; :meth:`PanelPlan._egf_sums`);
 * nodes, weights, samples and every sum as Arb balls.
 
 >>> import symkernel as sk
@@ -65,6 +69,9 @@ class PanelPlan:
             raise NotCertifiable("a single analytic piece without parameters is required")
         self.act, self.K, self.dps = act, int(K), int(dps)
         self.f = compile_expr(act.expr, x)
+        # sigma(-x) = +-sigma(x) exactly, when already proven for this activation (proving it
+        # can cost a SymPy simplification): then only the panels on x > 0 are summed
+        self.parity = act.strict_parity if "parity" in vars(act) else None
         self.envs = [envelope(act.expr, x, side) for side in (-1, 1)]
 
     # -- geometry -----------------------------------------------------------------------------
@@ -95,18 +102,26 @@ class PanelPlan:
         return best / math.sqrt(2 * math.pi) * (1 + 1e-9)
 
     def _panels(self, tol):
-        """[(center, half, degree, bound per unit M-factor)] covering [-R, R]."""
+        """[(center, half, degree, bound per unit M-factor)] covering [-R, R]; for a sigma of
+        proven parity the panels on [0, R] and their mirror images (``|sigma phi|`` takes the same
+        values on the mirrored ellipse)."""
         R = self._cutoff(tol)
         a_of = (ELLIPSE + 1 / ELLIPSE) / 2
         sqk = math.sqrt(self.K)
         panels = []
-        n0 = max(1, int(math.ceil(R / HALF_WIDTH)))
-        edges = np.linspace(-R, R, n0 + 1)
+        if self.parity:         # edges 0, 2, 4, ..., R: exact binary numbers, no gap between panels
+            R = 2 * HALF_WIDTH * math.ceil(R / (2 * HALF_WIDTH))
+            edges = np.arange(0.0, R + HALF_WIDTH, 2 * HALF_WIDTH)
+        else:                   # R is a whole number: edges -R, -R + 2, ..., R
+            n0 = max(1, int(math.ceil(R / HALF_WIDTH)))
+            edges = np.linspace(-R, R, n0 + 1)
         stack = [(float(lo), float(hi)) for lo, hi in zip(edges[:-1], edges[1:])][::-1]
         while stack:
             lo, hi = stack.pop()
             center, half = (lo + hi) / 2, (hi - lo) / 2
-            S = self._sup(center, half)
+            S = self._sup(center, half, 3)          # coarse boxes first (a looser bound
+            if not math.isfinite(S):                # costs a node or two), fine ones next
+                S = self._sup(center, half, 6)
             if not math.isfinite(S):
                 if half < 1e-3:
                     raise NotCertifiable("sigma is not analytic near the real axis")
@@ -116,6 +131,8 @@ class PanelPlan:
             log_pref = (math.log(half * 64 / 15 / (ELLIPSE ** 2 - 1) * KAPPA * max(S, 1e-300))
                         + center * center / 4 + sqk * half * a_of)
             panels.append([center, half, log_pref])
+        if self.parity:
+            panels += [[-center, half, log_pref] for center, half, log_pref in panels]
         target = math.log(tol / (4 * len(panels)))
         out = []
         for center, half, log_pref in panels:
@@ -134,7 +151,7 @@ class PanelPlan:
         return total * KAPPA
 
     def _cutoff(self, tol):
-        R = 8.0
+        R = self._cutoff_guess(tol)
         while True:
             bd = self._tail(R)
             if bd is not None and bd < tol / 4:
@@ -142,6 +159,26 @@ class PanelPlan:
             R += 1.0
             if R > 200:
                 raise PrecisionError("the Gaussian tail bound needs an unreasonable cutoff")
+
+    def _cutoff_guess(self, tol):
+        """A whole number R >= 8 where the float64 logarithm of :meth:`_tail` is below
+        ``tol/8`` (the proven bound is then checked at R, and R raised while it fails)."""
+        logs = [(float(mpmath.log(C)) if C > 0 else -math.inf, m, a) for C, m, a in self.envs]
+        target = math.log(tol / 8) - math.log(2 * KAPPA)
+        for R in range(8, 200):
+            u = R / math.sqrt(2)
+            worst = -math.inf
+            for logc, m, a in logs:
+                b = a * math.sqrt(2)
+                slope = u - b - m / (1 + u)
+                if slope <= 0:
+                    worst = math.inf
+                    break
+                worst = max(worst, logc + (m + 1) / 2 * math.log(2) + m * math.log(1 + u) + b * u
+                            - u * u / 2 - 0.5 * math.log(2 * math.pi) - math.log(slope))
+            if worst <= target:
+                return float(R)
+        return 8.0
 
     # -- the coefficients ---------------------------------------------------------------------
     def coefficients(self, scale):
@@ -153,29 +190,34 @@ class PanelPlan:
         degree for all panels), ``sum_i b_i e^(x_i t) = e^(c_p t) sum_m nu_m (h_p t)^m / m!`` with
         the moments ``nu_m = sum_i b_i tau_i^m`` from one ``arb_mat`` product (the matrix
         ``(h tau_i)^m / m!`` does not depend on sigma and is cached), and the series products run
-        in C (``arb_series``).  No fixed-point recurrence: every rounding is inside the balls; the
-        sums lose about ``k/2`` bits to cancellation (the saddle of ``e^(xt - t^2/2)`` at
-        ``x ~ sqrt k``), which the working precision covers and the radii prove."""
+        in C (``arb_series``).  No fixed-point recurrence: every rounding is inside the balls, and
+        the radii are checked against the target (the precision raised if they miss it)."""
         dps, K = self.dps, self.K
         tol = float(scale) * 10.0 ** (-(dps + 8))
         if tol == 0 or not math.isfinite(tol):
             raise NotCertifiable("no scale for the coefficients")
         R, panels = self._panels(tol)
         tail = float(self._tail(R))
+        # one degree for all panels (the largest): each further Gauss-Legendre rule costs more
+        # Arb roots than the samples it saves
         n = max(p[2] for p in panels)
+        panels = [(c, h, n, lp) for c, h, _, lp in panels]
         a_of = (ELLIPSE + 1 / ELLIPSE) / 2
         sqk = math.sqrt(K)
         ks = np.sqrt(np.arange(K + 1))
         quad_bound = np.zeros(K + 1)
-        for center, half, _, log_pref in panels:      # degree n >= each panel's own
+        for center, half, n, log_pref in panels:
             quad_bound += np.exp(log_pref - sqk * half * a_of + ks * half * a_of - 2 * n * math.log(ELLIPSE))
-        prec = int(0.5 * K - math.log2(tol) + 64)
+        # the sums cancel by about h sqrt(K) / ln 2 bits (the moments' Taylor factors k^(m/2)
+        # h^m / m! peak at m ~ h sqrt k), plus the cancellation of sigma's own coefficients
+        hmax = max(p[1] for p in panels)
+        prec = int(-math.log2(tol) + 1.45 * hmax * sqk + 64)
         with locked():
             old_prec, old_cap = _flint_ctx.prec, _flint_ctx.cap
             try:
                 for _ in range(4):
                     _flint_ctx.prec, _flint_ctx.cap = prec, K + 1
-                    balls = self._egf_sums(panels, n, K, prec)
+                    balls, trunc = self._egf_sums(panels, K, prec, tol)
                     worst = max(float(b.rad()) for b in balls)
                     if worst <= tol / 4:
                         break
@@ -190,17 +232,34 @@ class PanelPlan:
                 man, exp = b.mid().man_exp()
                 mids.append(mpmath.mpf((int(man), int(exp))))
                 rad = mpmath.mpf(float(b.rad()))            # rounded up by the factor below
-                errs.append((rad + mpmath.mpf(quad_bound[k] + tail)) * (1 + mpmath.mpf(10) ** -10))
+                bound = mpmath.mpf(quad_bound[k] + tail + trunc[k])
+                errs.append((rad + bound) * (1 + mpmath.mpf(10) ** -10))
         return mids, errs
 
-    def _egf_sums(self, panels, n, K, prec):
-        """Arb balls of ``sum_j b_j He_k(x_j)/sqrt(k!)``, k <= K (flint precision set by the caller)."""
+    def _egf_sums(self, panels, K, prec, tol):
+        r"""``(balls, trunc)``: Arb balls of ``sum_j b_j He_k(x_j)/sqrt(k!)`` (k <= K, flint
+        precision set by the caller) with the local moments cut at ``m = M``, and a float64 array
+        bounding, per k, what the cut leaves out.
+
+        On panel ``p`` (centre ``c``, half-width ``h``) ``sum_i b_i e^(x_i t - t^2/2) =
+        G_c(t) sum_m nu_m (h t)^m / m!`` with ``G_c(t) = e^(c t - t^2/2) = sum_j He_j(c) t^j / j!``.
+        ``G_c`` is formed at ``1.45 |c| sqrt(K)`` extra bits (its series loses that much to
+        cancellation, as ``He_j(c)`` summed from monomials does), the product with the moments at
+        the working precision.  Moments ``m > M`` are dropped: with ``|nu_m| <= B = sum_i |b_i|``
+        (``|tau_i| <= 1``), Cramer's ``|He_j(c)| <= kappa sqrt(j!) e^(c^2/4)`` and
+        ``sqrt(k!/(k-m)!) <= k^(m/2)`` they add at most
+        ``kappa B e^(c^2/4) sum_{m>M} (h sqrt k)^m / m!`` to the k-th sum."""
         inv_sqrt2pi = (2 * arb.pi()).rsqrt()
         total = arb_series([0], prec=K + 1)
-        for half in sorted({p[1] for p in panels}):
-            members = [p for p in panels if p[1] == half]
-            rules, powers = _moment_matrix(n, K, prec, half)
-            rows = []
+        trunc = np.zeros(K + 1)
+        root_k = np.sqrt(np.arange(K + 1))
+        if self.parity:     # the mirror of x > 0 adds (-1)^k (+-1) times the same sum
+            panels = [p for p in panels if p[0] > 0]
+        groups = sorted({p[1:3] for p in panels})
+        for half, n in groups:
+            members = [p for p in panels if p[1:3] == (half, n)]
+            rules = _legendre_rule(n, prec)
+            rows, weight = [], 0.0
             for center, _, _, _ in members:
                 row = []
                 for t, w in rules:
@@ -208,36 +267,97 @@ class PanelPlan:
                     sig = self.f(acb(xb), False).real
                     row.append(arb(half) * w * sig * (-(xb * xb) / 2).exp() * inv_sqrt2pi)
                 rows.append(row)
-            # row p: the Taylor coefficients nu_m h^m / m! of sum_i b_i e^(h tau_i t)
-            local = (arb_mat(rows) * powers).tolist()
+                weight += sum(float(abs(b).upper()) for b in row) * math.exp(center * center / 4)
+            weight *= KAPPA * (1 + 1e-9)
+            share = tol / (8 * len(groups) * (2 if self.parity else 1))
+            M = _moment_cut(half * math.sqrt(K), weight, share, K)
+            # row p: the Taylor coefficients nu_m h^m / m!, m <= M, of sum_i b_i e^(h tau_i t)
+            local = (arb_mat(rows) * _moment_matrix(n, M, prec, half)).tolist()
             for (center, _, _, _), coef in zip(members, local):
-                total += arb_series(coef, prec=K + 1) * arb_series([0, arb(center)], prec=K + 1).exp()
-        total = total * arb_series([0, 0, arb(-0.5)], prec=K + 1).exp()
+                total += arb_series(coef, prec=K + 1) * _hermite_egf(center, K, prec)
+            if M < K:
+                trunc += weight * _exp_tail(half * root_k, M)
         c = total.coeffs()
+        keep = {"odd": 1, "even": 0}.get(self.parity)
+        factor = arb(1) if keep is None else arb(2)
         out, fac = [], arb(1)
         for k in range(K + 1):
             if k:
                 fac *= k
-            out.append(c[k] * fac.sqrt() if k < len(c) else arb(0))
-        return out
+            if k >= len(c) or (keep is not None and k % 2 != keep):
+                out.append(arb(0))          # exactly 0: the mirrored panels cancel it
+            else:
+                out.append(c[k] * fac.sqrt() * factor)
+        return out, trunc * (1 if keep is None else 2)
+
+
+def _exp_tail(y, M):
+    """Upper bounds of ``sum_{m>M} y^m / m!`` for an array ``y`` of values ``<= (M + 2) / 2``:
+    ``y^(M+1) / (M+1)! / (1 - y/(M+2))`` (a geometric majorant), by logarithms in float64 (a
+    relative error far below the 1e-10 that :meth:`PanelPlan.coefficients` adds)."""
+    out = np.zeros_like(y)
+    pos = y > 0
+    with np.errstate(divide="ignore"):
+        v = y[pos]
+        out[pos] = np.exp((M + 1) * np.log(v) - math.lgamma(M + 2) - np.log1p(-v / (M + 2)))
+    return out * (1 + 1e-12)
+
+
+def _moment_cut(y, weight, target, K):
+    """The least ``M >= 2 y`` with ``weight sum_{m>M} y^m/m! <= target`` (``K`` when none is
+    smaller: then nothing is cut)."""
+    if weight == 0:
+        return min(K, max(2, int(2 * y) + 2))
+    M = max(2, int(math.ceil(2 * y)))
+    while M < K:
+        if weight * float(_exp_tail(np.array([y]), M)[0]) <= target:
+            return M
+        M += 4
+    return K
+
+
+_RULES = {}
+
+
+def _legendre_rule(n, prec):
+    """Gauss-Legendre nodes and weights of degree n as Arb balls at prec bits (the last 16 kept)."""
+    key = (n, prec)
+    if key not in _RULES:
+        while len(_RULES) >= 16:
+            _RULES.pop(next(iter(_RULES)))
+        half = [arb.legendre_p_root(n, j, weight=True) for j in range((n + 1) // 2)]
+        # the roots are symmetric (x_(n-1-j) = -x_j, same weight): the second half by negation
+        _RULES[key] = half + [(-t, w) for t, w in reversed(half[:n // 2])]
+    return _RULES[key]
+
+
+def _hermite_egf(center, K, prec):
+    """``e^(c t - t^2/2) = sum_j He_j(c) t^j / j!`` to ``t^K`` as an arb_series, formed at
+    ``prec + 1.45 |c| sqrt(K) + 32`` bits (the series of the exponential loses about
+    ``|c| sqrt(j) / ln 2`` bits at ``t^j``) and used at ``prec``."""
+    old = _flint_ctx.prec
+    _flint_ctx.prec = prec + int(1.45 * abs(center) * math.sqrt(K)) + 32
+    try:
+        return arb_series([0, arb(center), arb(-0.5)], prec=K + 1).exp()
+    finally:
+        _flint_ctx.prec = old
 
 
 _MOMENTS = {}
 
 
-def _moment_matrix(n, K, prec, half):
-    """Gauss-Legendre balls of degree n and the n x (K+1) matrix ``(h tau_i)^m / m!`` (arb_mat)
-    at prec bits (the last two kept: they do not depend on sigma)."""
-    key = (n, K, prec, float(half))
+def _moment_matrix(n, M, prec, half):
+    """The n x (M+1) matrix ``(h tau_i)^m / m!`` (arb_mat) of the Gauss-Legendre nodes ``tau_i``
+    of degree n at prec bits (the last 16 kept: it does not depend on sigma)."""
+    key = (n, M, prec, float(half))
     if key not in _MOMENTS:
-        rules = [arb.legendre_p_root(n, j, weight=True) for j in range(n)]
         rows = []
-        for t, _ in rules:
-            c = arb_series([0, arb(half) * t], prec=K + 1).exp().coeffs()
-            rows.append(c + [arb(0)] * (K + 1 - len(c)))
-        while len(_MOMENTS) >= 2:
+        for t, _ in _legendre_rule(n, prec):
+            c = arb_series([0, arb(half) * t], prec=M + 1).exp().coeffs()
+            rows.append(c + [arb(0)] * (M + 1 - len(c)))
+        while len(_MOMENTS) >= 16:
             _MOMENTS.pop(next(iter(_MOMENTS)))
-        _MOMENTS[key] = (rules, arb_mat(rows))
+        _MOMENTS[key] = arb_mat(rows)
     return _MOMENTS[key]
 
 

@@ -240,7 +240,9 @@ class Kernel:
                 b = closed_result(base, at, wp)
             else:
                 b = dual.result(at, exact_rho, wp)
-            s = self.scale.result(wp)
+            # the scale 3 digits beyond wp: the kernel map's 1/E sigma^2 then asks E sigma^2 at
+            # wp + 8 digits, as the certified Hermite series does (one Arb enclosure for both)
+            s = self.scale.result(wp + 3)
             cs = [c.result(wp) for c in self.poly]
             r = at(wp)
             exact_r = getattr(at, "rational", None) is not None and exact_rational(r) == at.rational
@@ -332,8 +334,8 @@ class Kernel:
         if act is None:
             raise InvalidInputError(f"no float64 evaluator for the {self.name}: {why}")
         dual = _Dual.of(act)
-        s = float(self.scale.value(20))
-        poly = [float(c.value(20)) for c in self.poly]
+        s = _float(self.scale)
+        poly = [_float(c) for c in self.poly]
         base = dual.numpy_base
         if base is not None:
             def fn(arr):  # scale * base + polynomial part of the kernel
@@ -447,7 +449,7 @@ def _series_coefficients(kernel):
     factor = np.ones_like(k)
     for j in range(1, m + 1):
         factor *= k + j
-    a = float(kernel.scale.value(20)) * factor * squares[m:]
+    a = _float(kernel.scale) * factor * squares[m:]
     total = np.abs(a).sum()
     tail = np.cumsum(np.abs(a)[::-1])[::-1]
     keep = int(np.argmax(tail <= 1e-17 * total)) if (tail <= 1e-17 * total).any() else None
@@ -457,8 +459,19 @@ def _series_coefficients(kernel):
     for i, c in enumerate(kernel.poly):
         if i >= a.size:
             a = np.concatenate([a, np.zeros(i + 1 - a.size)])
-        a[i] += float(c.value(20))
+        a[i] += _float(c)
     return a
+
+
+#: digits of the parts of a float64 kernel (a Result meeting them is within 1e-23 of the value:
+#: every float64 bit); the kernel map's scale 1/E sigma^2 at 21 digits asks E sigma^2 at
+#: :data:`.hermite_squares.FLOAT_M2_DPS`, as the float64 Hermite coefficients do: one Arb enclosure
+FLOAT_PART_DPS = 21
+
+
+def _float(q):
+    """A Quantity as a float64 (from its Result at :data:`FLOAT_PART_DPS` digits)."""
+    return float(q.result(FLOAT_PART_DPS).value)
 
 
 def _horner(coeffs):
