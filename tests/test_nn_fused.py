@@ -34,7 +34,9 @@ NETS = {
                                      sk.nn.Dense(3.0, 0.01), sk.nn.Activation("relu"), sk.nn.Dense(1.0, 0.5)),
     "erf chaotic L=100": _stack("erf", 1.5, 0.05, 100),
     "erf ordered L=60": _stack("erf", 0.6, 0.05, 60),
-    "sin (generic closed form) L=30": _stack("sin", 0.8, 0.1, 30),
+    "sin L=30": _stack("sin", 0.8, 0.1, 30),
+    "gelu L=3": _stack("gelu", 1.5, 0.05, 3),
+    "cos (generic closed form) L=20": _stack("cos", 0.8, 0.1, 20),
 }
 
 
@@ -115,6 +117,9 @@ def test_which_networks_fuse():
     assert fused.plan(_stack("relu", 1.5, 0.1, 3)) is not None
     assert fused.plan(_stack("abs", 1.5, 0.1, 3)) is None          # u v < 0: 1 - cos theta' cancels
     assert fused.plan(_stack("tanh", 1.5, 0.1, 3))[0] == fused.MEHLER    # no closed form: the series
+    assert fused.plan(_stack("gelu", 1.5, 0.1, 3))[0] == fused._GELU      # its closed form, written out
+    assert fused.plan(_stack("sin", 1.5, 0.1, 3))[0] == fused._SIN
+    assert fused.plan(_stack("cos", 1.5, 0.1, 3))[0] == fused._SMOOTH     # lambdified closed forms
     assert fused.plan(sk.nn.serial(sk.nn.Dense(1.5, 0.1), sk.nn.Activation("relu"), sk.nn.LayerNorm(),
                                    sk.nn.Dense(1.0, 0.0))) is None
     assert fused.plan(sk.nn.serial(sk.nn.Dense(1.5, 0.1), sk.nn.Activation("relu"), sk.nn.Dense(1.0, 0.0),

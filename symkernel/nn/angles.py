@@ -54,30 +54,6 @@ def input_angles(X1, X2, same):
     return theta, dtheta
 
 
-def input_sin_versine(X1, X2, same):
-    """``(sin theta, 1 - cos theta)`` between the rows of ``X1`` and ``X2`` (nonzero rows), without
-    an arccos: ``1 - rho`` and ``sqrt((1 - rho)(1 + rho))`` where ``|rho| <= 0.9``, else from the unit
-    rows ``u, v``: ``1 - cos theta = |u - v|^2 / 2`` and ``sin theta = |u - v| |u + v| / 2`` (no
-    cancellation).  The input of :mod:`symkernel.nn.fused`."""
-    U = X1 / np.sqrt((X1 * X1).sum(1))[:, None]
-    V = X2 / np.sqrt((X2 * X2).sum(1))[:, None]
-    r = np.clip(U @ V.T, -1.0, 1.0)
-    vs = 1.0 - r
-    sn = np.sqrt(vs * (1.0 + r))
-    i, j = np.nonzero(np.abs(r) > 0.9)
-    step = 1 << 16
-    for lo in range(0, i.size, step):
-        ii, jj = i[lo:lo + step], j[lo:lo + step]
-        du = np.sqrt(((U[ii] - V[jj]) ** 2).sum(1))
-        su = np.sqrt(((U[ii] + V[jj]) ** 2).sum(1))
-        vs[ii, jj] = du * du / 2
-        sn[ii, jj] = du * su / 2
-    if same:
-        np.fill_diagonal(vs, 0.0)
-        np.fill_diagonal(sn, 0.0)
-    return sn, vs
-
-
 def angle(num, dnum, x, dx):
     """``theta = atan2(sqrt(num), x)`` and its error bound from those of ``num >= 0`` and ``x``
     (``num`` and ``dnum`` are overwritten)."""
@@ -186,5 +162,4 @@ class NoAngles:
         return None, None
 
 
-__all__ = ["NoAngles", "angle", "dense_angles", "gap_angles", "input_angles", "input_sin_versine", "naive_angles",
-           "sum_angles"]
+__all__ = ["NoAngles", "angle", "dense_angles", "gap_angles", "input_angles", "naive_angles", "sum_angles"]

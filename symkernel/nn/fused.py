@@ -18,18 +18,29 @@ network, the NumPy path of :mod:`symkernel.nn.network` runs).  Rows are split be
   ``q_1' q_2' - c'^2 = w^2 P^2 sin^2 theta + w b ((sqrt p_1 - sqrt p_2)^2 + 2 P (1 - cos theta))``
   (``P = sqrt(p_1 p_2)``, every term nonnegative) and ``1 - cos theta' = y^2 / (R (R + c'))``
   (``y^2`` that difference, ``R = sqrt(q_1' q_2')``), so no step cancels.  The one transcendental
-  per entry and layer is ``theta = asin(sin theta)``: an 8-term Taylor polynomial below
-  ``sin theta = 1/8`` (truncation < 1e-17 relative), ``atan2`` above; ``sin theta - theta cos theta``
+  per entry and layer is ``theta = atan2(sin theta, cos theta)`` (below); ``sin theta - theta cos theta``
   by its Taylor series (to ``theta^17``) below ``theta = 1/2``.
-* **erf** ``phi(x) = g erf(s x)`` (Williams, NeurIPS 1997), in ``rho`` (smooth at ``rho = 1``):
+* **erf** ``phi(x) = g erf(s x)`` (Williams, NeurIPS 1997), in the covariance (smooth at ``rho = 1``):
   ``F = (2 g^2 / pi) asin(z)``, ``D = (4 g^2 s^2 / pi) e_1 e_2 / sqrt((1 - z)(1 + z))`` with
-  ``e = (1 + 2 s^2 q)^{-1/2}``, ``z = 2 s^2 c e_1 e_2``.
-
-* **other closed forms smooth at** ``rho = 1`` (``D`` with zero slope in ``theta`` there: sin,
-  cos, ...): the closed forms lambdified to the math module and compiled with the loop (once per
+  ``e = (1 + 2 s^2 q)^{-1/2}``, ``z = 2 s^2 c e_1 e_2``; ``asin(z) = atan2(z, sqrt((1 - z)(1 + z)))``.
+* **GELU** ``x Phi(x)``: :func:`gelu_kernels` (Tsuchida et al., AAAI 2021; ``D`` by Price's theorem).
+* **sin** ``g sin(s x)``: ``F = g^2 e_1 e_2 sinh(s^2 c)``, ``D = g^2 s^2 e_1 e_2 cosh(s^2 c)``,
+  ``e = exp(-s^2 q / 2)``; ``exp`` by Cody-Waite reduction and Cephes' rational ``expm1``.
+* **other closed forms smooth at** ``rho = 1`` (``D`` with zero slope in ``theta`` there: cos, ...):
+  the closed forms lambdified to the math module and compiled with the loop (once per
   activation and process), in ``rho`` as on the NumPy path;
 * **no closed form** (tanh, softplus, SiLU, ELU, ...): Mehler's series, :mod:`symkernel.nn.mehler_fused`
   (``plan`` marks them ``MEHLER``).
+
+Speed (docs/theory.md §21): each entry's state is kept in blocks of :data:`BLOCK` entries of a row
+that go through every layer together, in branch-free inner loops (selects) that LLVM vectorizes
+(AVX2: four entries per instruction).  numba without Intel's SVML calls the scalar ``libm`` for
+``atan2``, ``asin`` and ``expm1``, which stops vectorization, so the loops evaluate them by
+polynomials written out: ``atan2(y, x)`` of ``y, x >= 0`` as ``atan(t)``, ``t = min/max <= 1``,
+by Cephes' rational approximation on ``t <= 0.66`` and ``pi/4 + atan((t - 1)/(t + 1))`` above
+(``num - den`` exact there), ``pi/2`` added in two parts; tested within 3 ulp of ``math.asin``
+and mpmath on a dense grid (``tests/test_nn_fast_loops.py``).  For at most :data:`GRAM_IN_LOOP`
+features the loops also compute the Gram matrix ``x_1 x_2^T / d`` themselves.
 
 Accuracy: no step cancels, so each adds a few roundings relative to its result; how the errors
 of earlier layers propagate is the conditioning of the recursion, the same on every path, which
@@ -54,7 +65,6 @@ import sympy as sp
 
 from symkernel.core.activations import Activation as CoreActivation
 from symkernel.core.symbols import rho, x
-from .angles import input_sin_versine
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
 
@@ -62,123 +72,302 @@ from .pair import a as pa, b as pb, pair_kernel
 VARIANCE_RANGE = (float(np.sqrt(np.finfo(float).tiny)), float(np.sqrt(np.finfo(float).max)))
 #: threads of the fused loop (rows are dealt round-robin)
 THREADS = max(1, min(4, os.cpu_count() or 1))
-#: below this sin(theta) the angle is an 8-term Taylor polynomial of asin, else atan2 (a literal in the loop)
-ASIN_SERIES = 0.125
+#: at most this many features: the loops compute the Gram matrix themselves (else BLAS, before them)
+GRAM_IN_LOOP = 32
+#: entries of a row processed together through every layer (their state stays in the L1 cache)
+BLOCK = 256
 #: below this theta, sin(theta) - theta cos(theta) by its Taylor series (a literal in the loop)
 GAP_SERIES = 0.5
 
-_PWL, _ERF, _SMOOTH, MEHLER = 1, 2, 3, 4
+_PWL, _ERF, _SMOOTH, MEHLER, _GELU, _SIN = 1, 2, 3, 4, 5, 6
+#: pi/2 and the part of it below float64's last digit (Cephes' MOREBITS)
+_PIO2, _PI, _MB = 1.5707963267948966, 3.141592653589793, 6.123233995736766e-17
 
 
 # -- the loops (plain Python, compiled by numba on first use; see _compiled) -------------------------
-def _pwl_rows(start, step, same, K0, SN0, VS0, kind, w, b, P1, P2, SP1, SP2, IR1, IR2, A, B, NN, NT):
+def _pwl_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w, b, P1, P2, SP1, SP2, IR1, IR2, IS2,
+              A, B, NN, NT):
     """Rows ``start, start + step, ...`` of the stack (``kind[l]``: 0 Dense(w[l], b[l]), 1 the
     piecewise-linear activation with ``A[l], B[l]``; ``P1[l], P2[l]``: variances entering op l,
     ``SP`` their square roots, ``IR1[l], IR2[l]`` the reciprocal square roots of the variances
-    leaving it).  The inner loops are branch-free (selects), so that they vectorize; the angles
-    beyond the Taylor polynomial are redone by atan2 in a separate pass."""
-    n1, n2 = K0.shape
-    c = np.empty(n2)
-    T = np.empty(n2)
-    sn = np.empty(n2)
-    vs = np.empty(n2)
-    xs = np.empty(n2)
-    th = np.empty(n2)
+    leaving it; ``IS2 = 1/SP2``).  The input state: ``c = x_1.x_2/d`` (``K0``, or computed here from
+    ``X1`` and ``X2T = X2^T`` when ``K0`` is empty), ``1 - cos theta = 1 - rho`` and ``sin theta``
+    where ``|rho| <= 0.9``, else from the unit rows ``U, V``: ``|u - v|^2/2`` and
+    ``|u - v| |u + v| / 2`` (no cancellation).  The inner loops are branch-free (selects), so that
+    they vectorize."""
+    n1, n2 = NN.shape
+    d = U.shape[1]
+    last = 0
+    for l in range(kind.size):
+        if kind[l] != 0:
+            last = l
+    c = np.empty(BLOCK)
+    T = np.empty(BLOCK)
+    sn = np.empty(BLOCK)
+    vs = np.empty(BLOCK)
     for i in range(start, n1, step):
-        j0 = i if same else 0
-        for j in range(j0, n2):
-            c[j] = K0[i, j]
-            T[j] = 0.0
-            sn[j] = SN0[i, j]
-            vs[j] = VS0[i, j]
-        for l in range(kind.size):
-            p1, s1, ir1 = P1[l, i], SP1[l, i], IR1[l, i]
-            if kind[l] == 0:
-                wl, bl = w[l], b[l]
-                wb = wl * bl
-                for j in range(j0, n2):
-                    p2, s2 = P2[l, j], SP2[l, j]
-                    P = s1 * s2
-                    cn = wl * c[j] + bl
-                    T[j] = cn + wl * T[j]
-                    d = (p1 - p2) / (s1 + s2)
-                    u = wl * P * sn[j]
-                    y = math.sqrt(max(u * u + wb * (d * d + 2.0 * P * vs[j]), 0.0))
-                    iR = ir1 * IR2[l, j]
-                    c[j] = cn
-                    sn[j] = min(y * iR, 1.0)
-                    pos = cn > 0.0
-                    top = y * y * iR if pos else 1.0 - cn * iR          # R (1 - cos), R = 1/iR
-                    bot = 1.0 + cn * iR if pos else 1.0
-                    vs[j] = top * iR / bot if pos else top
+        j0 = max(i, 0) if same else 0
+        rn1 = RN1[i]
+        for jb in range(j0, n2, BLOCK):
+            jb = max(jb, 0)              # provably >= 0: no index wraparound, so the loops vectorize
+            m = min(BLOCK, n2 - jb)
+            if K0.shape[0] == 0:         # few features: the Gram matrix x1 x2^T / d here
+                for k in range(m):
+                    c[k] = 0.0
+                for f in range(X1.shape[1]):
+                    xf = X1[i, f]
+                    for k in range(m):
+                        c[k] += xf * X2T[f, jb + k]
+                for k in range(m):
+                    c[k] /= X1.shape[1]
             else:
-                Al, Bl = A[l], B[l]
-                kap = Bl / Al
-                ir = 1.0 / s1
-                for j in range(j0, n2):
-                    s = sn[j]
-                    xc = min(max(c[j] * (ir / SP2[l, j]), -1.0), 1.0)
-                    xc = xc if s != 0.0 else (1.0 if c[j] >= 0.0 else -1.0)
-                    xs[j] = xc
-                    z = s * s
-                    th[j] = s * (1.0 + z * (1.0 / 6 + z * (3.0 / 40 + z * (5.0 / 112 + z * (35.0 / 1152 + z * (
-                        63.0 / 2816 + z * (231.0 / 13312 + z * (143.0 / 10240))))))))
-                for j in range(j0, n2):
-                    if not (xs[j] > 0.0 and sn[j] < 0.125):
-                        th[j] = math.atan2(sn[j], xs[j])
-                for j in range(j0, n2):
-                    s, xc, t = sn[j], xs[j], th[j]
-                    z = t * t
-                    gs = t * z * (1.0 / 3 - z * (1.0 / 30 - z * (1.0 / 840 - z * (1.0 / 45360 - z * (
-                        1.0 / 3991680 - z * (1.0 / 518918400 - z * (1.0 / 93405312000 - z * (
-                            1.0 / 22230464256000))))))))
-                    g = gs if t < 0.5 else s - t * xc
-                    D = Al - Bl * t
-                    T[j] *= D
-                    c[j] = s1 * SP2[l, j] * (Bl * s + xc * D)
-                    v = min(max(vs[j] - kap * g, 0.0), 2.0)
-                    vs[j] = v
-                    sn[j] = math.sqrt(v * (2.0 - v))
-        for j in range(j0, n2):
-            NN[i, j] = c[j]
-            NT[i, j] = T[j]
+                for k in range(m):
+                    c[k] = K0[i, jb + k]
+            if same and jb == i:         # an input with itself: its squared norm / d, bit for bit
+                c[0] = N1[i]
+            for k in range(m):
+                r = min(max(c[k] * (rn1 * RN2[jb + k]), -1.0), 1.0)
+                v = 1.0 - r
+                T[k] = 0.0
+                vs[k] = v
+                sn[k] = math.sqrt(v * (1.0 + r))
+            for k in range(m):           # nearly (anti-)parallel rows: from the unit rows, no cancellation
+                if vs[k] < 0.1 or vs[k] > 1.9:
+                    j = jb + k
+                    du = 0.0
+                    su = 0.0
+                    for f in range(d):
+                        e = U[i, f] - V[j, f]
+                        g = U[i, f] + V[j, f]
+                        du += e * e
+                        su += g * g
+                    vs[k] = du / 2
+                    sn[k] = math.sqrt(du * su) / 2
+            if same and jb == i:
+                vs[0] = 0.0
+                sn[0] = 0.0
+            for l in range(kind.size):
+                p1, s1 = P1[l, i], SP1[l, i]
+                if kind[l] == 0 and l > last:    # no activation follows: no angle needed
+                    wl, bl = w[l], b[l]
+                    for k in range(m):
+                        cn = wl * c[k] + bl
+                        T[k] = cn + wl * T[k]
+                        c[k] = cn
+                elif kind[l] == 0:
+                    wl, bl, ir1 = w[l], b[l], IR1[l, i]
+                    wb = wl * bl
+                    for k in range(m):
+                        j = jb + k
+                        p2, s2 = P2[l, j], SP2[l, j]
+                        P = s1 * s2
+                        cn = wl * c[k] + bl
+                        T[k] = cn + wl * T[k]
+                        dd = (p1 - p2) / (s1 + s2)
+                        u = wl * P * sn[k]
+                        y = math.sqrt(max(u * u + wb * (dd * dd + 2.0 * P * vs[k]), 0.0))
+                        iR = ir1 * IR2[l, j]
+                        c[k] = cn
+                        sn[k] = min(y * iR, 1.0)
+                        pos = cn > 0.0
+                        top = y * y * iR if pos else 1.0 - cn * iR          # R (1 - cos), R = 1/iR
+                        bot = 1.0 + cn * iR if pos else 1.0
+                        vs[k] = top * iR / bot if pos else top
+                else:
+                    Al, Bl = A[l], B[l]
+                    kap = Bl / Al
+                    is1 = 1.0 / s1
+                    for k in range(m):
+                        j = jb + k
+                        s = sn[k]
+                        ck = c[k]
+                        xc = min(max(ck * (is1 * IS2[l, j]), -1.0), 1.0)
+                        xc = xc if s != 0.0 else (1.0 if ck >= 0.0 else -1.0)
+                        # theta = atan2(s, xc) in [0, pi]: atan of x = num/den in [0, 0.66] (Cephes'
+                        # rational approximation), or pi/4 + atan((num - den)/(num + den)) (num - den exact)
+                        ax = abs(xc)
+                        big = s > ax
+                        num = ax if big else s
+                        den = s if big else ax
+                        red = num > 0.66 * den
+                        x = (num - den if red else num) / (num + den if red else den)
+                        z = x * x
+                        pz = ((((-8.750608600031904122785e-1 * z - 1.615753718733365076637e1) * z
+                                - 7.500855792314704667340e1) * z - 1.228866684490136173410e2) * z
+                              - 6.485021904942025371773e1)
+                        qz = ((((z + 2.485846490142306297962e1) * z + 1.650270098316988542046e2) * z
+                               + 4.328810604912902668951e2) * z + 4.853903996359136964868e2) * z \
+                            + 1.945506571482613964425e2
+                        a = x + x * (z * pz / qz)
+                        a = 0.7853981633974483 + (a + 3.061616997868383e-17) if red else a
+                        neg = xc < 0.0
+                        hi = _PIO2 if big else (_PI if neg else 0.0)
+                        lo = _MB if big else (2.0 * _MB if neg else 0.0)
+                        th = hi + (lo + (a if big == neg else -a))
+                        zt = th * th
+                        gs = th * zt * (1.0 / 3 - zt * (1.0 / 30 - zt * (1.0 / 840 - zt * (1.0 / 45360 - zt * (
+                            1.0 / 3991680 - zt * (1.0 / 518918400 - zt * (1.0 / 93405312000 - zt * (
+                                1.0 / 22230464256000))))))))
+                        gap = gs if th < 0.5 else s - th * xc
+                        D = Al - Bl * th
+                        T[k] *= D
+                        c[k] = s1 * SP2[l, j] * (Bl * s + xc * D)
+                        v = min(max(vs[k] - kap * gap, 0.0), 2.0)
+                        vs[k] = v
+                        sn[k] = math.sqrt(v * (2.0 - v))
+            for k in range(m):
+                NN[i, jb + k] = c[k]
+                NT[i, jb + k] = T[k]
 
 
-def _erf_rows(start, step, same, K0, kind, w, b, E1, E2, G, S2, QA1, NN, NT):
-    """Rows of a ``Dense -> g erf(s x)`` stack in rho (``E1[l], E2[l] = (1 + 2 s^2 q)^{-1/2}`` of
-    the variances entering op l; ``G[l] = g^2``, ``S2[l] = s^2``; ``QA1[l]`` the variances leaving
-    op l, which the entries of an input with itself take, so that rho = 1 is kept exactly where
-    it is unstable, in the chaotic phase)."""
-    n1, n2 = K0.shape
-    c = np.empty(n2)
-    T = np.empty(n2)
+def _cov_rows(start, step, same, fam, K0, X1, X2T, N1, kind, w, b, G, S2, R1a, R1b, R2a, R2b, P1, P2, QA1, NN, NT):
+    """Rows of a ``Dense -> phi`` stack in the covariance ``c`` (``fam``: the activation's family;
+    ``G[l], S2[l]`` its ``g^2, s^2``; ``R1a, R1b`` (rows) and ``R2a, R2b`` (columns) per-input
+    factors of op l: erf ``(1 + 2 s^2 q)^{-1/2}``; GELU ``q`` and ``1/(1 + q)``; sin
+    ``exp(-s^2 q/2)``; ``P1[l], P2[l]`` the variances entering op l and ``QA1[l]`` those leaving it,
+    which an entry with ``c = q_1 = q_2`` (two equal inputs: rho = 1) takes, as do the entries of an input with
+    itself take, so that rho = 1 is kept exactly where it is unstable, in the chaotic phase)."""
+    n1, n2 = NN.shape
+    c = np.empty(BLOCK)
+    T = np.empty(BLOCK)
+    Z = np.empty(BLOCK)
+    Rt = np.empty(BLOCK)
+    TH = np.empty(BLOCK)
+    Y2 = np.empty(BLOCK)
+    C0 = np.empty(BLOCK)
     for i in range(start, n1, step):
-        j0 = i if same else 0
-        for j in range(j0, n2):
-            c[j] = K0[i, j]
-            T[j] = 0.0
-        for l in range(kind.size):
-            if kind[l] == 0:
-                wl, bl = w[l], b[l]
-                for j in range(j0, n2):
-                    cn = wl * c[j] + bl
-                    T[j] = cn + wl * T[j]
-                    c[j] = cn
+        j0 = max(i, 0) if same else 0
+        for jb in range(j0, n2, BLOCK):
+            jb = max(jb, 0)              # provably >= 0: no index wraparound, so the loops vectorize
+            m = min(BLOCK, n2 - jb)
+            if K0.shape[0] == 0:         # few features: the Gram matrix x1 x2^T / d here
+                for k in range(m):
+                    c[k] = 0.0
+                for f in range(X1.shape[1]):
+                    xf = X1[i, f]
+                    for k in range(m):
+                        c[k] += xf * X2T[f, jb + k]
+                for k in range(m):
+                    c[k] /= X1.shape[1]
             else:
-                e1 = E1[l, i]
-                fF = 2.0 * G[l] / math.pi
-                fD = 2.0 * S2[l] * fF * e1
-                k = 2.0 * S2[l] * e1
-                for j in range(j0, n2):
-                    z = k * c[j] * E2[l, j]
-                    z = min(max(z, -1.0), 1.0)
-                    T[j] *= fD * E2[l, j] / math.sqrt((1.0 - z) * (1.0 + z))
-                    c[j] = fF * math.asin(z)
-                if same:             # an input with itself: its variance, bit for bit (rho = 1 stays 1)
-                    c[i] = QA1[l, i]
-        for j in range(j0, n2):
-            NN[i, j] = c[j]
-            NT[i, j] = T[j]
+                for k in range(m):
+                    c[k] = K0[i, jb + k]
+            if same and jb == i:         # an input with itself: its squared norm / d, bit for bit
+                c[0] = N1[i]
+            for k in range(m):
+                T[k] = 0.0
+            for l in range(kind.size):
+                if kind[l] == 0:
+                    wl, bl = w[l], b[l]
+                    for k in range(m):
+                        cn = wl * c[k] + bl
+                        T[k] = cn + wl * T[k]
+                        c[k] = cn
+                    continue
+                p1 = P1[l, i]
+                for k in range(m):
+                    C0[k] = c[k]
+                if fam == _SIN:          # g sin(s x): F = g^2 e_1 e_2 sinh(s^2 c), D = g^2 s^2 e_1 e_2 cosh(s^2 c)
+                    fF = G[l] * R1a[l, i]
+                    fD = fF * S2[l]
+                    for k in range(m):
+                        # E = exp(x) = 2^n exp(r) and em = expm1(x), |x| <= 700: n = round(x / ln 2),
+                        # r = x - n ln 2 (Cody-Waite), expm1(r) = 2 r P(r^2) / (Q(r^2) - r P(r^2)) (Cephes)
+                        xs = S2[l] * c[k]
+                        n = (xs * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0
+                        r = (xs - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6
+                        rr = r * r
+                        px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr
+                                  + 9.99999999999999999910e-1)
+                        qx = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
+                              + 2.27265548208155028766e-1) * rr + 2.00000000000000000009e0
+                        er = 2.0 * px / (qx - px)
+                        # 2^n (|n| < 1024) as a product of exact powers of two, branch-free
+                        an = abs(n)
+                        up = n >= 0.0
+                        p2 = 1.0
+                        for bit, big, small in ((512.0, 1.3407807929942597e154, 7.458340731200207e-155),
+                                                (256.0, 1.157920892373162e77, 8.636168555094445e-78),
+                                                (128.0, 3.402823669209385e38, 2.938735877055719e-39),
+                                                (64.0, 1.8446744073709552e19, 5.421010862427522e-20),
+                                                (32.0, 4294967296.0, 2.3283064365386963e-10),
+                                                (16.0, 65536.0, 1.52587890625e-05), (8.0, 256.0, 0.00390625),
+                                                (4.0, 16.0, 0.0625), (2.0, 4.0, 0.25), (1.0, 2.0, 0.5)):
+                            on = an >= bit
+                            an = an - bit if on else an
+                            p2 = p2 * (big if up else small) if on else p2
+                        E = p2 + p2 * er
+                        em = p2 * er + (p2 - 1.0)
+                        e2 = R2a[l, jb + k]
+                        T[k] *= fD * e2 * (0.5 * (E + 1.0 / E))
+                        c[k] = fF * e2 * (0.5 * (em + em / E))
+                else:                    # erf and GELU: an angle atan2(|z|, r) per entry
+                    r1a, r1b = R1a[l, i], R1b[l, i]
+                    if fam == _ERF:          # z = 2 s^2 c e_1 e_2, r = sqrt(1 - z^2)
+                        kz = 2.0 * S2[l] * r1a
+                        for k in range(m):
+                            z = min(max(kz * c[k] * R2a[l, jb + k], -1.0), 1.0)
+                            Z[k] = z
+                            Rt[k] = math.sqrt((1.0 - z) * (1.0 + z))
+                    else:                    # GELU: asin(c / sqrt(s_1 s_2)) = atan2(c, N), N^2 = s_1 s_2 - c^2
+                        for k in range(m):
+                            cc = c[k]
+                            q2 = R2a[l, jb + k]
+                            y2 = max(r1a * q2 - cc * cc, 0.0)
+                            Y2[k] = y2
+                            Z[k] = cc
+                            Rt[k] = math.sqrt((1.0 + r1a + q2) + y2)
+                    for k in range(m):
+                        # atan2(|z|, r): atan of x = num/den in [0, 0.66] (Cephes' rational
+                        # approximation), or pi/4 + atan((num - den)/(num + den)) (num - den exact)
+                        z, r = Z[k], Rt[k]
+                        az = abs(z)
+                        big = az > r
+                        num = r if big else az
+                        den = az if big else r
+                        red = num > 0.66 * den
+                        x = (num - den if red else num) / (num + den if red else den)
+                        zz = x * x
+                        pz = ((((-8.750608600031904122785e-1 * zz - 1.615753718733365076637e1) * zz
+                                - 7.500855792314704667340e1) * zz - 1.228866684490136173410e2) * zz
+                              - 6.485021904942025371773e1)
+                        qz = ((((zz + 2.485846490142306297962e1) * zz + 1.650270098316988542046e2) * zz
+                               + 4.328810604912902668951e2) * zz + 4.853903996359136964868e2) * zz \
+                            + 1.945506571482613964425e2
+                        a = x + x * (zz * pz / qz)
+                        a = 0.7853981633974483 + (a + 3.061616997868383e-17) if red else a
+                        th = _PIO2 + (_MB - a) if big else a
+                        TH[k] = th if z >= 0.0 else -th
+                    if fam == _ERF:          # F = (2 g^2/pi) asin(z), D = (4 g^2 s^2/pi) e_1 e_2 / sqrt(1 - z^2)
+                        fF = 2.0 / math.pi * G[l]
+                        fD = 2.0 * S2[l] * fF * r1a
+                        for k in range(m):
+                            T[k] *= fD * R2a[l, jb + k] / Rt[k]
+                            c[k] = fF * TH[k]
+                    else:                    # GELU (gelu_kernels)
+                        for k in range(m):
+                            cc, th, r, y2 = c[k], TH[k], Rt[k], Y2[k]
+                            h = r1b + R2b[l, jb + k]
+                            N2 = (1.0 + r1a + R2a[l, jb + k]) + y2
+                            ir = 1.0 / r
+                            T[k] *= 0.25 + (th + cc * (1.0 + h * N2) * (ir * ir * ir)) / (2.0 * math.pi)
+                            c[k] = 0.25 * cc + (cc * th + (y2 + cc * cc * h) * ir) / (2.0 * math.pi)
+                for k in range(m):       # two equal inputs (rho = 1): the variance, bit for bit (rho = 1 stays 1)
+                    if C0[k] == p1 and P2[l, jb + k] == p1:
+                        c[k] = QA1[l, i]
+            for k in range(m):
+                NN[i, jb + k] = c[k]
+                NT[i, jb + k] = T[k]
+
+
+def _mirror(M):
+    """``M[j, i] = M[i, j]`` for ``j > i`` (the triangle to the square), in tiles that stay in cache."""
+    n = M.shape[0]
+    for ib in range(0, n, 64):
+        for jb in range(ib, n, 64):
+            for i in range(ib, min(ib + 64, n)):
+                for j in range(max(jb, i + 1), min(jb + 64, n)):
+                    M[j, i] = M[i, j]
 
 
 @lru_cache(maxsize=1)
@@ -189,7 +378,11 @@ def _compiled():
     except ImportError:
         return None
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    return {_PWL: jit(_pwl_rows), _ERF: jit(_erf_rows)}
+    # ReLU's loop with fused multiply-adds (one rounding fewer, 20% faster; no reassociation); not the
+    # covariance loop, whose Dense steps must equal the NumPy diagonals bit for bit (rho = 1 stays 1)
+    pwl = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})(_pwl_rows)
+    cov = jit(_cov_rows)
+    return {_PWL: pwl, _ERF: cov, _GELU: cov, _SIN: cov, "mirror": jit(_mirror)}
 
 
 def _smooth_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, QA1, NN, NT, fn):
@@ -266,6 +459,8 @@ def _family(expr, name):
     pk = pair_kernel(CoreActivation(name, expr))
     if pk.derivative is None:
         return None
+    if _is_gelu(pk, expr):
+        return _GELU, ()
     if pk.exact_nngp is None or pk.exact_ntk_factor is None:     # Mehler series (mehler_fused)
         return (MEHLER, (expr, name)) if pk._mehler._shared is not None else None
     pwl = _piecewise_linear(pk)
@@ -274,6 +469,9 @@ def _family(expr, name):
     erf = _erf_form(pk, expr)
     if erf is not None:
         return _ERF, erf
+    sin = _sin_form(pk, expr)
+    if sin is not None:
+        return _SIN, sin
     if pk.theta_mode in (None, "direct"):     # smooth at rho = 1: in rho, as the NumPy path
         return _SMOOTH, (expr, name)
     return None
@@ -328,6 +526,67 @@ def _erf_form(pk, expr):
     return G, S2
 
 
+def _is_gelu(pk, expr):
+    """Whether phi is GELU, ``x Phi(x)``, its closed form (:func:`gelu_kernels`) checked against the
+    exact engine's NNGP and against a central difference of it for the NTK factor (Price)."""
+    if sp.expand(expr - x * (1 + sp.erf(x / sp.sqrt(2))) / 2) != 0 or pk.exact_nngp is None:
+        return False
+    fF = pk._float_exact[0]
+    for av, bv, r in ((1.3, 0.7, 0.4), (0.4, 2.0, -0.9), (1.1, 1.1, 0.999)):
+        c = np.array([r * av * bv])
+        F, D = (float(v[0]) for v in gelu_kernels(av * av, bv * bv, c, 1.0))
+        h = 1e-5
+        dF = (float(fF(av, bv, r + h)) - float(fF(av, bv, r - h))) / (2 * h * av * bv)
+        if abs(F - float(fF(av, bv, r))) > 1e-13 * abs(F) or abs(D - dF) > 1e-7 * abs(D):
+            return False
+    return True
+
+
+def gelu_kernels(q1, q2, c, t):
+    r"""NNGP and NTK of ``x Phi(x)`` (GELU) after a step from ``(q1, q2, c)`` with NTK ``t``:
+    ``(F, t D)`` with (:math:`s_k = 1 + q_k`, :math:`N^2 = s_1 s_2 - c^2`, docs/theory.md §21)
+
+    ``F = c/4 + c asin(c/sqrt(s_1 s_2))/(2 pi) + (q_1 q_2 - c^2 + c^2 (1/s_1 + 1/s_2)) / (2 pi N)``,
+    ``D = dF/dc = 1/4 + asin(c/sqrt(s_1 s_2))/(2 pi) + c (1 + (1/s_1 + 1/s_2) N^2) / (2 pi N^3)``
+
+    (Tsuchida, Pearce, van der Heide, Roosta & Gallagher, AAAI 2021, for F; D by Price's theorem),
+    in NumPy (the diagonals of the fused loop, which evaluates the same formulas per entry).
+
+    Independent inputs: ``F = E[u Phi(u)]^2 = (q / sqrt(2 pi (1 + q)))^2`` and ``D = E[phi'(u)]^2 = 1/4``:
+
+    >>> F, T = gelu_kernels(1.0, 1.0, 0.0, 1.0)
+    >>> bool(abs(F - 1 / (4 * np.pi)) < 1e-17), float(T)
+    (True, 0.25)
+    """
+    y2 = np.maximum(q1 * q2 - c * c, 0.0)
+    N2 = (1 + q1 + q2) + y2
+    N = np.sqrt(N2)
+    th = np.arctan2(c, N)
+    h = 1 / (1 + q1) + 1 / (1 + q2)
+    F = c / 4 + (c * th + (y2 + c * c * h) / N) / (2 * np.pi)
+    D = 0.25 + th / (2 * np.pi) + c * (1 + h * N2) / (N * N2) / (2 * np.pi)
+    return F, t * D
+
+
+def _sin_form(pk, expr):
+    """``(g^2, s^2)`` when phi = g sin(s x) (g, s nonzero numbers), checked against the closed forms."""
+    m = expr.match(_G * sp.sin(_S * x))
+    if not m or not m[_G].is_number or not m[_S].is_number:
+        return None
+    g, s = float(m[_G]), float(m[_S])
+    if not (np.isfinite(g) and np.isfinite(s)) or g == 0 or s == 0:
+        return None
+    G, S2 = g * g, s * s
+    fF, fD, _ = pk._float_exact
+    for av, bv, r in ((1.3, 0.7, 0.4), (0.4, 2.0, -0.9), (1.1, 1.1, 0.999)):
+        e = np.exp(-S2 * (av * av + bv * bv) / 2)
+        F_, D_ = G * e * np.sinh(S2 * r * av * bv), G * S2 * e * np.cosh(S2 * r * av * bv)
+        F, D = float(fF(av, bv, r)), float(fD(av, bv, r))
+        if abs(F - F_) > 1e-13 * abs(F) or abs(D - D_) > 1e-13 * abs(D):
+            return None
+    return G, S2
+
+
 def plan(net):
     """``(kind, ops)`` when every layer of ``net`` is a ``Dense`` or an activation of one family
     the loops cover, each activation after a Dense (Gaussian input), else None.  ``ops``: one
@@ -373,6 +632,11 @@ def _diagonals(kind, ops, n):
             fF, fD, _ = pair_kernel(CoreActivation(op[1][1], op[1][0]))._float_exact
             s = np.sqrt(q)
             q, t = np.broadcast_to(fF(s, s, 1.0), q.shape) + 0.0, t * fD(s, s, 1.0)
+        elif kind == _GELU:
+            q, t = gelu_kernels(q, q, q, t)
+        elif kind == _SIN:
+            G, S2 = op[1]                 # e^{-x} sinh x = -expm1(-2x)/2, e^{-x} cosh x = (1 + e^{-2x})/2
+            q, t = -0.5 * G * np.expm1(-2 * S2 * q), t * (0.5 * G * S2) * (1 + np.exp(-2 * S2 * q))
         else:
             G, S2 = op[1]
             e = 1 / np.sqrt(1 + 2 * S2 * q)
@@ -380,6 +644,14 @@ def _diagonals(kind, ops, n):
             t = t * (4 * G * S2 / np.pi) * e * e / np.sqrt((1 - z) * (1 + z))
             q = 2 * G / np.pi * np.arcsin(z)
     return P, q
+
+
+def _sequential_norms(X):
+    """``|x|^2 / d`` per row, summed left to right as the loops sum ``x_1 . x_2``."""
+    n = X[:, 0] * X[:, 0]
+    for f in range(1, X.shape[1]):
+        n = n + X[:, f] * X[:, f]
+    return n / X.shape[1]
 
 
 def _positive(v):
@@ -399,12 +671,19 @@ def fused_kernels(planned, X1, X2, same):
         return None
     kind, ops = planned
     d = X1.shape[1]
-    n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
+    if d <= GRAM_IN_LOOP:      # summed in the loops' order: an input's entry with itself is its norm, bit for bit
+        n1, n2 = _sequential_norms(X1), _sequential_norms(X2)
+    else:
+        n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
     if not (_positive(n1) and _positive(n2)):
         return None
-    K0 = X1 @ X2.T / d
-    if same:
-        np.fill_diagonal(K0, n1)
+    if d <= GRAM_IN_LOOP and kind != _SMOOTH:
+        K0 = np.empty((0, 0))           # the loops compute x1 x2^T / d
+    else:
+        K0 = X1 @ X2.T / d
+        if same:
+            np.fill_diagonal(K0, n1)
+    gram = (K0, X1, np.ascontiguousarray(X2.T), n1)
     codes = np.array([0 if op[0] == "dense" else 1 for op in ops], dtype=np.int64)
     w = np.array([op[1] if op[0] == "dense" else 0.0 for op in ops])
     b = np.array([op[2] if op[0] == "dense" else 0.0 for op in ops])
@@ -413,35 +692,46 @@ def fused_kernels(planned, X1, X2, same):
     if not all(_positive(v) for v in (P1, P2, last1, last2)):
         return None       # a variance 0 (or underflowed, or infinite) inside: the NumPy path
     QA1 = np.vstack([P1[1:], last1[None]])           # variances leaving each op
-    NN, NT = np.empty(K0.shape), np.empty(K0.shape)
+    NN, NT = np.empty((X1.shape[0], X2.shape[0])), np.empty((X1.shape[0], X2.shape[0]))
     if kind == _PWL:
-        SN0, VS0 = input_sin_versine(X1, X2, same)
+        r1, r2 = np.sqrt((X1 * X1).sum(1)), np.sqrt((X2 * X2).sum(1))
+        U, V = X1 / r1[:, None], X2 / r2[:, None]
         A = np.array([op[1][0] if op[0] == "act" else 1.0 for op in ops])
         B = np.array([op[1][1] if op[0] == "act" else 0.0 for op in ops])
         SP1, SP2 = np.sqrt(P1), np.sqrt(P2)
         # square roots of the variances leaving each op: those entering the next one
         IR1 = 1 / np.vstack([SP1[1:], np.sqrt(_diagonals(kind, ops, n1)[1])[None]])
         IR2 = 1 / np.vstack([SP2[1:], np.sqrt(_diagonals(kind, ops, n2)[1])[None]])
-        args = (same, K0, SN0, VS0, codes, w, b, P1, P2, SP1, SP2, IR1, IR2, A, B, NN, NT)
+        args = (same, *gram, U, V, 1 / np.sqrt(n1), 1 / np.sqrt(n2), codes, w, b, P1, P2, SP1, SP2, IR1, IR2,
+                1 / SP2, A, B, NN, NT)
     elif kind == _SMOOTH:
         args = (same, K0, codes, w, b, np.sqrt(P1), np.sqrt(P2), QA1, NN, NT)
     else:
-        G = np.array([op[1][0] if op[0] == "act" else 0.0 for op in ops])
-        S2 = np.array([op[1][1] if op[0] == "act" else 0.0 for op in ops])
-        E1 = 1 / np.sqrt(1 + 2 * S2[:, None] * P1)
-        E2 = 1 / np.sqrt(1 + 2 * S2[:, None] * P2)
-        args = (same, K0, codes, w, b, E1, E2, G, S2, QA1, NN, NT)
+        G = np.array([op[1][0] if op[0] == "act" and op[1] else 1.0 for op in ops])
+        S2 = np.array([op[1][1] if op[0] == "act" and op[1] else 1.0 for op in ops])
+        if kind == _ERF:
+            R1a, R2a = 1 / np.sqrt(1 + 2 * S2[:, None] * P1), 1 / np.sqrt(1 + 2 * S2[:, None] * P2)
+            R1b, R2b = R1a, R2a
+        elif kind == _GELU:
+            R1a, R2a, R1b, R2b = P1, P2, 1 / (1 + P1), 1 / (1 + P2)
+        else:
+            if max(np.max(S2[:, None] * P1), np.max(S2[:, None] * P2)) > 700:
+                return None       # exp(s^2 c) would overflow: the NumPy path
+            R1a, R2a = np.exp(-S2[:, None] * P1 / 2), np.exp(-S2[:, None] * P2 / 2)
+            R1b, R2b = R1a, R2a
+        args = (same, kind, *gram, codes, w, b, G, S2, R1a, R1b, R2a, R2b, P1, P2, QA1, NN, NT)
     fn = loops[kind] if kind != _SMOOTH else _smooth_compiled(*next(op[1] for op in ops if op[0] == "act"))
-    threads = min(THREADS, K0.shape[0])
+    threads = min(THREADS, NN.shape[0])
     if threads == 1:
         fn(0, 1, *args)
     else:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda k: fn(k, threads, *args), range(threads)))
     if same:
-        i, j = np.tril_indices(K0.shape[0], -1)
-        NN[i, j], NT[i, j] = NN[j, i], NT[j, i]
+        loops["mirror"](NN)
+        loops["mirror"](NT)
     return NN, NT
 
 
-__all__ = ["ASIN_SERIES", "GAP_SERIES", "MEHLER", "THREADS", "available", "compile_loop", "fused_kernels", "plan"]
+__all__ = ["BLOCK", "GAP_SERIES", "GRAM_IN_LOOP", "MEHLER", "THREADS", "available", "compile_loop", "fused_kernels",
+           "gelu_kernels", "plan"]
