@@ -1,25 +1,41 @@
 r"""Compiled Mehler-series steps for activations without closed forms (tanh, softplus, SiLU, ...):
 the float64 path of :mod:`symkernel.nn.pair` (``F = sum_k a_k(q_1) a_k(q_2) rho^k``, ``D`` the
-same series of ``phi'``) with two changes that make a deep network on many inputs fast
-(docs/theory.md §14):
+same series of ``phi'``), made fast for deep networks on many inputs (docs/theory.md §14, §20):
 
-* **coefficients interpolated in** ``s = sqrt(q)``: per layer, the Hermite coefficients of every
-  input come from a Chebyshev interpolant on ``[s_min, s_max]`` (Lobatto nodes, 5, 9, ..., 65 of
-  them, nested) of the quadrature of :class:`symkernel.nn.pair._Mehler` at the nodes, instead of one
-  quadrature per input; the interpolation error is estimated by the coarser interpolant's error
-  at the finer nodes (accepted at <= 4e-15 of ``sqrt(max E phi^2)``, the level of the quadrature's own rounding; else
-  the NumPy path runs);
-* **the Horner sums compiled** (numba, ``nogil``): column blocks whose coefficient tables stay in
-  cache, rows dealt to threads; with ``x2`` omitted only the triangle.
+* **coefficients once per input and layer**, from a Chebyshev interpolant in ``s = sqrt(q)`` on
+  ``[s_min, s_max]`` (Lobatto nodes, 2, 3, 5, ..., 65 of them, nested) of the quadrature of
+  :class:`symkernel.nn.pair._Mehler` at the nodes (only the first ``K + 49`` coefficients, ``K``
+  the last layer's count, on the nodes where they are not negligible); the interpolation error is
+  estimated by the coarser interpolant's error at the finer nodes (accepted at <= 4e-15 of
+  ``sqrt(max E phi^2)``, the quadrature's own rounding level; else the NumPy path runs);
+* **the number of terms** ``K``: the fewest after which, at every node, the coefficients left
+  (summed from the end, no cancellation) are below ``eps E phi^2`` and the residual beyond the
+  computed ones is at its noise floor;
+* **per entry a K-term Horner sum with two coefficient vectors** (the row's and the column's;
+  compiled, ``nogil``, rows dealt to threads, column blocks of inputs sorted by variance), stopped
+  per row and block at the fewest terms whose tail bound ``rmax^{k+1} sqrt(R_k R_k)`` is below
+  ``eps max E phi^2``; where a layer's variances take at most EXACT_BELOW values (the ordered phase
+  drives them all to ``q*``), **one polynomial in rho per pair of values**, Horner with scalar
+  coefficients over runs of columns (about 4 times fewer memory reads);
+* with ``x2`` omitted only the triangle; below PARALLEL_ENTRIES entries no threads, and the small
+  per-layer products without BLAS (a threaded BLAS call leaves threads spinning beside the loop).
 
-The number of terms per layer and the Parseval tail bound follow :class:`~symkernel.nn.pair._Mehler`
-(the fewest terms whose residual ``R_K = E phi^2 - sum a_k^2`` is at its float64 floor, at most
-``MAX_TERMS``).  No per-entry estimate is returned (``errors=True`` takes the NumPy path), but a
-worst-case scalar bound, carried through the layers like the per-entry ones (tail, interpolation,
-``|D|`` times the carried error), decides: above ``tol`` the NumPy path runs and says so.
+No per-entry estimate is returned (``errors=True`` takes the NumPy path), but a worst-case scalar
+bound carried through the layers decides: above ``tol`` the NumPy path runs and says so.  Per
+layer it adds the Parseval tail (``R_K``, floored at ``NOISE eps E phi^2``: a tested floor, the
+measured noise of ``E phi^2 - sum a_k^2``), ``2 sqrt(K + 1)`` times the interpolation estimate,
+the rounding of the Horner sums (proven for the given coefficients: each term ``a_k b_k rho^k``
+takes at most ``2k + 2`` roundings, so at most ``eps sum_k (2k + 2) a_k^2`` by Cauchy-Schwarz),
+``|D|`` times the carried error, and for ``D`` the slope bound of docs/theory.md §13 with ``|T|``
+bounded by Cauchy-Schwarz on the NTK's diagonal.  The coefficients are quadratures, so the bound is
+an estimate, not a proof; tested against the dps=30 path (proven coefficients) and the NumPy path
+(``tests/test_nn_mehler_fast.py``).  ELU (a jump in ``phi''``: ``a_k^2 ~ k^{-7/2}``) leaves a
+residual of 1e-8 (``phi``) and 1e-5 (``phi'``) relative after MAX_TERMS terms, so near ``|rho| = 1``
+its bound stays far above ``tol``; it needs a closed form (docs/theory.md §20).
 """
 import math
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,49 +43,108 @@ from .fused import THREADS, _positive as positive, compile_loop
 from .pair import MAX_TERMS
 
 #: numbers of Chebyshev-Lobatto nodes tried (nested), and the accepted interpolation error
-NODES, INTERP_TOL = (5, 9, 17, 33, 65), 4e-15
+NODES, INTERP_TOL = (2, 3, 5, 9, 17, 33, 65), 4e-15
 #: with at most this many distinct variances in a layer, one quadrature each (no interpolation)
-EXACT_BELOW = 64
+#: and one polynomial in rho per pair of them (the grouped loop)
+EXACT_BELOW = 9
+#: the noise of ``E phi^2 - sum_k a_k^2`` in units of ``eps E phi^2`` once the series has converged
+#: (quadrature and rounding; measured at most 16 for tanh, softplus, SiLU, sigmoid, GELU and their
+#: derivatives, 400 variances in [0.01, 4]): the floor of the residuals ``R_k``
+NOISE = 32
+#: coefficients computed beyond the last layer's number of terms (all again when not enough)
+ROWS_MARGIN = 48
+#: from this many entries on, the loop and the coefficients of phi and phi' run in threads
+PARALLEL_ENTRIES = 1 << 14
 #: columns per block of the compiled Horner sums (two coefficient tables of a block fit in cache)
 BLOCK = 128
 _EPS = np.finfo(float).eps
 
 
-def _mehler_rows(start, step, same, C, T, w, b, Q1, Q2, AF1, AF2T, AD1, AD2T, M1, MD1, block):
+def _mehler_rows(start, step, same, C, T, w, b, Q1, Q2, AF1, AF2T, AD1, AD2T, M1, MD1, block,
+                 RF1, RFB, RD1, RDB, tauF, tauD):
     """``Dense(w, b)`` then the Mehler step, in place on ``C`` (NNGP) and ``T`` (NTK), rows
     ``start, start + step, ...``; ``AF1[i, k]``, ``AF2T[k, j]``: the coefficients of phi at the
     rows' and columns' variances (``AD``: of phi'); ``M1``, ``MD1``: ``E phi^2``, ``E phi'^2`` of
-    the rows (the entry of an input with itself, rho = 1 and equal variances)."""
+    the rows (the entry of an input with itself, rho = 1 and equal variances).  Per row and
+    column block the series stops at the fewest terms ``k`` whose tail bound
+    ``rmax^{k+1} sqrt(R_k(q_i) max_block R_k(q_j))`` is at most the layer's ``tau``
+    (``RF1[i, k]``, ``RFB[block, k]``: the residuals ``R_k`` of the row, the block's largest)."""
     n1, n2 = C.shape
     KF = AF2T.shape[0] - 1
     KD = AD2T.shape[0] - 1
     r = np.empty(block)
     sf = np.empty(block)
     sd = np.empty(block)
+    tF, tD = tauF * tauF, tauD * tauD
     for jb in range(0, n2, block):
         je = min(jb + block, n2)
+        nb = jb // block
         for i in range(start, n1, step):
             lo = max(jb, i) if same else jb
             if lo >= je:
                 continue
             m = je - lo
             q1 = Q1[i]
+            rmax = 0.0
             for jj in range(m):
                 j = lo + jj
                 cn = w * C[i, j] + b
                 T[i, j] = cn + w * T[i, j]
                 C[i, j] = cn
-                r[jj] = min(max(cn / math.sqrt(q1 * Q2[j]), -1.0), 1.0)     # sqrt(q q) == q: rho = 1
-                sf[jj] = AF1[i, KF] * AF2T[KF, j]
-                sd[jj] = AD1[i, KD] * AD2T[KD, j]
-            for k in range(KF - 1, -1, -1):
-                ak = AF1[i, k]
+                rv = min(max(cn / math.sqrt(q1 * Q2[j]), -1.0), 1.0)     # sqrt(q q) == q: rho = 1
+                r[jj] = rv
+                rmax = max(rmax, abs(rv))
+            r2 = rmax * rmax
+            kf = KF                        # the fewest terms whose tail bound is at most tau
+            p = r2
+            for k in range(KF):
+                if p * RF1[i, k] * RFB[nb, k] <= tF:
+                    kf = k
+                    break
+                p *= r2
+            kd = KD
+            p = r2
+            for k in range(KD):
+                if p * RD1[i, k] * RDB[nb, k] <= tD:
+                    kd = k
+                    break
+                p *= r2
+            ak = AF1[i, kf]
+            for jj in range(m):
+                sf[jj] = ak * AF2T[kf, lo + jj]
+            k = kf - 1
+            while k >= 1:
+                a0 = AF1[i, k]
+                a1 = AF1[i, k - 1]
+                b0 = AF2T[k, lo:je]
+                b1 = AF2T[k - 1, lo:je]
                 for jj in range(m):
-                    sf[jj] = sf[jj] * r[jj] + ak * AF2T[k, lo + jj]
-            for k in range(KD - 1, -1, -1):
-                ak = AD1[i, k]
+                    x = r[jj]
+                    sf[jj] = (sf[jj] * x + a0 * b0[jj]) * x + a1 * b1[jj]
+                k -= 2
+            if k == 0:
+                a0 = AF1[i, 0]
+                b0 = AF2T[0, lo:je]
                 for jj in range(m):
-                    sd[jj] = sd[jj] * r[jj] + ak * AD2T[k, lo + jj]
+                    sf[jj] = sf[jj] * r[jj] + a0 * b0[jj]
+            ak = AD1[i, kd]
+            for jj in range(m):
+                sd[jj] = ak * AD2T[kd, lo + jj]
+            k = kd - 1
+            while k >= 1:
+                a0 = AD1[i, k]
+                a1 = AD1[i, k - 1]
+                b0 = AD2T[k, lo:je]
+                b1 = AD2T[k - 1, lo:je]
+                for jj in range(m):
+                    x = r[jj]
+                    sd[jj] = (sd[jj] * x + a0 * b0[jj]) * x + a1 * b1[jj]
+                k -= 2
+            if k == 0:
+                a0 = AD1[i, 0]
+                b0 = AD2T[0, lo:je]
+                for jj in range(m):
+                    sd[jj] = sd[jj] * r[jj] + a0 * b0[jj]
             for jj in range(m):
                 j = lo + jj
                 if r[jj] == 1.0 and q1 == Q2[j]:
@@ -78,6 +153,93 @@ def _mehler_rows(start, step, same, C, T, w, b, Q1, Q2, AF1, AF2T, AD1, AD2T, M1
                 else:
                     C[i, j] = sf[jj]
                     T[i, j] *= sd[jj]
+
+
+
+
+def _grouped_rows(start, step, same, C, T, w, b, Q1, Q2, G1, RS, RG, CF, CD, M1, MD1):
+    """The step of :func:`_mehler_rows` when the layer's variances take a few values (groups):
+    an entry's series is a polynomial in rho whose coefficients ``CF[g1, g2, k] = a_k a_k`` (``CD``:
+    of phi') depend only on the groups of its row (``G1[i]``) and column, so Horner runs with
+    scalar coefficients over each run of columns of one group (``RS``: run starts, then ``n2``;
+    ``RG``: the run's group)."""
+    n1, n2 = C.shape
+    KF = CF.shape[2] - 1
+    KD = CD.shape[2] - 1
+    r = np.empty(n2)
+    sf = np.empty(n2)
+    sd = np.empty(n2)
+    for i in range(start, n1, step):
+        j0 = i if same else 0
+        q1 = Q1[i]
+        for j in range(j0, n2):
+            cn = w * C[i, j] + b
+            T[i, j] = cn + w * T[i, j]
+            C[i, j] = cn
+            r[j] = min(max(cn / math.sqrt(q1 * Q2[j]), -1.0), 1.0)     # sqrt(q q) == q: rho = 1
+        g1 = G1[i]
+        for run in range(RG.size):
+            lo = max(RS[run], j0)
+            hi = RS[run + 1]
+            if lo >= hi:
+                continue
+            cf = CF[g1, RG[run]]
+            cd = CD[g1, RG[run]]
+            x = r[lo:hi]
+            uf = sf[lo:hi]
+            ud = sd[lo:hi]
+            m = hi - lo
+            for jj in range(m):
+                uf[jj] = cf[KF]
+                ud[jj] = cd[KD]
+            k = KF - 1
+            while k >= 3:
+                c0, c1, c2, c3 = cf[k], cf[k - 1], cf[k - 2], cf[k - 3]
+                for jj in range(m):
+                    y = x[jj]
+                    uf[jj] = (((uf[jj] * y + c0) * y + c1) * y + c2) * y + c3
+                k -= 4
+            while k >= 0:
+                c0 = cf[k]
+                for jj in range(m):
+                    uf[jj] = uf[jj] * x[jj] + c0
+                k -= 1
+            k = KD - 1
+            while k >= 3:
+                c0, c1, c2, c3 = cd[k], cd[k - 1], cd[k - 2], cd[k - 3]
+                for jj in range(m):
+                    y = x[jj]
+                    ud[jj] = (((ud[jj] * y + c0) * y + c1) * y + c2) * y + c3
+                k -= 4
+            while k >= 0:
+                c0 = cd[k]
+                for jj in range(m):
+                    ud[jj] = ud[jj] * x[jj] + c0
+                k -= 1
+        for j in range(j0, n2):
+            if r[j] == 1.0 and q1 == Q2[j]:
+                C[i, j] = M1[i]
+                T[i, j] *= MD1[i]
+            else:
+                C[i, j] = sf[j]
+                T[i, j] *= sd[j]
+
+
+def _mm(A, B):
+    """``A @ B`` without BLAS (einsum's own loop): the per-layer products are small, and a threaded
+    BLAS call leaves its threads spinning beside the compiled loop on a machine with few cores."""
+    return np.einsum("ij,jk->ik", A, B, optimize=False)
+
+
+def _node_sums(vals, H, chunks=16):
+    """``vals @ H.T`` over the quadrature nodes without BLAS (see :func:`_mm`), summed in ``chunks``
+    partial sums and then added: as accurate as BLAS (3e-16 against math.fsum for tanh)."""
+    n = vals.shape[1]
+    width = -(-n // chunks)
+    pad = chunks * width - n
+    V = np.pad(vals, ((0, 0), (0, pad))).reshape(vals.shape[0], chunks, width)
+    G = np.pad(H, ((0, 0), (0, pad))).reshape(H.shape[0], chunks, width)
+    return np.einsum("qcl,kcl->qkc", V, G, optimize=False).sum(axis=2)
 
 
 def _lobatto(m):
@@ -105,28 +267,53 @@ def interpolated_coefficients(mehler, s, splits=4):
     one quadrature per value where there are at most EXACT_BELOW of them, else Chebyshev
     interpolants in ``s`` (the range halved, up to ``splits`` times, where 65 nodes do
     not reach INTERP_TOL); None when that is not enough."""
-    u = np.unique(s)
-    if u.size <= EXACT_BELOW:                      # few inputs: one quadrature each, as the NumPy path
-        A, m2 = mehler.coefficients(u * u)
-        i = np.searchsorted(u, s)
-        return A[i], m2[i], 0.0
-    got = _interpolated(mehler, s)
-    if got is not None or splits == 0 or s.size < 2:
-        return got
-    cut = (float(s.min()) + float(s.max())) / 2
-    left = s <= cut
-    parts = [interpolated_coefficients(mehler, s[m], splits - 1) for m in (left, ~left)]
-    if any(p is None for p in parts):
+    pieces = _pieces(mehler, s, splits)
+    if pieces is None:
         return None
-    A = np.empty((s.size, parts[0][0].shape[1]))
-    m2 = np.empty(s.size)
-    for m, (a_, m2_, _) in zip((left, ~left), parts):
-        A[m], m2[m] = a_, m2_
-    return A, m2, max(parts[0][2], parts[1][2])
+    A, m2 = _assemble(pieces, s.size, MAX_TERMS + 1)
+    return A, m2, max(p[3] for p in pieces)
 
 
-def _interpolated(mehler, s):
-    """One Chebyshev interpolant on ``[min s, max s]`` (see :func:`interpolated_coefficients`)."""
+def _pieces(mehler, s, splits, rows=MAX_TERMS + 1):
+    """How the coefficients of the values ``s`` are found: a list of ``(idx, op, values, err)``,
+    ``values`` the coefficients and ``E phi^2`` (last column) at the nodes (or at the unique
+    values of ``s``), ``op`` the barycentric matrix (``("mat", W)``) or the index (``("take",
+    i)``) mapping them to the entries ``idx`` of ``s`` (None: all); None when not interpolable."""
+    u = np.unique(s)
+    if u.size <= EXACT_BELOW:              # few values: one quadrature each, as the NumPy path
+        A, m2 = _quadrature(mehler, u * u, rows)
+        return [(None, ("take", np.searchsorted(u, s)), np.hstack([A, m2[:, None]]), 0.0)]
+    got = _interpolated(mehler, s, rows)
+    if got is not None:
+        return [(None, ("mat", got[0]), got[1], got[2])]
+    if splits == 0 or s.size < 2:
+        return None
+    cut = (float(s.min()) + float(s.max())) / 2
+    out = []
+    for part in (np.nonzero(s <= cut)[0], np.nonzero(s > cut)[0]):
+        sub = _pieces(mehler, s[part], splits - 1, rows)
+        if sub is None:
+            return None
+        out += [(part if idx is None else part[idx], op, values, err)
+                for idx, op, values, err in sub]
+    return out
+
+
+def _assemble(pieces, n, cols):
+    """``(A[:, :cols], m2)`` of the ``n`` values from :func:`_pieces`."""
+    A = np.empty((n, cols))
+    m2 = np.empty(n)
+    for idx, (kind, how), values, _ in pieces:
+        V = np.hstack([values[:, :cols], values[:, -1:]])
+        rows = V[how] if kind == "take" else _mm(how, V)
+        where = slice(None) if idx is None else idx
+        A[where], m2[where] = rows[:, :-1], rows[:, -1]
+    return A, m2
+
+
+def _interpolated(mehler, s, rows=MAX_TERMS + 1):
+    """One Chebyshev interpolant on ``[min s, max s]`` (see :func:`interpolated_coefficients`):
+    ``(W, values, err)``: the barycentric matrix, the values at the nodes, the estimated error."""
     lo, hi = float(s.min()), float(s.max())
     mid, half = (lo + hi) / 2, (hi - lo) / 2
     u = np.clip((s - mid) / half, -1.0, 1.0) if half > 0 else np.zeros_like(s)
@@ -134,33 +321,93 @@ def _interpolated(mehler, s):
     for m in NODES:
         x, wts = _lobatto(m)
         if values is None:
-            A, m2 = mehler.coefficients((mid + half * x) ** 2)
+            A, m2 = _quadrature(mehler, (mid + half * x) ** 2, rows)
             values = np.hstack([A, m2[:, None]])
         else:                          # the nodes of m are those of the previous m, interleaved
             new = mid + half * x[1::2]
-            A, m2 = mehler.coefficients(new * new)
+            A, m2 = _quadrature(mehler, new * new, rows)
             fresh = np.hstack([A, m2[:, None]])
             full = np.empty((m, values.shape[1]))
             full[0::2], full[1::2] = values, fresh
             scale = np.sqrt(max(float(np.max(values[:, -1])), 1e-300))
-            err = float(np.max(np.abs(_barycentric(*prev, x[1::2]) @ values - fresh))) / scale
+            err = float(np.max(np.abs(_mm(_barycentric(*prev, x[1::2]), values) - fresh))) / scale
             values = full
             if err <= INTERP_TOL or half == 0:
-                out = _barycentric(x, wts, u) @ values
-                return out[:, :-1], out[:, -1], err * scale
+                return _barycentric(x, wts, u), values, err * scale
         prev = (x, wts)
     return None
 
 
-def _terms(A, m2):
-    """Fewest terms after which every residual is at its float64 floor (+8), at most MAX_TERMS;
-    and the residuals ``R_K`` (as :class:`symkernel.nn.pair._Mehler`)."""
+def _quadrature(mehler, q, rows):
+    """``(A[:, :rows], m2)``: :meth:`symkernel.nn.pair._Mehler.coefficients` (the same
+    Gauss-Legendre quadrature of the orthonormal Hermite functions, nodes shared by every ``q``)
+    for the first ``rows`` coefficients only."""
+    if rows > MAX_TERMS:
+        return mehler.coefficients(q)
+    t, H, wg = _trimmed(mehler, rows)
+    with np.errstate(over="ignore", invalid="ignore"):
+        vals = mehler.f(np.sqrt(q)[:, None] * t[None, :])
+    vals = np.where(np.isfinite(vals), vals, 0.0) if not np.isfinite(vals).all() else vals
+    return _node_sums(vals, H), (vals * vals * wg).sum(axis=1)
+
+
+@lru_cache(maxsize=16)
+def _trimmed(mehler, rows):
+    """The quadrature of ``mehler`` (nodes, Hermite functions, weights of ``E f^2``) for the first
+    ``rows`` coefficients: only the nodes where a Hermite function ``g_k``, ``k < rows``, is not
+    negligible (within its turning point and 12 more, as ``_Mehler``'s range for MAX_TERMS; beyond,
+    the weighted ``g_k`` are below ``e^{-t^2/2} < 1e-60``)."""
+    t, _, H, wg = mehler._shared
+    keep = np.abs(t) <= np.sqrt(4 * rows + 2) + 12
+    return t[keep], np.ascontiguousarray(H[:rows, keep]), wg[keep]
+
+
+def coefficients_and_terms(mehler, s, rows=MAX_TERMS + 1):
+    """``(A, m2, err, K, R)`` for one layer: the coefficients ``A[i, k]``, ``k <= K``, of the
+    values ``s`` (:func:`interpolated_coefficients`), the number of terms ``K`` chosen on the
+    nodes' coefficients (:func:`_terms`: the interpolants are within ``err`` of them) and the
+    residuals ``R[i, k]`` of every value; None when not interpolable.  ``rows``: the quadrature
+    computes that many coefficients (the last layer's ``K`` and a margin, to save work), all
+    ``MAX_TERMS + 1`` again when ``K`` is not found within them."""
+    while True:
+        pieces = _pieces(mehler, s, 4, rows)
+        if pieces is None:
+            return None
+        nodes = np.vstack([p[2] for p in pieces])
+        K = _terms(nodes[:, :-1], nodes[:, -1])[0]
+        if K < rows - 1 or rows > MAX_TERMS:
+            break
+        rows = MAX_TERMS + 1
+    A, m2 = _assemble(pieces, s.size, K + 1)
     cum = np.cumsum(A * A, axis=1)
-    ok = (m2[:, None] - cum) <= 8 * _EPS * m2[:, None] + 1e-300
-    done = ok.all(axis=0)
-    K = int(np.argmax(done)) + 8 if done.any() and np.argmax(done) + 8 <= MAX_TERMS else MAX_TERMS
-    R = np.maximum(m2 - cum[:, K], 4 * (K + 1) * _EPS * m2)
+    R = np.maximum(m2[:, None] - cum, NOISE * _EPS * m2[:, None])
+    return A, m2, max(p[3] for p in pieces), K, R
+
+
+def _terms(A, m2):
+    """``(K, R)``: the fewest terms ``K`` (at most ``A.shape[1] - 1``) after which, for every
+    input, the coefficients left (``sum_{K < k} a_k^2``, summed from the end: no cancellation) are
+    below ``eps E phi^2`` and the rest beyond the last column (``E phi^2 - sum a_k^2``) below the
+    noise floor ``NOISE eps E phi^2``; and the residuals ``R[i, k] = R_k``, ``k <= K``
+    (``E phi^2 - sum_{j<=k} a_j^2``, floored there)."""
+    sq = A * A
+    cum = np.cumsum(sq, axis=1)
+    after = np.cumsum(sq[:, :0:-1], axis=1)[:, ::-1]          # after[:, k] = sum_{j > k} a_j^2
+    floor = NOISE * _EPS * m2
+    rest = ((m2 - cum[:, -1]) <= floor)[:, None]
+    ok = ((after <= _EPS * m2[:, None] + 1e-300) & rest).all(axis=0)
+    K = int(np.argmax(ok)) if ok.any() else A.shape[1] - 1
+    R = np.maximum(m2[:, None] - cum[:, :K + 1], floor[:, None])
     return K, R
+
+
+def _block_max(R, block):
+    """``out[b, k]``: the largest ``R[j, k]`` over the columns ``j`` of block ``b``."""
+    n = R.shape[0]
+    pad = -n % block
+    if pad:
+        R = np.vstack([R, np.zeros((pad, R.shape[1]))])
+    return np.ascontiguousarray(R.reshape(-1, block, R.shape[1]).max(axis=1))
 
 
 def _dense(C, T, w, b, errC, errT):
@@ -177,14 +424,27 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
     """``(nngp, ntk)`` of a stack of ``Dense`` layers and one activation without closed forms
     (``ops`` as :func:`symkernel.nn.fused.plan`, each activation after a Dense), or None: numba
     missing, coefficients not interpolable, or the worst-case error bound above ``tol``."""
-    loop = compile_loop(_mehler_rows)
+    loop, grouped = compile_loop(_mehler_rows), compile_loop(_grouped_rows)
     if loop is None or pk._mehler._shared is None:
         return None
+    threads = min(THREADS, X1.shape[0])
+    if threads == 1 or X1.shape[0] * X2.shape[0] < PARALLEL_ENTRIES:      # threads would not pay
+        return _mehler_kernels(pk, ops, X1, X2, same, tol, loop, grouped, None, 1)
+    with ThreadPoolExecutor(threads) as pool:
+        return _mehler_kernels(pk, ops, X1, X2, same, tol, loop, grouped, pool, threads)
+
+
+def _mehler_kernels(pk, ops, X1, X2, same, tol, loop, grouped, pool, threads):
     MF, MD = pk._mehler, pk._mehler_derivative
     d = X1.shape[1]
     q1, q2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
     if not (positive(q1) and positive(q2)):
         return None
+    # inputs sorted by variance: a column block then holds similar variances (and residuals R_k)
+    o1 = np.argsort(q1, kind="stable")
+    o2 = o1 if same else np.argsort(q2, kind="stable")
+    X1, q1 = X1[o1], q1[o1]
+    X2, q2 = (X1, q1) if same else (X2[o2], q2[o2])
     C = X1 @ X2.T / d
     if same:
         np.fill_diagonal(C, q1)
@@ -193,6 +453,8 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
     errC = (d + 2) * _EPS * float(np.max(np.abs(C)))      # worst-case carried errors (scalars)
     errT = 0.0
     pending = None
+    rows = [MAX_TERMS + 1, MAX_TERMS + 1]     # coefficients the quadrature computes (F, D)
+    t1, t2 = np.zeros_like(q1), np.zeros_like(q2)     # the NTK of each input with itself
     for op in ops:
         if op[0] == "dense":
             if pending is not None:                       # two Dense layers in a row
@@ -205,38 +467,62 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
         w, b = pending
         pending = None
         s = np.sqrt(np.concatenate([q1, q2]))
-        tabs = []
-        for M in (MF, MD):
-            got = interpolated_coefficients(M, s)
-            if got is None:
-                return None
-            A, m2, ierr = got
-            K, R = _terms(A, m2)
-            tabs.append((A[:, :K + 1], m2, ierr, K, R))
+        if pool is None:
+            tabs = [coefficients_and_terms(M, s, rows[n]) for n, M in enumerate((MF, MD))]
+        else:              # phi and phi' side by side (NumPy releases the GIL in its loops)
+            tabs = [f.result() for f in [pool.submit(coefficients_and_terms, M, s, rows[n])
+                                         for n, M in enumerate((MF, MD))]]
+        if tabs[0] is None or tabs[1] is None:
+            return None
+        rows = [min(got[3] + 1 + ROWS_MARGIN, MAX_TERMS + 1) for got in tabs]
         (AF, mF, iF, KF, RF), (AD, mD, iD, KD, RD) = tabs
+        # the adaptive stop per row and column block (_mehler_rows): tail bound <= eps max E phi^2,
+        # below the bound of the layer (the residuals, floored at NOISE eps E phi^2)
+        tauF, tauD = _EPS * float(np.max(mF)), _EPS * float(np.max(mD))
         # worst-case bounds of this step: tail, interpolation (Cauchy-Schwarz over the terms),
         # rounding of the Horner sums, and the carried error through |D| (F) and the slope (D)
         P = float(np.max(s)) ** 2
-        tailF = float(np.max(RF)) + (2 * np.sqrt(KF + 1) * iF + 4 * (KF + 1) * _EPS) * np.sqrt(float(np.max(mF)))
-        tailD = float(np.max(RD)) + (2 * np.sqrt(KD + 1) * iD + 4 * (KD + 1) * _EPS) * np.sqrt(float(np.max(mD)))
-        slope = float(np.max(np.sqrt((AD * AD) @ np.arange(KD + 1))) ** 2)
+        tailF = max(tauF, float(np.max(RF[:, -1]))) \
+            + 2 * np.sqrt(KF + 1) * iF * np.sqrt(float(np.max(mF))) \
+            + _EPS * float(np.max((AF * AF * (2 * np.arange(KF + 1) + 2)).sum(axis=1)))
+        tailD = max(tauD, float(np.max(RD[:, -1]))) \
+            + 2 * np.sqrt(KD + 1) * iD * np.sqrt(float(np.max(mD))) \
+            + _EPS * float(np.max((AD * AD * (2 * np.arange(KD + 1) + 2)).sum(axis=1)))
+        slope = float(np.max((AD * AD * np.arange(KD + 1)).sum(axis=1)))
         minP = float(np.min(s)) ** 2
         errC_in, errT_in = errC * w + 2 * _EPS * P * w, (errT + errC) * w
         Dmax = float(np.max(mD))
-        Tmax = float(np.max(np.abs(T))) * w + P
+        # |T| after the Dense, by Cauchy-Schwarz on the NTK (a PSD kernel): sqrt(t_i t_j), t the
+        # NTK of each input with itself (q + w t), carried alongside
+        t1, t2 = q1 + w * t1, q2 + w * t2
+        Tmax = float(np.sqrt(np.max(t1) * np.max(t2)))
         errC = tailF + Dmax * errC_in
         errT = Dmax * errT_in + Tmax * (tailD + slope * errC_in / minP)
         h = q1.size
-        AF1, AF2T = np.ascontiguousarray(AF[:h]), np.ascontiguousarray(AF[h:].T)
-        AD1, AD2T = np.ascontiguousarray(AD[:h]), np.ascontiguousarray(AD[h:].T)
-        args = (same, C, T, w, b, q1, q2, AF1, AF2T, AD1, AD2T, mF[:h].copy(), mD[:h].copy(), BLOCK)
-        threads = min(THREADS, n1)
-        if threads == 1:
-            loop(0, 1, *args)
+        u, group = np.unique(s, return_inverse=True)
+        if u.size <= EXACT_BELOW:          # a few variances: one polynomial in rho per pair of them
+            first = np.unique(group, return_index=True)[1]      # an input of each group
+            G2 = group[h:]
+            starts = np.concatenate([[0], np.nonzero(np.diff(G2))[0] + 1, [G2.size]])
+            AFu, ADu = AF[first], AD[first]
+            args = (same, C, T, w, b, q1, q2, np.ascontiguousarray(group[:h]), starts,
+                    G2[starts[:-1]].copy(), AFu[:, None, :] * AFu[None, :, :],
+                    ADu[:, None, :] * ADu[None, :, :], mF[:h].copy(),
+                    mD[:h].copy())
+            fn = grouped
         else:
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(lambda k: loop(k, threads, *args), range(threads)))
+            AF1, AF2T = np.ascontiguousarray(AF[:h]), np.ascontiguousarray(AF[h:].T)
+            AD1, AD2T = np.ascontiguousarray(AD[:h]), np.ascontiguousarray(AD[h:].T)
+            args = (same, C, T, w, b, q1, q2, AF1, AF2T, AD1, AD2T, mF[:h].copy(), mD[:h].copy(),
+                    BLOCK, np.ascontiguousarray(RF[:h]), _block_max(RF[h:], BLOCK),
+                    np.ascontiguousarray(RD[:h]), _block_max(RD[h:], BLOCK), tauF, tauD)
+            fn = loop
+        if pool is None:
+            fn(0, 1, *args)
+        else:
+            list(pool.map(lambda k: fn(k, threads, *args), range(threads)))
         q1, q2 = mF[:h], mF[h:]
+        t1, t2 = t1 * mD[:h], t2 * mD[h:]
         if not (positive(q1) and positive(q2)):
             return None
     if pending is not None:
@@ -246,7 +532,9 @@ def mehler_kernels(pk, ops, X1, X2, same, tol):
         C[i, j], T[i, j] = C[j, i], T[j, i]
     if errC > tol * float(np.max(np.abs(C))) or errT > tol * float(np.max(np.abs(T))):
         return None
-    return C, T
+    i1, i2 = np.argsort(o1), np.argsort(o2)          # back to the order of the inputs
+    return C[i1][:, i2], T[i1][:, i2]
 
 
-__all__ = ["BLOCK", "EXACT_BELOW", "INTERP_TOL", "NODES", "interpolated_coefficients", "mehler_kernels"]
+__all__ = ["BLOCK", "EXACT_BELOW", "INTERP_TOL", "NODES", "NOISE", "PARALLEL_ENTRIES",
+           "ROWS_MARGIN", "coefficients_and_terms", "interpolated_coefficients", "mehler_kernels"]
