@@ -243,3 +243,179 @@ def cross_closed_form(f, g):
     except (NoClosedFormError, NotSquareIntegrableError):
         return None
     return _clean(value)
+
+
+# -- the NTK factor from the NNGP closed form (Price's theorem) --------------------------------------
+_ROOT = sp.Dummy("r_", positive=True)     # the one square root with rho inside, while rationalizing
+_GAP = sp.Dummy("u_", nonnegative=True)   # 1 - rho^2 while regrouping polynomials
+
+
+def _split_root(p):
+    """``(n/d)^e -> n^e / d^e`` for a positive ``d``; bases expanded (rho inside the root)."""
+    n, d = sp.fraction(sp.together(p.base))
+    if d != 1 and d.is_positive:
+        return sp.expand(n) ** p.exp / d ** p.exp
+    return sp.expand(p.base) ** p.exp
+
+
+def _with_root(coef, P):
+    """``coef`` (rational in the gains, rho and ``sqrt(P)``) as ``A0/Q + (A1/Q) sqrt(P)``, each part
+    cancelled and factored; None when another root with rho remains."""
+    e = coef.replace(lambda p: p.is_Pow and p.exp.is_Rational and p.exp.q == 2 and sp.expand(p.base) == P,
+                     lambda p: _ROOT ** (2 * p.exp))
+    num, den = sp.fraction(sp.cancel(sp.together(e)))
+    if any(p.is_Pow and not p.exp.is_Integer and p.base.has(rho) for p in (num * den).atoms(sp.Pow)):
+        return None
+    dp = sp.Poly(den, _ROOT)
+    if dp.degree() > 0:                   # times the conjugate: the denominator free of the root
+        d0 = sum(c * _ROOT**m for (m,), c in dp.terms() if m % 2 == 0)
+        d1 = sum(c * _ROOT**m for (m,), c in dp.terms() if m % 2 == 1)
+        num, den = num * (d0 - d1), d0**2 - d1**2
+
+    def reduce(e):
+        e = sp.Poly(sp.expand(e), _ROOT)
+        return sp.expand(sum(c * P ** (m // 2) * _ROOT ** (m % 2) for (m,), c in e.terms()))
+    num, den = reduce(num), reduce(den)
+    n1 = num.coeff(_ROOT, 1)
+    return sp.factor(sp.cancel((num - n1 * _ROOT) / den)) + sp.factor(sp.cancel(n1 / den)) * sp.sqrt(P)
+
+
+def _structured(expr):
+    """``expr`` as a sum over its transcendental functions of rho, each coefficient an algebraic
+    part ``A0/Q + (A1/Q) sqrt(P)`` (at most one root ``sqrt(P)`` with rho), or None."""
+    e = sp.expand(expr.replace(lambda p: p.is_Pow and not p.exp.is_Integer and p.base.has(rho), _split_root))
+    atoms = sorted((f for f in e.atoms(sp.Function) if f.has(rho)), key=sp.default_sort_key)
+    parts = sp.collect(e, atoms, evaluate=False)
+    out = sp.Integer(0)
+    for key, coef in parts.items():
+        roots = {sp.expand(p.base) for p in coef.atoms(sp.Pow)
+                 if p.exp.is_Rational and p.exp.q == 2 and p.base.has(rho)}
+        if len(roots) > 1 or coef.has(*atoms):
+            return None
+        part = _with_root(coef, roots.pop()) if roots else sp.factor(sp.cancel(coef))
+        if part is None:
+            return None
+        out += part * key
+    return out
+
+
+def _in_gap(expr):
+    """Polynomials in ``rho^2`` rewritten in ``1 - rho^2 = (1 - rho)(1 + rho)`` where that makes
+    every term one sign: near ``|rho| = 1`` ``a^2 b^2 rho^2 - a^2 b^2`` cancels in float64,
+    ``-a^2 b^2 (1 - rho)(1 + rho)`` does not."""
+    def even(p):
+        return p.is_Add and p.has(rho) and p.is_polynomial(rho) and \
+            all(m[0] % 2 == 0 for m in sp.Poly(p, rho).monoms())
+
+    def regroup(p):
+        q = sp.expand(p.subs(rho, sp.sqrt(1 - _GAP)))
+        coeffs = sp.Poly(q, _GAP).coeffs()
+        # only a sum whose terms in u = 1 - rho^2 >= 0 have one sign cannot cancel: rho^6 as
+        # (1 - u)^3 would cancel at small rho, so it stays
+        if not (all(c.is_positive for c in coeffs) or all(c.is_negative for c in coeffs)):
+            return p
+        return q.subs(_GAP, sp.Mul(1 - rho, 1 + rho, evaluate=False))
+    return expr.replace(even, regroup)
+
+
+def _same(e1, e2, gains, digits=40):
+    """Whether ``e1`` and ``e2`` agree at three rational points to ``digits`` digits."""
+    ga, gb = gains
+    for av, bv, r in ((sp.Rational(13, 10), sp.Rational(7, 10), sp.Rational(2, 5)),
+                      (sp.Rational(1, 3), 3, sp.Rational(-9, 10)), (2, 2, sp.Rational(99, 100))):
+        pt = {ga: av, gb: bv, rho: r}
+        u, v = sp.N(e1.subs(pt), digits + 10), sp.N(e2.subs(pt), digits + 10)
+        if not (u.is_real and v.is_real) or abs(u - v) > 10 ** -digits * (1 + abs(u)):
+            return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def price_derivative(F, ga, gb):
+    r"""``E[phi'(aX) phi'(bY)] = (1/(a b)) dF/drho`` from the closed form ``F(a, b, rho) =
+    E[phi(aX) phi(bY)]`` (Price's theorem, Price 1958; valid when ``phi`` is continuous with a weak
+    derivative of polynomial growth, i.e. ``weak_derivative`` finds no Dirac delta), in a form
+    finite at ``rho = +-1`` (:func:`_clean`) and grouped for float64 (one root rationalized,
+    polynomials in ``1 - rho^2``; the regrouped form is checked against the plain derivative at
+    three points to 40 digits).  None when no form finite at ``rho = +-1`` is found
+    (docs/theory.md §22).
+
+    >>> a, b = sp.symbols("a b", positive=True)
+    >>> price_derivative(1 / sp.sqrt(1 + a**2 + b**2 + a**2 * b**2 * (1 - rho**2)), a, b)
+    a*b*rho*sqrt(a**2*b**2*(1 - rho)*(rho + 1) + a**2 + b**2 + 1)/(-a**2*b**2*(1 - rho)*(rho + 1) - a**2 - b**2 - 1)**2
+    """
+    raw = sp.diff(F, rho) / (ga * gb)
+    candidates = []
+    try:
+        grouped = _structured(raw)
+    except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
+        grouped = None
+    if grouped is not None:
+        grouped = _in_gap(grouped)
+        if _finite_at_ends(grouped) and _same(grouped, raw, (ga, gb)):
+            candidates.append(grouped)
+    if not candidates:
+        cleaned = _clean(raw)
+        if _finite_at_ends(cleaned):
+            candidates.append(cleaned)
+    return candidates[0] if candidates else None
+
+
+@lru_cache(maxsize=256)
+def exp_combined(expr):
+    r"""``expr`` with every product of exponentials merged into one exponential of the summed
+    exponent (expanded first), so that float64 does not overflow in a factor whose product is
+    small: sin's ``(e^{2ab\rho} - 1) e^{-(a^2+b^2)/2 - ab\rho}/2`` becomes
+    ``(e^{-(a^2+b^2)/2 + ab\rho} - e^{-(a^2+b^2)/2 - ab\rho})/2``, every exponent ``<= 0``.  The
+    result is checked against ``expr`` at three points to 40 digits; ``expr`` itself is returned
+    when it has no ``exp`` or the check fails.
+
+    >>> a, b = sp.symbols("a b", positive=True)
+    >>> exp_combined((sp.exp(2*a*b*rho) - 1) * sp.exp(-a**2/2 - a*b*rho - b**2/2) / 2)
+    -exp(-a**2/2 - a*b*rho - b**2/2)/2 + exp(-a**2/2 + a*b*rho - b**2/2)/2
+    """
+    if not expr.has(sp.exp):
+        return expr
+    out = sp.powsimp(sp.expand(expr, deep=False, power_exp=False), combine="exp")
+    out = sp.Add(*[sp.powsimp(t, combine="exp") for t in sp.Add.make_args(sp.expand(out))])
+    gains = sorted(expr.free_symbols - {rho}, key=str)
+    if len(gains) > 2:
+        return expr
+    gains += [sp.Dummy()] * (2 - len(gains))
+    return out if _same(out, expr, tuple(gains)) else expr
+
+
+def _atan2_of(e):
+    """``asin(u) = atan2(u sqrt(d), sqrt(n))`` with ``1 - u^2 = n/d``, ``d > 0``, ``n`` in
+    ``1 - rho^2`` (:func:`_in_gap`); ``e`` itself when ``d`` is not known positive."""
+    u = e.args[0]
+    n, d = sp.fraction(sp.together(1 - u**2))
+    if not d.is_positive:
+        return e
+    return sp.atan2(sp.factor(u * sp.sqrt(d)), sp.sqrt(_in_gap(sp.expand(n))))
+
+
+@lru_cache(maxsize=256)
+def float_form(expr):
+    r"""``expr`` rewritten for float64, checked against it at three points to 40 digits (else
+    ``expr``): exponentials merged (:func:`exp_combined`), polynomials in ``rho^2`` written in
+    ``1 - rho^2 = (1 - rho)(1 + rho)`` and ``asin(u)`` with ``u -> 1`` as
+    ``atan2(u sqrt(d), sqrt(n))``, ``1 - u^2 = n/d``: erf's ``asin(2ab\rho/\sqrt{(1+2a^2)(1+2b^2)})``
+    near 1 lost ``eps/sqrt(1 - u^2)``, about ``sqrt(q) eps`` at variance ``q``, in the rounding of ``u``.
+    ``asin(rho)`` itself is kept (the angle forms of docs/theory.md §13 read it); docs/theory.md §22.
+
+    >>> a, b = sp.symbols("a b", positive=True)
+    >>> float_form(2 * sp.asin(2*a*b*rho / (sp.sqrt(2*a**2 + 1) * sp.sqrt(2*b**2 + 1))) / sp.pi)
+    2*atan2(2*a*b*rho, sqrt(4*a**2*b**2*(1 - rho)*(rho + 1) + 2*a**2 + 2*b**2 + 1))/pi
+    """
+    out = exp_combined(expr)
+    out = out.replace(lambda e: isinstance(e, sp.asin) and e.args[0].has(rho) and e.args[0] not in (rho, -rho),
+                      _atan2_of)
+    out = _in_gap(out)
+    if out == expr:
+        return expr
+    gains = sorted(expr.free_symbols - {rho}, key=str)
+    if len(gains) > 2:
+        return expr
+    gains += [sp.Dummy()] * (2 - len(gains))
+    return out if _same(out, expr, tuple(gains)) else expr

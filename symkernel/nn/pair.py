@@ -22,6 +22,12 @@ Three evaluators, each checked against another in ``tests/test_nn_kernels.py``:
 * at ``dps`` digits: the closed forms evaluated with mpmath, else Mehler's series with proven
   coefficients and a Parseval tail bound (:mod:`symkernel.nn.series_mp`).
 
+Where the exact engine has ``F`` but not ``D`` (GELU, the Gaussian bump), ``D = (1/(ab)) dF/drho``
+(Price's theorem).  The float64 and torch paths evaluate the closed forms in forms that do not
+overflow or cancel (:func:`~symkernel.kernels.closed_forms.float_form`: exponentials merged,
+``asin`` near 1 as ``atan2``), and a non-finite value raises an error naming the variances
+(docs/theory.md §22).
+
 >>> import numpy as np
 >>> pk = PairKernel("relu")
 >>> pk.exact_nngp
@@ -44,7 +50,7 @@ from symkernel.core.mp_eval import mp_lambdify
 from symkernel.core.numpy_eval import numpy_lambdify, numpy_modules, torch_lambdify
 from symkernel.core.symbols import rho, x
 from symkernel.gaussian.expectation import check_square_integrable, expectation
-from symkernel.kernels.closed_forms import cross_closed_form, weak_derivative
+from symkernel.kernels.closed_forms import cross_closed_form, float_form, price_derivative, weak_derivative
 from .angles import gap_angles
 from .series_mp import SeriesStep
 
@@ -92,11 +98,17 @@ class PairKernel:
 
     @cached_property
     def exact_ntk_factor(self):
-        """``E[phi'(aX) phi'(bY)]`` in ``a, b, rho``, or None (no closed form or no phi')."""
+        """``E[phi'(aX) phi'(bY)]`` in ``a, b, rho``, or None (no closed form or no phi').  Where the
+        exact engine has no closed form for it but has ``F`` (GELU, the Gaussian bump), Price's
+        theorem gives it: ``(1/(a b)) dF/drho`` (phi has no jump, so phi' has no Dirac delta;
+        :func:`~symkernel.kernels.closed_forms.price_derivative`, docs/theory.md §22)."""
         d = self.derivative
         if d is None:
             return None
-        return cross_closed_form(d.expr.subs(x, a * x), d.expr.subs(x, b * x))
+        direct = cross_closed_form(d.expr.subs(x, a * x), d.expr.subs(x, b * x))
+        if direct is None and self.exact_nngp is not None:
+            return price_derivative(self.exact_nngp, a, b)
+        return direct
 
     @cached_property
     def exact_mean(self):
@@ -114,7 +126,7 @@ class PairKernel:
     def _float_exact(self):
         """Lambdified (F, D, mean) where closed forms exist, else None entries."""
         def lam(expr, args):
-            return None if expr is None else numpy_lambdify(args, expr)
+            return None if expr is None else numpy_lambdify(args, float_form(expr))
         return (lam(self.exact_nngp, (a, b, rho)), lam(self.exact_ntk_factor, (a, b, rho)),
                 lam(self.exact_mean, (a,)))
 
@@ -132,7 +144,7 @@ class PairKernel:
         F, D = self.exact_nngp, self.exact_ntk_factor
         if F is None or D is None:
             return None
-        return sp.lambdify((a, b, rho), (F, D), modules=numpy_modules(), cse=True)
+        return sp.lambdify((a, b, rho), (float_form(F), float_form(D)), modules=numpy_modules(), cse=True)
 
     def float_step(self, q1, q2, c, ntk=True):
         """``(F, D, err)`` on broadcast arrays: ``err`` = (error estimate of F, of D) (zeros for
@@ -146,7 +158,7 @@ class PairKernel:
             joint = self._float_joint
             if joint is not None:
                 F, D = _blocked(joint, sa, sb, r)
-                return F, D, (zero, zero)
+                return _finite(self, q1, q2, F, D) + ((zero, zero),)
         if fF is not None:
             F, eF = _blocked(lambda *v: (fF(*v),), sa, sb, r)[0], zero
         else:
@@ -157,7 +169,7 @@ class PairKernel:
                 D, eD = _blocked(lambda *v: (fD(*v),), sa, sb, r)[0], zero
             else:
                 D, eD = self._mehler_derivative.kernel(q1, q2, r)
-        return F, D, (eF, eD)
+        return _finite(self, q1, q2, F, D) + ((eF, eD),)
 
     def float_d_error(self, q1, q2, c, dc, D):
         """A bound on the change of the NTK step ``D`` when the covariances ``c`` (outer grid
@@ -186,7 +198,8 @@ class PairKernel:
     def float_mean(self, q):
         fm = self._float_exact[2]
         if fm is not None:
-            return _broadcast(fm(np.sqrt(q)), np.shape(q))
+            with np.errstate(over="ignore", invalid="ignore"):
+                return _finite(self, q, q, _broadcast(fm(np.sqrt(q)), np.shape(q)))[0]
         return self._mehler.mean(q)
 
     # -- float64 in the angle (symkernel.nn.angles) -------------------------------------------------
@@ -198,7 +211,7 @@ class PairKernel:
         F, D = self.exact_nngp, (self.exact_ntk_factor if self.derivative is not None else None)
         if F is None or D is None:
             return None
-        Ft, Dt = theta_form(F), theta_form(D)
+        Ft, Dt = theta_form(float_form(F)), theta_form(float_form(D))
         if Ft is None or Dt is None:
             return None
         lam = sp.lambdify((a, b, theta), (Ft, Dt, sp.diff(Dt, theta)), modules=numpy_modules(), cse=True)
@@ -252,7 +265,9 @@ class PairKernel:
         s1, s2 = np.sqrt(q1), np.sqrt(q2)
         sa, sb = s1[:, None], s2[None, :]
         shape = th.shape
-        F, D, dD = (_broadcast(v, shape) for v in lam(sa, sb, th))
+        with np.errstate(over="ignore", invalid="ignore"):
+            F, D, dD = (_broadcast(v, shape) for v in lam(sa, sb, th))
+        _finite(self, sa * sa, sb * sb, F, D)
         sin_t = np.sin(th)
         absD = np.abs(D)
         slope = absD * sin_t
@@ -289,7 +304,7 @@ class PairKernel:
     def _torch_exact(self):
         """(F, D, F at rho = 1, D at rho = 1, mean) lambdified to torch, None where no closed form."""
         def lam(expr, args):
-            return None if expr is None else torch_lambdify(args, expr)
+            return None if expr is None else torch_lambdify(args, float_form(expr))
         F = self.exact_nngp
         D = self.exact_ntk_factor if self.derivative is not None else None
         return (lam(F, (a, b, rho)), lam(D, (a, b, rho)), lam(None if F is None else F.subs(rho, 1), (a, b)),
@@ -387,8 +402,10 @@ def theta_form(expr):
     >>> theta_form(sp.asin(rho) / (2 * sp.pi) + sp.Rational(1, 4))
     (-theta + pi/2)/(2*pi) + 1/4
     """
-    out = expr.subs({sp.asin(rho): sp.pi / 2 - theta, sp.acos(rho): theta,
-                     sp.sqrt(1 - rho ** 2): sp.sin(theta)}).subs(rho, sp.cos(theta))
+    gap = sp.Mul(1 - rho, 1 + rho)             # 1 - rho^2 as float_form writes it: sin(theta)^2
+    out = expr.subs(sp.sqrt(gap), sp.sin(theta)).subs(gap, sp.sin(theta) ** 2)
+    out = out.subs({sp.asin(rho): sp.pi / 2 - theta, sp.acos(rho): theta,
+                    sp.sqrt(1 - rho ** 2): sp.sin(theta)}).subs(rho, sp.cos(theta))
     if rho in out.free_symbols:
         return None
     for t in (sp.Rational(2, 5), sp.Rational(11, 5)):
@@ -516,6 +533,24 @@ def _gap_integral(D, th):
     return new, err
 
 
+def _finite(pk, q1, q2, *values):
+    """``values`` (None entries skipped) when every entry is finite, else InvalidInputError naming
+    the variances: the kernel of such inputs is not representable in float64 (e^{(q_1+q_2)/2}
+    of exp's kernel), or an evaluation failed; never a silent inf or NaN."""
+    for v in values:
+        if v is not None and not np.isfinite(v).all():
+            bad = ~np.isfinite(np.broadcast_to(v, np.broadcast_shapes(np.shape(v), np.shape(q1), np.shape(q2))))
+            v1 = np.broadcast_to(q1, bad.shape)[bad]
+            v2 = np.broadcast_to(q2, bad.shape)[bad]
+            raise InvalidInputError(
+                f"the kernel of {pk.act.name} is not finite in float64 at the variances q1 = {float(v1[0]):.6g}, "
+                f"q2 = {float(v2[0]):.6g} ({int(bad.sum())} entries; largest variance "
+                f"{float(max(np.max(q1), np.max(q2))):.6g}): the value exceeds float64's range (or its "
+                "closed form overflows on the way); rescale "
+                "sigma_w2 / the inputs, or use dps= for a few inputs")
+    return values
+
+
 def _broadcast(v, shape):
     return np.broadcast_to(np.asarray(v, dtype=float), shape).copy()
 
@@ -526,19 +561,23 @@ _BLOCK = 1 << 15
 
 def _blocked(fn, sa, sb, r):
     """``fn(sa, sb, r)`` (a tuple of arrays) evaluated on blocks of rows of the 2-D ``r``, in
-    threads (NumPy releases the GIL in its loops); 1-D or small inputs in one call."""
+    threads (NumPy releases the GIL in its loops); 1-D or small inputs in one call.  Overflow is
+    not warned about here: :func:`_finite` turns a non-finite result into an error."""
+    def call(*v):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fn(*v)
     shape = r.shape
     if r.ndim != 2 or r.size <= 2 * _BLOCK:
-        return tuple(_broadcast(v, shape) for v in fn(sa, sb, r))
+        return tuple(_broadcast(v, shape) for v in call(sa, sb, r))
     sa = np.broadcast_to(sa, (shape[0], 1)) if np.ndim(sa) == 2 and np.shape(sa)[1] == 1 else None
     if sa is None or np.ndim(sb) != 2 or np.shape(sb)[0] != 1:
-        return tuple(_broadcast(v, shape) for v in fn(*np.broadcast_arrays(sa, sb, r)))
+        return tuple(_broadcast(v, shape) for v in call(*np.broadcast_arrays(sa, sb, r)))
     rows = max(1, _BLOCK // shape[1])
-    first = fn(sa[:1], sb, r[:1])
+    first = call(sa[:1], sb, r[:1])
     outs = tuple(np.empty(shape) for _ in first)
 
     def work(i):
-        vals = fn(sa[i:i + rows], sb, r[i:i + rows])
+        vals = call(sa[i:i + rows], sb, r[i:i + rows])
         for o, v in zip(outs, vals):
             o[i:i + rows] = v
     with ThreadPoolExecutor(_THREADS) as pool:
