@@ -344,20 +344,19 @@ def _quadrature(mehler, q, rows):
     for the first ``rows`` coefficients only."""
     if rows > MAX_TERMS:
         return mehler.coefficients(q)
-    t, H, wg = _trimmed(mehler, rows)
-    with np.errstate(over="ignore", invalid="ignore"):
-        vals = mehler.f(np.sqrt(q)[:, None] * t[None, :])
-    vals = np.where(np.isfinite(vals), vals, 0.0) if not np.isfinite(vals).all() else vals
+    t, H, wg = _trimmed(mehler, rows, mehler.levels(np.max(q)) if np.size(q) else 0)
+    vals = mehler.values(np.sqrt(q)[:, None] * t[None, :])       # (overflow: in mpmath)
     return _node_sums(vals, H), (vals * vals * wg).sum(axis=1)
 
 
 @lru_cache(maxsize=16)
-def _trimmed(mehler, rows):
+def _trimmed(mehler, rows, levels=0):
     """The quadrature of ``mehler`` (nodes, Hermite functions, weights of ``E f^2``) for the first
     ``rows`` coefficients: only the nodes where a Hermite function ``g_k``, ``k < rows``, is not
     negligible (within its turning point and 12 more, as ``_Mehler``'s range for MAX_TERMS; beyond,
-    the weighted ``g_k`` are below ``e^{-t^2/2} < 1e-60``)."""
-    t, _, H, wg = mehler._shared
+    the weighted ``g_k`` are below ``e^{-t^2/2} < 1e-60``); ``levels``: the grading toward 0 for
+    the call's largest variance (``_Mehler.levels``; 0 where ``sqrt(q) <= 1``)."""
+    t, _, H, wg = mehler.shared_nodes(levels)
     keep = np.abs(t) <= np.sqrt(4 * rows + 2) + 12
     return t[keep], np.ascontiguousarray(H[:rows, keep]), wg[keep]
 

@@ -621,8 +621,18 @@ def _gl_nodes(edges, per_panel=24):
     return ((lo + hi) / 2 + half * t).ravel(), (half * w).ravel()
 
 
+#: most levels of the geometric grading of :class:`_Mehler`'s panels toward a transition
+#: (``sqrt(q) <= 2^(MAX_LEVELS - 1)``, about ``q <= 4e59``; 48 nodes a level)
+MAX_LEVELS = 100
+
+
 class _Mehler:
-    """Hermite coefficients ``a_k(q)`` of ``f(sqrt(q) x)`` for many ``q`` and their Mehler sums."""
+    """Hermite coefficients ``a_k(q)`` of ``f(sqrt(q) x)`` for many ``q`` and their Mehler sums.
+
+    For ``sqrt(q) > 1`` the panels are graded geometrically toward 0 (and toward each breakpoint
+    ``b / sqrt(q)``): extra edges ``+-2^-j``, ``j = 2..J``, ``2^-J <= 1 / (2 sqrt(q))``, so that in
+    ``u = sqrt(q) x`` every panel ``[U, 2U]`` is as wide as its distance from the transition
+    (f changes on a scale 1 in ``u``; panels of width 1/2 in ``x`` miss it at large ``q``)."""
 
     def __init__(self, act):
         self.act = act
@@ -632,10 +642,89 @@ class _Mehler:
         half = np.sqrt(4 * self.K + 2) + 12          # beyond the turning point of every g_k, k <= K
         self.L = half
 
-    def _nodes(self, q):
-        """Nodes in x for variance q: panels of width <= 1/2 on [-L, L], split at b/sqrt(q)."""
+    def values(self, u):
+        """``f(u)`` in float64; where the lambdified form overflows (``inf``, or ``nan`` from
+        ``inf/inf``: SiLU', softplus at ``|u| > 709``) the same expression in mpmath at 53 bits (no
+        exponent range), rounded to float64; values still beyond float64 count as 0 there."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            vals = np.broadcast_to(np.asarray(self.f(u), float), np.shape(u))
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            vals = np.array(vals)
+            vals[bad] = self._overflowed(np.asarray(u, float)[bad])
+            vals[~np.isfinite(vals)] = 0.0
+        return vals
+
+    def _overflowed(self, u, nodes=17):
+        """``f(u)`` where the float64 form overflowed: on each octave ``sgn [2^m, 2^(m+1)]`` of
+        ``u`` a Chebyshev interpolant of ``nodes`` values in mpmath at 53 bits (remembered per
+        activation), accepted when within ``2 eps max|f|`` of the mpmath values at the ``nodes - 1``
+        points between its nodes; else (and at ``u = 0``) every point in mpmath."""
+        fm = self.__dict__.get("_mp_f")
+        if fm is None:
+            fm = self.__dict__["_mp_f"] = mp_lambdify(x, self.act.expr)
+
+        def exact(v):
+            with mpmath.workprec(53):
+                return np.array([float(fm(mpmath.mpf(float(p)))) for p in v])
+        k = np.arange(nodes)
+        y = np.cos(np.pi * k / (nodes - 1))
+        wts = (-1.0) ** k
+        wts[[0, -1]] *= 0.5
+
+        def interp(fy, z):
+            diff = z[:, None] - y[None, :]
+            hit = diff == 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                W = wts / diff
+            rows = hit.any(axis=1)
+            W[rows] = hit[rows]
+            return (W @ fy) / W.sum(axis=1)
+        memo = self.__dict__.setdefault("_octaves", {})
+        out = np.empty(u.size)
+        with np.errstate(divide="ignore"):
+            octave = np.floor(np.log2(np.abs(u)))
+        for sgn, m in set(zip(np.sign(u).tolist(), octave.tolist())):
+            sel = (np.sign(u) == sgn) & (octave == m)
+            if not np.isfinite(m):
+                out[sel] = exact(u[sel])
+                continue
+            if (sgn, m) not in memo:
+                at = (lambda z: sgn * 2.0 ** m * (1.5 + 0.5 * z))
+                fy = exact(at(y))
+                mids = np.cos(np.pi * (k[:-1] + 0.5) / (nodes - 1))
+                fmid = exact(at(mids))
+                scale = max(np.max(np.abs(fy)), np.max(np.abs(fmid)))
+                ok = np.max(np.abs(interp(fy, mids) - fmid)) <= 2 * _EPS * scale
+                memo[(sgn, m)] = fy if ok else None
+            fy = memo[(sgn, m)]
+            v = u[sel]
+            out[sel] = exact(v) if fy is None else interp(fy, np.clip(2 * np.abs(v) / 2.0 ** m - 3, -1, 1))
+        return out
+
+    def levels(self, qmax):
+        """The grading ``J`` for variances up to ``qmax``: 0 where ``sqrt(qmax) <= 1`` (the plain
+        panels), else the least ``J`` with ``2^-J <= 1 / (2 sqrt(qmax))``; an error beyond
+        MAX_LEVELS."""
+        s = float(np.sqrt(qmax))
+        if not np.isfinite(s) or s <= 1:
+            return 0
+        J = int(np.ceil(np.log2(2 * s)))
+        if J > MAX_LEVELS:
+            raise InvalidInputError(
+                f"the float64 Mehler series of {self.act.name} cannot resolve the variance "
+                f"{float(qmax):.3e} (above about {4.0 ** (MAX_LEVELS - 1):.1e}, its quadrature would "
+                "need more than a few thousand extra nodes): rescale sigma_w2 / the inputs, or use dps=")
+        return J
+
+    def _nodes(self, q, levels=0):
+        """Nodes in x for variance q: panels of width <= 1/2 on [-L, L], split at b/sqrt(q), and
+        graded toward 0 and each b/sqrt(q) by the ``levels`` edges ``+-2^-j``, ``j = 2..levels``."""
         cuts = [b / np.sqrt(q) for b in self.breaks if abs(b / np.sqrt(q)) < self.L]
-        edges = np.unique(np.concatenate([np.linspace(-self.L, self.L, int(4 * self.L) + 1), cuts]))
+        grade = 2.0 ** -np.arange(2, levels + 1)
+        near = [c + sgn * grade for c in [0.0] + cuts for sgn in (-1, 1)] if levels > 1 else []
+        edges = np.unique(np.concatenate([np.linspace(-self.L, self.L, int(4 * self.L) + 1), cuts]
+                                         + [e[np.abs(e) < self.L] for e in near]))
         return _gl_nodes(edges)
 
     def _hermite_functions(self, t, w):
@@ -651,27 +740,39 @@ class _Mehler:
 
     @cached_property
     def _shared(self):
-        """Nodes independent of q (every breakpoint at 0): computed once."""
+        """Nodes independent of q (every breakpoint at 0), ungraded (``sqrt(q) <= 1``): computed once."""
         if any(b != 0 for b in self.breaks):
             return None
         t, w = self._nodes(1.0)
         return t, w, self._hermite_functions(t, w), w * np.exp(-t * t / 2) / np.sqrt(2 * np.pi)
 
+    def shared_nodes(self, levels):
+        """:attr:`_shared` graded by ``levels`` (:meth:`levels`), the last few remembered."""
+        if levels == 0 or self._shared is None:
+            return self._shared
+        memo = self.__dict__.setdefault("_graded", {})
+        hit = memo.get(levels)
+        if hit is None:
+            t, w = self._nodes(1.0, levels)
+            hit = t, w, self._hermite_functions(t, w), w * np.exp(-t * t / 2) / np.sqrt(2 * np.pi)
+            if len(memo) >= 4:
+                memo.pop(next(iter(memo)))
+            memo[levels] = hit
+        return hit
+
     def coefficients(self, q):
         """``(A, m2)``: ``A[i, k] = a_k(q_i)``, ``m2[i] = E f(sqrt(q_i) X)^2`` for unique ``q``."""
         q = np.asarray(q, float)
-        shared = self._shared
+        shared = self.shared_nodes(self.levels(np.max(q))) if q.size else self._shared
         if shared is not None:
             t, w, H, wg = shared
-            with np.errstate(over="ignore", invalid="ignore"):
-                vals = self.f(np.sqrt(q)[:, None] * t[None, :])
-            vals = np.where(np.isfinite(vals), vals, 0.0) if not np.isfinite(vals).all() else vals
+            vals = self.values(np.sqrt(q)[:, None] * t[None, :])
             return (H @ vals.T).T, (vals * vals) @ wg     # (this orientation: OpenBLAS is slow on few q)
         A = np.empty((q.size, self.K + 1))
         m2 = np.empty(q.size)
         for i, qi in enumerate(q):
-            t, w = self._nodes(qi)
-            vals = self.f(np.sqrt(qi) * t)
+            t, w = self._nodes(qi, self.levels(qi))
+            vals = self.values(np.sqrt(qi) * t)
             A[i] = self._hermite_functions(t, w) @ vals
             m2[i] = (vals * vals) @ (w * np.exp(-t * t / 2)) / np.sqrt(2 * np.pi)
         return A, m2
@@ -684,7 +785,8 @@ class _Mehler:
         if self._shared is None:
             raise InvalidInputError(f"the torch path of {self.act.name} needs its breakpoints at 0 "
                                     f"(got {self.breaks})")
-        t, w, H, wg = (torch.as_tensor(v, dtype=torch.float64) for v in self._shared)
+        levels = self.levels(float(q.detach().max())) if q.numel() else 0
+        t, w, H, wg = (torch.as_tensor(v, dtype=torch.float64) for v in self.shared_nodes(levels))
         fn = self.__dict__.get("_torch_f")
         if fn is None:
             fn = self.__dict__["_torch_f"] = torch_lambdify(x, self.act.expr)
