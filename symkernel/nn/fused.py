@@ -29,7 +29,10 @@ network, the NumPy path of :mod:`symkernel.nn.network` runs).  Rows are split be
 * **other closed forms smooth at** ``rho = 1`` (``D`` with zero slope in ``theta`` there: cos, ...):
   the closed forms lambdified to the math module and compiled with the loop (once per
   activation and process), in ``rho`` as on the NumPy path;
-* **no closed form** (tanh, softplus, SiLU, ELU, ...): Mehler's series, :mod:`symkernel.nn.mehler_fused`
+* **ELU family** ``u x`` (x > 0), ``v (e^{kappa x} - 1)``, ``u = v kappa`` (ELU, CELU): the closed form through the
+  bivariate normal CDF, :func:`symkernel.nn.bivariate.elu_kernels`, per entry (docs/theory.md §25), where
+  every ``kappa^2 q`` lies in :data:`ELU_RANGE` (else the NumPy path);
+* **no closed form** (tanh, softplus, SiLU, ...): Mehler's series, :mod:`symkernel.nn.mehler_fused`
   (``plan`` marks them ``MEHLER``).
 
 Speed (docs/theory.md §21): each entry's state is kept in blocks of :data:`BLOCK` entries of a row
@@ -65,6 +68,7 @@ import sympy as sp
 
 from symkernel.core.activations import Activation as CoreActivation
 from symkernel.core.symbols import rho, x
+from .bivariate import elu_kernels
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
 
@@ -79,7 +83,11 @@ BLOCK = 256
 #: below this theta, sin(theta) - theta cos(theta) by its Taylor series (a literal in the loop)
 GAP_SERIES = 0.5
 
-_PWL, _ERF, _SMOOTH, MEHLER, _GELU, _SIN = 1, 2, 3, 4, 5, 6
+_PWL, _ERF, _SMOOTH, MEHLER, _GELU, _SIN, _ELU = 1, 2, 3, 4, 5, 6, 7
+#: the ELU family's closed form runs where every kappa^2 q lies here (else the NumPy path): below,
+#: its quadrants cancel (relative error ~ eps / (kappa^2 q)); above, Genz's Phi_2, accurate to
+#: ~1e-16 absolute, is scaled by e^{kappa^2 q/2} (at 16: within 4.3e-15 relative of mpmath)
+ELU_RANGE = (1e-2, 16.0)
 #: pi/2 and the part of it below float64's last digit (Cephes' MOREBITS)
 _PIO2, _PI, _MB = 1.5707963267948966, 3.141592653589793, 6.123233995736766e-17
 
@@ -382,7 +390,42 @@ def _compiled():
     # covariance loop, whose Dense steps must equal the NumPy diagonals bit for bit (rho = 1 stays 1)
     pwl = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})(_pwl_rows)
     cov = jit(_cov_rows)
-    return {_PWL: pwl, _ERF: cov, _GELU: cov, _SIN: cov, "mirror": jit(_mirror)}
+    return {_PWL: pwl, _ERF: cov, _GELU: cov, _SIN: cov, _ELU: jit(_elu_rows), "mirror": jit(_mirror)}
+
+
+def _elu_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, Pp, Vv, K2, P1, P2, QA1, NN, NT):
+    """Rows of a ``Dense -> phi`` stack, ``phi`` of the ELU family (``Pp[l], Vv[l]``: the slopes
+    ``p = u/kappa``, ``v`` of ``psi``; ``K2[l] = kappa^2``; ``SQ1[l], SQ2[l]`` the square roots
+    of the variances entering op l, times kappa): ``F, D`` by :func:`elu_kernels` per entry
+    (scalar: five bivariate normal CDFs), ``rho = 1`` kept where ``c = q_1 = q_2``."""
+    n1, n2 = K0.shape
+    c = np.empty(n2)
+    T = np.empty(n2)
+    for i in range(start, n1, step):
+        j0 = i if same else 0
+        for j in range(j0, n2):
+            c[j] = K0[i, j]
+            T[j] = 0.0
+        for l in range(kind.size):
+            if kind[l] == 0:
+                wl, bl = w[l], b[l]
+                for j in range(j0, n2):
+                    cn = wl * c[j] + bl
+                    T[j] = cn + wl * T[j]
+                    c[j] = cn
+            else:
+                s1, p1 = SQ1[l, i], P1[l, i]
+                k2 = K2[l]
+                for j in range(j0, n2):
+                    s2 = SQ2[l, j]
+                    c0 = c[j]
+                    r = min(max(k2 * c0 / (s1 * s2), -1.0), 1.0)
+                    F, D = elu_kernels(s1, s2, r, Pp[l], Vv[l])
+                    T[j] *= k2 * D
+                    c[j] = F if not (c0 == p1 and P2[l, j] == p1) else QA1[l, i]
+        for j in range(j0, n2):
+            NN[i, j] = c[j]
+            NT[i, j] = T[j]
 
 
 def _smooth_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, QA1, NN, NT, fn):
@@ -461,6 +504,9 @@ def _family(expr, name):
         return None
     if _is_gelu(pk, expr):
         return _GELU, ()
+    elu = _elu_form(pk, expr)
+    if elu is not None:
+        return _ELU, elu
     if pk.exact_nngp is None or pk.exact_ntk_factor is None:     # Mehler series (mehler_fused)
         return (MEHLER, (expr, name)) if pk._mehler._shared is not None else None
     pwl = _piecewise_linear(pk)
@@ -475,6 +521,29 @@ def _family(expr, name):
     if pk.theta_mode in (None, "direct"):     # smooth at rho = 1: in rho, as the NumPy path
         return _SMOOTH, (expr, name)
     return None
+
+
+def _elu_form(pk, expr):
+    """``(p, v, kappa)`` when phi = u x (x > 0), v (e^{kappa x} - 1) (x <= 0) with u, v, kappa > 0
+    and phi' continuous (u = v kappa: ELU with alpha = 1, CELU, with gains), so that
+    ``phi(x) = psi(kappa x)``, ``psi(t) = p t`` (t > 0),
+    ``v (e^t - 1)``, ``p = u / kappa``: read off phi at -1, -2 and 1, then checked at 12 points."""
+    if not expr.has(sp.Piecewise) or not expr.has(sp.exp):
+        return None
+    f = pk.act.numpy()
+    y1, y2, u = (float(f(np.array([t]))[0]) for t in (-1.0, -2.0, 1.0))
+    if not (np.isfinite(y1) and np.isfinite(y2) and np.isfinite(u)) or y1 == 0 or not 1 < y2 / y1 < 2 or u <= 0:
+        return None
+    kappa = -math.log(y2 / y1 - 1)
+    v = y1 / math.expm1(-kappa)
+    if not (kappa > 0 and v > 0) or abs(u / kappa - v) > 1e-13 * v:
+        return None     # phi' jumps at 0 (SELU, ELU with alpha != 1): D ~ sqrt(1 - rho) needs the angle
+
+    t = np.array([1e-3, 0.37, 1.0, 2.5, 41.0, 1e3])
+    if not (np.allclose(f(t), u * t, rtol=1e-14, atol=0)
+            and np.allclose(f(-t), v * np.expm1(-kappa * t), rtol=1e-13, atol=0)):
+        return None
+    return u / kappa, v, kappa
 
 
 def _piecewise_linear(pk):
@@ -634,6 +703,10 @@ def _diagonals(kind, ops, n):
             q, t = np.broadcast_to(fF(s, s, 1.0), q.shape) + 0.0, t * fD(s, s, 1.0)
         elif kind == _GELU:
             q, t = gelu_kernels(q, q, q, t)
+        elif kind == _ELU:
+            pp, vv, kap = op[1]
+            FD = np.array([elu_kernels(kap * math.sqrt(z), kap * math.sqrt(z), 1.0, pp, vv) for z in q])
+            q, t = FD[:, 0].copy(), t * (kap * kap) * FD[:, 1]
         elif kind == _SIN:
             G, S2 = op[1]                 # e^{-x} sinh x = -expm1(-2x)/2, e^{-x} cosh x = (1 + e^{-2x})/2
             q, t = -0.5 * G * np.expm1(-2 * S2 * q), t * (0.5 * G * S2) * (1 + np.exp(-2 * S2 * q))
@@ -677,7 +750,7 @@ def fused_kernels(planned, X1, X2, same):
         n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
     if not (_positive(n1) and _positive(n2)):
         return None
-    if d <= GRAM_IN_LOOP and kind != _SMOOTH:
+    if d <= GRAM_IN_LOOP and kind not in (_SMOOTH, _ELU):
         K0 = np.empty((0, 0))           # the loops compute x1 x2^T / d
     else:
         K0 = X1 @ X2.T / d
@@ -706,6 +779,17 @@ def fused_kernels(planned, X1, X2, same):
                 1 / SP2, A, B, NN, NT)
     elif kind == _SMOOTH:
         args = (same, K0, codes, w, b, np.sqrt(P1), np.sqrt(P2), QA1, NN, NT)
+    elif kind == _ELU:
+        Pp = np.array([op[1][0] if op[0] == "act" else 1.0 for op in ops])
+        Vv = np.array([op[1][1] if op[0] == "act" else 1.0 for op in ops])
+        K2 = np.array([op[1][2] ** 2 if op[0] == "act" else 1.0 for op in ops])
+        acts = codes == 1
+        for P in (P1, P2):
+            z = K2[acts, None] * P[acts]
+            if z.size and not (ELU_RANGE[0] <= z.min() and z.max() <= ELU_RANGE[1]):
+                return None       # outside the closed form's tested range: the NumPy path
+        args = (same, K0, codes, w, b, np.sqrt(K2[:, None] * P1), np.sqrt(K2[:, None] * P2), Pp, Vv, K2, P1, P2,
+                QA1, NN, NT)
     else:
         G = np.array([op[1][0] if op[0] == "act" and op[1] else 1.0 for op in ops])
         S2 = np.array([op[1][1] if op[0] == "act" and op[1] else 1.0 for op in ops])
@@ -733,5 +817,5 @@ def fused_kernels(planned, X1, X2, same):
     return NN, NT
 
 
-__all__ = ["BLOCK", "GAP_SERIES", "GRAM_IN_LOOP", "MEHLER", "THREADS", "available", "compile_loop", "fused_kernels",
+__all__ = ["BLOCK", "ELU_RANGE", "GAP_SERIES", "GRAM_IN_LOOP", "MEHLER", "THREADS", "available", "compile_loop", "fused_kernels",
            "gelu_kernels", "plan"]
