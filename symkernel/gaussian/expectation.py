@@ -10,7 +10,7 @@ import flint
 import mpmath
 import sympy as sp
 
-from symkernel.numerics import binary_value, serialized, working
+from symkernel.numerics import Result, binary_value, serialized, working
 from symkernel.core.activations import as_activation
 from symkernel.core.mp_eval import mp_lambdify
 from symkernel.errors import InvalidInputError, NoClosedFormError, NotSquareIntegrableError
@@ -87,8 +87,26 @@ def second_moment(act, gain=None, **params):
     act = as_activation(act, gain, **params)
     check_square_integrable(act)
     # one Quantity per activation: its Arb plan is built once and each digit count computed once
-    return act.memo(("second_moment",), lambda: quantity_of_pieces(
-        pieces_map(act, lambda e: e**2), r"\mathbb{E}[\sigma^2]", (("sigma", act.expr),)))
+    return act.memo(("second_moment",), lambda: _second_moment(act))
+
+
+def _second_moment(act):
+    """E sigma^2 exactly when the engine can; else numerically, for one piece of proven parity
+    as ``2 int_0^oo sigma^2 phi`` (sigma^2 is even: half the Arb quadrature; docs/theory.md §23)."""
+    symbol, params = r"\mathbb{E}[\sigma^2]", (("sigma", act.expr),)
+    pieces = pieces_map(act, lambda e: e**2)
+    val = try_exact(pieces)
+    if val is not None:
+        return Quantity(zero_if_proved(val), symbol, EXACT_PROVENANCE, params=params)
+    if len(pieces) > 1 or act.free_parameters or not act.strict_parity:
+        evaluate, provenance = numeric_evaluator(pieces)
+        return Quantity(None, symbol, provenance, evaluate, params)
+    half, provenance = numeric_evaluator((Piece(sp.Integer(0), sp.oo, pieces[0].expr),))
+
+    def doubled(dps):
+        res = half(dps)
+        return Result(2 * res.value, 2 * res.error, res.certified, res.method + ", twice the half line")
+    return Quantity(None, symbol, provenance, doubled, params)
 
 
 def check_square_integrable(act, power=2):
@@ -103,8 +121,8 @@ def _check_square_integrable(act, power):
     ends = ([(act.pieces[0], -1)] if act.pieces[0].lo == -sp.oo else []) + \
            ([(act.pieces[-1], 1)] if act.pieces[-1].hi == sp.oo else [])
     for piece, side in ends:
-        if piece.expr.is_polynomial(x):   # polynomial growth: every Gaussian moment is finite
-            continue
+        if piece.expr.is_polynomial(x) or polynomially_bounded(piece.expr):
+            continue                      # polynomial growth: every Gaussian moment is finite
         _check_polynomial_exponents(piece.expr**power, side, act, power)
         try:
             terms = exact.decompose(piece.expr**power)
@@ -118,6 +136,63 @@ def _check_square_integrable(act, power):
                         f"exp({term.c}*x**2) against the Gaussian weight exp(-x**2/2)")
         elif not act.free_parameters:
             _check_growth_numerically(piece, act, power, side)
+    return True
+
+
+#: functions bounded on the real line (their argument proven real): |f| <= 1, pi/2 or 2
+_BOUNDED = (sp.tanh, sp.erf, sp.erfc, sp.sin, sp.cos, sp.atan, sp.sech)
+
+
+def polynomially_bounded(expr):
+    """True when ``|expr| <= C (1 + |x|)^d`` on the real line is proven by the form of ``expr``
+    alone (then every Gaussian moment of ``expr`` is finite): x and real numbers; sums,
+    products, ``Abs``; powers ``b^e`` of a bounded ``b`` with a positive number ``e``; a
+    function of :data:`_BOUNDED` of a real argument; ``1/(c + sum a_i exp(P_i))^n`` and
+    ``log(c + sum a_i exp(P_i))`` with ``c > 0``, ``a_i > 0``, ``P_i`` real and polynomially
+    bounded (the base is at least ``c``; the log lies between ``log c`` and
+    ``log(c + sum a_i) + max |P_i|``).  False means no proof (the numeric heuristic judges);
+    docs/theory.md §23.
+
+    >>> polynomially_bounded(sp.tanh(x) * x**3), polynomially_bounded(sp.log(1 + sp.exp(x)))
+    (True, True)
+    >>> polynomially_bounded(sp.exp(x**2 / 4)), polynomially_bounded(sp.cos(sp.I * x**2))
+    (False, False)
+    """
+    if expr == x:
+        return True
+    if expr.is_number:
+        return expr.is_real is True and expr.is_finite is True
+    if expr.free_symbols - {x}:
+        return False
+    if expr.is_Add or expr.is_Mul:
+        return all(polynomially_bounded(a) for a in expr.args)
+    if isinstance(expr, sp.Abs):
+        return polynomially_bounded(expr.args[0])
+    if isinstance(expr, _BOUNDED):
+        return expr.args[0].is_extended_real is True
+    if expr.is_Pow and expr.exp.is_number:
+        if expr.exp.is_positive and polynomially_bounded(expr.base):
+            return True
+        return expr.exp.is_negative is True and _exp_sum_floor(expr.base)
+    if isinstance(expr, sp.log):
+        return _exp_sum_floor(expr.args[0])
+    return False
+
+
+def _exp_sum_floor(expr):
+    """True for ``c + sum a_i exp(P_i)`` with a number ``c > 0``, numbers ``a_i > 0`` and
+    ``P_i`` real and polynomially bounded (so ``expr >= c > 0``)."""
+    terms = sp.Add.make_args(expr)
+    consts = [t for t in terms if t.is_number]
+    if len(consts) != 1 or consts[0].is_positive is not True:
+        return False
+    for t in terms:
+        if t.is_number:
+            continue
+        coeff, rest = t.as_coeff_Mul()
+        if not (coeff.is_positive and isinstance(rest, sp.exp)
+                and rest.args[0].is_extended_real is True and polynomially_bounded(rest.args[0])):
+            return False
     return True
 
 

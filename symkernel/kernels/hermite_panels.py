@@ -31,13 +31,14 @@ proven:
 
 >>> import symkernel as sk
 >>> mids, errs = _certified_coefficients(sk.activation("tanh"), 5, 20)
->>> [round(float(c), 12) for c in mids[:4]], max(errs) < 1e-28
+>>> [round(float(c), 12) + 0.0 for c in mids[:4]], max(errs) < 1e-28
 ([0.0, 0.605705509602, 0.0, -0.148437190787], True)
 """
 import math
 
 import mpmath
 import numpy as np
+import sympy as sp
 
 from symkernel.errors import PrecisionError
 from symkernel.numerics import locked
@@ -72,7 +73,11 @@ class PanelPlan:
         # sigma(-x) = +-sigma(x) exactly, when already proven for this activation (proving it
         # can cost a SymPy simplification): then only the panels on x > 0 are summed
         self.parity = act.strict_parity if "parity" in vars(act) else None
-        self.envs = [envelope(act.expr, x, side) for side in (-1, 1)]
+        if self.parity:         # |sigma(-x)| = |sigma(x)|: the envelope of x > 0 serves x < 0
+            env = envelope(act.expr, x, 1)
+            self.envs = [env, env]
+        else:
+            self.envs = [envelope(act.expr, x, side) for side in (-1, 1)]
 
     # -- geometry -----------------------------------------------------------------------------
     def _sup(self, center, half, tiles=6):
@@ -227,12 +232,18 @@ class PanelPlan:
             finally:
                 _flint_ctx.prec, _flint_ctx.cap = old_prec, old_cap
         mids, errs = [], []
+        # sigma of proven parity: c_k = 0 exactly for k of the other parity (no error at all)
+        vanish = {"odd": 0, "even": 1}.get(self.parity)
         with mpmath.workprec(prec + 64):
             for k, b in enumerate(balls):
+                if vanish is not None and k % 2 == vanish:
+                    mids.append(mpmath.mpf(0))
+                    errs.append(mpmath.mpf(0))
+                    continue
                 man, exp = b.mid().man_exp()
                 mids.append(mpmath.mpf((int(man), int(exp))))
-                rad = mpmath.mpf(float(b.rad()))            # rounded up by the factor below
-                bound = mpmath.mpf(quad_bound[k] + tail + trunc[k])
+                rad = _mpf(float(b.rad()))                  # rounded up by the factor below
+                bound = _mpf(float(quad_bound[k] + tail + trunc[k]))
                 errs.append((rad + bound) * (1 + mpmath.mpf(10) ** -10))
         return mids, errs
 
@@ -256,16 +267,31 @@ class PanelPlan:
         if self.parity:     # the mirror of x > 0 adds (-1)^k (+-1) times the same sum
             panels = [p for p in panels if p[0] > 0]
         groups = sorted({p[1:3] for p in panels})
+        sigma = _real_sigma(self.act.expr)
         for half, n in groups:
             members = [p for p in panels if p[1:3] == (half, n)]
             rules = _legendre_rule(n, prec)
+            # phi(c + u) = phi(c) (e^(-u))^c e^(-u^2/2) for an integer centre c (u = h tau_i):
+            # the exponentials per node of the rule, shared by every panel of the group
+            us = [arb(half) * t for t, _ in rules]
+            node_w = [arb(half) * w * (-(u * u) / 2).exp() * inv_sqrt2pi for u, (_, w) in zip(us, rules)]
+            node_e = [(-u).exp() for u in us]
             rows, weight = [], 0.0
             for center, _, _, _ in members:
                 row = []
-                for t, w in rules:
-                    xb = arb(center) + arb(half) * t
-                    sig = self.f(acb(xb), False).real
-                    row.append(arb(half) * w * sig * (-(xb * xb) / 2).exp() * inv_sqrt2pi)
+                c = arb(center)
+                whole = float(center).is_integer() and abs(center) < 2**20
+                if whole:
+                    g, m = (-(c * c) / 2).exp(), int(center)
+                for u, nw, ne, (t, w) in zip(us, node_w, node_e, rules):
+                    xb = c + u
+                    sig = sigma(xb) if sigma is not None else None
+                    if sig is None or not sig.is_finite():
+                        sig = self.f(acb(xb), False).real
+                    if whole:
+                        row.append(nw * sig * g * (ne ** m if m >= 0 else 1 / ne ** (-m)))
+                    else:
+                        row.append(arb(half) * w * sig * (-(xb * xb) / 2).exp() * inv_sqrt2pi)
                 rows.append(row)
                 weight += sum(float(abs(b).upper()) for b in row) * math.exp(center * center / 4)
             weight *= KAPPA * (1 + 1e-9)
@@ -289,6 +315,99 @@ class PanelPlan:
             else:
                 out.append(c[k] * fac.sqrt() * factor)
         return out, trunc * (1 if keep is None else 2)
+
+
+#: real Arb functions for :func:`_real_sigma` (each an enclosure on a real ball)
+_REAL = {sp.tanh: arb.tanh, sp.exp: arb.exp, sp.erf: arb.erf, sp.erfc: arb.erfc, sp.sin: arb.sin,
+         sp.cos: arb.cos, sp.atan: arb.atan, sp.sinh: arb.sinh, sp.cosh: arb.cosh} if arb else {}
+
+
+def _real_sigma(expr):
+    """sigma as a function ``arb -> arb`` on real balls (a closure per node of its SymPy tree:
+    numbers, x, sums, products, integer powers and the functions of :data:`_REAL`), or None
+    outside that class.  Real Arb functions cost about a third of the complex ones that
+    :func:`symkernel.numerics.arb.compile_expr` evaluates; both enclose sigma on the ball, and a
+    non-finite real ball falls back to the complex path (docs/theory.md §23).
+
+    >>> from flint import arb
+    >>> f = _real_sigma(sp.tanh(x + sp.Rational(3, 10)) * x**2 + sp.sqrt(2) * sp.pi)
+    >>> abs(float(f(arb(1)).mid()) - (math.tanh(1.3) + math.sqrt(2) * math.pi)) < 1e-15
+    True
+    >>> _real_sigma(sp.besselj(0, x)) is None
+    True
+    """
+    try:
+        return _real_tree(expr)
+    except _NotReal:
+        return None
+
+
+class _NotReal(Exception):
+    """Outside :func:`_real_sigma`'s class (internal signal)."""
+
+
+def _real_tree(e):
+    if e == x:
+        return lambda v: v
+    if e.is_number:
+        return _real_constant(e)
+    if e.is_Add or e.is_Mul:
+        parts = [_real_tree(a) for a in e.args]
+        add = e.is_Add
+
+        def fold(v):
+            total = parts[0](v)
+            for p in parts[1:]:
+                total = total + p(v) if add else total * p(v)
+            return total
+        return fold
+    if e.is_Pow and e.exp.is_Integer:
+        base, n = _real_tree(e.base), int(e.exp)
+        return (lambda v: base(v) ** n) if n >= 0 else (lambda v: 1 / base(v) ** (-n))
+    fn = _REAL.get(type(e))
+    if fn is not None and len(e.args) == 1:
+        inner = _real_tree(e.args[0])
+        return lambda v: fn(inner(v))
+    raise _NotReal(type(e).__name__)
+
+
+def _real_constant(e):
+    """An exact number as a function giving its Arb ball at the current precision: integers,
+    rationals, pi, E and square roots of rationals; _NotReal otherwise."""
+    if e.is_Rational:
+        p, q = int(e.p), int(e.q)
+        return lambda v: arb(p) / q
+    if e is sp.pi:
+        return lambda v: arb.pi()
+    if e is sp.E:
+        return lambda v: arb(1).exp()
+    if e.is_Pow and e.base.is_Rational and e.base > 0 and e.exp == sp.S.Half:
+        p, q = int(e.base.p), int(e.base.q)
+        return lambda v: (arb(p) / q).sqrt()
+    if e.is_Mul or e.is_Add:
+        parts = [_real_constant(a) for a in e.args]
+        add = e.is_Add
+
+        def fold(v):
+            total = parts[0](v)
+            for p in parts[1:]:
+                total = total + p(v) if add else total * p(v)
+            return total
+        return fold
+    raise _NotReal(str(e))
+
+
+def _mpf(v):
+    """The float ``v`` as an mpf, exactly (``(m 2^53) 2^(e - 53)`` from ``frexp``: a tenth of the
+    time ``mpmath.mpf(float)`` takes with mpmath's pure-Python backend).
+
+    >>> _mpf(0.1) == mpmath.mpf(0.1), _mpf(0.0), _mpf(-3e-300) == mpmath.mpf(-3e-300)
+    (True, mpf('0.0'), True)
+    """
+    if not math.isfinite(v):
+        return mpmath.mpf(v)
+    m, e = math.frexp(v)
+    return mpmath.mpf((int(m * 9007199254740992), e - 53))
 
 
 def _exp_tail(y, M):
@@ -351,10 +470,14 @@ def _moment_matrix(n, M, prec, half):
     of degree n at prec bits (the last 16 kept: it does not depend on sigma)."""
     key = (n, M, prec, float(half))
     if key not in _MOMENTS:
+        rules, first = _legendre_rule(n, prec), (n + 1) // 2
         rows = []
-        for t, _ in _legendre_rule(n, prec):
+        for t, _ in rules[:first]:
             c = arb_series([0, arb(half) * t], prec=M + 1).exp().coeffs()
             rows.append(c + [arb(0)] * (M + 1 - len(c)))
+        # node j >= first is -tau_(n-1-j) (:func:`_legendre_rule`): (-h tau)^m/m! = (-1)^m (h tau)^m/m!
+        for j in range(first, n):
+            rows.append([v if m % 2 == 0 else -v for m, v in enumerate(rows[n - 1 - j])])
         while len(_MOMENTS) >= 16:
             _MOMENTS.pop(next(iter(_MOMENTS)))
         _MOMENTS[key] = arb_mat(rows)

@@ -25,6 +25,11 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+try:
+    from flint import arb
+except ImportError:  # pragma: no cover - python-flint is a core dependency
+    arb = None
+
 from symkernel.core.activations import SIMPLIFY_FAILURES, Activation
 from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError
 from symkernel.gaussian.expectation import second_moment
@@ -36,7 +41,7 @@ from symkernel.core.symbols import rho, x
 from .closed_forms import _S, _closed_form, _inner_form, weak_derivative
 from .nested import Nested, _edges, end_result
 from .hermite_squares import (
-    SERIES_K_MAX, _float_hermite_squares, _gl_pieces, _trapezoid_coefficients,
+    FLOAT_M2_DPS, SERIES_K_MAX, _float_hermite_squares, _gl_pieces, _trapezoid_coefficients,
 )
 from .arguments import exact_rational
 from .certified import InnerPlan
@@ -44,6 +49,7 @@ from .hermite_panels import _certified_coefficients
 from .polar import METHOD as POLAR_METHOD, is_softsign, softsign_dual
 from .polar_certified import softsign_form, softsign_result, softsign_series_result
 from symkernel.numerics.arb import NotCertifiable
+from symkernel.numerics.combine import arb_to_mpf, from_mpf
 from symkernel.numerics.cache import cached, mpf_key
 from symkernel.core.mp_eval import mp_lambdify
 from .precision import _points, _refine, closed_result
@@ -228,7 +234,9 @@ class _Dual:
             return None          # Arb judges relatively itself
         if self.act.free_parameters:
             return None          # no size to judge until the parameters are numbers
-        m2 = second_moment(self.act).value(5)
+        # the size only; a single piece asks the digits its series path asks next (the float64
+        # c_k and the kernel map's scale: one Arb enclosure, fewer digits served from it)
+        m2 = second_moment(self.act).value(FLOAT_M2_DPS if len(self.act.pieces) == 1 else 5)
         if m2 == 0:
             return None
         k = int(mpmath.nint(mpmath.log10(m2) / 2))
@@ -262,7 +270,10 @@ class _Dual:
         guess = abs(float(np.polynomial.polynomial.polyval(rf, squares)))
         if not (guess > 0 and m2f > 0):
             return None
-        K = _predict_terms(squares, m2f, rf, guess * 10.0 ** (-(dps + 4)))
+        # margin 8 (was 16): the least K that certifies was 17 or more below the prediction
+        # plus 16 (tanh, silu, gelu, softplus, sigmoid, arctan, mish, erf at rho from -0.7 to
+        # 0.9, 15 and 30 digits); a short K costs one retry with 1.3 K + 8 terms
+        K = _predict_terms(squares, m2f, rf, guess * 10.0 ** (-(dps + 4)), margin=8)
         if K is None:
             return None
         m2q = second_moment(self.act)
@@ -297,33 +308,28 @@ class _Dual:
         return _predict_terms(squares, m2f, rf, guess * 10.0 ** (-(dps + 21)), SERIES_K_MAX) is not None
 
     def _sum_series(self, mids, errs, m2, rq, dps):
-        """``sum_k c_k^2 rho^k`` with the proven error of the c_k, of rho's rounding, of the
-        arithmetic and the Parseval tail; a certified Result, or None if short of dps digits."""
+        """``sum_k c_k^2 rho^k`` in Arb ball arithmetic from the balls ``mid_k +- err_k`` and the
+        exact rational rho (every rounding inside the radius), plus the Parseval tail
+        ``(E sigma^2 - sum_k low_k) |rho|^(K+1)`` with ``low_k`` the lower end of the ball of
+        ``c_k^2`` (docs/theory.md §23); a certified Result, or None if short of dps digits."""
         with working(dps + 15):
-            r = mpmath.mpf(rq.p) / rq.q
-            er = abs(r) * mpmath.mpf(10) ** (-(dps + 15))          # rounding of an exact rational rho
-            total = err = low_sum = mpmath.mpf(0)
-            power = mpmath.mpf(1)
-            up = abs(r) + er
-            up_power = mpmath.mpf(1)                                          # (|rho| + er)^(k-1)
-            ulp = mpmath.mpf(10) ** (-(dps + 14))
-            for k, (c, e) in enumerate(zip(mids, errs)):
-                c2 = c * c
-                term = c2 * power
-                total += term
-                apow = abs(power)
-                err += e * (2 * abs(c) + e) * apow                               # |c_k^2 - c~_k^2|
-                if k:
-                    err += c2 * k * up_power * er                                # rho rounding
-                    up_power *= up
-                err += abs(term) * (k + 2) * ulp                                 # arithmetic
-                low = abs(c) - e
-                if low > 0:
-                    low_sum += low * low
+            r = arb(int(rq.p)) / int(rq.q)
+            total, low_sum, power = arb(0), arb(0), arb(1)
+            for c, e in zip(mids, errs):
+                if c or e:                  # c_k = 0 exactly (parity) adds nothing
+                    square = arb(from_mpf(c), from_mpf(e)) ** 2
+                    total += square * power
+                    low = square.lower()
+                    if low > 0:
+                        low_sum += low
                 power *= r
-            tail = max(m2.value + m2.error - low_sum, 0) * min(abs(r) + er, 1) ** len(mids)
-            if total != 0 and err + tail <= abs(total) * mpmath.mpf(10) ** (-(dps + 2)):
-                return Result(total, err + tail, True, SERIES_CERTIFIED_METHOD)
+            up = from_mpf(m2.value) + from_mpf(m2.error) - low_sum
+            up = up.upper()
+            tail = (up if up > 0 else arb(0)) * abs(r).upper() ** len(mids)
+            bound = (total.rad() + tail).upper()
+            value, error = arb_to_mpf(total.mid()), arb_to_mpf(bound)
+            if value != 0 and error <= abs(value) * mpmath.mpf(10) ** (-(dps + 2)):
+                return Result(value, error, True, SERIES_CERTIFIED_METHOD)
         return None
 
     def _coefficient(self, k):
@@ -530,9 +536,10 @@ SERIES_CERTIFIED_METHOD = ("Hermite series with proven c_k (composite Gauss-Lege
                            "Bernstein-ellipse bounds) and the Parseval tail bound")
 
 
-def _predict_terms(squares, m2, r, target, limit=CERT_TERMS):
+def _predict_terms(squares, m2, r, target, limit=CERT_TERMS, margin=16):
     """Terms K with ``resid_K |r|^(K+1) <= target`` (float64 Parseval residuals, extrapolated
-    below their 1e-14 noise as ``log resid ~ a - b sqrt(k)``), or None beyond ``limit``."""
+    below their 1e-14 noise as ``log resid ~ a - b sqrt(k)``) plus ``margin``, or None beyond
+    ``limit``."""
     resid = m2 - np.cumsum(squares)
     good = resid > 1e-13 * m2
     if not good.any():
@@ -551,7 +558,7 @@ def _predict_terms(squares, m2, r, target, limit=CERT_TERMS):
         else:
             est = resid[last] * math.exp(-slope * (math.sqrt(K) - math.sqrt(last)))
         if est * a ** (K + 1) <= target:
-            return K + 16
+            return K + margin
     return None
 NEAR_ONE = 0.99                       # float64: vectorized quadrature for |rho| <= 0.99
 S_NEAR = math.sqrt(1 - NEAR_ONE**2)   # Chebyshev in s on [0, S_NEAR] beyond
