@@ -352,9 +352,16 @@ def softsign_form(act):
     return b, g
 
 
+def _exact(value):
+    """An int or an exact SymPy number as a SymPy number (never a string: nothing is parsed)."""
+    if isinstance(value, (int, sp.Basic)) and not isinstance(value, bool):
+        return sp.Integer(value) if isinstance(value, int) else value
+    raise PrecisionError(f"an exact number (int or SymPy) is needed, got {value!r}")
+
+
 def _real_ball(value):
     """An exact real SymPy number as an arb ball at the current precision."""
-    value = sp.sympify(value)
+    value = _exact(value)
     if value.is_Rational:
         return arb(int(value.p)) / int(value.q)
     return compile_real(value, sp.Symbol("_unused"))(arb(0))
@@ -366,7 +373,7 @@ def softsign_result(r, dps, amplitude=1, gain=1):
     ``amplitude^2`` times the angle integral with ``G(g a, g b)``."""
     if not isinstance(r, sp.Basic) or not r.is_real or r.free_symbols:
         raise PrecisionError(f"softsign_result needs an exact real rho, got {r!r}")
-    amplitude, gain = sp.sympify(amplitude), sp.sympify(gain)
+    amplitude, gain = _exact(amplitude), _exact(gain)
     if not (gain.is_positive and amplitude.is_real and amplitude != 0):
         raise PrecisionError(f"softsign_result needs gain > 0 and amplitude != 0, got {gain}, {amplitude}")
     sign = -1 if r < 0 else 1
@@ -433,7 +440,7 @@ def softsign_series_result(coefficient, r, dps, amplitude=1, max_order=9):
     c1 = coefficient(1, dps + 10)
     if c1.value == 0 or c1.error >= abs(c1.value) / 2:
         return None
-    log_b2 = 2 * float(mpmath.log(sp.N(abs(sp.sympify(amplitude)), 20)))
+    log_b2 = 2 * float(mpmath.log(sp.N(abs(_exact(amplitude)), 20)))
     log_c1 = float(mpmath.log(abs(c1.value) - c1.error))
     # |r|^(K+1) b^2 <= |value| 10^-(dps+4), |value| >= c_1^2 |r|
     K = 1
