@@ -147,4 +147,19 @@ def elu_kernels(a, b, r, p, v):
     return F, D
 
 
-__all__ = ["bvn", "elu_kernels", "log_ncdf_neg"]
+@_jit
+def elu_kernels_many(a, b, r, p, v):
+    """:func:`elu_kernels` over 1-D arrays ``a, b, r`` (same length): arrays ``(F, D)``.
+
+    >>> F, D = elu_kernels_many(np.array([1.0]), np.array([1.0]), np.array([1.0]), 1.0, 1.0)
+    >>> abs(F[0] - elu_kernels(1.0, 1.0, 1.0, 1.0, 1.0)[0]) < 1e-15
+    True
+    """
+    F = np.empty(a.size)
+    D = np.empty(a.size)
+    for i in range(a.size):
+        F[i], D[i] = elu_kernels(a[i], b[i], r[i], p, v)
+    return F, D
+
+
+__all__ = ["bvn", "elu_kernels", "elu_kernels_many", "log_ncdf_neg"]
