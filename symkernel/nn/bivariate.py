@@ -152,7 +152,7 @@ def elu_kernels_many(a, b, r, p, v):
     """:func:`elu_kernels` over 1-D arrays ``a, b, r`` (same length): arrays ``(F, D)``.
 
     >>> F, D = elu_kernels_many(np.array([1.0]), np.array([1.0]), np.array([1.0]), 1.0, 1.0)
-    >>> abs(F[0] - elu_kernels(1.0, 1.0, 1.0, 1.0, 1.0)[0]) < 1e-15
+    >>> bool(abs(F[0] - elu_kernels(1.0, 1.0, 1.0, 1.0, 1.0)[0]) < 1e-15)
     True
     """
     F = np.empty(a.size)
