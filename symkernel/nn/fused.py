@@ -68,7 +68,7 @@ import sympy as sp
 
 from symkernel.core.activations import Activation as CoreActivation
 from symkernel.core.symbols import rho, x
-from .bivariate import elu_kernels
+from .bivariate import ELU_RANGE, elu_kernels
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
 
@@ -84,10 +84,6 @@ BLOCK = 256
 GAP_SERIES = 0.5
 
 _PWL, _ERF, _SMOOTH, MEHLER, _GELU, _SIN, _ELU = 1, 2, 3, 4, 5, 6, 7
-#: the ELU family's closed form runs where every kappa^2 q lies here (else the NumPy path): below,
-#: its quadrants cancel (relative error ~ eps / (kappa^2 q)); above, Genz's Phi_2, accurate to
-#: ~1e-16 absolute, is scaled by e^{kappa^2 q/2} (at 16: within 4.3e-15 relative of mpmath)
-ELU_RANGE = (1e-2, 16.0)
 #: pi/2 and the part of it below float64's last digit (Cephes' MOREBITS)
 _PIO2, _PI, _MB = 1.5707963267948966, 3.141592653589793, 6.123233995736766e-17
 
