@@ -9,11 +9,14 @@ For ``(u, v)`` centred Gaussian with ``E u^2 = q_1``, ``E v^2 = q_2``, ``E uv = 
   NeurIPS 2018), the same series for ``phi'``;
 * the feature mean ``E phi(sqrt(q) X)`` and the diagonal ``E phi(sqrt(q) X)^2``.
 
-Three evaluators, each checked against another in ``tests/test_nn_kernels.py``:
+The evaluators, each checked against another (``tests/test_nn_kernels.py``, ``test_nn_pair_*``):
 
 * **exact**: ``F`` and ``D`` derived in closed form with two gains ``a = sqrt(q_1)``,
   ``b = sqrt(q_2)`` (:func:`symkernel.kernels.closed_forms.cross_closed_form`), used symbolically,
   in float64 (lambdified) and at any ``dps`` (mpmath);
+* **ELU and CELU** (:attr:`PairKernel.elu_form`) in float64 by the scaled bivariate normal CDF
+  of :mod:`symkernel.nn.bivariate` where every ``kappa^2 q`` lies in its tested range
+  (docs/theory.md §25, §27);
 * **Mehler series in float64** where no closed form exists: the ``a_k(q)`` of every input at once
   by composite Gauss-Legendre quadrature of the orthonormal Hermite functions, summed by Horner in
   ``rho``; its per-entry error estimate is the Parseval tail bound
@@ -36,6 +39,7 @@ a*b*(2*rho*asin(rho) + pi*rho + 2*sqrt(1 - rho**2))/(4*pi)
 >>> float(F[0, 0]) == 2 / (2 * np.pi)          # E[relu(u) relu(v)] = sqrt(q1 q2)/(2 pi) at c = 0
 True
 """
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property, lru_cache
@@ -52,6 +56,7 @@ from symkernel.core.symbols import rho, x
 from symkernel.gaussian.expectation import check_square_integrable, expectation
 from symkernel.kernels.closed_forms import cross_closed_form, float_form, price_derivative, weak_derivative
 from .angles import gap_angles
+from .bivariate import ELU_RANGE, elu_kernels_many, log_ncdf_neg
 from .series_mp import SeriesStep
 
 #: the two gains ``a = sqrt(q_1)``, ``b = sqrt(q_2)`` of the closed forms
@@ -146,15 +151,98 @@ class PairKernel:
             return None
         return sp.lambdify((a, b, rho), (float_form(F), float_form(D)), modules=numpy_modules(), cse=True)
 
+    # -- the ELU family in closed form (symkernel.nn.bivariate) ------------------------------------
+    @cached_property
+    def _elu_params(self):
+        """``(p, v, kappa)`` when phi = u x (x > 0), v (e^{kappa x} - 1) (x <= 0) with
+        u, v, kappa > 0 (``p = u / kappa``; ELU, CELU, SELU, with gains): read off phi at -1, -2
+        and 1, then checked at 12 points; else None."""
+        expr = self.act.expr
+        if not expr.has(sp.Piecewise) or not expr.has(sp.exp):
+            return None
+        f = self.act.numpy()
+        with np.errstate(all="ignore"):
+            y1, y2, u = (float(np.asarray(f(np.array([t])), float).ravel()[0])
+                         for t in (-1.0, -2.0, 1.0))
+        if not np.isfinite([y1, y2, u]).all() or y1 == 0 or not 1 < y2 / y1 < 2 or u <= 0:
+            return None
+        kappa = -math.log(y2 / y1 - 1)
+        v = y1 / math.expm1(-kappa)
+        if not (kappa > 0 and v > 0):
+            return None
+        t = np.array([1e-3, 0.37, 1.0, 2.5, 41.0, 1e3])
+        with np.errstate(all="ignore"):
+            pos, neg = (np.broadcast_to(np.asarray(f(s * t), float), t.shape) for s in (1.0, -1.0))
+        if not (np.allclose(pos, u * t, rtol=1e-14, atol=0)
+                and np.allclose(neg, v * np.expm1(-kappa * t), rtol=1e-13, atol=0)):
+            return None
+        return u / kappa, v, kappa
+
+    @cached_property
+    def elu_form(self):
+        """``(p, v, kappa)`` of :attr:`_elu_params` when moreover phi' is continuous (``p = v``:
+        ELU with alpha = 1, CELU, with gains), so that ``phi(x) = psi(kappa x)``,
+        ``psi(t) = p t`` (t > 0), ``v (e^t - 1)`` has the closed-form kernel of
+        :mod:`symkernel.nn.bivariate` (docs/theory.md §25); else None (SELU and ELU with
+        alpha != 1: phi' jumps at 0, and the closed form in rho loses digits near rho = 1).
+
+        >>> pair_kernel("elu").elu_form
+        (1.0, 1.0, 1.0)
+        >>> pair_kernel("selu").elu_form is None
+        True
+        """
+        params = self._elu_params
+        if params is None or abs(params[0] - params[1]) > 1e-13 * params[1]:
+            return None
+        return params
+
+    def _elu_applies(self, *qs):
+        """``(p, v, kappa)`` when the activation is of the ELU family and every ``kappa^2 q`` of
+        ``qs`` lies in :data:`~symkernel.nn.bivariate.ELU_RANGE` (where the closed form is tested),
+        else None."""
+        form = self.elu_form
+        if form is None:
+            return None
+        k2 = form[2] * form[2]
+        for q in qs:
+            z = k2 * np.asarray(q, float)
+            if z.size and not (ELU_RANGE[0] <= z.min() and z.max() <= ELU_RANGE[1]):
+                return None
+        return form
+
+    def _elu_step(self, form, q1, q2, r, ntk):
+        """``(F, D, (eF, eD))`` of the ELU family by the bivariate normal CDF
+        (:func:`~symkernel.nn.bivariate.elu_kernels_many` at ``a = kappa sqrt(q_1)``,
+        ``b = kappa sqrt(q_2)``; ``D`` gains ``kappa^2``), with per-entry error estimates
+        ``8 eps S_F``, ``32 eps kappa^2 S_D`` (``S_F = p^2 ab + pv (a + b) + v^2``,
+        ``S_D = (p + v)^2``: bounds on the sizes of the terms; measured against mpmath quadrature,
+        the errors stay below ``1.3 eps S_F`` and ``1.25 eps S_D``, docs/theory.md §27)."""
+        p, v, kappa = form
+        A, B, R = np.broadcast_arrays(kappa * np.sqrt(q1), kappa * np.sqrt(q2), r)
+        shape = R.shape
+        flat = [np.ascontiguousarray(z, float).ravel() for z in (A, B, R)]
+        F, D = elu_kernels_many(*flat, float(p), float(v))
+        F, D = F.reshape(shape), D.reshape(shape) * (kappa * kappa)
+        eF = 8 * _EPS * (p * p * A * B + p * v * (A + B) + v * v)
+        eD = np.full(shape, 32 * _EPS * kappa * kappa * (p + v) ** 2)
+        return F, (D if ntk else None), (eF, eD if ntk else None)
+
     def float_step(self, q1, q2, c, ntk=True):
         """``(F, D, err)`` on broadcast arrays: ``err`` = (error estimate of F, of D) (zeros for
-        closed forms, which are exact up to float64 rounding).  ``D`` is None when ``ntk=False``."""
+        closed forms, which are exact up to float64 rounding).  ``D`` is None when ``ntk=False``.
+        The ELU family (:attr:`elu_form`) takes its closed form where every ``kappa^2 q`` lies in
+        ``ELU_RANGE``, else the Mehler series."""
         sa, sb = np.sqrt(q1), np.sqrt(q2)
         r = _correlation(q1, q2, c)
         fF, fD, _ = self._float_exact
         zero = np.zeros(r.shape)
         if ntk:
             self.require_derivative()
+        elu = self._elu_applies(q1, q2)
+        if elu is not None:
+            F, D, errs = self._elu_step(elu, q1, q2, r, ntk)
+            return _finite(self, q1, q2, F, D) + (errs,)
+        if ntk:
             joint = self._float_joint
             if joint is not None:
                 F, D = _blocked(joint, sa, sb, r)
@@ -174,10 +262,17 @@ class PairKernel:
     def float_d_error(self, q1, q2, c, dc, D):
         """A bound on the change of the NTK step ``D`` when the covariances ``c`` (outer grid
         ``q1`` (n1,) x ``q2`` (n2,)) are off by ``dc``: closed forms by evaluating ``D`` at
-        ``rho +- drho`` (which sees the infinite slope of ``asin`` at ``rho = 1``), the Mehler
-        series by ``drho sqrt(sum_k k a_k(q1)^2) sqrt(sum_k k a_k(q2)^2)`` (Cauchy-Schwarz on the
+        ``rho +- drho`` (which sees the infinite slope of ``asin`` at ``rho = 1``), the ELU family's
+        closed form by ``|dD/dc| = |E phi''(u) phi''(v)| <= kappa^4 v^2 sqrt(g(a) g(b))``,
+        ``g(a) = e^{2a^2} Phi(-2a)`` (Price's theorem and Cauchy-Schwarz), the Mehler series by
+        ``drho sqrt(sum_k k a_k(q1)^2) sqrt(sum_k k a_k(q2)^2)`` (Cauchy-Schwarz on the
         derivative of the truncated series)."""
         P = np.sqrt(np.multiply.outer(q1, q2))
+        elu = self._elu_applies(q1, q2)
+        if elu is not None:     # |dD/dc| = |E phi''(u) phi''(v)| (Price), bounded as above
+            _, v, kappa = elu
+            g1, g2 = (_elu_curvature(kappa * np.sqrt(np.asarray(q, float))) for q in (q1, q2))
+            return (dc + 4 * _EPS * P) * (kappa ** 4 * v * v) * np.sqrt(np.multiply.outer(g1, g2))
         with np.errstate(divide="ignore", invalid="ignore"):
             dr = np.divide(dc, P, out=np.zeros(P.shape), where=P > 0) + 4 * _EPS
         fD = self._float_exact[1]
@@ -196,6 +291,13 @@ class PairKernel:
         return F, D, self.float_mean(q)
 
     def float_mean(self, q):
+        """``E phi(sqrt(q) X)``: closed forms lambdified, the ELU family (SELU too) by
+        :func:`_elu_mean` (its generated form ``e^{a^2/2} (1 - erf(a/sqrt 2))/2`` cancels, and is
+        inf - inf beyond ``a ~ 37``), else
+        the Mehler series' ``a_0``."""
+        if self._elu_params is not None:
+            p, v, kappa = self._elu_params
+            return _elu_mean(kappa * np.sqrt(np.asarray(q, float)), p, v)
         fm = self._float_exact[2]
         if fm is not None:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -533,6 +635,35 @@ def _gap_integral(D, th):
     return new, err
 
 
+def _elu_mean(a, p, v):
+    """``E psi(aX) = p a / sqrt(2 pi) + v (h(a) - 1/2)``, ``h(a) = e^{a^2/2} Phi(-a)`` (by
+    ``log Phi``, no overflow); for ``a < 1``, where the terms cancel to ``~a^2``,
+    ``E psi(aX) = (p - v) a / sqrt(2 pi) + v sum_{n >= 2} t_n a^n`` with ``t_0 = 1/2``,
+    ``t_1 = -1/sqrt(2 pi)``, ``t_n = t_{n-2}/n`` (the Taylor series of ``h``, from
+    ``h' = a h - 1/sqrt(2 pi)``)."""
+    a = np.asarray(a, float)
+    c = 1 / np.sqrt(2 * np.pi)
+    h = np.exp(np.array([z * z / 2 + log_ncdf_neg(z) for z in a.ravel()])).reshape(a.shape)
+    out = p * a * c + v * (h - 0.5)
+    small = a < 1
+    if small.any():
+        z = a[small]
+        t, term, total = [0.5, -c], z * z, np.zeros(z.shape)
+        for n in range(2, 44):
+            t.append(t[n - 2] / n)
+            total += t[n] * term
+            term = term * z
+        out[small] = (p - v) * c * z + v * total
+    return out
+
+
+def _elu_curvature(a):
+    """``E[psi''(aX)^2] / v^2 = E[e^{2aX}; X < 0] = e^{2a^2} Phi(-2a)`` (``psi(t) = v (e^t - 1)``,
+    ``t <= 0``; ``psi'' = 0`` for ``t > 0``)."""
+    logs = np.array([2 * z * z + log_ncdf_neg(2 * z) for z in np.ravel(a)])
+    return np.exp(logs).reshape(np.shape(a))
+
+
 def _finite(pk, q1, q2, *values):
     """``values`` (None entries skipped) when every entry is finite, else InvalidInputError naming
     the variances: the kernel of such inputs is not representable in float64 (e^{(q_1+q_2)/2}
@@ -626,13 +757,66 @@ def _gl_nodes(edges, per_panel=24):
 MAX_LEVELS = 100
 
 
+#: a transition of the activation (:func:`transition_points`) within this many of its widths of
+#: ``u = 0`` lies in the panels graded toward 0 (measured: tanh(x - 4) within 2e-15 of a reference
+#: at q = 1e4 .. 1e8 without its own grading, tanh(x - 6) 5e-13 off, tanh(x - 10) 4e-8 off)
+NEAR_ZERO = 2.0
+
+
+def transition_points(expr):
+    """``[(u0, s)]``: where ``expr`` (in ``x``) changes on a short scale -- the real zeros ``u0`` of
+    the argument ``g`` of each function applied to ``x`` (tanh, erf, exp, log, atan, Abs, Max, a
+    power with a non-integer exponent, ...; ``g`` a polynomial of degree <= 4 with numeric
+    coefficients), with the steepness ``s = max(|g'(u0)|, sqrt(|g''(u0)|/2), 1)`` (the transition
+    is ``~1/s`` wide); other arguments are skipped.
+
+    >>> transition_points(sp.tanh(x - 100) + 1 / (1 + sp.exp(-3 * x - 50)))
+    [(-16.666666666666668, 3.0), (100.0, 1.0)]
+    """
+    found = {}
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Pow):
+            args = [node.base] if node.base.has(x) and not node.exp.is_Integer else []
+        elif isinstance(node, sp.core.function.Application):
+            args = [arg for arg in node.args if isinstance(arg, sp.Expr) and arg.has(x)]
+        else:
+            continue
+        for g in args:
+            try:
+                poly = sp.Poly(g, x)
+            except sp.PolynomialError:
+                continue
+            if not 1 <= poly.degree() <= 4 or not all(cf.is_number for cf in poly.all_coeffs()):
+                continue
+            cf = np.array([complex(cf) for cf in poly.all_coeffs()])
+            if np.any(cf.imag != 0):
+                continue
+            cf = cf.real
+            d1, d2 = np.polyder(cf), np.polyder(cf, 2)
+            if all(c.is_Rational for c in poly.all_coeffs()):     # exact (double roots stay real)
+                roots = [float(r) for r in poly.real_roots()]
+            else:
+                roots = [float(r.real) for r in np.roots(cf) if abs(r.imag) <= 1e-6 * (1 + abs(r))]
+            for u0 in roots:
+                u0 += 0.0
+                s = float(max(abs(np.polyval(d1, u0)), np.sqrt(abs(np.polyval(d2, u0)) / 2), 1.0))
+                key = round(u0, 6)
+                found[key] = (u0, max(s, found.get(key, (u0, 1.0))[1]))
+    return sorted(found.values())
+
+
 class _Mehler:
     """Hermite coefficients ``a_k(q)`` of ``f(sqrt(q) x)`` for many ``q`` and their Mehler sums.
 
-    For ``sqrt(q) > 1`` the panels are graded geometrically toward 0 (and toward each breakpoint
-    ``b / sqrt(q)``): extra edges ``+-2^-j``, ``j = 2..J``, ``2^-J <= 1 / (2 sqrt(q))``, so that in
-    ``u = sqrt(q) x`` every panel ``[U, 2U]`` is as wide as its distance from the transition
-    (f changes on a scale 1 in ``u``; panels of width 1/2 in ``x`` miss it at large ``q``)."""
+    For ``s sqrt(q) > 1`` the panels are graded geometrically toward 0 (and toward each
+    breakpoint ``b / sqrt(q)``): extra edges ``+-2^-j``, ``j = 2..J``,
+    ``2^-J <= 1 / (2 s sqrt(q))``, so that in ``u = sqrt(q) x`` every panel ``[U, 2U]`` is as
+    wide as its distance from the transition
+    (f changes on a scale ``1/s`` in ``u``, ``s`` the steepness at 0 of :func:`transition_points`;
+    panels of width 1/2 in ``x`` miss it at large ``q``).  A transition ``u0`` farther from 0
+    (``|u0| s > NEAR_ZERO``: tanh(x - 100), sigmoid(3x + 50)) is graded toward in the same way at
+    ``u0 / sqrt(q)``; its nodes then depend on ``q`` (no shared nodes: one quadrature per
+    variance)."""
 
     def __init__(self, act):
         self.act = act
@@ -641,6 +825,10 @@ class _Mehler:
         self.K = MAX_TERMS
         half = np.sqrt(4 * self.K + 2) + 12          # beyond the turning point of every g_k, k <= K
         self.L = half
+        points = transition_points(act.expr)
+        #: steepness of the transitions at (or near) 0, and the transitions (u0, s) away from 0
+        self.steep = max([s for u0, s in points if abs(u0) * s <= NEAR_ZERO] + [1.0])
+        self.transitions = [(u0, s) for u0, s in points if abs(u0) * s > NEAR_ZERO]
 
     def values(self, u):
         """``f(u)`` in float64; where the lambdified form overflows (``inf``, or ``nan`` from
@@ -702,11 +890,12 @@ class _Mehler:
             out[sel] = exact(v) if fy is None else interp(fy, np.clip(2 * np.abs(v) / 2.0 ** m - 3, -1, 1))
         return out
 
-    def levels(self, qmax):
-        """The grading ``J`` for variances up to ``qmax``: 0 where ``sqrt(qmax) <= 1`` (the plain
-        panels), else the least ``J`` with ``2^-J <= 1 / (2 sqrt(qmax))``; an error beyond
+    def levels(self, qmax, steep=None):
+        """The grading ``J`` toward 0 for variances up to ``qmax`` (toward a transition of
+        steepness ``steep``, default :attr:`steep`): 0 where ``s sqrt(qmax) <= 1`` (the plain
+        panels), else the least ``J`` with ``2^-J <= 1 / (2 s sqrt(qmax))``; an error beyond
         MAX_LEVELS."""
-        s = float(np.sqrt(qmax))
+        s = float(np.sqrt(qmax)) * (self.steep if steep is None else steep)
         if not np.isfinite(s) or s <= 1:
             return 0
         J = int(np.ceil(np.log2(2 * s)))
@@ -719,10 +908,19 @@ class _Mehler:
 
     def _nodes(self, q, levels=0):
         """Nodes in x for variance q: panels of width <= 1/2 on [-L, L], split at b/sqrt(q), and
-        graded toward 0 and each b/sqrt(q) by the ``levels`` edges ``+-2^-j``, ``j = 2..levels``."""
-        cuts = [b / np.sqrt(q) for b in self.breaks if abs(b / np.sqrt(q)) < self.L]
+        graded toward 0 and each b/sqrt(q) by the ``levels`` edges ``+-2^-j``, ``j = 2..levels``;
+        toward each far transition ``u0/sqrt(q)`` (split there) by its own levels."""
+        rq = np.sqrt(q)
+        cuts = [b / rq for b in self.breaks if abs(b / rq) < self.L]
         grade = 2.0 ** -np.arange(2, levels + 1)
         near = [c + sgn * grade for c in [0.0] + cuts for sgn in (-1, 1)] if levels > 1 else []
+        for u0, s in self.transitions:
+            c = u0 / rq
+            if abs(c) < self.L:
+                cuts.append(c)
+                J = self.levels(q, s)
+                if J > 1:
+                    near += [c + sgn * 2.0 ** -np.arange(2, J + 1) for sgn in (-1, 1)]
         edges = np.unique(np.concatenate([np.linspace(-self.L, self.L, int(4 * self.L) + 1), cuts]
                                          + [e[np.abs(e) < self.L] for e in near]))
         return _gl_nodes(edges)
@@ -740,8 +938,9 @@ class _Mehler:
 
     @cached_property
     def _shared(self):
-        """Nodes independent of q (every breakpoint at 0), ungraded (``sqrt(q) <= 1``): computed once."""
-        if any(b != 0 for b in self.breaks):
+        """Nodes independent of q (every breakpoint at 0, no far transition), ungraded
+        (``s sqrt(q) <= 1``): computed once."""
+        if any(b != 0 for b in self.breaks) or self.transitions:
             return None
         t, w = self._nodes(1.0)
         return t, w, self._hermite_functions(t, w), w * np.exp(-t * t / 2) / np.sqrt(2 * np.pi)
@@ -779,20 +978,60 @@ class _Mehler:
 
     def torch_coefficients(self, q):
         """``(A, m2)`` as torch tensors of the 1-D tensor ``q`` (autograd through ``q``): the same
-        quadrature as :meth:`coefficients` (activations whose breakpoints are all at 0)."""
+        quadrature as :meth:`coefficients` (activations whose breakpoints are all at 0: a jump at
+        ``b != 0`` moves with ``q``, which fixed nodes do not differentiate; with a far transition,
+        nodes per variance), overflowing values as :meth:`torch_values`."""
         import torch
 
-        if self._shared is None:
+        if any(b != 0 for b in self.breaks):
             raise InvalidInputError(f"the torch path of {self.act.name} needs its breakpoints at 0 "
                                     f"(got {self.breaks})")
-        levels = self.levels(float(q.detach().max())) if q.numel() else 0
-        t, w, H, wg = (torch.as_tensor(v, dtype=torch.float64) for v in self.shared_nodes(levels))
+        if self._shared is not None:
+            levels = self.levels(float(q.detach().max())) if q.numel() else 0
+            t, w, H, wg = (torch.as_tensor(v, dtype=torch.float64)
+                           for v in self.shared_nodes(levels))
+            vals = self.torch_values(torch.sqrt(q)[:, None] * t[None, :])
+            return vals @ H.T, (vals * vals) @ wg
+        A, m2 = [], []
+        for i in range(q.shape[0]):        # far transitions: the nodes depend on q (smooth there)
+            qi = float(q[i].detach())
+            t, w = self._nodes(qi, self.levels(qi))
+            H = torch.as_tensor(self._hermite_functions(t, w), dtype=torch.float64)
+            wg = torch.as_tensor(w * np.exp(-t * t / 2) / np.sqrt(2 * np.pi), dtype=torch.float64)
+            vals = self.torch_values(torch.sqrt(q[i]) * torch.as_tensor(t, dtype=torch.float64))
+            A.append(H @ vals)
+            m2.append((vals * vals) @ wg)
+        if not A:
+            return (torch.zeros((0, self.K + 1), dtype=torch.float64),
+                    torch.zeros(0, dtype=torch.float64))
+        return torch.stack(A), torch.stack(m2)
+
+    def torch_values(self, u):
+        """``f(u)`` as a torch tensor with autograd; where the lambdified form overflows (inf, or
+        nan from inf/inf) the value of :meth:`values` (mpmath at 53 bits, as the NumPy path) and
+        the derivative ``f'(u)`` the same way (first derivatives only: ``create_graph=True``
+        through such a value raises an InvalidInputError)."""
+        import torch
+
         fn = self.__dict__.get("_torch_f")
         if fn is None:
             fn = self.__dict__["_torch_f"] = torch_lambdify(x, self.act.expr)
-        vals = torch.broadcast_to(torch.as_tensor(fn(torch.sqrt(q)[:, None] * t[None, :])), (q.shape[0], t.shape[0]))
-        vals = torch.where(torch.isfinite(vals), vals, torch.zeros_like(vals))
-        return vals @ H.T, (vals * vals) @ wg
+        with torch.no_grad():
+            bad = ~torch.isfinite(torch.broadcast_to(torch.as_tensor(fn(u.detach())), u.shape))
+        if not bool(bad.any()):
+            return torch.broadcast_to(torch.as_tensor(fn(u)), u.shape)
+        safe = torch.where(bad, torch.zeros_like(u), u)       # no inf/nan reaches the gradient
+        vals = torch.broadcast_to(torch.as_tensor(fn(safe)), u.shape)
+        fixed = torch.zeros_like(vals)
+        fixed[bad] = _overflowed_function().apply(u[bad], self)
+        return torch.where(bad, fixed, vals)
+
+    @cached_property
+    def _slope(self):
+        """The series object of ``f'`` (its :meth:`values` give the derivative at overflowing
+        nodes), or None when ``f`` jumps."""
+        d, _ = weak_derivative(self.act)
+        return None if d is None else _Mehler(d)
 
     def torch_kernel(self, q1, q2, r, same):
         """``sum_k a_k(q1) a_k(q2) r^k`` as a torch tensor (E f^2 where ``same``)."""
@@ -917,6 +1156,39 @@ class _Mehler:
             return np.abs(r) ** (K + 1) * scale + 4 * (K + 1) * _EPS * mag
 
 
+@lru_cache(maxsize=1)
+def _overflowed_function():
+    """A torch autograd Function: ``f(u)`` at nodes where its float64 form overflows, by
+    :meth:`_Mehler.values` (mpmath), with the gradient ``f'(u)`` the same way; a second derivative
+    (``create_graph=True``) raises instead of silently dropping ``f''``."""
+    import torch
+
+    class Overflowed(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, u, series):
+            ctx.series = series
+            ctx.save_for_backward(u)
+            return torch.as_tensor(series.values(u.detach().numpy()), dtype=torch.float64)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (u,) = ctx.saved_tensors
+            top = float(u.detach().abs().max())
+            if torch.is_grad_enabled():     # create_graph=True: a second derivative would miss f''
+                raise InvalidInputError(
+                    f"second derivatives of the torch kernel of {ctx.series.act.name} are not "
+                    f"available where its float64 form overflows (at |u| = sqrt(q) |x| up to "
+                    f"{top:.3e}); take first derivatives, or rescale sigma_w2 / the inputs")
+            slope = ctx.series._slope
+            if slope is None:
+                raise InvalidInputError(f"no gradient of {ctx.series.act.name} at |u| up to "
+                                        f"{top:.3e}: it has a jump")
+            d = torch.as_tensor(slope.values(u.detach().numpy()), dtype=torch.float64)
+            return grad * d, None
+
+    return Overflowed
+
+
 # -- mpmath paths ----------------------------------------------------------------------------------
 def pair_kernel(act):
     """The :class:`PairKernel` of an activation, one per expression (its derivations are cached)."""
@@ -929,5 +1201,5 @@ def _pair_kernel(expr, name):
     return PairKernel(Activation(name, expr))
 
 
-__all__ = ["GL_NODES", "MAX_PANELS", "MAX_TERMS", "PairKernel", "a", "b", "pair_kernel", "theta",
-           "theta_form"]
+__all__ = ["GL_NODES", "MAX_PANELS", "MAX_TERMS", "NEAR_ZERO", "PairKernel", "a", "b", "pair_kernel",
+           "theta", "theta_form", "transition_points"]
