@@ -5,10 +5,12 @@ given a tensor variance (``sk.nn.Dense(torch.tensor(1.5, requires_grad=True), 0.
 transforms (:mod:`symkernel.nn.layers`) on float64 tensors, the activation steps by the closed forms
 lambdified to torch (:func:`symkernel.core.numpy_eval.torch_lambdify`) or by the float64 Mehler
 series with its Hermite coefficients computed in torch (so ``a_k(q)`` carries the gradient through
-``q``), so gradients with respect to the inputs and the variances come from torch autograd.  It
-computes in ``rho`` (no error estimates, and, like neural-tangents, the digits of ``1 - rho`` are
-lost deep in the ordered phase: the float64 path, :mod:`symkernel.nn.angles`, keeps them); the
-entries of one input with itself are evaluated at ``rho = 1`` exactly, so that the infinite slope
+``q``; where the activation's float64 form overflows, its values and first derivative come from
+mpmath, and a second derivative raises: docs/theory.md §27), so gradients with respect to the
+inputs and the variances come from torch autograd.  It computes in ``rho`` (no error estimates,
+and, like neural-tangents, the digits of ``1 - rho`` are lost deep in the ordered phase: the float64
+path, :mod:`symkernel.nn.angles`, keeps them); the entries of one input with itself are evaluated
+at ``rho = 1`` exactly, so that the infinite slope
 of ``asin`` there never reaches a gradient.  torch is optional (imported here, lazily);
 docs/theory.md §13.
 """
