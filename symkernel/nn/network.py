@@ -199,8 +199,11 @@ class Network(Layer):
         th = dth = None
         if self.needs_angles():
             th, dth = input_angles(X1, X2, same=x2 is None)
+        # the rounding of x1.x2/d: (d + 2) eps sum_k |x1k x2k| / d <= (d + 2) eps sqrt(q1 q2)
+        # (Cauchy-Schwarz); not (d + 2) eps |K0|, which is ~0 where the inner product cancels
+        err0 = (d + 2) * _EPS * np.sqrt(np.multiply.outer(n1, n2))
         st = State(K0, zeros if ntk else None, n1, n2, np.zeros_like(n1) if ntk else None,
-                   np.zeros_like(n2) if ntk else None, err=(d + 2) * _EPS * np.abs(K0),
+                   np.zeros_like(n2) if ntk else None, err=err0,
                    err_ntk=zeros if ntk else None, theta=th, dtheta=dth)
         out = self.propagate(st, _Float(True))
         for name, value, err in (("NNGP", out.nngp, out.err), ("NTK", out.ntk, out.err_ntk)):
