@@ -22,7 +22,8 @@ same random inputs for both libraries.  Prints, in one run:
    < 5 s (others), met or missed, with x1 != x2 and with x2 omitted (one triangle), wall and CPU
    seconds (``--before`` adds the NumPy path, ``fused=False``), and for ReLU and erf the largest
    relative difference from the dps=30 path on a 4 x 4 subsample (tanh and softplus at
-   ``tol=1e-12``, on a 2 x 2 subsample: the proven coefficients take minutes);
+   ``tol=1e-12``, on a 2 x 2 subsample: the proven coefficients take minutes; ELU, which has no
+   dps=30 path, against a 30-digit recursion of its closed form with each Phi_2 by quadrature);
 4. precision deep in the ordered phase (L = 100, 1 - rho ~ 1e-13): the float64 kernels (which
    carry the angle, symkernel.nn.angles) against the dps=30 path, entry by entry, with the largest
    relative error estimate.
@@ -388,13 +389,68 @@ def main(quick, before=False):
             worst = [mp_rel_diff(getattr(k, name)[:2, :2], getattr(ref, name)) for name in ("nngp", "ntk")]
             line += (f"\n{'':9s} tol=1e-12; max rel diff from dps=30 on the 2 x 2 subsample: nngp {worst[0]:.1e}, "
                      f"ntk {worst[1]:.1e}")
-        elif act == "elu":                   # closed form through Phi_2 (docs/theory.md §25); no dps=30 path for ELU
-            line += (f"\n{'':9s} closed form through the bivariate normal CDF (docs/theory.md §25): within 1e-12 of an "
-                     "mpmath recursion at depth 3 (tests/test_nn_elu_closed_form.py); scalar loop, ~3 us CPU per "
-                     "entry and layer")
+        elif act == "elu":                   # closed form through Phi_2, vectorized (docs/theory.md §25, §28)
+            worst = elu_against_30_digits(net, X[:3], 100)
+            line += (f"\n{'':9s} closed form through the bivariate normal CDF, vectorized (docs/theory.md §28); no dps=30 "
+                     f"path for ELU: max rel diff from a 30-digit recursion (each Phi_2 by quadrature) on the 3 "
+                     f"off-diagonal entries of a 3 x 3 subsample: nngp {worst[0]:.1e}, ntk {worst[1]:.1e}")
         print(line, flush=True)
 
     precision_in_the_ordered_phase(x1[:5])
+
+
+def _phi2_30(h, k, r):
+    """P(X < h, Y < k), corr r (mpf arguments, the caller's precision): 1-D quadrature over X."""
+    import mpmath as mp
+
+    if abs(r) == 1:
+        return mp.ncdf(min(h, k)) if r > 0 else max(mp.ncdf(h) - mp.ncdf(-k), 0)
+    s = mp.sqrt((1 - r) * (1 + r))
+    pts = sorted({p for p in (mp.mpf(0), k / r if r else mp.mpf(0)) if p < h})
+    return mp.quad(lambda t: mp.npdf(t) * mp.ncdf((k - r * t) / s), [-mp.inf, *pts, h])
+
+
+def elu_against_30_digits(net, x, depth):
+    """Max relative difference (NNGP, NTK) of ``net.kernel`` (ELU, ``(Dense(SW2, SB2) -> elu) x depth
+    -> Dense``) from the same recursion at 30 digits, on the off-diagonal entries of ``x``: the
+    closed form of docs/theory.md §25 with each Phi_2 by quadrature, the variances by
+    ``E[elu(u)^2] = q/2 + e^{2q} Phi(-2 sqrt q) - 2 e^{q/2} Phi(-sqrt q) + 1/2`` (about 30 s an entry at
+    depth 100)."""
+    import mpmath as mp
+
+    k = net.kernel(x, x.copy())
+    worst = [0.0, 0.0]
+    half = mp.mpf(1) / 2
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            with mp.workdps(30):
+                rows = [[mp.mpf(float(z)) for z in x[m]] for m in (i, j)]
+                d = len(rows[0])
+                q = [mp.fsum(v * v for v in row) / d for row in rows]
+                c, t = mp.fsum(u * v for u, v in zip(*rows)) / d, mp.mpf(0)
+                for _ in range(depth):
+                    q, c = [SW2 * v + SB2 for v in q], SW2 * c + SB2
+                    t = c + SW2 * t
+                    a, b = mp.sqrt(q[0]), mp.sqrt(q[1])
+                    r = c / (a * b)
+                    s, th = mp.sqrt((1 - r) * (1 + r)), mp.acos(r)
+                    P = half - th / (2 * mp.pi)
+                    Ea = mp.exp(a * a / 2) * _phi2_30(-a, -r * a, r)
+                    Eb = mp.exp(b * b / 2) * _phi2_30(-r * b, -b, r)
+                    Tab = mp.exp((a * a + b * b) / 2 + r * a * b) * _phi2_30(-(a + r * b), -(b + r * a), r)
+                    Ta, Tb = mp.exp(a * a / 2) * mp.ncdf(-a) - Ea, mp.exp(b * b / 2) * mp.ncdf(-b) - Eb
+                    Ma = (mp.exp(a * a * s * s / 2) * mp.ncdf(-a * s) - half) / mp.sqrt(2 * mp.pi)
+                    Mb = (mp.exp(b * b * s * s / 2) * mp.ncdf(-b * s) - half) / mp.sqrt(2 * mp.pi)
+                    t *= P + Ta + Tb + Tab
+                    c = (a * b * (s + (mp.pi - th) * r) / (2 * mp.pi) + a * (r * b * Tb + Mb) + b * (r * a * Ta + Ma)
+                         + (Tab - Ea - Eb) + P)
+                    q = [v / 2 + mp.exp(2 * v) * mp.ncdf(-2 * mp.sqrt(v)) - 2 * mp.exp(v / 2) * mp.ncdf(-mp.sqrt(v))
+                         + half for v in q]
+                c = SW2 * c + SB2
+                t = c + SW2 * t
+                worst[0] = max(worst[0], float(abs(k.nngp[i, j] - c) / abs(c)))
+                worst[1] = max(worst[1], float(abs(k.ntk[i, j] - t) / abs(t)))
+    return worst
 
 
 def precision_in_the_ordered_phase(x):

@@ -13,6 +13,14 @@ would overflow or underflow.
 :func:`elu_kernels` gives ``F = E[psi(aX) psi(bY)]`` and ``D = E[psi'(aX) psi'(bY)]`` of
 ``psi(t) = p t (t > 0), v (e^t - 1) (t <= 0)``, five scaled ``Phi_2`` per call.
 
+:func:`elu_block` computes the same ``F, D`` for a block of entries, vectorized across them
+(docs/theory.md §28): ``T_a = e^{a^2/2} Phi(-a) - E_a`` leaves three ``Phi_2`` of one correlation,
+whose Gauss-Legendre nodes they share; the rule (number of nodes, Genz's sum or the expansion
+about ``|r| = 1``) is chosen per cell of ``(|r|, max(a, b))`` (:data:`RULES`), every loop
+branch-free with ``exp``, ``erfc``, ``atan2`` and ``sin`` written out (:mod:`symkernel.nn.fastmath`).
+:func:`elu_kernels_many` (arrays) and the fused loops use it; :func:`bvn` and :func:`elu_kernels`
+are the scalar forms.
+
 The functions are plain Python, compiled by numba when it is installed (the fused loops call
 them); without numba they run as Python.
 
@@ -23,14 +31,23 @@ import math
 
 import numpy as np
 
+from .fastmath import atan2_fast, erfc_pair, exp_fast, sin_small
+
 try:                                    # optional accelerator (pip install symkernel[fast])
     import numba as _numba
 
     def _jit(f):
         return _numba.njit(cache=True, nogil=True, error_model="numpy")(f)
+
+    def _jit_fma(f):                    # fused multiply-adds (no reassociation): one rounding fewer
+        return _numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})(f)
+
+    def _inline(f):
+        return _numba.njit(inline="always", cache=True, nogil=True, error_model="numpy")(f)
 except ImportError:                     # pragma: no cover
     def _jit(f):
         return f
+    _jit_fma = _inline = _jit
 
 #: the ELU family's closed form runs where every kappa^2 q lies here (else the series path): below,
 #: its quadrants cancel (relative error ~ eps / (kappa^2 q)); above, Genz's Phi_2, accurate to
@@ -133,6 +150,10 @@ def elu_kernels(a, b, r, p, v):
     ``T_b = e^{b^2/2} Phi_2(r b, -b; -r)``, ``E_b = e^{b^2/2} Phi_2(-r b, -b; r)``,
     ``M_b = (e^{b^2 s^2/2} Phi(-b s) - 1/2)/sqrt(2 pi)`` (and ``a`` for ``b``),
     ``T_ab = e^{(a^2 + b^2 + 2 r a b)/2} Phi_2(-(a + r b), -(b + r a); r)``.
+
+    Scalar, with Genz's fixed rule (6 nodes for ``|r| < 0.3``): at the top of :data:`ELU_RANGE`
+    (``a = b = 4``, ``|r| = 0.29``) ``D`` is off by 1e-12, since the rule bounds the error of
+    ``Phi_2``, not of ``e^s Phi_2``; :func:`elu_block` (per-cell rules, docs/theory.md §28) is not.
     """
     s2 = (1.0 - r) * (1.0 + r)
     sq = math.sqrt(s2)
@@ -151,19 +172,387 @@ def elu_kernels(a, b, r, p, v):
     return F, D
 
 
-@_jit
+#: entries per call of :func:`elu_block` in :func:`elu_kernels_many`
+CHUNK = 256
+#: rows of the float workspace of :func:`elu_block`
+NWORK = 196
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+#: Gauss-Legendre rules per cell of ``(abs(r), max(a, b))`` (docs/theory.md §28): ``l n`` Genz's sum in
+#: ``asin r`` with n nodes, ``h n`` the expansion about ``|r| = 1`` plus n nodes; the fewest nodes
+#: with which all three scaled Phi_2 of :func:`elu_block` stayed within 2.5e-16 (of ``max(1, abs(value))``)
+#: of a 96-node sum on 6000 points per cell and its corners, Genz's sum or the expansion, whichever
+#: needs fewer exponentials (at ``max(a, b) > 3`` and ``0.2 < |r| < 0.9`` no rule gets below ~1e-15:
+#: rounding of node terms up to e^{a b}; there the fewest nodes within twice that floor)
+R_EDGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
+           0.9999)
+A_EDGES = (1.0, 1.5, 2.0, 3.0)
+RULES = (("l4", "l5", "l5", "l5", "l6"),
+         ("l5", "l6", "l6", "l6", "l7"),
+         ("l6", "l7", "l7", "l7", "l10"),
+         ("l7", "l7", "l8", "l16", "l10"),
+         ("l8", "l8", "l10", "l10", "l10"),
+         ("l10", "l10", "l10", "l10", "l12"),
+         ("l10", "l12", "l12", "l12", "l12"),
+         ("l12", "l12", "l12", "h32", "l12"),
+         ("l12", "l12", "l12", "h32", "l14"),
+         ("l14", "l14", "l14", "h28", "l14"),
+         ("l14", "l16", "h24", "h28", "l16"),
+         ("l16", "l16", "l20", "h24", "h32"),
+         ("l20", "l20", "l20", "h20", "h28"),
+         ("l20", "l20", "h20", "h20", "h24"),
+         ("l28", "h16", "h16", "h16", "h20"),
+         ("h10", "h12", "h14", "h14", "h16"),
+         ("h5", "h7", "h8", "h10", "h12"),
+         ("h5", "h5", "h5", "h6", "h7"),
+         ("h4", "h4", "h4", "h4", "h4"),
+         ("h4", "h4", "h4", "h4", "h4"))
+
+
+def _rule_tables():
+    """The distinct rules of :data:`RULES` as padded arrays, and the group of each cell."""
+    names = sorted({c for row in RULES for c in row}, key=lambda c: (c[0], int(c[1:])))
+    nmax = max(int(c[1:]) for c in names)
+    X = np.zeros((len(names), nmax))
+    W = np.zeros((len(names), nmax))
+    N = np.zeros(len(names), dtype=np.int64)
+    high = np.zeros(len(names), dtype=np.bool_)
+    for g, c in enumerate(names):
+        n = int(c[1:])
+        X[g, :n], W[g, :n] = np.polynomial.legendre.leggauss(n)
+        N[g], high[g] = n, c[0] == "h"
+    group = np.array([[names.index(c) for c in row] for row in RULES], dtype=np.int64)
+    return X, W, N, high, group
+
+
+_RX, _RW, _RN, _RHIGH, _GROUP = _rule_tables()
+_REDGE = np.array(R_EDGES)
+_AEDGE = np.array(A_EDGES)
+#: the distinct rules of :data:`RULES` (the index workspace of :func:`elu_block` has ``NGROUPS + 1``
+#: rows: an index list per rule, then the counts)
+NGROUPS = _RN.size
+
+
+@_inline
+def _scaled_tail(x):
+    """``e^{x^2/2} Phi(-x) = erfcx(x / sqrt 2) / 2`` for ``x >= 0``."""
+    return 0.5 * erfc_pair(x * _INV_SQRT2)[0]
+
+
+@_jit_fma
+def scaled_tails(x):
+    """``e^{x^2/2} Phi(-x)`` of a 1-D array ``x >= 0`` (the per-row and per-column factor of
+    :func:`elu_block`).
+
+    >>> bool(abs(scaled_tails(np.array([0.0]))[0] - 0.5) < 1e-17)
+    True
+    """
+    out = np.empty(x.size)
+    for k in range(x.size):
+        out[k] = _scaled_tail(x[k])
+    return out
+
+
+@_jit_fma
+def _erfc_rows(W, src, dst, rows, n):
+    """``W[dst + t] = erfcx(W[src + t])`` and ``W[dst + rows + t] = erfc(W[src + t])`` on the first
+    ``n`` columns, ``t < rows`` (one loop: one inlined copy of Cody's approximations)."""
+    for t in range(rows):
+        for j in range(n):
+            ex, ec = erfc_pair(W[src + t, j])
+            W[dst + t, j] = ex
+            W[dst + rows + t, j] = ec
+
+
+@_jit_fma
+def _gather(n, idx, A, B, GA, GB, R, SQ, W):
+    """Rows 8-13 of ``W``: ``a, b, r, sqrt(1 - r^2), GA, GB`` of the entries ``idx[:n]``."""
+    for j in range(n):
+        k = idx[j]
+        W[8, j] = A[k]
+        W[9, j] = B[k]
+        W[10, j] = R[k]
+        W[11, j] = SQ[k]
+        W[12, j] = GA[k]
+        W[13, j] = GB[k]
+
+
+@_jit_fma
+def _scatter(n, idx, W, E, TAB):
+    """``E_a + E_b`` and ``T_ab`` from rows 14 and 16 of ``W`` to the entries ``idx[:n]``."""
+    for j in range(n):
+        k = idx[j]
+        E[k] = W[14, j]
+        TAB[k] = W[16, j]
+
+
+@_jit_fma
+def _low_regime(n, X, WT, W):
+    """``E_a + E_b`` and ``T_ab`` (see :func:`elu_block`) into rows 14 and 16 of ``W`` for the ``n`` entries
+    gathered into its rows 8-13 (:func:`_gather`): Genz's Gauss-Legendre sum in ``asin r`` over
+    the nodes ``X`` (weights ``WT``), ``sin`` and ``1/(1 - sin^2)`` once per node and entry
+    (rows 100-195), then the node loop outside, the entries inside, with few arrays per loop (more
+    would need more run-time alias checks than LLVM's vectorizer makes)."""
+    ca, cb, cr, csq, cga, cgb = W[8], W[9], W[10], W[11], W[12], W[13]
+    sa, sb, st, kt, ht = W[17], W[18], W[19], W[20], W[21]
+    acca, acct, hh = W[26], W[28], W[29]
+    GN, SN, INV = W[100:132], W[132:164], W[164:196]
+    dmax = 0.0
+    for j in range(n):
+        a, b, r = ca[j], cb[j], cr[j]
+        asr = atan2_fast(abs(r), csq[j])             # asin |r|
+        hh[j] = 0.5 * asr if r >= 0.0 else -0.5 * asr
+        aa, bb = a * a, b * b
+        ra, rb = r * a, r * b
+        # node exponents s + (sn h k - (h^2 + k^2)/2)/(1 - sn^2): a^2 G (E_a: h = a, k = r a) and b^2 G
+        # (E_b: h = r b, k = b), G = 1/2 + (sn r - (1 + r^2)/2)/(1 - sn^2); T_ab (h = a + r b,
+        # k = b + r a) as written, h and k formed first (expanded, h k = a b (1 + r^2) + r (a^2 + b^2)
+        # cancels for r < 0: 50 times the rounding)
+        sa[j] = 0.5 * (aa + bb)
+        sb[j] = 0.5 * (bb - aa)
+        dmax = max(dmax, abs(bb - aa))
+        h, kk = a + rb, b + ra
+        st[j] = 0.5 * (aa + bb) + ra * b
+        kt[j] = h * kk
+        ht[j] = 0.5 * (h * h + kk * kk)
+        acca[j] = 0.0
+        acct[j] = 0.0
+    for i in range(X.size):
+        x1 = 1.0 + X[i]
+        gi, sni, invi = GN[i], SN[i], INV[i]
+        for j in range(n):
+            r = cr[j]
+            sn = sin_small(hh[j] * x1)
+            inv = 1.0 / ((1.0 - sn) * (1.0 + sn))
+            sni[j] = sn
+            invi[j] = inv
+            gi[j] = 0.5 + (sn * r - 0.5 * (1.0 + r * r)) * inv
+    # E_a + E_b (all that F and D need): e^{a^2 g} + e^{b^2 g} = e^{m g} 2 cosh(d g), m = (a^2 + b^2)/2,
+    # d = (b^2 - a^2)/2; |g| <= r^2/2 <= 1/2, so with |b^2 - a^2| <= 2 (every deep layer past the first
+    # few) |d g| <= 1/2 and 2 cosh by its Taylor series to x^16 (remainder below 1.2e-21): one exp per node
+    if dmax <= 2.0:
+        for i in range(X.size):
+            wi = WT[i]
+            gi = GN[i]
+            for j in range(n):
+                g = gi[j]
+                z = (sb[j] * g) * (sb[j] * g)
+                ch = 2.0 + z * (1.0 + z * (1.0 / 12 + z * (1.0 / 360 + z * (1.0 / 20160 + z * (
+                    1.0 / 1814400 + z * (1.0 / 239500800 + z * (1.0 / 43589145600 + z * (1.0 / 10461394944000))))))))
+                acca[j] += wi * (exp_fast(sa[j] * g) * ch)
+    else:
+        for i in range(X.size):
+            wi = WT[i]
+            gi = GN[i]
+            for j in range(n):
+                g = gi[j]
+                acca[j] += wi * (exp_fast((sa[j] - sb[j]) * g) + exp_fast((sa[j] + sb[j]) * g))
+    for i in range(X.size):                          # T_ab
+        wi = WT[i]
+        sni, invi = SN[i], INV[i]
+        for j in range(n):
+            acct[j] += wi * exp_fast(st[j] + (sni[j] * kt[j] - ht[j]) * invi[j])
+    for j in range(n):                               # erfc arguments: |h|, |k| of T_ab, |r a|, |r b|
+        a, b, r = ca[j], cb[j], cr[j]
+        W[32, j] = abs(a + r * b) * _INV_SQRT2
+        W[33, j] = abs(b + r * a) * _INV_SQRT2
+        W[34, j] = abs(r * a) * _INV_SQRT2
+        W[35, j] = abs(r * b) * _INV_SQRT2
+    _erfc_rows(W, 32, 36, 4, n)
+    oa, ob, ot = W[14], W[15], W[16]
+    for j in range(n):
+        a, b, r = ca[j], cb[j], cr[j]
+        f = hh[j] / _TWOPI
+        # e^s Phi(-h) Phi(-k): E_a = (e^{a^2/2} Phi(-a)) Phi(-r a), E_b likewise; T_ab with the
+        # exponent s - h^2/2 - k^2/2 (h, k >= 0), s - k^2/2 = a^2 (1 - r^2)/2 (h < 0), ... written out
+        hp, kp = a + r * b >= 0.0, b + r * a >= 0.0
+        fh = 0.5 * W[36, j] if hp else 1.0 - 0.5 * W[40, j]
+        fk = 0.5 * W[37, j] if kp else 1.0 - 0.5 * W[41, j]
+        pa = 0.5 * W[42, j] if r >= 0.0 else 1.0 - 0.5 * W[42, j]      # Phi(-r a)
+        pb = 0.5 * W[43, j] if r >= 0.0 else 1.0 - 0.5 * W[43, j]
+        s2 = (1.0 - r) * (1.0 + r)
+        ex = -0.5 * r * (r * (a * a + b * b) + 2.0 * a * b) if (hp and kp) else 0.5 * s2 * (a * a if kp else b * b)
+        oa[j] = max(acca[j] * f + (cga[j] * pa + cgb[j] * pb), 0.0)
+        ob[j] = 0.0
+        ot[j] = max(acct[j] * f + exp_fast(ex) * fh * fk, 0.0)
+
+
+@_jit_fma
+def _high_regime(n, X, WT, W):
+    """``E_a + E_b`` and ``T_ab`` into rows 14 and 16 of ``W`` for the ``n`` entries gathered into its rows 8-13,
+    Genz's expansion about ``|r| = 1`` (Drezner & Wesolowsky) plus the Gauss-Legendre nodes
+    ``X`` (weights ``WT``), one pass per ``Phi_2``, the node loop outside."""
+    ca, cb, cr, cga, cgb = W[8], W[9], W[10], W[12], W[13]
+    s2v, av = W[17], W[18]
+    S, HK, BS, C, Dd, RES = W[32:35], W[35:38], W[38:41], W[41:44], W[44:47], W[47:50]
+    for j in range(n):
+        a, b, r = ca[j], cb[j], cr[j]
+        s2 = (1.0 - r) * (1.0 + r)
+        s2v[j] = s2
+        av[j] = math.sqrt(s2)
+    for t in range(3):
+        sv, kv, bv, cv, dv, res = S[t], HK[t], BS[t], C[t], Dd[t], RES[t]
+        for j in range(n):
+            a, b, r = ca[j], cb[j], cr[j]
+            sg = 1.0 if r >= 0.0 else -1.0           # r < 0: k -> -k
+            if t == 0:
+                h, kk, s = a, sg * r * a, 0.5 * a * a
+            elif t == 1:
+                h, kk, s = r * b, sg * b, 0.5 * b * b
+            else:
+                h, kk, s = a + r * b, sg * (b + r * a), 0.5 * (a * a + b * b) + r * a * b
+            hk = h * kk
+            bs = (h - kk) * (h - kk)
+            c = (4.0 - hk) / 8.0
+            d = (12.0 - hk) / 16.0
+            sv[j], kv[j], bv[j], cv[j], dv[j] = s, hk, bs, c, d
+            s2 = s2v[j]
+            aa = av[j]
+            x0 = exp_fast(s - 0.5 * (bs / max(s2, 1e-300) + hk))
+            B_ = math.sqrt(bs)
+            tail = 0.5 * erfc_pair(B_ / max(aa, 1e-300) * _INV_SQRT2)[0]          # e^{y^2/2} Phi(-y), y = B/A
+            res[j] = (aa * x0 * (1.0 - c * (bs - s2) * (1.0 - d * bs / 5.0) / 3.0 + c * d * s2 * s2 / 5.0)
+                      - x0 * tail * _SQRT2PI * B_ * (1.0 - c * bs * (1.0 - d * bs / 5.0) / 3.0))
+        for i in range(X.size):
+            x1 = 0.5 * (1.0 + X[i])
+            wi = 0.5 * WT[i]
+            for j in range(n):
+                aj = av[j]
+                xs = (aj * x1) * (aj * x1)
+                rs = math.sqrt(1.0 - xs)
+                rp = (1.0 + rs) * (1.0 + rs)
+                q = 1.0 / max(xs * rs * rp, 1e-300)  # one division: 1/xs, 1/rs and (1 - rs)/(2 (1 + rs)) from it
+                hk, c, d = kv[j], cv[j], dv[j]
+                ex = sv[j] - 0.5 * (bv[j] * (q * rs * rp) + hk)
+                u = 0.5 * (q * rs) * (xs * xs)
+                res[j] += wi * aj * (exp_fast(ex - hk * u) * (q * xs * rp)
+                                     - exp_fast(ex) * (1.0 + c * xs * (1.0 + d * xs)))
+    oa, ob, ot = W[14], W[15], W[16]
+    for j in range(n):
+        a, b, r = ca[j], cb[j], cr[j]
+        lo, hi = min(a, b), max(a, b)                # T_ab: max(h, k) = hi + r lo, s - max^2/2 = lo^2 (1 - r^2)/2
+        ptab = exp_fast(0.5 * lo * lo * s2v[j]) * _scaled_tail(hi + r * lo)
+        one = s2v[j] == 0.0                          # |r| = 1: the expansion vanishes
+        pos = r > 0.0
+        ra = 0.0 if one else -RES[0, j] / _TWOPI
+        rb = 0.0 if one else -RES[1, j] / _TWOPI
+        rt = 0.0 if one else -RES[2, j] / _TWOPI
+        oa[j] = max(ra + cga[j] if pos else -ra, 0.0) + max(rb + cgb[j] if pos else -rb, 0.0)
+        ob[j] = 0.0
+        ot[j] = max(rt + ptab if pos else -rt, 0.0)
+
+
+@_jit_fma
+def elu_block(m, A, B, GA, GB, R, p, v, F, D, W, IW):
+    r"""``F[k], D[k]`` (:func:`elu_kernels`) for ``k < m``, vectorized across entries (docs/theory.md §28):
+    ``GA[k] = e^{a^2/2} Phi(-a)`` and ``GB[k]`` (:func:`scaled_tails`, per row and column) give
+    ``T_a = GA - E_a`` and ``T_b = GB - E_b`` (``Phi_2(x, y; -r) = Phi(y) - Phi_2(-x, y; r)``), so
+    three ``Phi_2`` of correlation ``r`` remain, ``E_a, E_b, T_ab``; they share Genz's nodes.  The
+    entries are split by the rule of their cell (:data:`RULES`) into index lists (rows of ``IW``,
+    ``NGROUPS + 1`` rows of at least ``max(m, NGROUPS)`` ints); ``W`` is a workspace of ``NWORK`` rows of at
+    least ``m`` floats (on return its rows 4 and 6 hold ``E_a + E_b`` and ``T_ab``).
+
+    ``D = p^2 P + p v (GA + GB - E_a - E_b) + v^2 T_ab``: only ``E_a + E_b`` and ``T_ab`` enter
+    (and ``F`` likewise), each with its own scale ``<= 1``, so ``T_a`` cancels only to an error of
+    the size of ``GA``'s rounding (near ``r = 1``, where ``T_a -> 0``)."""
+    TH, SQ, MA, MB, EA, TAB = W[0], W[1], W[2], W[3], W[4], W[6]
+    for k in range(m):
+        r = R[k]
+        s2 = (1.0 - r) * (1.0 + r)
+        sq = math.sqrt(s2)
+        SQ[k] = sq
+        TH[k] = atan2_fast(sq, r)
+        MA[k] = A[k] * sq * _INV_SQRT2
+        MB[k] = B[k] * sq * _INV_SQRT2
+    _erfc_rows(W, 2, 96, 2, m)                       # M_a = (e^{a^2 s^2/2} Phi(-a s) - 1/2)/sqrt(2 pi)
+    for k in range(m):
+        MA[k] = (0.5 * W[96, k] - 0.5) / _SQRT2PI
+        MB[k] = (0.5 * W[97, k] - 0.5) / _SQRT2PI
+    CNT = IW[NGROUPS]
+    for g in range(NGROUPS):
+        CNT[g] = 0
+    for k in range(m):                               # the rule of each entry's cell (|r|, max(a, b))
+        ar = abs(R[k])
+        ri = 0
+        for e in range(_REDGE.size):
+            ri += ar >= _REDGE[e]
+        am = max(A[k], B[k])
+        ai = 0
+        for e in range(_AEDGE.size):
+            ai += am > _AEDGE[e]
+        g = _GROUP[ri, ai]
+        IW[g, CNT[g]] = k
+        CNT[g] += 1
+    for g in range(NGROUPS):
+        n = CNT[g]
+        if n == 0:
+            continue
+        _gather(n, IW[g], A, B, GA, GB, R, SQ, W)
+        nn = _RN[g]
+        if _RHIGH[g]:
+            _high_regime(n, _RX[g, :nn], _RW[g, :nn], W)
+        else:
+            _low_regime(n, _RX[g, :nn], _RW[g, :nn], W)
+        _scatter(n, IW[g], W, EA, TAB)
+    for k in range(m):
+        a, b, r = A[k], B[k], R[k]
+        th, sq = TH[k], SQ[k]
+        P = 0.5 - th / _TWOPI
+        E, Tab = EA[k], TAB[k]                      # E = E_a + E_b
+        Tt = max((GA[k] + GB[k]) - E, 0.0)           # T_a + T_b
+        D[k] = p * p * P + p * v * Tt + v * v * Tab
+        F[k] = (p * p * a * b * (sq + (math.pi - th) * r) / _TWOPI
+                + p * v * (r * a * b * Tt + (a * MB[k] + b * MA[k]))
+                + v * v * ((Tab - E) + P))
+
+
+@_jit_fma
+def elu_phi2_many(a, b, r):
+    """The scaled ``Phi_2`` of :func:`elu_block` over 1-D arrays: rows ``E_a + E_b`` and ``T_ab``,
+    ``E_a = e^{a^2/2} Phi_2(-a, -r a; r)``, ``E_b = e^{b^2/2} Phi_2(-r b, -b; r)``,
+    ``T_ab = e^{(a^2 + b^2 + 2 r a b)/2} Phi_2(-(a + r b), -(b + r a); r)``.
+
+    >>> E = elu_phi2_many(np.array([1.0]), np.array([1.0]), np.array([0.0]))
+    >>> bool(abs(E[0, 0] - scaled_tails(np.array([1.0]))[0]) < 2e-16)      # r = 0: 2 e^{1/2} Phi(-1) / 2
+    True
+    """
+    n = a.size
+    out = np.empty((2, n))
+    GA = scaled_tails(a)
+    GB = scaled_tails(b)
+    F = np.empty(CHUNK)
+    D = np.empty(CHUNK)
+    W = np.empty((NWORK, CHUNK))
+    IW = np.empty((NGROUPS + 1, CHUNK), dtype=np.int64)
+    for s in range(0, n, CHUNK):
+        m = min(CHUNK, n - s)
+        elu_block(m, a[s:], b[s:], GA[s:], GB[s:], r[s:], 1.0, 1.0, F, D, W, IW)
+        for k in range(m):
+            out[0, s + k] = W[4, k]
+            out[1, s + k] = W[6, k]
+    return out
+
+
+@_jit_fma
 def elu_kernels_many(a, b, r, p, v):
-    """:func:`elu_kernels` over 1-D arrays ``a, b, r`` (same length): arrays ``(F, D)``.
+    """:func:`elu_kernels` over 1-D arrays ``a, b, r`` (same length): arrays ``(F, D)``, by
+    :func:`elu_block` in chunks of :data:`CHUNK`.
 
     >>> F, D = elu_kernels_many(np.array([1.0]), np.array([1.0]), np.array([1.0]), 1.0, 1.0)
     >>> bool(abs(F[0] - elu_kernels(1.0, 1.0, 1.0, 1.0, 1.0)[0]) < 1e-15)
     True
     """
-    F = np.empty(a.size)
-    D = np.empty(a.size)
-    for i in range(a.size):
-        F[i], D[i] = elu_kernels(a[i], b[i], r[i], p, v)
+    n = a.size
+    F = np.empty(n)
+    D = np.empty(n)
+    GA = scaled_tails(a)
+    GB = scaled_tails(b)
+    W = np.empty((NWORK, CHUNK))
+    IW = np.empty((NGROUPS + 1, CHUNK), dtype=np.int64)
+    for s in range(0, n, CHUNK):
+        m = min(CHUNK, n - s)
+        elu_block(m, a[s:], b[s:], GA[s:], GB[s:], r[s:], p, v, F[s:], D[s:], W, IW)
     return F, D
 
 
-__all__ = ["ELU_RANGE", "bvn", "elu_kernels", "elu_kernels_many", "log_ncdf_neg"]
+__all__ = ["A_EDGES", "CHUNK", "ELU_RANGE", "NGROUPS", "NWORK", "RULES", "R_EDGES", "bvn", "elu_block", "elu_kernels",
+           "elu_kernels_many", "elu_phi2_many", "log_ncdf_neg", "scaled_tails"]

@@ -30,8 +30,9 @@ network, the NumPy path of :mod:`symkernel.nn.network` runs).  Rows are split be
   the closed forms lambdified to the math module and compiled with the loop (once per
   activation and process), in ``rho`` as on the NumPy path;
 * **ELU family** ``u x`` (x > 0), ``v (e^{kappa x} - 1)``, ``u = v kappa`` (ELU, CELU): the closed form through the
-  bivariate normal CDF, :func:`symkernel.nn.bivariate.elu_kernels`, per entry (docs/theory.md §25), where
-  every ``kappa^2 q`` lies in :data:`ELU_RANGE` (else the NumPy path);
+  bivariate normal CDF (docs/theory.md §25), vectorized across the entries of a block,
+  :func:`symkernel.nn.bivariate.elu_block` (§28), where every ``kappa^2 q`` lies in :data:`ELU_RANGE`
+  (else the NumPy path);
 * **no closed form** (tanh, softplus, SiLU, ...): Mehler's series, :mod:`symkernel.nn.mehler_fused`
   (``plan`` marks them ``MEHLER``).
 
@@ -68,7 +69,8 @@ import sympy as sp
 
 from symkernel.core.activations import Activation as CoreActivation
 from symkernel.core.symbols import rho, x
-from .bivariate import ELU_RANGE, elu_kernels
+from .bivariate import ELU_RANGE, NGROUPS, NWORK, elu_block, elu_kernels_many, scaled_tails
+from .fastmath import exp_parts
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
 
@@ -275,31 +277,9 @@ def _cov_rows(start, step, same, fam, K0, X1, X2T, N1, kind, w, b, G, S2, R1a, R
                     fF = G[l] * R1a[l, i]
                     fD = fF * S2[l]
                     for k in range(m):
-                        # E = exp(x) = 2^n exp(r) and em = expm1(x), |x| <= 700: n = round(x / ln 2),
-                        # r = x - n ln 2 (Cody-Waite), expm1(r) = 2 r P(r^2) / (Q(r^2) - r P(r^2)) (Cephes)
-                        xs = S2[l] * c[k]
-                        n = (xs * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0
-                        r = (xs - n * 6.93145751953125e-1) - n * 1.42860682030941723212e-6
-                        rr = r * r
-                        px = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr
-                                  + 9.99999999999999999910e-1)
-                        qx = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
-                              + 2.27265548208155028766e-1) * rr + 2.00000000000000000009e0
-                        er = 2.0 * px / (qx - px)
-                        # 2^n (|n| < 1024) as a product of exact powers of two, branch-free
-                        an = abs(n)
-                        up = n >= 0.0
-                        p2 = 1.0
-                        for bit, big, small in ((512.0, 1.3407807929942597e154, 7.458340731200207e-155),
-                                                (256.0, 1.157920892373162e77, 8.636168555094445e-78),
-                                                (128.0, 3.402823669209385e38, 2.938735877055719e-39),
-                                                (64.0, 1.8446744073709552e19, 5.421010862427522e-20),
-                                                (32.0, 4294967296.0, 2.3283064365386963e-10),
-                                                (16.0, 65536.0, 1.52587890625e-05), (8.0, 256.0, 0.00390625),
-                                                (4.0, 16.0, 0.0625), (2.0, 4.0, 0.25), (1.0, 2.0, 0.5)):
-                            on = an >= bit
-                            an = an - bit if on else an
-                            p2 = p2 * (big if up else small) if on else p2
+                        # E = exp(x) = 2^n (1 + er) and em = expm1(x), |x| <= 700 (fastmath.exp_parts:
+                        # Cody-Waite reduction, Cephes' expm1, 2^n from the bits)
+                        p2, er = exp_parts(S2[l] * c[k])
                         E = p2 + p2 * er
                         em = p2 * er + (p2 - 1.0)
                         e2 = R2a[l, jb + k]
@@ -398,39 +378,56 @@ def _compiled():
     return {_PWL: pwl, _ERF: cov, _GELU: cov, _SIN: cov, _ELU: jit(_elu_rows), "mirror": jit(_mirror)}
 
 
-def _elu_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, Pp, Vv, K2, P1, P2, QA1, NN, NT):
+def _elu_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, GA1, GA2, Pp, Vv, K2, P1, P2, QA1, NN, NT):
     """Rows of a ``Dense -> phi`` stack, ``phi`` of the ELU family (``Pp[l], Vv[l]``: the slopes
     ``p = u/kappa``, ``v`` of ``psi``; ``K2[l] = kappa^2``; ``SQ1[l], SQ2[l]`` the square roots
-    of the variances entering op l, times kappa): ``F, D`` by :func:`elu_kernels` per entry
-    (scalar: five bivariate normal CDFs), ``rho = 1`` kept where ``c = q_1 = q_2``."""
+    of the variances entering op l, times kappa, ``GA1[l], GA2[l]`` their ``e^{a^2/2} Phi(-a)``):
+    ``F, D`` by :func:`symkernel.nn.bivariate.elu_block` on blocks of :data:`BLOCK` entries of a
+    row (vectorized across the entries, docs/theory.md §28), ``rho = 1`` kept where ``c = q_1 = q_2``."""
     n1, n2 = K0.shape
-    c = np.empty(n2)
-    T = np.empty(n2)
+    c = np.empty(BLOCK)
+    T = np.empty(BLOCK)
+    A = np.empty(BLOCK)
+    Bv = np.empty(BLOCK)
+    GAv = np.empty(BLOCK)
+    GBv = np.empty(BLOCK)
+    R = np.empty(BLOCK)
+    F = np.empty(BLOCK)
+    D = np.empty(BLOCK)
+    W = np.empty((NWORK, BLOCK))
+    IW = np.empty((NGROUPS + 1, BLOCK), dtype=np.int64)
     for i in range(start, n1, step):
-        j0 = i if same else 0
-        for j in range(j0, n2):
-            c[j] = K0[i, j]
-            T[j] = 0.0
-        for l in range(kind.size):
-            if kind[l] == 0:
-                wl, bl = w[l], b[l]
-                for j in range(j0, n2):
-                    cn = wl * c[j] + bl
-                    T[j] = cn + wl * T[j]
-                    c[j] = cn
-            else:
-                s1, p1 = SQ1[l, i], P1[l, i]
-                k2 = K2[l]
-                for j in range(j0, n2):
-                    s2 = SQ2[l, j]
-                    c0 = c[j]
-                    r = min(max(k2 * c0 / (s1 * s2), -1.0), 1.0)
-                    F, D = elu_kernels(s1, s2, r, Pp[l], Vv[l])
-                    T[j] *= k2 * D
-                    c[j] = F if not (c0 == p1 and P2[l, j] == p1) else QA1[l, i]
-        for j in range(j0, n2):
-            NN[i, j] = c[j]
-            NT[i, j] = T[j]
+        j0 = max(i, 0) if same else 0
+        for jb in range(j0, n2, BLOCK):
+            jb = max(jb, 0)              # provably >= 0: no index wraparound, so the loops vectorize
+            m = min(BLOCK, n2 - jb)
+            for k in range(m):
+                c[k] = K0[i, jb + k]
+                T[k] = 0.0
+            for l in range(kind.size):
+                if kind[l] == 0:
+                    wl, bl = w[l], b[l]
+                    for k in range(m):
+                        cn = wl * c[k] + bl
+                        T[k] = cn + wl * T[k]
+                        c[k] = cn
+                    continue
+                s1, p1, k2, ga = SQ1[l, i], P1[l, i], K2[l], GA1[l, i]
+                for k in range(m):
+                    s2 = SQ2[l, jb + k]
+                    A[k] = s1
+                    Bv[k] = s2
+                    GAv[k] = ga
+                    GBv[k] = GA2[l, jb + k]
+                    R[k] = min(max(k2 * c[k] / (s1 * s2), -1.0), 1.0)
+                elu_block(m, A, Bv, GAv, GBv, R, Pp[l], Vv[l], F, D, W, IW)
+                qa = QA1[l, i]
+                for k in range(m):
+                    T[k] *= k2 * D[k]
+                    c[k] = qa if (c[k] == p1 and P2[l, jb + k] == p1) else F[k]
+            for k in range(m):
+                NN[i, jb + k] = c[k]
+                NT[i, jb + k] = T[k]
 
 
 def _smooth_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, QA1, NN, NT, fn):
@@ -509,7 +506,7 @@ def _family(expr, name):
         return None
     if _is_gelu(pk, expr):
         return _GELU, ()
-    elu = _elu_form(pk, expr)
+    elu = pk.elu_form
     if elu is not None:
         return _ELU, elu
     if pk.exact_nngp is None or pk.exact_ntk_factor is None:     # Mehler series (mehler_fused)
@@ -526,29 +523,6 @@ def _family(expr, name):
     if pk.theta_mode in (None, "direct"):     # smooth at rho = 1: in rho, as the NumPy path
         return _SMOOTH, (expr, name)
     return None
-
-
-def _elu_form(pk, expr):
-    """``(p, v, kappa)`` when phi = u x (x > 0), v (e^{kappa x} - 1) (x <= 0) with u, v, kappa > 0
-    and phi' continuous (u = v kappa: ELU with alpha = 1, CELU, with gains), so that
-    ``phi(x) = psi(kappa x)``, ``psi(t) = p t`` (t > 0),
-    ``v (e^t - 1)``, ``p = u / kappa``: read off phi at -1, -2 and 1, then checked at 12 points."""
-    if not expr.has(sp.Piecewise) or not expr.has(sp.exp):
-        return None
-    f = pk.act.numpy()
-    y1, y2, u = (float(f(np.array([t]))[0]) for t in (-1.0, -2.0, 1.0))
-    if not (np.isfinite(y1) and np.isfinite(y2) and np.isfinite(u)) or y1 == 0 or not 1 < y2 / y1 < 2 or u <= 0:
-        return None
-    kappa = -math.log(y2 / y1 - 1)
-    v = y1 / math.expm1(-kappa)
-    if not (kappa > 0 and v > 0) or abs(u / kappa - v) > 1e-13 * v:
-        return None     # phi' jumps at 0 (SELU, ELU with alpha != 1): D ~ sqrt(1 - rho) needs the angle
-
-    t = np.array([1e-3, 0.37, 1.0, 2.5, 41.0, 1e3])
-    if not (np.allclose(f(t), u * t, rtol=1e-14, atol=0)
-            and np.allclose(f(-t), v * np.expm1(-kappa * t), rtol=1e-13, atol=0)):
-        return None
-    return u / kappa, v, kappa
 
 
 def _piecewise_linear(pk):
@@ -710,8 +684,9 @@ def _diagonals(kind, ops, n):
             q, t = gelu_kernels(q, q, q, t)
         elif kind == _ELU:
             pp, vv, kap = op[1]
-            FD = np.array([elu_kernels(kap * math.sqrt(z), kap * math.sqrt(z), 1.0, pp, vv) for z in q])
-            q, t = FD[:, 0].copy(), t * (kap * kap) * FD[:, 1]
+            sq = kap * np.sqrt(q)        # the loop's own code (elu_block) at rho = 1
+            F, D = elu_kernels_many(sq, sq, np.ones_like(sq), pp, vv)
+            q, t = F, t * (kap * kap) * D
         elif kind == _SIN:
             G, S2 = op[1]                 # e^{-x} sinh x = -expm1(-2x)/2, e^{-x} cosh x = (1 + e^{-2x})/2
             q, t = -0.5 * G * np.expm1(-2 * S2 * q), t * (0.5 * G * S2) * (1 + np.exp(-2 * S2 * q))
@@ -792,8 +767,9 @@ def fused_kernels(planned, X1, X2, same):
             z = K2[acts, None] * P[acts]
             if z.size and not (ELU_RANGE[0] <= z.min() and z.max() <= ELU_RANGE[1]):
                 return None       # outside the closed form's tested range: the NumPy path
-        args = (same, K0, codes, w, b, np.sqrt(K2[:, None] * P1), np.sqrt(K2[:, None] * P2), Pp, Vv, K2, P1, P2,
-                QA1, NN, NT)
+        SQ1, SQ2 = np.sqrt(K2[:, None] * P1), np.sqrt(K2[:, None] * P2)
+        GA1, GA2 = (scaled_tails(S.ravel()).reshape(S.shape) for S in (SQ1, SQ2))
+        args = (same, K0, codes, w, b, SQ1, SQ2, GA1, GA2, Pp, Vv, K2, P1, P2, QA1, NN, NT)
     else:
         G = np.array([op[1][0] if op[0] == "act" and op[1] else 1.0 for op in ops])
         S2 = np.array([op[1][1] if op[0] == "act" and op[1] else 1.0 for op in ops])
