@@ -53,9 +53,10 @@ def _against_numpy_path(net, x1, x2, rel=1e-13):
 
 
 def test_depth_100_many_variances_against_the_numpy_path(paths):
-    """Ten inputs of different norms (more distinct variances than EXACT_BELOW: coefficients
-    interpolated in sqrt(q), the table loop with the stop per row and block) at depth 100 in the
-    ordered phase (x2 omitted: the triangle; the full matrix in the grouped test below)."""
+    """Ten inputs of different norms (more distinct variances than EXACT_BELOW: the table loop
+    with the stop per row and block; fewer than DIRECT_BELOW: one quadrature per value, the
+    interpolants are checked below) at depth 100 in the ordered phase (x2 omitted: the triangle;
+    the full matrix in the grouped test below)."""
     x = np.random.default_rng(17).standard_normal((10, 6))
     _against_numpy_path(_stack("tanh", 100), x, None)
     assert "_mehler_rows" in paths
@@ -80,10 +81,11 @@ def test_few_variances_take_the_grouped_loop(act, depth, paths):
 
 
 def test_against_the_dps30_path_on_a_subsample():
-    """Sixteen inputs (interpolated coefficients, table loop) at depth 3; the 2 x 2 subsample
-    against the dps=30 path (proven coefficients), entry by entry; the off-by-1e-9 network fails."""
+    """Seventy inputs (more than DIRECT_BELOW: interpolated coefficients; table loop) at depth 3;
+    the 2 x 2 subsample against the dps=30 path (proven coefficients), entry by entry; the
+    off-by-1e-9 network fails."""
     # variances whose series converge within MAX_TERMS
-    x = 0.6 * np.random.default_rng(19).standard_normal((16, 6))
+    x = 0.6 * np.random.default_rng(19).standard_normal((70, 6))
     net = _stack("tanh", 3)
     k = net.kernel(x, tol=1e-12)
     assert "fused Mehler" in k.method
@@ -106,10 +108,12 @@ def test_terms_kept_against_proven_coefficients():
     kept coefficient within the interpolation estimate, and the proven tail after K below
     2 eps E phi^2, so the truncation is as small as the path assumes."""
     mehler = pair_kernel("tanh")._mehler
-    s = np.linspace(0.45, 0.6, 40)
-    A, m2, err, K, _ = mehler_fused.coefficients_and_terms(mehler, s)
+    s = np.linspace(0.45, 0.6, 70)              # more than DIRECT_BELOW: interpolated
+    got = mehler_fused.coefficients_and_terms(mehler, s)
+    A, m2, err, K = got[:4]
+    assert got.nodes > 0
     step = SeriesStep(as_activation("tanh"))
-    for i in (0, 17, 39):
+    for i in (0, 17, 69):
         with mpmath.workdps(40):
             exact, _ = step.coefficients(float(s[i]) ** 2, K + 60, 20)
             tail = float(sum(c * c for c in exact[K + 1:]))

@@ -16,17 +16,9 @@ from symkernel.core.activations import REGISTRY
 from symkernel.errors import InvalidInputError
 from symkernel.nn.pair import pair_kernel
 
+from _pair_helpers import assert_matches_closed_form, sin_cos_exact
+
 EPS = np.finfo(float).eps
-
-
-def _sin_cos_exact(name, q1, q2, c):
-    """(F, D) of sin or cos in mpmath: E[sin u sin v] = e^{-(q1+q2)/2} sinh c, E[cos u cos v] =
-    e^{-(q1+q2)/2} cosh c (and phi' = cos, -sin: D swaps the two)."""
-    with mpmath.workdps(40):
-        q1, q2, c = mpmath.mpf(q1), mpmath.mpf(q2), mpmath.mpf(c)
-        e = mpmath.exp(-(q1 + q2) / 2)
-        sh, ch = e * mpmath.sinh(c), e * mpmath.cosh(c)
-        return (sh, ch) if name == "sin" else (ch, sh)
 
 
 @pytest.mark.parametrize("name", ["sin", "cos"])
@@ -44,7 +36,7 @@ def test_sin_and_cos_at_large_variances_against_the_formula_in_mpmath(name, q):
         assert np.isfinite(F).all() and np.isfinite(D).all()
         for i in range(q1.shape[0]):
             for j in range(q2.shape[1]):
-                want = _sin_cos_exact(name, q1[i, 0], q2[0, j], c[i, j])
+                want = sin_cos_exact(name, q1[i, 0], q2[0, j], c[i, j])
                 exponent = (q1[i, 0] + q2[0, j]) / 2 + abs(c[i, j])
                 for got, w in zip((F[i, j], D[i, j]), want):
                     if abs(w) < np.finfo(float).tiny:
@@ -65,7 +57,7 @@ def test_a_deep_sin_network_at_large_variances_is_finite():
         for i in range(4):
             for j in range(4):
                 q1, q2, c = (1e4 * float(x[i] @ x[i]) / d, 1e4 * float(x[j] @ x[j]) / d, 1e4 * float(x[i] @ x[j]) / d)
-                F, D = _sin_cos_exact("sin", q1, q2, c)
+                F, D = sin_cos_exact("sin", q1, q2, c)
                 # the input covariance is rounded (relative eps) before e^c amplifies it by |c|
                 tol = 16 * EPS * (1 + (q1 + q2) / 2 + abs(c))
                 assert abs(k.nngp[i, j] - F) <= tol * abs(F) + 1e-300
@@ -111,17 +103,7 @@ def test_every_registry_closed_form_at_large_variances_is_right_or_an_error(name
                 values = [f(sa, sb, mpmath.mpf(r)) for f in (fF, fD if ntk else fF) for r in rhos[0]]
             assert max(abs(v) for v in values) > np.finfo(float).max, (q1, q2)
             continue
-        tol = 16 * EPS * (1 + np.sqrt(max(q1, q2)))
-        with mpmath.workdps(40):
-            sa, sb = mpmath.sqrt(q1), mpmath.sqrt(q2)
-            for got, f in ((F, fF), (D, fD if ntk else None)):
-                if f is None:
-                    continue
-                assert np.isfinite(got).all()
-                scale = mpmath.sqrt(abs(f(sa, sa, 1) * f(sb, sb, 1)))
-                for k, r in enumerate(rhos[0]):
-                    want = f(sa, sb, mpmath.mpf(r))
-                    assert abs(got[0, k] - want) <= tol * scale + 1e-300, (q1, q2, r, got[0, k], want)
+        assert_matches_closed_form(pk, q1, q2, rhos[0], F, D, 16 * EPS * (1 + np.sqrt(max(q1, q2))))
 
 
 def test_the_closed_form_list_is_the_registry_s():

@@ -16,19 +16,11 @@ import symkernel as sk
 from symkernel.core.activations import REGISTRY
 from symkernel.nn.pair import pair_kernel
 
+from _pair_helpers import assert_matches_closed_form, sin_cos_exact
+
 EPS = np.finfo(float).eps
 VARIANCES = (1e-14, 1e-8, 1e-3)
 RHOS = np.array([-1.0, -0.7, -1e-6, 0.0, 0.3, 0.999, 1.0])
-
-
-def _sin_cos(name, q1, q2, c):
-    """(F, D) of sin or cos at 40 digits (floats or mpf in): E[sin u sin v] =
-    e^{-(q1+q2)/2} sinh c, E[cos u cos v] = e^{-(q1+q2)/2} cosh c (phi' = cos, -sin: D swaps)."""
-    with mpmath.workdps(40):
-        q1, q2, c = mpmath.mpf(q1), mpmath.mpf(q2), mpmath.mpf(c)
-        e = mpmath.exp(-(q1 + q2) / 2)
-        sh, ch = e * mpmath.sinh(c), e * mpmath.cosh(c)
-        return (sh, ch) if name == "sin" else (ch, sh)
 
 
 @pytest.mark.parametrize("name", ["sin", "cos"])
@@ -44,7 +36,7 @@ def test_sin_and_cos_at_tiny_variances_against_the_formula_in_mpmath(name, q):
         F, D, _ = pk.float_step(q1, q2, c)
         for i in range(3):
             for j in range(3):
-                want = _sin_cos(name, q1[i, 0], q2[0, j], c[i, j])
+                want = sin_cos_exact(name, q1[i, 0], q2[0, j], c[i, j])
                 for got, w in zip((F[i, j], D[i, j]), want):
                     assert abs(got - w) <= 8 * EPS * abs(w), (name, q, r, i, j, got, w)
 
@@ -57,7 +49,7 @@ def test_the_old_merged_difference_fails_this_tolerance():
                       - sp.exp(-a**2 / 2 - a * b * r - b**2 / 2) / 2, "numpy")
     q = 1e-8
     got = old(np.sqrt(q), np.sqrt(q), 0.3)
-    want = _sin_cos("sin", q, q, 0.3 * q)[0]
+    want = sin_cos_exact("sin", q, q, 0.3 * q)[0]
     assert abs(got - want) > 1e3 * EPS * abs(want)
 
 
@@ -73,7 +65,7 @@ def test_the_issue_network_nngp_and_ntk_at_variances_1e_12(act):
     with mpmath.workdps(40):
         X = [[mpmath.mpf(float(v)) for v in row] for row in x]
         K = [[2 * mpmath.fsum(u * v for u, v in zip(X[i], X[j])) / 3 for j in range(3)] for i in range(3)]
-        F = [[_sin_cos(act, K[i][i], K[j][j], K[i][j]) for j in range(3)] for i in range(3)]
+        F = [[sin_cos_exact(act, K[i][i], K[j][j], K[i][j]) for j in range(3)] for i in range(3)]
         nngp = [[F[i][j][0] for j in range(3)] for i in range(3)]
         ntk = [[F[i][j][0] + K[i][j] * F[i][j][1] for j in range(3)] for i in range(3)]
         for i in range(3):
@@ -97,17 +89,7 @@ def test_every_registry_closed_form_at_tiny_variances_is_right(name):
     digits, relative to the Cauchy-Schwarz scale sqrt(F(q1, q1, 1) F(q2, q2, 1)) (resp. D)."""
     pk = pair_kernel(name)
     ntk = pk.derivative is not None
-    fF, fD, _ = pk._mp_exact
     for q1, q2 in ((1e-14, 1e-14), (1e-8, 1e-8), (1e-3, 1e-3), (1e-8, 1e-14), (1e-3, 1e-8)):
         Q1, Q2 = np.array([[q1]]), np.array([[q2]])
         F, D, _ = pk.float_step(Q1, Q2, RHOS[None, :] * np.sqrt(q1 * q2), ntk=ntk)
-        with mpmath.workdps(40):
-            sa, sb = mpmath.sqrt(q1), mpmath.sqrt(q2)
-            for got, f in ((F, fF), (D, fD if ntk else None)):
-                if f is None:
-                    continue
-                assert np.isfinite(got).all()
-                scale = mpmath.sqrt(abs(f(sa, sa, 1) * f(sb, sb, 1)))
-                for k, r in enumerate(RHOS):
-                    want = f(sa, sb, mpmath.mpf(r))
-                    assert abs(got[0, k] - want) <= 16 * EPS * scale + 1e-300, (q1, q2, r, got[0, k], want)
+        assert_matches_closed_form(pk, q1, q2, RHOS, F, D, 16 * EPS)

@@ -352,15 +352,7 @@ def _real_tree(e):
     if e.is_number:
         return _real_constant(e)
     if e.is_Add or e.is_Mul:
-        parts = [_real_tree(a) for a in e.args]
-        add = e.is_Add
-
-        def fold(v):
-            total = parts[0](v)
-            for p in parts[1:]:
-                total = total + p(v) if add else total * p(v)
-            return total
-        return fold
+        return _fold([_real_tree(a) for a in e.args], e.is_Add)
     if e.is_Pow and e.exp.is_Integer:
         base, n = _real_tree(e.base), int(e.exp)
         return (lambda v: base(v) ** n) if n >= 0 else (lambda v: 1 / base(v) ** (-n))
@@ -385,16 +377,18 @@ def _real_constant(e):
         p, q = int(e.base.p), int(e.base.q)
         return lambda v: (arb(p) / q).sqrt()
     if e.is_Mul or e.is_Add:
-        parts = [_real_constant(a) for a in e.args]
-        add = e.is_Add
-
-        def fold(v):
-            total = parts[0](v)
-            for p in parts[1:]:
-                total = total + p(v) if add else total * p(v)
-            return total
-        return fold
+        return _fold([_real_constant(a) for a in e.args], e.is_Add)
     raise _NotReal(str(e))
+
+
+def _fold(parts, add):
+    """The sum (``add``) or the product of the functions ``parts`` of one ball, left to right."""
+    def fold(v):
+        total = parts[0](v)
+        for p in parts[1:]:
+            total = total + p(v) if add else total * p(v)
+        return total
+    return fold
 
 
 def _mpf(v):
