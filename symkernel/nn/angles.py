@@ -12,7 +12,8 @@ every term is nonnegative:
 * ``Dense(w, b)``: ``q_1' q_2' - c'^2 = w^2 q_1 q_2 sin^2 theta + w b ((sqrt q_1 - sqrt q_2)^2
   + 4 sqrt(q_1 q_2) sin^2(theta/2))`` and ``theta' = atan2(sqrt(q_1' q_2' - c'^2), c')``;
 * ``Residual``: ``P'^2 - C'^2`` of a sum of two kernels, from ``sin^2 theta``, ``sin^2 theta_b`` and
-  ``1 - cos(theta) cos(theta_b) = 2 sin^2((theta - theta_b)/2) + sin(theta) sin(theta_b)``;
+  ``1 - cos(theta) cos(theta_b) = 2 sin^2((theta - theta_b)/2) + sin(theta) sin(theta_b)``
+  (an input with itself keeps ``theta = 0`` with no error, docs/theory.md §33);
 * an activation with closed forms: ``sqrt(F_11 F_22) (1 - cos theta') = Gamma`` with
   ``Gamma = [sqrt(F_11 F_22) - F(a, b, 0)] + a b int_0^theta D(a, b, t) sin t dt`` (Price's theorem
   ``dF/dc = D``; the integral by Gauss-Legendre, :mod:`symkernel.nn.pair`).
@@ -99,22 +100,39 @@ def dense_angles(q1, q2, theta, dtheta, c_new, dc_new, w, b):
         st *= P
         dnum += (2 * w * b) * st
     dnum *= dtheta
+    # second order (|d^2 sin^2 t| <= 2, |d^2 (4 sin^2(t/2))| <= 1): at theta = 0 the slope is 0
+    # but theta' moves by ~dtheta
+    dnum += (w * w * P * P + w * b * P) * (dtheta * dtheta)
     dnum += 8 * _EPS * num
     return angle(num, dnum, c_new, dc_new)
 
 
 def sum_angles(q1, q2, theta, dtheta, Q1, Q2, theta_b, dtheta_b, w2, c_new, dc_new):
-    """Angles of ``K + w2 K_b`` (a residual sum; ``q``/``Q`` the diagonals of the two parts)."""
+    """Angles of ``K + w2 K_b`` (a residual sum; ``q``/``Q`` the diagonals of the two parts).
+
+    ``num = P'^2 - C'^2 = P^2 s^2 + w2^2 p^2 s_b^2 + w2 (cross^2 + 2 P p T)``, every term >= 0.
+    Its bound: the slopes in ``theta``, ``theta_b`` times their errors, the second-order terms
+    (``|d^2 sin^2| <= 2``, the Hessian of ``T`` <= 2: ``P^2 dtheta^2 + ...``), relative rounding,
+    and the absolute rounding of the one difference, ``cross = sqrt(q1 Q2) - sqrt(Q1 q2)``: off by
+    ``delta <= 2 eps (sqrt(q1 Q2) + sqrt(Q1 q2))``, so ``cross^2`` by ``2 |cross| delta + delta^2``
+    (``delta = 0`` where ``q1 = q2`` and ``Q1 = Q2``: both products are the same float, and
+    ``cross = 0`` exactly).  An input with itself (``theta = theta_b = 0`` exactly, no error) so
+    keeps ``theta' = 0`` with no error through the sum (docs/theory.md §33)."""
     P = np.sqrt(np.multiply.outer(q1, q2))
     p = np.sqrt(np.multiply.outer(Q1, Q2))
     s, sb = np.sin(theta), np.sin(theta_b)
     T = 2 * np.sin((theta - theta_b) / 2) ** 2 + s * sb      # 1 - cos(theta) cos(theta_b) >= 0
-    cross = np.sqrt(np.multiply.outer(q1, Q2)) - np.sqrt(np.multiply.outer(Q1, q2))
+    A, B = np.sqrt(np.multiply.outer(q1, Q2)), np.sqrt(np.multiply.outer(Q1, q2))
+    cross = A - B
     num = P * P * s * s + w2 * w2 * p * p * sb * sb + w2 * (cross * cross + 2 * P * p * T)
     sd = np.abs(np.sin(theta - theta_b))
+    delta = 2 * _EPS * (A + B)
+    delta[np.equal.outer(q1, q2) & np.equal.outer(Q1, Q2)] = 0.0
+    both = dtheta + dtheta_b
     dnum = (P * P * np.abs(np.sin(2 * theta)) + 2 * w2 * P * p * (sd + sb)) * dtheta \
         + (w2 * w2 * p * p * np.abs(np.sin(2 * theta_b)) + 2 * w2 * P * p * (sd + s)) * dtheta_b \
-        + 8 * _EPS * num + 4 * _EPS * w2 * (P * p + np.abs(cross) * (P + p))
+        + P * P * dtheta * dtheta + w2 * w2 * p * p * dtheta_b * dtheta_b + 2 * w2 * P * p * both * both \
+        + 8 * _EPS * num + w2 * (2 * np.abs(cross) + delta) * delta
     return angle(num, dnum, c_new, dc_new)
 
 

@@ -25,6 +25,7 @@ NeurIPS 2009):
 >>> sp.simplify(sym.nngp)
 sigma_w2*(2*c*asin(c/(sqrt(q_1)*sqrt(q_2))) + pi*c + 2*sqrt(q_1)*sqrt(q_2)*sqrt((-c**2 + q_1*q_2)/(q_1*q_2)))/(4*pi)
 """
+import math
 from dataclasses import dataclass
 
 import mpmath
@@ -129,13 +130,16 @@ class Network(Layer):
     transform = propagate
 
     def kernel(self, x1, x2=None, dps=None, ntk=True, errors=False, batch_size=None, tol=1e-10, fused=True):
-        """The NNGP and NTK of the network's output on the rows of ``x1`` and ``x2`` (default x1):
-        float64 arrays (n1, n2), or mpf arrays when ``dps`` is given (small inputs only).
+        """The NNGP and NTK of the network's output on the rows of ``x1`` and ``x2`` (default x1;
+        (n, d) arrays, one input per row: a 1-D array is ambiguous and refused): float64 arrays
+        (n1, n2), or mpf arrays when ``dps`` is given (small inputs only).
 
-        Float64: each Mehler step (:mod:`symkernel.nn.pair`; none where every step has a closed
-        form) carries a first-order error estimate; when the largest exceeds ``tol`` times the
-        largest kernel entry a PrecisionError says so (a kinked activation such as ELU converges
-        slowly near ``|rho| = 1``).  ``errors=True`` returns the per-entry estimates.
+        Float64: every entry carries a first-order error estimate (the rounding of each step and,
+        where no closed form exists, a Mehler series' tail: :mod:`symkernel.nn.pair`); an input
+        with itself keeps ``theta = 0`` exactly (docs/theory.md §33).  When the largest estimate exceeds ``tol`` times
+        the largest kernel entry a PrecisionError says where it comes from and which ``tol``
+        accepts it (a series converges slowly near ``|rho| = 1`` when a derivative of the
+        activation jumps: SELU, hardtanh).  ``errors=True`` returns the per-entry estimates.
         ``batch_size`` splits the rows of ``x1`` (and ``x2``) into blocks to bound memory.
 
         A stack of ``Dense`` layers and one activation runs fused (every layer of an entry in one
@@ -149,6 +153,9 @@ class Network(Layer):
         Torch tensors (an input, or a ``Dense`` variance given as a tensor) select the
         differentiable path: float64 tensors with autograd, no error estimates
         (:mod:`symkernel.nn.differentiable`)."""
+        for xs, name in ((x1, "x1"), (x2, "x2")):
+            if xs is not None and _ndim(xs) == 1:
+                raise InvalidInputError(_ONE_D.format(name=name, shape=tuple(getattr(xs, "shape", (len(xs),)))))
         if wants_torch(self, x1, x2):
             if dps is not None or errors or batch_size is not None:
                 raise InvalidInputError("the torch path (tensor inputs or variances) takes no dps=, "
@@ -193,29 +200,29 @@ class Network(Layer):
         d = X1.shape[1]
         K0 = X1 @ X2.T / d
         n1, n2 = (X1 * X1).sum(1) / d, (X2 * X2).sum(1) / d
-        if x2 is None:     # the same point twice: the covariance equals the variance bit for bit
+        if same:           # the same point twice: the covariance equals the variance bit for bit
             np.fill_diagonal(K0, n1)     # (else rho = 1 - 1e-16, and arccos(rho) ~ 1e-8 in the NTK)
         zeros = np.zeros_like(K0)
         th = dth = None
         if self.needs_angles():
-            th, dth = input_angles(X1, X2, same=x2 is None)
+            th, dth = input_angles(X1, X2, same=same)
         # the rounding of x1.x2/d: (d + 2) eps sum_k |x1k x2k| / d <= (d + 2) eps sqrt(q1 q2)
         # (Cauchy-Schwarz); not (d + 2) eps |K0|, which is ~0 where the inner product cancels
         err0 = (d + 2) * _EPS * np.sqrt(np.multiply.outer(n1, n2))
         st = State(K0, zeros if ntk else None, n1, n2, np.zeros_like(n1) if ntk else None,
                    np.zeros_like(n2) if ntk else None, err=err0,
                    err_ntk=zeros if ntk else None, theta=th, dtheta=dth)
-        out = self.propagate(st, _Float(True))
-        for name, value, err in (("NNGP", out.nngp, out.err), ("NTK", out.ntk, out.err_ntk)):
-            if value is None or err is None:
-                continue
-            worst = float(np.max(err)) / max(float(np.max(np.abs(value))), 1e-300)
-            if worst > tol:
-                raise PrecisionError(
-                    f"the float64 {name} has an estimated relative error of {worst:.1e} (tol={tol:g}): "
-                    "a Mehler series converges slowly here (an activation with a kink in a derivative, "
-                    "near |rho| = 1); pass a larger tol to accept it, errors=True for per-entry "
-                    "estimates, or dps= for proven digits where the activation allows")
+        ev = _Float(True, same=same)
+        out = self.propagate(st, ev)
+        worst = {name: float(np.max(err)) / max(float(np.max(np.abs(value))), 1e-300)
+                 for name, value, err in (("NNGP", out.nngp, out.err), ("NTK", out.ntk, out.err_ntk))
+                 if value is not None and err is not None}
+        if any(v > tol for v in worst.values()):
+            said = " and ".join(f"the {n} {v:.1e}" for n, v in worst.items())
+            up = 10.0 ** math.ceil(math.log10(max(worst.values())))
+            raise PrecisionError(f"the float64 kernels have estimated relative errors {said} (tol={tol:g}): "
+                                 f"{_why(ev.series)}; pass tol={up:.0e} to accept these digits, or "
+                                 "errors=True for per-entry estimates")
         if errors:
             return Kernels(out.nngp, out.ntk, out.err, out.err_ntk, "float64")
         return Kernels(out.nngp, out.ntk, None, None, "float64")
@@ -230,8 +237,10 @@ class Network(Layer):
     def _batched(self, X1, X2, size, ntk, errors, tol, fused):
         if size < 1:
             raise InvalidInputError("batch_size must be a positive integer")
-        parts = [[self.kernel(X1[i:i + size], X2[j:j + size], ntk=ntk, errors=errors, tol=tol, fused=fused)
-                  for j in range(0, X2.shape[0], size)] for i in range(0, X1.shape[0], size)]
+        def block(i, j):     # a diagonal block of x1 with itself is one input set (x2=None)
+            x2 = None if (X2 is X1 and i == j) else X2[j:j + size]
+            return self.kernel(X1[i:i + size], x2, ntk=ntk, errors=errors, tol=tol, fused=fused)
+        parts = [[block(i, j) for j in range(0, X2.shape[0], size)] for i in range(0, X1.shape[0], size)]
 
         def join(attr):
             if getattr(parts[0][0], attr) is None:
@@ -417,8 +426,15 @@ class SymbolicKernels:
 
 # -- evaluators: one transform, three arithmetics ------------------------------------------------------
 class _Float:
-    def __init__(self, errors=False):
+    def __init__(self, errors=False, same=False):
         self.errors = errors
+        # x2 is x1: an input with itself has theta = 0 exactly at every layer (its two features are
+        # the same function of the same input), so the diagonal's angle is pinned to 0, error 0
+        # (else a rule that finds theta' from a gap, P' - F ~ 1 ulp, bounds it by ~sqrt(eps))
+        self.same = same
+        # the activations whose step took the float64 Mehler series (name -> pair kernel), so
+        # that a PrecisionError can say where its estimate comes from
+        self.series = {}
 
     @staticmethod
     def number(v):
@@ -427,15 +443,23 @@ class _Float:
                                     "net.symbolic()")
         return float(v)
 
-    @staticmethod
-    def step(pk, st, ntk, d1, d2):
+    def pin(self, th, dth):
+        """The angles with the diagonal of an input with itself set to 0 exactly (``same``)."""
+        if self.same and th is not None and th.ndim == 2 and th.shape[0] == th.shape[1]:
+            np.fill_diagonal(th, 0.0)
+            np.fill_diagonal(dth, 0.0)
+        return th, dth
+
+    def step(self, pk, st, ntk, d1, d2):
         """``(F, D, (eF, eD), (theta', dtheta'))``: in the angle where closed forms exist
         (:meth:`PairKernel.float_theta_step`), else in rho with the output angle from F.  ``eF``
         bounds the error of F including the carried input error (through theta, or ``|D| err``)."""
         if pk.has_theta_form and st.theta is not None:
             F, D, eF, eD, th, dth = pk.float_theta_step(st.q1, st.q2, st.theta, st.dtheta)
-            return F, D, (eF, eD), (th, dth)
+            return F, D, (eF, eD), self.pin(th, dth)
         F, D, (eF, eD) = pk.float_step(st.q1[:, None], st.q2[None, :], st.nngp, ntk=ntk)
+        if pk.uses_series(st.q1[:, None], st.q2[None, :], ntk):
+            self.series.setdefault(pk.act.name, pk)
         eF = eF + 8 * _EPS * np.abs(F)
         if D is not None:      # rounding, and the error of the covariances carried through D(rho)
             eD = eD + 8 * _EPS * np.abs(D)
@@ -445,7 +469,7 @@ class _Float:
         eF = eF + (0 if D is None else np.abs(D) * prev)     # |dF/dc| carries the input error
         th = dth = None
         if st.theta is not None:
-            th, dth = naive_angles(F, eF, np.sqrt(np.multiply.outer(d1, d2)))
+            th, dth = self.pin(*naive_angles(F, eF, np.sqrt(np.multiply.outer(d1, d2))))
         return F, D, (eF, eD), (th, dth)
 
     @staticmethod
@@ -457,24 +481,21 @@ class _Float:
         """An error bound plus the rounding of the new entries (``k`` ulps)."""
         return err + k * _EPS * np.abs(value)
 
-    @staticmethod
-    def dense_angles(st, nngp, err, w, b):
+    def dense_angles(self, st, nngp, err, w, b):
         if st.theta is None:
             return None, None
-        return dense_angles(st.q1, st.q2, st.theta, st.dtheta, nngp, err, w, b)
+        return self.pin(*dense_angles(st.q1, st.q2, st.theta, st.dtheta, nngp, err, w, b))
 
-    @staticmethod
-    def sum_angles(st, out, w2, nngp, err):
+    def sum_angles(self, st, out, w2, nngp, err):
         if st.theta is None:
             return None, None
-        return sum_angles(st.q1, st.q2, st.theta, st.dtheta, out.q1, out.q2, out.theta, out.dtheta,
-                          w2, nngp, err)
+        return self.pin(*sum_angles(st.q1, st.q2, st.theta, st.dtheta, out.q1, out.q2, out.theta,
+                                    out.dtheta, w2, nngp, err))
 
-    @staticmethod
-    def naive_angles(nngp, err, q1, q2):
+    def naive_angles(self, nngp, err, q1, q2):
         if err is None:
             return None, None
-        return naive_angles(nngp, err, np.sqrt(np.multiply.outer(q1, q2)))
+        return self.pin(*naive_angles(nngp, err, np.sqrt(np.multiply.outer(q1, q2))))
 
     sqrt = staticmethod(np.sqrt)
     outer = staticmethod(np.multiply.outer)
@@ -570,8 +591,38 @@ class _Sym(NoAngles):
         return None
 
 
+def _why(series):
+    """Where a float64 error estimate above ``tol`` comes from, and what the dps= path offers."""
+    if not series:
+        return ("no series is involved: the estimate is the float64 rounding carried through the "
+                "layers' closed forms (steepest near |rho| = 1); dps= evaluates them with mpmath")
+    names = ", ".join(sorted(series))
+    proven = [n for n, pk in series.items() if pk.exact_nngp is None and len(pk.act.pieces) > 1]
+    dps = (f"dps= has no proven path for {', '.join(sorted(proven))} (no closed form, and more than "
+           "one analytic piece)" if proven else "dps= gives proven digits (Mehler series with proven "
+           "coefficients)")
+    return (f"the float64 Mehler series of {names} converges slowly here (a kink or jump in a "
+            f"derivative makes its terms decay like a power of k, near |rho| = 1); {dps}")
+
+
 #: largest input entry of the float64 path (its square norm times d stays below 1e154)
 _FLOAT_INPUT_MAX = 1e70
+
+
+_ONE_D = ("{name} must be an (n, d) array, one input per row; got a 1-D array of shape {shape}, "
+          "which is ambiguous (one input of d features, or n inputs of one feature): pass "
+          "x[None, :] for one input or x[:, None] for n scalar inputs")
+
+
+def _ndim(xs):
+    """The number of axes of an array, tensor or nested list (None if it has no shape)."""
+    nd = getattr(xs, "ndim", None)
+    if nd is not None:
+        return nd
+    try:
+        return np.ndim(xs)
+    except (TypeError, ValueError):
+        return None
 
 
 def _data(xs, name):
@@ -580,7 +631,7 @@ def _data(xs, name):
     except (TypeError, ValueError):
         raise InvalidInputError(f"{name} must be a numeric array (n x d)") from None
     if arr.ndim == 1:
-        arr = arr[None, :]
+        raise InvalidInputError(_ONE_D.format(name=name, shape=arr.shape))
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InvalidInputError(f"{name} must be a nonempty 2-D array (n x d), got shape {arr.shape}")
     if not np.isfinite(arr).all():

@@ -259,6 +259,17 @@ class PairKernel:
                 D, eD = self._mehler_derivative.kernel(q1, q2, r)
         return _finite(self, q1, q2, F, D) + ((eF, eD),)
 
+    def uses_series(self, q1, q2, ntk=True):
+        """Whether :meth:`float_step` at these variances takes F (or D, with ``ntk``) from the
+        float64 Mehler series (no closed form applies), so that its error estimate includes a
+        series tail; used to say what a PrecisionError comes from."""
+        if self._elu_applies(q1, q2) is not None:
+            return False
+        fF, fD, _ = self._float_exact
+        if ntk and self._float_joint is not None:
+            return False
+        return fF is None or (ntk and fD is None)
+
     def float_d_error(self, q1, q2, c, dc, D):
         """A bound on the change of the NTK step ``D`` when the covariances ``c`` (outer grid
         ``q1`` (n1,) x ``q2`` (n2,)) are off by ``dc``: closed forms by evaluating ``D`` at
