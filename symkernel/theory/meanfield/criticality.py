@@ -6,16 +6,21 @@ On the critical line ``sigma_w^2 = 1/D1(q*)``; putting that into the fixed-point
 .. math::  g(q) \equiv q - V(q)/D1(q) = \sigma_b^2, \qquad \sigma_w^2 = 1/D1(q)
 
 (``V = E[phi(sqrt q Z)^2]``, ``D1 = E[phi'(sqrt q Z)^2]``).  We take the smallest root ``q >= 0``.
-Special cases, exact: ``sigma_b^2 = 0`` with ``phi(0) = 0`` smooth at 0 and ``g > 0`` near 0 gives
-``q* = 0, sigma_w^2 = 1/phi'(0)^2`` (tanh: 1, erf: pi/4); a positively homogeneous ``phi`` (ReLU)
-has ``g = 0`` identically: ``sigma_w^2 = 1/D1`` (ReLU: 2) at ``sigma_b^2 = 0`` with every ``q``
-fixed, and no critical point at ``sigma_b^2 > 0``.
+Special cases, exact: ``sigma_b^2 = 0`` with ``phi(0) = 0`` gives ``q* = 0,
+sigma_w^2 = 1/D``, ``D = (phi'(0-)^2 + phi'(0+)^2)/2``, where ``q = 0`` attracts lengths there
+(tanh: 1, erf: pi/4, SELU: ``2/(lambda^2 (1 + alpha^2))``, hardtanh: 1); where it repels them
+(GELU, SiLU, Mish) there is no edge of chaos at ``q* = 0`` (:mod:`.zero_bias`, docs/theory.md
+§31).  A positively homogeneous ``phi`` (ReLU) has ``g = 0`` identically: ``sigma_w^2 = 1/D1``
+(ReLU: 2) at ``sigma_b^2 = 0`` with every ``q`` fixed (``q* = q0``, the input length), and no
+critical point at ``sigma_b^2 > 0``.
 
 >>> import symkernel as sk
->>> sk.edge_of_chaos("relu", sigma_b2=0)[0].expr
-2
+>>> [v.expr for v in sk.edge_of_chaos("relu", sigma_b2=0)]
+[2, 1]
 >>> sk.edge_of_chaos("erf", sigma_b2=0)[0].expr
 pi/4
+>>> sk.edge_of_chaos("hardtanh", sigma_b2=0)[1].expr
+0
 >>> w, q = sk.edge_of_chaos("tanh", sigma_b2=0.05); round(float(w), 12), round(float(q), 12)
 (1.760954639607, 0.570047881641)
 """
@@ -27,14 +32,15 @@ import sympy as sp
 from scipy import optimize
 
 from symkernel.numerics import serialized
-from symkernel.errors import InvalidInputError
+from symkernel.errors import InvalidInputError, PrecisionError
 from symkernel.core.activations import as_activation
 from symkernel.core.progress import progress as show_progress
 from symkernel.numerics import GUARD, converge
 from symkernel.core.quantity import Quantity
-from .maps import Q0, NoFixedPointError, _Root, _as_variance, _mp_value, _reusing, _square
+from .maps import NoFixedPointError, _Root, _as_variance, _mp_value, _reusing, _square
 from .fixed_points import length_slope
 from .moments import Q, moments
+from .zero_bias import ORDER, zero_fixed_point
 
 _SCAN = np.concatenate([[1e-10, 1e-8, 1e-6], np.geomspace(1e-4, 1e7, 400)])
 
@@ -93,13 +99,23 @@ def _homogeneous(m):
     return d1 if sp.simplify(Q - v / d1) == 0 else None
 
 
-def _zero_root(m):
-    """True when q* = 0 solves the sigma_b2 = 0 critical equations (phi(0) = 0, smooth at 0)."""
-    if any(b == 0 for b, _, _ in m.breaks) or m.exact_limit("V") != 0:
-        return False
-    if m.exact_limit("D1") == 0:
-        return False
-    return all(_g_float(m, q) > 0 for q in (1e-6, 1e-4, 1e-2))
+def _zero_edge(act, m):
+    """At ``sigma_b^2 = 0``: ``(zero, why)`` with ``zero`` the :class:`.zero_bias.ZeroFixedPoint`
+    when ``q* = 0`` is the edge of chaos (it attracts lengths at ``sigma_w^2 = 1/D``), else None,
+    and ``why`` a sentence for an error message when ``q = 0`` repels lengths there (else "")."""
+    zero = zero_fixed_point(act)
+    if zero is None:
+        return None, ""
+    if zero.stable is None:
+        raise PrecisionError(
+            f"{act.name}: could not decide whether q* = 0 attracts lengths at sigma_b2 = 0, "
+            f"sigma_w2 = {zero.sigma_w2}: the expansion of E[phi(sqrt(q)Z)^2] - {zero.D} q at "
+            f"q -> 0 has no term decided nonzero up to order q^{(ORDER + 1) // 2} (and phi is not "
+            "linear on both sides of 0)")
+    if zero.stable:
+        return zero, ""
+    return None, (f"q* = 0 has chi_1 = 1 at sigma_w2 = {zero.sigma_w2} but repels lengths there "
+                  f"(E[phi(sqrt(q)Z)^2] = {zero.D} q + {zero.leading} + ... lies above q/sigma_w2)")
 
 
 def _float_root(m, sb2, q_from=0.0):
@@ -147,19 +163,24 @@ def _stable_root(m, sb2):
 
 
 @serialized
-def edge_of_chaos(act, sigma_b2=0.05, gain=None, **params):
+def edge_of_chaos(act, sigma_b2=0.05, gain=None, q0=1, **params):
     r"""``(sigma_w2, q_star)`` on the critical line ``chi_1 = 1`` at bias variance ``sigma_b2``.
 
     Both are Quantities: exact when the moments are (ReLU, erf at ``sigma_b2 = 0``, ...),
     otherwise roots of ``g(q) = sigma_b^2`` refined with mpmath to any requested digits.  Only a
     stable fixed point of the length map counts (``|V'(q*)| < 1``, :mod:`.fixed_points`); where
-    every ``chi_1 = 1`` point is unstable a NoFixedPointError says so.
+    every ``chi_1 = 1`` point is unstable a NoFixedPointError says so.  At ``sigma_b2 = 0`` with
+    ``phi(0) = 0``: ``(1/D, 0)`` exactly when ``q = 0`` attracts lengths there, a
+    NoFixedPointError when it repels them and no ``q > 0`` is a stable critical point
+    (:mod:`.zero_bias`).  ``q0``: the input length, which is ``q*`` where every length is fixed
+    (positively homogeneous ``phi`` at ``sigma_b2 = 0``; default 1, as :func:`.maps.mean_field`).
     ``gain`` and registry ``params``: as :func:`~symkernel.core.activations.as_activation`.
     """
     act = as_activation(act, gain, **params)
     m = moments(act)
     m.require_continuous("chi_1")
     sb2 = _as_variance("sigma_b2", sigma_b2)
+    q0 = _as_variance("q0", q0, allow_zero=False)
     params = (("activation", act.expr), ("sigma_b2", sb2))
     hom = _homogeneous(m)
     if hom is not None:
@@ -169,16 +190,27 @@ def edge_of_chaos(act, sigma_b2=0.05, gain=None, **params):
                 f"has a finite fixed point only when chi_1 < 1, so there is no edge of chaos at "
                 f"sigma_b2 = {sb2} > 0 (only at sigma_b2 = 0, sigma_w2 = {1 / hom})")
         return (Quantity(sp.simplify(1 / hom), r"\sigma_w^{2}", "exact: 1/E[phi'^2]", params=params),
-                Quantity(Q0, "q^{*}", "exact: every q is a fixed point at criticality; q* = q0, "
-                         "the input length", params=params))
+                Quantity(q0, "q^{*}", "exact: every q is a fixed point at criticality; q* = q0, "
+                         "the input length", params=(*params, ("q0", q0))))
     if sb2.free_symbols:
         raise InvalidInputError("edge_of_chaos needs a numeric sigma_b2 for this activation")
-    if sb2 == 0 and _zero_root(m):
-        d0 = m.exact_limit("D1")
-        return (Quantity(sp.simplify(1 / d0), r"\sigma_w^{2}", "exact: 1/phi'(0)^2 (q* = 0)",
-                         params=params),
-                Quantity(sp.Integer(0), "q^{*}", "exact: q* = 0 at sigma_b2 = 0", params=params))
-    qf = _stable_root(m, float(sb2))
+    why = ""
+    if sb2 == 0:
+        zero, why = _zero_edge(act, m)
+        if zero is not None:
+            prov = (f"exact: 1/D, D = {zero.D} = (phi'(0-)^2 + phi'(0+)^2)/2 = lim_(q->0) "
+                    f"E[phi'(sqrt(q)Z)^2]; q* = 0 attracts lengths (E[phi(sqrt(q)Z)^2] - D q = "
+                    f"{zero.leading} + ... < 0)")
+            return (Quantity(zero.sigma_w2, r"\sigma_w^{2}", prov, params=params),
+                    Quantity(sp.Integer(0), "q^{*}", "exact: q* = 0, a fixed point of the length "
+                             "map at sigma_b2 = 0 (phi(0) = 0) that attracts lengths", params=params))
+    try:
+        qf = _stable_root(m, float(sb2))
+    except NoFixedPointError as exc:
+        if not why:
+            raise
+        raise NoFixedPointError(f"{act.name}: no stable edge of chaos at sigma_b2 = 0: {why}, so "
+                                f"no network settles there; nor is any q > 0 ({exc})") from None
     certain = not isinstance(sb2, Quantity)
     root = _Root(_g_mp(m, sb2), qf, lo=0,
                  method="q* on the critical line (root of q - V/D1 = sigma_b2)",
@@ -197,7 +229,9 @@ def edge_of_chaos(act, sigma_b2=0.05, gain=None, **params):
 @serialized
 def critical_curve(act, sigma_b2_values, gain=None, progress=None, **params):
     r"""The critical curve ``sigma_w^2(sigma_b^2)`` in float64 (about 13 digits) for an array of
-    ``sigma_b^2`` (sorted internally): continuation, each root bracketed from the previous ``q*``.
+    ``sigma_b^2`` (sorted internally): continuation, each root bracketed from the previous ``q*``;
+    at ``sigma_b^2 = 0`` with an attracting ``q* = 0`` the exact ``1/D`` of :mod:`.zero_bias`
+    rounded (and ``q* = 0``; NaN for a positively homogeneous ``phi``, where every ``q`` is fixed).
     ``progress``: a bar over the grid (:func:`symkernel.core.progress.progress`).
 
     Returns ``(sigma_w2, q_star)`` arrays in the order of ``sigma_b2_values``; NaN where the
@@ -219,11 +253,13 @@ def critical_curve(act, sigma_b2_values, gain=None, progress=None, **params):
     order = np.argsort(sb)
     w, q = np.empty_like(sb), np.empty_like(sb)
     q_prev = 0.0
-    zero_ok = _zero_root(m)
+    zero = None
+    if hom is None and np.any(sb == 0):
+        zero = _zero_edge(act, m)[0]     # q* = 0 attracting at sigma_w2 = 1/D: exact there
     for i in show_progress(order, desc=f"critical curve of {act.name}", enabled=progress):
-        if sb[i] == 0 and (zero_ok or hom is not None):
+        if sb[i] == 0 and (zero is not None or hom is not None):
             q[i] = 0.0 if hom is None else np.nan
-            w[i] = 1 / (float(m.exact_limit("D1")) if hom is None else float(hom))
+            w[i] = float(sp.N(zero.sigma_w2 if hom is None else 1 / hom, 20))
             continue
         try:
             q[i] = _bracket_from(m, sb[i], q_prev)

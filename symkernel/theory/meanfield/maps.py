@@ -31,6 +31,7 @@ value is accepted by
 >>> round(float(xi_q), 10), round(float(xi_c), 10)
 (1.6828283887, 15.7909940341)
 """
+from fractions import Fraction
 from functools import cached_property
 
 import mpmath
@@ -47,7 +48,7 @@ from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueErr
 from symkernel.core.activations import as_activation
 from symkernel.kernels import dual_kernel
 from symkernel.numerics import GUARD, converge
-from symkernel.core.quantity import Quantity, evaluate_exact
+from symkernel.core.quantity import Quantity, evaluate_exact, zero_if_proved
 from symkernel.core.quantity import decode_value, encode_value
 from symkernel.core.activations import Activation
 from symkernel.core.serialize import require
@@ -493,6 +494,11 @@ class MeanField:
                             "(sigma_b2 = 0, phi(0) = 0, and the map lies below the diagonal)",
                             params=self.params)
         certain = not any(isinstance(v, Quantity) for v in (self.sigma_w2, self.sigma_b2))
+        rational = self._rational_root(qf) if certain else None
+        if rational is not None:
+            return Quantity(rational, "q^{*}", "exact: a rational number near the float64 root "
+                            "at which the closed-form length map minus q is proved to be 0",
+                            params=self.params)
         self._q_root = _Root(self._h, qf, lo=0, method="q* (root of the length map)",
                              ball=self._h_ball if certain else None, snap=_square,
                              **self._float_slope(qf))
@@ -501,6 +507,28 @@ class MeanField:
                         "bracketing it; else Illinois on mpmath quadrature), accepted when two "
                         "working precisions agree", _reusing(self._q_root.result),
                         params=self.params)
+
+    def _rational_root(self, qf):
+        """The rational ``p/r`` (``r <= 1000``) within ``1e-12`` relative of the float64 root
+        ``qf`` when ``sigma_w2 V(p/r) + sigma_b2 - p/r`` is proved 0 (closed-form ``V``;
+        :func:`~symkernel.core.quantity.proved_zero`: SELU's constants make ``V(1) = 1``) and the
+        root is simple (float64 slope of the map minus identity above ``1e-6``): it is then the
+        root found (docs/theory.md §31).  Else None.
+
+        >>> mean_field("selu", 1, 0).q_star.expr
+        1
+        """
+        v = self.m.exact("V")
+        if v is None or not qf > 0 or self.symbolic:
+            return None
+        cand = sp.Rational(Fraction(qf).limit_denominator(1000))
+        if abs(float(cand) - qf) > 1e-12 * qf or not cand > 0:
+            return None
+        slope = self._float_slope(qf)["slope"]
+        if slope is None or abs(slope) < 1e-6:
+            return None
+        h = self.sigma_w2 * v.subs(Q, cand) + self.sigma_b2 - cand
+        return cand if zero_if_proved(h) == 0 else None
 
     def _float_slope(self, qf):
         """``{"slope": s, "slope_error": e}``: the slope ``chi_q* - 1`` of the length map minus
@@ -656,6 +684,12 @@ class MeanField:
         odd = self.m.exact("M") == 0 or self.act.strict_parity == "odd"
         if cf == 0.0 and self.sigma_b2 == 0 and odd:
             return Quantity(sp.Integer(0), "c^{*}", "exact: odd phi, sigma_b2 = 0", params=self.params)
+        if self.sigma_b2 == 0 and self._mean_is_zero():
+            return Quantity(sp.Integer(0), "c^{*}", "exact: sigma_b2 = 0 and E[phi(sqrt(q*)Z)] = 0 "
+                            "(proved): the correlation map sigma_w2 sum_j a_j^2 c^j/q* has a_0 = 0, "
+                            "so it fixes c = 0, and it is convex with value 1 and slope chi_1 > 1 "
+                            "at c = 1, so it lies below the diagonal on (0, 1): c* = 0",
+                            params=self.params)
 
         slope = st["chi_c"] - 1            # d/dc of (correlation map - c) at the float64 c*
         slope_error = max(1e-10, 1e-13 * (abs(st["chi_c"]) + 1) / abs(slope)) if slope else 1.0
@@ -667,6 +701,15 @@ class MeanField:
                         "tail bound, bracketing it; else Illinois on Gauss-Legendre Hermite "
                         "coefficients), accepted when two working precisions agree",
                         _reusing(self._c_root.result), params=self.params)
+
+    def _mean_is_zero(self):
+        """True when ``M(q*) = E[phi(sqrt(q*) Z)]`` is proved 0 at an exact ``q*`` (SELU at
+        ``(1, 0)``: ``E[selu(Z)] = 0`` by its constants; then ``c* = 0``, docs/theory.md §31)."""
+        qs = self.q_star
+        if not qs.exact or qs.expr == 0 or isinstance(self.sigma_w2, Quantity):
+            return False
+        mean = self._exact_moment("M", qs.expr)
+        return mean is not None and zero_if_proved(sp.sympify(mean)) == 0
 
     def _c_f(self, c, wp):
         """The correlation map minus ``c`` at ``wp`` (Mehler series, Gauss-Legendre coefficients);
