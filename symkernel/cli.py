@@ -377,7 +377,8 @@ def cmd_check(args):
     checks = [
         {"name": c.name,
          "exact": None if c.exact is None else mpmath.nstr(c.exact, dps),
-         "numeric": mpmath.nstr(c.numeric, dps), "digits": c.digits, "ok": c.ok}
+         "numeric": mpmath.nstr(c.numeric, dps), "digits": c.digits, "ok": c.ok,
+         "absolute_bound": None if c.bound is None else mpmath.nstr(c.bound, 3)}
         for c in sk.validate.engines(act, args.K, dps)
     ]
     simulation = None
@@ -422,6 +423,10 @@ def cmd_check(args):
             print(f"  {c['name']:<11} numeric only (no closed form): {c['numeric']}")
         else:
             mark = "OK  " if c["ok"] else "FAIL"
+            if c["absolute_bound"] is not None:   # an exact 0 has no relative digits
+                print(f"  [{mark}] {c['name']:<11} 0 (exact)  numeric |value| <= {c['absolute_bound']} "
+                      f"(absolute enclosure; 0 has no relative digits)")
+                continue
             print(f"  [{mark}] {c['name']:<11} {c['exact']}  agree to {c['digits']} digits")
     if simulation is not None:
         print(

@@ -81,10 +81,24 @@ def test_gap_of_a_nearly_scalar_matrix_keeps_its_digits():
 
 @given(seeds, st.integers(3, 8))
 def test_degenerate_gram_gives_zero_isometry_and_infinite_gap(seed, n):
+    """X X^T of rank n - 1 in exact arithmetic; its rounded float64 entries, as stored, are
+    singular, indefinite (isometry 0 by the nearest-PSD convention) or positive definite with a
+    tiny determinant (a certified tiny isometry): checked against mpmath's eigenvalues and
+    determinant of the stored entries at 60 digits (eigsy/LU, no code shared)."""
     G = random_gram(seed, n, m=n - 1)  # rank n - 1
-    assert sk.isometry(G).expr == 0 and float(sk.isometry(G)) == 0.0
-    assert sk.isometry_gap(G).expr == sp.oo and float(sk.isometry_gap(G)) == math.inf
-    assert "singular to the tolerance" in sk.isometry(G).provenance
+    G = 0.5 * (G + G.T)
+    q, g = sk.isometry(G), sk.isometry_gap(G)
+    with mpmath.workdps(60):
+        A = mpmath.matrix(G.tolist())
+        smallest = min(mpmath.eigsy(A)[0])
+        if smallest <= 0:
+            assert q.expr == 0 and float(q) == 0.0 and g.expr == sp.oo and float(g) == math.inf
+            assert ("negative eigenvalue" if smallest < 0 else "singular") in q.provenance
+        else:
+            ref = mpmath.det(A) ** (mpmath.mpf(1) / n) / (sum(A[i, i] for i in range(n)) / n)
+            assert q.kind == g.kind == "certified" and 0 < ref < 0.1   # det ~ eps: ref ~ eps^(1/n)
+            assert abs(q.value(20) - ref) < mpmath.mpf(10) ** -20 * ref
+            assert abs(g.value(20) + mpmath.log(ref)) < mpmath.mpf(10) ** -20 * abs(mpmath.log(ref))
     assert gram.isometry_float(G) == 0.0 and gram.isometry_gap_float(G) == math.inf
     assert gram.potential(np.ones((n, n))).expr == sp.oo and gram.potential_float(np.ones((n, n))) == math.inf
 

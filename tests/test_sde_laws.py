@@ -139,6 +139,7 @@ def test_growth_factor_regime_change():
         sp.Rational(1, 60),
     ]
     assert sign_change("relu") == 4  # Hayou (TMLR 2023): change between widths 3 and 4
-    assert sign_change("relu", condition=False) == 5  # 1/4 - 1/n is 0 at n = 4
+    # E[drift 1_A] = P(A) E[drift | A] (the collapse event counts 0): the same sign, the same width
+    assert sign_change("relu", condition=False) == 4  # 1/4 - 1/n + 2^-n/n: 1/64 at n = 4
     assert sign_change("identity") == 3  # 1/2 - 1/n
     assert growth_factor("relu", 4).expr == sp.Rational(1, 60)

@@ -20,6 +20,7 @@ exp(1/2)/sqrt(factorial(k))
 >>> [c.expr for c in sk.hermite_coefficients("he", 4, n=2)]
 [0, 0, 1, 0]
 """
+import numbers
 from functools import lru_cache
 
 import mpmath
@@ -52,7 +53,7 @@ def _check_k(k):
         if not (k.is_integer and k.is_nonnegative):
             raise InvalidInputError(f"a symbolic index must be a nonnegative integer symbol like sk.k, got {k}")
         return k
-    if isinstance(k, bool) or not isinstance(k, (int, sp.Integer)):
+    if isinstance(k, bool) or not isinstance(k, (numbers.Integral, sp.Integer)):  # np.int64 too
         if isinstance(k, float) and k.is_integer():
             raise InvalidInputError(f"k must be an integer, got the float {k!r}")
         raise InvalidInputError(f"k must be a nonnegative integer, got {k!r}")

@@ -14,6 +14,7 @@ exp(x - 2)
 >>> sk.activation("he", n=2).expr
 sqrt(2)*x**2/2 - sqrt(2)/2
 """
+import numbers
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -174,6 +175,17 @@ ALIASES = {"linear": "identity", "swish": "silu", "atan": "arctan", "heaviside":
            "gelu_exact": "gelu", "erf_act": "erf"}
 
 
+@lru_cache(maxsize=1)
+def _registry_functions():
+    """Registry names (aliases included) as one-argument functions for the string parser:
+    ``"sigmoid(x - 2)"`` is the registry's sigmoid (default parameters) with ``x -> x - 2``."""
+    def composer(name):
+        builder, defaults, _ = REGISTRY[name]
+        base = builder(**{k: _as_sympy_param(k, v) for k, v in defaults.items()})
+        return lambda arg: base.subs(x, arg)
+    return {alias: composer(ALIASES.get(alias, alias)) for alias in known_activations()}
+
+
 def known_activations():
     """Sorted registry names (aliases included)."""
     return sorted([*REGISTRY, *ALIASES])
@@ -182,7 +194,7 @@ def known_activations():
 def _as_sympy_param(name, value):
     if isinstance(value, sp.Basic):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy, mpmath too
         raise InvalidInputError(f"parameter {name}={value!r} must be a number or a SymPy expression")
     return decimal_value(value, f"parameter {name}")
 
@@ -460,9 +472,10 @@ def activation(spec, gain=1, **params):
             label = name if not shown else name + "(" + ", ".join(f"{k}={v}" for k, v in shown) + ")"
             return Activation(label, base, gain, shown)
         try:
-            expr = parse_activation(spec)
+            expr = parse_activation(spec, _registry_functions())
         except UnknownActivationError as exc:
-            raise UnknownActivationError(f"{exc}. Known activation names: "
+            raise UnknownActivationError(f"{exc}. Known activation names (each also a function "
+                                         "of one argument, default parameters): "
                                          f"{', '.join(known_activations())}") from None
         if params:
             raise InvalidInputError(f"{_unknown_keywords(params)}: parameters apply to registry "

@@ -44,8 +44,17 @@ _BINOPS = {
 MAX_LENGTH = 500
 
 
-def parse_activation(text):
-    """Parse ``text`` into a SymPy expression in :data:`symkernel.x` (see the module docstring)."""
+def parse_activation(text, functions=None):
+    """Parse ``text`` into a SymPy expression in :data:`symkernel.x` (see the module docstring).
+
+    ``functions``: more one-argument functions the string may call, ``name -> f(arg)`` returning
+    a SymPy expression (:func:`symkernel.activation` passes the registry's activations, so that
+    ``"sigmoid(x - 2)"`` is the registry's sigmoid composed with ``x - 2``); the names of
+    :data:`FUNCTIONS` keep their meaning.
+
+    >>> parse_activation("f(2*x) + 1", {"f": lambda u: u**2})
+    4*x**2 + 1
+    """
     if len(text) > MAX_LENGTH:
         raise UnknownActivationError(f"activation string longer than {MAX_LENGTH} characters")
     try:
@@ -58,7 +67,7 @@ def parse_activation(text):
     except SyntaxError as exc:
         raise UnknownActivationError(f"cannot parse {text!r}: {exc.msg}") from None
     try:
-        return _build(tree.body, 0)
+        return _build(tree.body, 0, {**(functions or {}), **FUNCTIONS})
     except _Reject as exc:
         raise UnknownActivationError(f"cannot parse {text!r}: {exc}") from None
 
@@ -67,7 +76,7 @@ class _Reject(Exception):
     pass
 
 
-def _build(node, depth):
+def _build(node, depth, funcs):
     if depth > MAX_DEPTH:
         raise _Reject(f"the expression is nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, ast.Constant):
@@ -82,27 +91,27 @@ def _build(node, depth):
         raise _Reject(f"unknown name {node.id!r}; the variable is 'x', the gain 'alpha' "
                       "(constants: pi, E)")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        left, right = _build(node.left, depth + 1), _build(node.right, depth + 1)
+        left, right = _build(node.left, depth + 1, funcs), _build(node.right, depth + 1, funcs)
         if isinstance(node.op, ast.Pow):
             _check_power(left, right)
         if isinstance(node.op, ast.Div) and right == 0:
             raise _Reject("division by zero")
         return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        val = _build(node.operand, depth + 1)
+        val = _build(node.operand, depth + 1, funcs)
         return -val if isinstance(node.op, ast.USub) else val
     if isinstance(node, ast.Call):
         name = node.func.id if isinstance(node.func, ast.Name) else ast.dump(node.func)[:40]
-        if name not in FUNCTIONS:
-            raise _Reject(f"unknown function {name!r}; allowed: {', '.join(sorted(FUNCTIONS))}")
+        if name not in funcs:
+            raise _Reject(f"unknown function {name!r}; allowed: {', '.join(sorted(funcs))}")
         if node.keywords:
             raise _Reject("keyword arguments are not allowed")
-        lo, hi = ARITY[name]
+        lo, hi = ARITY.get(name, (1, 1))
         if not lo <= len(node.args) <= hi:
             want = f"{lo}" if lo == hi else f"{lo} to {hi}"
             raise _Reject(f"{name}() takes {want} argument{'s' if hi > 1 else ''}, "
                           f"got {len(node.args)}")
-        return FUNCTIONS[name](*[_build(a, depth + 1) for a in node.args])
+        return funcs[name](*[_build(a, depth + 1, funcs) for a in node.args])
     raise _Reject(f"{type(node).__name__} is not allowed (only numbers, x, + - * / ** and functions)")
 
 

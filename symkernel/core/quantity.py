@@ -222,8 +222,41 @@ class Quantity:
         with working(dps + GUARD):
             return res.error + abs(res.value - res.rounded(dps))
 
+    def digits_available(self, digits=15):
+        """``(value, d)``: the value at the most significant digits ``d <= digits`` it can give
+        (each correct, as :meth:`value` promises), found by bisection over ``d``; ``(None, err)``
+        with the error in place of ``d`` when not even one digit is available (a value that may
+        be 0, free parameters).  For printing: ``str``, ``repr`` and ``latex`` never raise and
+        never show a digit the quantity does not have (docs/theory.md §32)."""
+        try:
+            return self.value(digits), digits
+        except (PrecisionError, SymbolicValueError) as exc:
+            first = exc
+        if isinstance(first, SymbolicValueError):
+            return None, first
+        lo, hi, best = 1, digits - 1, None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            try:
+                best = (self.value(mid), mid)
+                lo = mid + 1
+            except PrecisionError:
+                hi = mid - 1
+        return best if best is not None else (None, first)
+
     def __float__(self):
-        return float(self.value(17))
+        """The nearest double of the value to 17 digits, or of the 16 or 15 correct digits it has
+        (a double carries 15.95); fewer: PrecisionError saying how many it has."""
+        for dps in (17, 16, 15):
+            try:
+                return float(self.value(dps))
+            except PrecisionError:
+                pass
+        value, d = self.digits_available(14)
+        have = f"{d} correct digits (.value({d}) gives them)" if value is not None else \
+            f"no correct digit ({d})"
+        raise PrecisionError(f"float() of {self.symbol} needs at least 15 correct digits; "
+                             f"this {self.kind} value has {have}")
 
     def subs(self, *args, **kwargs):
         """Substitute symbols in the exact expression (``q.subs(sk.alpha, 2)``)."""
@@ -250,13 +283,13 @@ class Quantity:
         if self.expr is not None:
             body = sp.latex(self.expr)
         else:
-            try:
-                body = mpmath.nstr(self.value(digits), digits)
-            except SymbolicValueError:  # no closed form, and free parameters: no number yet
-                body = None
-            if body is None:
-                body = r"\text{(no closed form; a number once the parameters are numbers)}"
-            elif "e" in body:
+            value, d = self.digits_available(digits)  # fewer digits when fewer are correct
+            if value is None:
+                body = r"\text{(no closed form; a number once the parameters are numbers)}" \
+                    if isinstance(d, SymbolicValueError) else r"\text{(no correct digit)}"
+            else:
+                body = mpmath.nstr(value, d)
+            if "e" in body and value is not None:
                 mant, exp = body.split("e")
                 body = rf"{mant} \times 10^{{{int(exp)}}}"
         return f"{self.symbol} = {body}" if equation else body
@@ -270,14 +303,16 @@ class Quantity:
     def __repr__(self):
         if self.expr is not None:
             return f"Quantity({self.symbol} = {self.expr}, exact)"
-        try:
-            shown = mpmath.nstr(self.value(15), 15)
-        except (PrecisionError, SymbolicValueError) as exc:
-            shown = f"<{exc}>"
-        return f"Quantity({self.symbol} ≈ {shown}, {self.provenance})"
+        return f"Quantity({self.symbol} ≈ {self._shown()}, {self.provenance})"
+
+    def _shown(self, digits=15):
+        value, d = self.digits_available(digits)
+        return mpmath.nstr(value, d) if value is not None else f"<{d}>"
 
     def __str__(self):
-        return str(self.expr) if self.expr is not None else mpmath.nstr(self.value(15), 15)
+        """The exact expression, or the value to 15 digits (fewer when fewer are correct; never
+        raises)."""
+        return str(self.expr) if self.expr is not None else self._shown()
 
     # -- persistence (pickle, to_dict/from_dict) ------------------------------------------------
     def __reduce__(self):

@@ -2,7 +2,8 @@ r"""Numbers to exact SymPy rationals: the one policy, in two functions.
 
 * :func:`decimal_value` — a number the user **typed** (a parameter: a variance, a gain, a slope,
   an ``eps``; ``rho`` as a string; a number on the command line or inside an activation string)
-  is read as the decimal it was typed as: ``0.1 -> 1/10``.  For a float that decimal is
+  is read as the decimal it was typed as: ``0.1 -> 1/10``.  NumPy scalars are read as the Python
+  numbers they equal; an mpmath ``mpf`` has no typed decimal and keeps its binary value.  For a float that decimal is
   ``repr(value)``, the shortest decimal that rounds to it, so ``decimal_value(0.1)`` is what the
   user wrote, not the double nearest to it.  Strings are decimals or fractions (``"0.3"``,
   ``"-2"``, ``"1e-5"``, ``"5/6"``), exponents at most :data:`MAX_EXPONENT` in size.
@@ -47,6 +48,8 @@ def decimal_value(value, name="value"):
         return sp.Integer(int(value))
     if isinstance(value, Fraction):
         return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, mpmath.mpf):  # an mpf has no typed decimal: its binary value, every bit
+        return binary_value(value)
     if isinstance(value, numbers.Real) and not isinstance(value, sp.Basic):
         if not math.isfinite(value):
             raise InvalidInputError(f"{name} must be a finite number, got {value}")

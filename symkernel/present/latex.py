@@ -5,8 +5,8 @@ r"""LaTeX export: one expression, one number, or a whole document (tables: :mod:
   ``\mathrm{he}_k`` or Joudaki, Daneshmand & Bach (NeurIPS 2023)'s ``\mathrm{He}_k``) and a ``mode``: ``"math"`` (bare),
   ``"inline"`` (``$...$``), ``"display"`` (``\[...\]``) or ``"equation"``.
 * :func:`format_number` never prints more digits than are correct: a Quantity is evaluated to
-  ``digits + 5`` correct digits and rounded to ``digits``; a float64 gives at most 15 digits; a
-  value
+  ``digits + 5`` correct digits and rounded to ``digits`` (when it has fewer, to the digits
+  it has: :meth:`~symkernel.Quantity.digits_available`); a float64 gives at most 15 digits; a value
   with a standard error stops at the error's first digit (``0.4372 \pm 0.0031``).
 * :func:`document` wraps snippets in a compilable article (portrait, ``booktabs``, ``amsmath``,
   ``amssymb``).
@@ -36,7 +36,7 @@ from symkernel.core.activations import Activation
 from symkernel.core.display import MODES, wrap_math
 from symkernel.core.quantity import Quantity
 from symkernel.core.symbols import alpha, rho
-from symkernel.errors import InvalidInputError
+from symkernel.errors import InvalidInputError, PrecisionError
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,14 @@ def format_number(value, digits=15, *, error=None, latex=True):
     if isinstance(value, Quantity):
         if value.exact and value.expr.is_Integer:
             return str(int(value.expr))
-        with mpmath.workdps(digits + 5):
-            text = mpmath.nstr(value.value(digits + 5), digits)
+        try:
+            with mpmath.workdps(digits + 5):
+                text = mpmath.nstr(value.value(digits + 5), digits)
+        except PrecisionError:  # fewer digits: value(d) is correct to d (2 guard digits), d <= digits
+            val, d = value.digits_available(digits)
+            if val is None:
+                return r"\text{(no correct digit)}" if latex else "(no correct digit)"
+            text = mpmath.nstr(val, d)
     elif isinstance(value, (int, np.integer, sp.Integer)) and not isinstance(value, bool):
         text = str(int(value))
     elif isinstance(value, sp.Rational):

@@ -4,8 +4,10 @@ r"""Isometry of Gram matrices and the mean-field Gram map (Joudaki, Daneshmand &
   and the isometry gap :math:`-\log \mathcal I(G)` (0 for ``G`` proportional to the identity,
   :math:`\infty` for a degenerate ``G``).  SymPy matrices and small rational ones give exact
   values; float matrices certified ones, from the exact integer determinant of their stored
-  entries (float64 eigenvalues, a sum of logarithms with no underflow at n = 100, check them,
-  call near-zero eigenvalues zero and give the float64 twins).
+  entries (float64 eigenvalues, a sum of logarithms with no underflow at n = 100, check them and
+  give the float64 twins; where they cannot tell G from a singular matrix, the exact inertia of
+  the stored entries decides: exact 0 only when those are singular, or indefinite within the PSD
+  tolerance; docs/theory.md §32).
 * Potential (Def. 4) :math:`\gamma(G) = \max_{i\ne j} |\tilde G_{ij}|/(1-|\tilde G_{ij}|)`,
   :math:`\tilde G_{ij} = G_{ij}/\sqrt{G_{ii}G_{jj}}`.
 * Theorem 1: :math:`\mathcal I(\tilde G) \ge \mathcal I(G)(1 + \operatorname{var}(a)/\bar a^2)`,
@@ -342,6 +344,75 @@ def _exact_parts(arr, lam):
                    "the exact determinant (FLINT fmpz_mat) of the float64 entries as stored")
 
 
+def _inertia(arr):
+    """``(positive, zero, negative, D, S)``: the inertia of the float64 entries as stored (the
+    numbers of positive, zero and negative eigenvalues, exactly: Descartes' rule of signs is exact
+    for the characteristic polynomial of a symmetric matrix, whose roots are all real), with
+    ``D = det M`` and ``S = tr M`` of :func:`_stored_integers`; ``None`` beyond
+    :data:`EXACT_DET_BUDGET`.  A diagonal matrix's are read off its diagonal."""
+    n = arr.shape[0]
+    if not (arr - np.diag(np.diag(arr))).any():
+        d = np.diag(arr)
+        pos, zero = int(np.sum(d > 0)), int(np.sum(d == 0))
+        if pos < n:
+            return pos, zero, n - pos - zero, 0, None
+        M, _, _ = _stored_integers(arr)
+        return n, 0, 0, math.prod(M[i, i] for i in range(n)), sum(M[i, i] for i in range(n))
+    if n**4 * 64 > EXACT_DET_BUDGET:
+        return None
+    M, bits, _ = _stored_integers(arr)
+    if n**4 * bits > EXACT_DET_BUDGET:
+        return None
+    coeffs = [int(c) for c in fmpz_mat(M.tolist()).charpoly().coeffs()]  # det(xI - M), low to high
+    zero = next(i for i, c in enumerate(coeffs) if c != 0)
+    signs = [c > 0 for c in coeffs if c != 0]
+    pos = sum(a != b for a, b in zip(signs, signs[1:]))
+    return pos, zero, n - pos - zero, (-1) ** n * coeffs[0], sum(M[i, i] for i in range(n))
+
+
+def _near_singular(arr, lam, top, tol, gap, symbol):
+    """The isometry (or gap) of a float G whose float64 eigenvalues cannot tell it from a singular
+    one (smallest within ``tol`` x largest of 0): decided by the exact inertia of the entries as
+    stored (:func:`_inertia`).  Positive definite: certified from the exact determinant, however
+    small; a zero eigenvalue: exact 0; a negative one (within the PSD tolerance): 0, the isometry
+    of its nearest PSD matrix (eigenvalues clipped at 0), which is singular.  Beyond
+    :data:`EXACT_DET_BUDGET`: estimated, and only a bound from the float64 eigenvalues."""
+    n = arr.shape[0]
+    degenerate = Quantity(sp.oo if gap else sp.Integer(0), symbol, "exact: G is 0")
+    if top == 0:
+        return degenerate
+    inertia = _inertia(arr)
+    if inertia is None:
+        clipped = np.maximum(lam, 0.0) + tol * top
+        bound = float(np.exp(np.mean(np.log(clipped / top))) / np.mean(clipped / top))
+        text = (f"estimated: a {n}x{n} Gram matrix too large for an exact determinant whose float64 "
+                f"eigenvalues cannot tell it from a singular one (smallest {lam[0]:.3g} <= {tol:.3g}"
+                f" x largest {top:.3g}): the isometry is at most about {bound:.3g}")
+
+        def unknown(dps):
+            raise PrecisionError(f"{text[len('estimated: '):]}, possibly 0; no digit is known")
+        return Quantity(None, symbol, text, unknown)
+    pos, zero, neg, D, S = inertia
+    if neg:
+        return Quantity(sp.oo if gap else sp.Integer(0), symbol,
+                        f"exact: the float64 entries as stored have {neg} negative eigenvalue(s), "
+                        f"within the PSD tolerance ({lam[0]:.3g} >= -{tol:.3g} x {top:.3g}); its "
+                        "nearest PSD matrix (eigenvalues clipped at 0) is singular, isometry 0")
+    if zero:
+        return Quantity(sp.oo if gap else sp.Integer(0), symbol,
+                        f"exact: the float64 entries as stored are singular ({zero} zero "
+                        "eigenvalue(s), exact inertia from the characteristic polynomial)")
+    method = ("certified: Arb ball arithmetic on the exact determinant of the float64 entries as "
+              f"stored, positive definite by their exact inertia (smallest float64 eigenvalue "
+              f"{lam[0]:.3g}, within {tol:.3g} x largest of 0)")
+
+    def run(wp):
+        d, s = arb(D), arb(S)
+        ball = (s / n).log() - d.log() / n if gap else n * (d.log() / n).exp() / s
+        return from_ball(ball, True, method)
+    return Quantity(None, symbol, method, lambda dps: settle(run, dps, method, _STEPS))
+
+
 #: settle's extra working digits for the isometry from exact integers (the gap of a nearly
 #: scalar G cancels: -log10(gap) digits)
 _STEPS = (GUARD, 3 * GUARD, 8 * GUARD, 32 * GUARD)
@@ -353,13 +424,11 @@ def _numeric_quantity(G, tol, gap):
     lam, top = _eigenvalues(arr, tol)
     n = arr.shape[0]
     symbol = r"-\log \mathcal{I}(G)" if gap else r"\mathcal{I}(G)"
-    if top == 0 or lam[0] <= tol * top:
-        return Quantity(sp.oo if gap else sp.Integer(0), symbol,
-                        f"exact: G is singular to the tolerance (smallest eigenvalue {lam[0]:.3g} "
-                        f"<= {tol:.3g} x largest {top:.3g}), which counts as degenerate")
     diag = np.diag(arr)
-    if not (arr - np.diag(diag)).any() and np.all(diag == diag[0]):
+    if top > 0 and not (arr - np.diag(diag)).any() and np.all(diag == diag[0]):
         return Quantity(sp.Integer(0 if gap else 1), symbol, "exact: G is a multiple of the identity")
+    if top == 0 or lam[0] <= tol * top:
+        return _near_singular(arr, lam, top, tol, gap, symbol)
     exact = _exact_parts(arr, lam)
     if exact is not None:
         parts, how = exact
@@ -403,12 +472,16 @@ def isometry(G, *, tol=None):
 
     * SymPy matrix, or a matrix of exact rationals (Python/NumPy integers, ``Fraction``, SymPy
       rationals) up to :data:`MAX_RATIONAL_SIZE`: exact.
-    * Float arrays (NumPy any real dtype, nested lists, torch; checked in float64): exact 0 when
-      an eigenvalue is below ``tol`` times the largest (default ``100 n eps`` of float64, plus
-      ``n eps`` of the input type when it is float16/float32: what its rounding can hide), exact 1
-      for a multiple of the identity, else *certified* from the exact integer determinant of the
-      entries as stored (Arb, any digits), or, beyond :data:`EXACT_DET_BUDGET`, *estimated* from
-      float64 eigenvalues.  :func:`isometry_float` is the float64 twin.
+    * Float arrays (NumPy any real dtype, nested lists, torch; checked in float64): the isometry
+      of the entries as stored (floats are exact binary rationals).  Exact 1 for a multiple of the
+      identity, else *certified* from the exact integer determinant of the entries (Arb, any
+      digits).  When an eigenvalue is within ``tol`` times the largest of 0 (default ``100 n eps``
+      of float64, plus ``n eps`` of the input type when it is float16/float32) the exact inertia
+      of the entries decides: positive definite, certified (however small: ``diag(1e-20, 1)``
+      gives ``2e-10``); singular, exact 0; a negative eigenvalue within ``tol``, exact 0 (the
+      isometry of its nearest PSD matrix).  Beyond :data:`EXACT_DET_BUDGET`: *estimated* from
+      float64 eigenvalues (no digit when they cannot tell G from singular).
+      :func:`isometry_float` is the float64 twin (0.0 within ``tol`` of singular).
 
     Not a square 2-D array of real numbers, non-symmetric, non-PSD (beyond ``tol``), NaN/inf or
     n < 2: InvalidInputError.

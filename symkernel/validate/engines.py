@@ -5,11 +5,17 @@ The numeric side shares no code with the exact side: ``c_k = E[σ(Z) he_k(Z)]`` 
 SymPy's own probabilists' Hermite polynomial (``hermite_prob(k, x)/√k!``) by the numeric engine
 (an Arb enclosure where the pieces allow one, mpmath quadrature otherwise), and ``β`` is combined
 from those numeric values in ball arithmetic.  Where no closed form exists there is nothing to
-compare; the entry says so (``exact is None``).
+compare; the entry says so (``exact is None``).  An exact 0 (``c_3`` of ReLU, every ``c_{2j}`` of
+an odd activation) has no relative digits to agree on: the numeric engine is then asked for an
+*absolute* enclosure, and the entry is ``ok`` when it lies within ``10^-dps`` of 0 (``bound``:
+``|numeric| + radius``, proven where Arb encloses it, estimated by quadrature otherwise;
+docs/theory.md §32).
 
 >>> import symkernel as sk
 >>> [(c.name, c.ok) for c in sk.validate.engines("relu", K=2, dps=20)]
 [('c_0', True), ('c_1', True), ('E[sigma^2]', True), ('beta', True)]
+>>> c3 = sk.validate.engines("relu", K=4)[3]; c3.exact, c3.digits, c3.ok, c3.bound < 1e-15
+(mpf('0.0'), None, True, True)
 """
 from dataclasses import dataclass
 
@@ -24,7 +30,9 @@ from symkernel.errors import InvalidInputError
 from symkernel.gaussian.expectation import (
     numeric_evaluator, pieces_map, pieces_times, second_moment,
 )
+from symkernel.gaussian.numeric import estimate
 from symkernel.numerics import GUARD, as_result, check_dps, serialized, working
+from symkernel.numerics.arb import plan
 from symkernel.numerics.combine import combine
 
 
@@ -32,13 +40,16 @@ from symkernel.numerics.combine import combine
 class EngineCheck:
     """One quantity two ways: ``exact`` and ``numeric`` as mpf at ``dps`` digits (``exact`` is
     None without a closed form), the number of ``digits`` they share and whether that is all of
-    them but the last (``ok``; None when there is nothing to compare)."""
+    them but the last (``ok``; None when there is nothing to compare).  For an exact 0,
+    ``digits`` is None and ``bound`` is the numeric side's absolute bound ``|value| + radius``
+    (``ok`` when it is at most ``10^-dps``)."""
 
     name: str
     exact: object
     numeric: object
     digits: object
     ok: object
+    bound: object = None
 
 
 def agreement_digits(a, b, dps):
@@ -48,6 +59,26 @@ def agreement_digits(a, b, dps):
             return dps
         scale = max(abs(a), abs(b))
         return max(0, min(dps, int(mpmath.floor(-mpmath.log10(abs(a - b) / scale)))))
+
+
+def zero_check(name, res, digits):
+    """The :class:`EngineCheck` of an exact 0 against a numeric Result ``res`` (absolute): ok when
+    ``|value| + error <= 10^-digits``."""
+    with mpmath.workdps(digits + GUARD):
+        bound = abs(res.value) + res.error
+        return EngineCheck(name, mpmath.mpf(0), res.value, None,
+                           bool(bound <= mpmath.mpf(10) ** -digits), bound)
+
+
+def _absolute(pieces, dps):
+    """E over ``pieces`` with an absolute error below ``10^-(dps+2)`` (proven by Arb where the
+    pieces allow, else estimated by quadrature), for an exact value 0."""
+    tiny = mpmath.mpf(10) ** -(dps + 2)
+    arb_plan = plan([(p.lo, p.hi, p.expr) for p in pieces])
+    with working(dps + GUARD):
+        if arb_plan is not None:
+            return arb_plan.evaluate(dps, absolute=tiny)
+        return estimate(pieces, dps, absolute=tiny)
 
 
 def _numeric(pieces):
@@ -81,7 +112,10 @@ def engines(act, K=4, dps=15, *, gain=None, **params):
         raise InvalidInputError(f"K must be an integer in 1..200, got {K!r}")
     checks = []
 
-    def compare(name, q, numeric):
+    def compare(name, q, numeric, pieces=None):
+        if q.exact and q.expr == 0 and pieces is not None:
+            checks.append(zero_check(name, _absolute(pieces, dps), dps))
+            return
         value = numeric(dps).rounded(dps)
         if not q.exact:
             checks.append(EngineCheck(name, None, value, None, None))
@@ -93,8 +127,10 @@ def engines(act, K=4, dps=15, *, gain=None, **params):
     numeric_c = []
     for k, c in enumerate(hermite_coefficients(act, K)):
         he_k = sp.hermite_prob(k, x) / sp.sqrt(sp.factorial(k))
-        numeric_c.append(_numeric(pieces_times(act, sp.expand(he_k))))
-        compare(f"c_{k}", c, numeric_c[-1])
+        pieces = pieces_times(act, sp.expand(he_k))
+        zero = c.exact and c.expr == 0   # beta combines the absolute enclosure (a ball about 0)
+        numeric_c.append((lambda d, p=pieces: _absolute(p, d)) if zero else _numeric(pieces))
+        compare(f"c_{k}", c, numeric_c[-1], pieces)
     m2 = _numeric(pieces_map(act, lambda e: e**2))
     compare("E[sigma^2]", second_moment(act), m2)
     if K >= 2:

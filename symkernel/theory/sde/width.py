@@ -228,11 +228,17 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True, gain=None, **params):
     r"""Mean logarithmic growth rate ``E[drift of log‖φ(X)‖]`` at ``X_0 ~ N(0, scale² I_n)``.
 
     The drift must be affine in the counts (ReLU, identity, any φ vanishing or linear through 0
-    on each piece).  With ``condition=True`` the mean is conditioned on ``φ(X_0) ≠ 0`` (no
-    collapse), the event on which ``log‖φ‖`` is defined.  Returns a :class:`Quantity` in ``n``
-    (or a number for integer ``n``).  The counts follow a multinomial law, so
-    ``E[k_j 1_A] = n p_j`` for a nonzero piece and ``E[1_A] = 1 − p_0^n`` (``p_0`` the mass of
-    the pieces where φ vanishes).
+    on each piece).  It is defined on the event ``A = {φ(X_0) ≠ 0}`` only (off it the network
+    has collapsed and ``log‖φ‖ = −∞``).  ``condition=True``: ``E[drift | A]``;
+    ``condition=False``: ``E[drift 1_A]``, the collapse event contributing 0 (Hayou (TMLR 2023)
+    Prop. 10's convention, as :func:`~symkernel.theory.sde.collapse.piecewise_linear_growth`;
+    docs/theory.md §32).  Returns a :class:`Quantity` in
+    ``n`` (or a number for integer ``n``).  The counts follow a multinomial law, so
+    ``E[k_j 1_A] = n p_j`` for a nonzero piece, ``n p_j (1 − p_0^{n−1})`` for a piece where φ
+    vanishes, and ``E[1_A] = 1 − p_0^n`` (``p_0`` the mass of the pieces where φ vanishes).
+
+    >>> growth_factor("relu", 3, condition=False).expr    # sum_k C(3,k)/8 (k-2)/6 over k >= 1
+    -1/24
     """
     dyn = norm_dynamics(phi, n if n != n_sym else n_sym, gain=gain, **params)
     if not dyn.depends_only_on_counts():
@@ -246,7 +252,7 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True, gain=None, **params):
     nn = dyn.n
     zero = [j for j, p in enumerate(act.pieces) if tidy(p.expr**2) == 0]
     p0 = sum(probs[j] for j in zero) if zero else sp.S.Zero
-    pA = 1 - p0**nn if condition else sp.S.One
+    pA = 1 - p0**nn   # P(A): the drift is defined on A only, and counted 0 off it
     count_syms = {c: j for j, c in enumerate(dyn.counts) if c != nn}
     if k_active in drift.free_symbols:
         nonzero = [j for j in range(len(act.pieces)) if j not in zero]
@@ -258,9 +264,10 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True, gain=None, **params):
     mean = const * pA
     for c, j in count_syms.items():
         coef = drift.coeff(c)
-        e_k = nn * probs[j] if j not in zero else nn * probs[j] - (nn * p0**nn if condition else 0)
+        # E[k_j 1_A]: off A every coordinate is in a zero piece, E[k_j 1_{A^c}] = n p_j p0^(n-1)
+        e_k = nn * probs[j] if j not in zero else nn * probs[j] * (1 - p0 ** (nn - 1))
         mean += coef * e_k
-    value = tidy(mean / pA)
+    value = tidy(mean / pA if condition else mean)
     if value.is_rational_function(nn):
         value = sp.expand(value)
     cond = "conditioned on phi(X_0) != 0" if condition else "unconditioned"
