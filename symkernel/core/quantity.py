@@ -227,7 +227,7 @@ class Quantity:
         (each correct, as :meth:`value` promises), found by bisection over ``d``; ``(None, err)``
         with the error in place of ``d`` when not even one digit is available (a value that may
         be 0, free parameters).  For printing: ``str``, ``repr`` and ``latex`` never raise and
-        never show a digit the quantity does not have (docs/theory.md §32)."""
+        never show a digit the quantity does not have (docs/theory.md §31)."""
         try:
             return self.value(digits), digits
         except (PrecisionError, SymbolicValueError) as exc:

@@ -13,7 +13,7 @@ every term is nonnegative:
   + 4 sqrt(q_1 q_2) sin^2(theta/2))`` and ``theta' = atan2(sqrt(q_1' q_2' - c'^2), c')``;
 * ``Residual``: ``P'^2 - C'^2`` of a sum of two kernels, from ``sin^2 theta``, ``sin^2 theta_b`` and
   ``1 - cos(theta) cos(theta_b) = 2 sin^2((theta - theta_b)/2) + sin(theta) sin(theta_b)``
-  (an input with itself keeps ``theta = 0`` with no error, docs/theory.md §33);
+  (an input with itself keeps ``theta = 0`` with no error, docs/theory.md §32);
 * an activation with closed forms: ``sqrt(F_11 F_22) (1 - cos theta') = Gamma`` with
   ``Gamma = [sqrt(F_11 F_22) - F(a, b, 0)] + a b int_0^theta D(a, b, t) sin t dt`` (Price's theorem
   ``dF/dc = D``; the integral by Gauss-Legendre, :mod:`symkernel.nn.pair`).
@@ -117,7 +117,7 @@ def sum_angles(q1, q2, theta, dtheta, Q1, Q2, theta_b, dtheta_b, w2, c_new, dc_n
     ``delta <= 2 eps (sqrt(q1 Q2) + sqrt(Q1 q2))``, so ``cross^2`` by ``2 |cross| delta + delta^2``
     (``delta = 0`` where ``q1 = q2`` and ``Q1 = Q2``: both products are the same float, and
     ``cross = 0`` exactly).  An input with itself (``theta = theta_b = 0`` exactly, no error) so
-    keeps ``theta' = 0`` with no error through the sum (docs/theory.md §33)."""
+    keeps ``theta' = 0`` with no error through the sum (docs/theory.md §32)."""
     P = np.sqrt(np.multiply.outer(q1, q2))
     p = np.sqrt(np.multiply.outer(Q1, Q2))
     s, sb = np.sin(theta), np.sin(theta_b)

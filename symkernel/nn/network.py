@@ -136,7 +136,7 @@ class Network(Layer):
 
         Float64: every entry carries a first-order error estimate (the rounding of each step and,
         where no closed form exists, a Mehler series' tail: :mod:`symkernel.nn.pair`); an input
-        with itself keeps ``theta = 0`` exactly (docs/theory.md §33).  When the largest estimate exceeds ``tol`` times
+        with itself keeps ``theta = 0`` exactly (docs/theory.md §32).  When the largest estimate exceeds ``tol`` times
         the largest kernel entry a PrecisionError says where it comes from and which ``tol``
         accepts it (a series converges slowly near ``|rho| = 1`` when a derivative of the
         activation jumps: SELU, hardtanh).  ``errors=True`` returns the per-entry estimates.

@@ -7,7 +7,7 @@ r"""Isometry of Gram matrices and the mean-field Gram map (Joudaki, Daneshmand &
   entries (float64 eigenvalues, a sum of logarithms with no underflow at n = 100, check them and
   give the float64 twins; where they cannot tell G from a singular matrix, the exact inertia of
   the stored entries decides: exact 0 only when those are singular, or indefinite within the PSD
-  tolerance; docs/theory.md §32).
+  tolerance; docs/theory.md §31).
 * Potential (Def. 4) :math:`\gamma(G) = \max_{i\ne j} |\tilde G_{ij}|/(1-|\tilde G_{ij}|)`,
   :math:`\tilde G_{ij} = G_{ij}/\sqrt{G_{ii}G_{jj}}`.
 * Theorem 1: :math:`\mathcal I(\tilde G) \ge \mathcal I(G)(1 + \operatorname{var}(a)/\bar a^2)`,

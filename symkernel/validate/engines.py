@@ -9,7 +9,7 @@ compare; the entry says so (``exact is None``).  An exact 0 (``c_3`` of ReLU, ev
 an odd activation) has no relative digits to agree on: the numeric engine is then asked for an
 *absolute* enclosure, and the entry is ``ok`` when it lies within ``10^-dps`` of 0 (``bound``:
 ``|numeric| + radius``, proven where Arb encloses it, estimated by quadrature otherwise;
-docs/theory.md §32).
+docs/theory.md §31).
 
 >>> import symkernel as sk
 >>> [(c.name, c.ok) for c in sk.validate.engines("relu", K=2, dps=20)]

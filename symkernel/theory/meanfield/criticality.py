@@ -10,7 +10,7 @@ Special cases, exact: ``sigma_b^2 = 0`` with ``phi(0) = 0`` gives ``q* = 0,
 sigma_w^2 = 1/D``, ``D = (phi'(0-)^2 + phi'(0+)^2)/2``, where ``q = 0`` attracts lengths there
 (tanh: 1, erf: pi/4, SELU: ``2/(lambda^2 (1 + alpha^2))``, hardtanh: 1); where it repels them
 (GELU, SiLU, Mish) there is no edge of chaos at ``q* = 0`` (:mod:`.zero_bias`, docs/theory.md
-§31).  A positively homogeneous ``phi`` (ReLU) has ``g = 0`` identically: ``sigma_w^2 = 1/D1``
+§30).  A positively homogeneous ``phi`` (ReLU) has ``g = 0`` identically: ``sigma_w^2 = 1/D1``
 (ReLU: 2) at ``sigma_b^2 = 0`` with every ``q`` fixed (``q* = q0``, the input length), and no
 critical point at ``sigma_b^2 > 0``.
 

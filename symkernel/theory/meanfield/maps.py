@@ -513,7 +513,7 @@ class MeanField:
         ``qf`` when ``sigma_w2 V(p/r) + sigma_b2 - p/r`` is proved 0 (closed-form ``V``;
         :func:`~symkernel.core.quantity.proved_zero`: SELU's constants make ``V(1) = 1``) and the
         root is simple (float64 slope of the map minus identity above ``1e-6``): it is then the
-        root found (docs/theory.md §31).  Else None.
+        root found (docs/theory.md §30).  Else None.
 
         >>> mean_field("selu", 1, 0).q_star.expr
         1
@@ -704,7 +704,7 @@ class MeanField:
 
     def _mean_is_zero(self):
         """True when ``M(q*) = E[phi(sqrt(q*) Z)]`` is proved 0 at an exact ``q*`` (SELU at
-        ``(1, 0)``: ``E[selu(Z)] = 0`` by its constants; then ``c* = 0``, docs/theory.md §31)."""
+        ``(1, 0)``: ``E[selu(Z)] = 0`` by its constants; then ``c* = 0``, docs/theory.md §30)."""
         qs = self.q_star
         if not qs.exact or qs.expr == 0 or isinstance(self.sigma_w2, Quantity):
             return False

@@ -1,5 +1,5 @@
 r"""The edge of chaos at ``sigma_b^2 = 0`` where ``q* = 0``: one-sided slopes and the small-``q``
-expansion of the length map (docs/theory.md §31).
+expansion of the length map (docs/theory.md §30).
 
 With ``sigma_b^2 = 0`` and ``phi(0) = 0``, ``q = 0`` is a fixed point of the length map
 ``q -> sigma_w^2 V(q)``, ``V(q) = E[phi(sqrt q Z)^2]``, and ``chi_1 -> sigma_w^2 D`` there, with

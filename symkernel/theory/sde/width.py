@@ -232,7 +232,7 @@ def growth_factor(phi, n=n_sym, scale=1, condition=True, gain=None, **params):
     has collapsed and ``log‖φ‖ = −∞``).  ``condition=True``: ``E[drift | A]``;
     ``condition=False``: ``E[drift 1_A]``, the collapse event contributing 0 (Hayou (TMLR 2023)
     Prop. 10's convention, as :func:`~symkernel.theory.sde.collapse.piecewise_linear_growth`;
-    docs/theory.md §32).  Returns a :class:`Quantity` in
+    docs/theory.md §31).  Returns a :class:`Quantity` in
     ``n`` (or a number for integer ``n``).  The counts follow a multinomial law, so
     ``E[k_j 1_A] = n p_j`` for a nonzero piece, ``n p_j (1 − p_0^{n−1})`` for a piece where φ
     vanishes, and ``E[1_A] = 1 − p_0^n`` (``p_0`` the mass of the pieces where φ vanishes).
