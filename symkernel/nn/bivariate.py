@@ -11,15 +11,15 @@ added to the exponent of every term (``log Phi`` by ``erfc``, or its asymptotic 
 would overflow or underflow.
 
 :func:`elu_kernels` gives ``F = E[psi(aX) psi(bY)]`` and ``D = E[psi'(aX) psi'(bY)]`` of
-``psi(t) = p t (t > 0), v (e^t - 1) (t <= 0)``, five scaled ``Phi_2`` per call.
+``psi(t) = p t (t > 0), v (e^t - 1) (t <= 0)``: one entry of :func:`elu_block` (one implementation).
 
 :func:`elu_block` computes the same ``F, D`` for a block of entries, vectorized across them
 (docs/theory.md §28): ``T_a = e^{a^2/2} Phi(-a) - E_a`` leaves three ``Phi_2`` of one correlation,
 whose Gauss-Legendre nodes they share; the rule (number of nodes, Genz's sum or the expansion
 about ``|r| = 1``) is chosen per cell of ``(|r|, max(a, b))`` (:data:`RULES`), every loop
 branch-free with ``exp``, ``erfc``, ``atan2`` and ``sin`` written out (:mod:`symkernel.nn.fastmath`).
-:func:`elu_kernels_many` (arrays) and the fused loops use it; :func:`bvn` and :func:`elu_kernels`
-are the scalar forms.
+:func:`elu_kernels_many` (arrays), :func:`elu_kernels` (scalar) and the fused loops use it; :func:`bvn` is
+the general scaled ``Phi_2`` (Genz's fixed rule).
 
 The functions are plain Python, compiled by numba when it is installed (the fused loops call
 them); without numba they run as Python.
@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .fastmath import atan2_fast, erfc_pair, exp_fast, sin_small
+from .fastmath import atan2_fast, erfc_pair, erfc_pair_le4, erfc_pair_mid, erfc_pair_small, exp_fast, sin_small
 
 try:                                    # optional accelerator (pip install symkernel[fast])
     import numba as _numba
@@ -57,6 +57,7 @@ _X6, _W6 = np.polynomial.legendre.leggauss(6)
 _X12, _W12 = np.polynomial.legendre.leggauss(12)
 _X20, _W20 = np.polynomial.legendre.leggauss(20)
 _TWOPI = 2.0 * math.pi
+_PIO2, _PIO2LO = 1.5707963267948966, 6.123233995736766e-17      # pi/2 in two parts
 _SQRT2PI = math.sqrt(2.0 * math.pi)
 _LOGSQRT2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -77,7 +78,15 @@ def log_ncdf_neg(h):
 @_jit
 def bvn(dh, dk, r, s):
     """``e^s Phi_2(dh, dk; r)`` (Genz 2004's BVN algorithm, every term scaled by ``e^s`` in its
-    exponent); ``|r| <= 1``."""
+    exponent); ``|r| <= 1``.
+
+    Accuracy: Genz's fixed rule (6/12/20 nodes) bounds the error of ``Phi_2`` itself, so the result
+    is within about ``1e-16 e^s`` of ``e^s Phi_2`` (measured at ``s = 0``: 1.1e-16 on ``h`` in
+    [-5, 8], ``k`` in [-4, 6], tests/test_nn_elu_closed_form.py), and relative accuracy is kept in
+    the far tails that its product terms carry (``e^{b^2/2} Phi_2(r b, -b; -r)``: 1e-14); where ``e^s``
+    multiplies node terms of order one it is not (``e^{(a^2 + b^2 + 2 r a b)/2}`` at ``a, b = 4, 3.5``,
+    ``r = 0.2``: 9.9e-15 absolute, 1e-12 at ``a = b = 4``, ``r = 0.29``), which :func:`elu_block`'s
+    per-cell rules avoid (docs/theory.md §28)."""
     h = -dh
     k = -dk
     hk = h * k
@@ -137,7 +146,7 @@ def bvn(dh, dk, r, s):
     return max(res, 0.0)
 
 
-@_jit
+@_jit_fma
 def elu_kernels(a, b, r, p, v):
     r"""``(F, D)`` for ``psi(t) = p t`` (``t > 0``), ``v (e^t - 1)`` (``t <= 0``) of ``(aX, bY)``,
     ``X, Y`` standard normals with correlation ``r`` (docs/theory.md §25):
@@ -151,25 +160,27 @@ def elu_kernels(a, b, r, p, v):
     ``M_b = (e^{b^2 s^2/2} Phi(-b s) - 1/2)/sqrt(2 pi)`` (and ``a`` for ``b``),
     ``T_ab = e^{(a^2 + b^2 + 2 r a b)/2} Phi_2(-(a + r b), -(b + r a); r)``.
 
-    Scalar, with Genz's fixed rule (6 nodes for ``|r| < 0.3``): at the top of :data:`ELU_RANGE`
-    (``a = b = 4``, ``|r| = 0.29``) ``D`` is off by 1e-12, since the rule bounds the error of
-    ``Phi_2``, not of ``e^s Phi_2``; :func:`elu_block` (per-cell rules, docs/theory.md §28) is not.
+    One entry of :func:`elu_block` (the code of :func:`elu_kernels_many` and the fused loops: per-cell
+    rules, docs/theory.md §28; a block-wide choice, the form of ``E_a + E_b``'s node sum, can change
+    the last bits), ``a, b > 0``, ``|r| <= 1``.
+
+    >>> F, D = elu_kernels(1.0, 1.0, 0.0, 1.0, 1.0)      # independent: F = E[elu(X)]^2, D = E[elu'(X)]^2
+    >>> m1 = (1 / math.sqrt(2 * math.pi) + math.exp(0.5) * 0.5 * math.erfc(1 / math.sqrt(2))) - 0.5
+    >>> d1 = 0.5 + math.exp(0.5) * 0.5 * math.erfc(1 / math.sqrt(2))
+    >>> bool(abs(F - m1 * m1) < 1e-16), bool(abs(D - d1 * d1) < 3e-16)
+    (True, True)
     """
-    s2 = (1.0 - r) * (1.0 + r)
-    sq = math.sqrt(s2)
-    th = math.atan2(sq, r)
-    P = 0.5 - th / _TWOPI
-    Ta = bvn(r * a, -a, -r, 0.5 * a * a)
-    Tb = bvn(r * b, -b, -r, 0.5 * b * b)
-    Tab = bvn(-(a + r * b), -(b + r * a), r, 0.5 * (a * a + b * b) + r * a * b)
-    Ea = bvn(-a, -r * a, r, 0.5 * a * a)
-    Eb = bvn(-r * b, -b, r, 0.5 * b * b)
-    Ma = (math.exp(0.5 * a * a * s2 + log_ncdf_neg(a * sq)) - 0.5) / _SQRT2PI
-    Mb = (math.exp(0.5 * b * b * s2 + log_ncdf_neg(b * sq)) - 0.5) / _SQRT2PI
-    D = p * p * P + p * v * (Ta + Tb) + v * v * Tab
-    F = (p * p * a * b * (sq + (math.pi - th) * r) / _TWOPI + p * v * (a * (r * b * Tb + Mb) + b * (r * a * Ta + Ma))
-         + v * v * ((Tab - Ea - Eb) + P))
-    return F, D
+    A = np.full(1, float(a))
+    B = np.full(1, float(b))
+    R = np.full(1, float(r))
+    GA = np.full(1, _scaled_tail(A[0]))
+    GB = np.full(1, _scaled_tail(B[0]))
+    F = np.empty(1)
+    D = np.empty(1)
+    W = np.empty((NWORK, 1))
+    IW = np.empty((NGROUPS + 1, NGROUPS), dtype=np.int64)
+    elu_block(1, A, B, GA, GB, R, float(p), float(v), F, D, W, IW)
+    return F[0], D[0]
 
 
 #: entries per call of :func:`elu_block` in :func:`elu_kernels_many`
@@ -182,7 +193,11 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 #: with which all three scaled Phi_2 of :func:`elu_block` stayed within 2.5e-16 (of ``max(1, abs(value))``)
 #: of a 96-node sum on 6000 points per cell and its corners, Genz's sum or the expansion, whichever
 #: needs fewer exponentials (at ``max(a, b) > 3`` and ``0.2 < |r| < 0.9`` no rule gets below ~1e-15:
-#: rounding of node terms up to e^{a b}; there the fewest nodes within twice that floor)
+#: rounding of node terms up to e^{a b}; there the fewest nodes within twice that floor).
+#: ``python benchmarks/elu_rules.py`` rederives such a table with a stricter criterion written out
+#: there (truncation error under 1.25e-16, extrapolated below the rounding floor); on finer cells of
+#: ``|r|`` below 0.97 it gave 0.8 fewer nodes per deep-network entry, but no faster code (more,
+#: smaller cells), so this table stays
 R_EDGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
            0.9999)
 A_EDGES = (1.0, 1.5, 2.0, 3.0)
@@ -225,6 +240,7 @@ def _rule_tables():
 
 
 _RX, _RW, _RN, _RHIGH, _GROUP = _rule_tables()
+_GROUPFLAT = _GROUP.ravel()
 _REDGE = np.array(R_EDGES)
 _AEDGE = np.array(A_EDGES)
 #: the distinct rules of :data:`RULES` (the index workspace of :func:`elu_block` has ``NGROUPS + 1``
@@ -255,19 +271,43 @@ def scaled_tails(x):
 @_jit_fma
 def _erfc_rows(W, src, dst, rows, n):
     """``W[dst + t] = erfcx(W[src + t])`` and ``W[dst + rows + t] = erfc(W[src + t])`` on the first
-    ``n`` columns, ``t < rows`` (one loop: one inlined copy of Cody's approximations)."""
+    ``n`` columns, ``t < rows``: per row, only the pieces of Cody's approximation that its range needs
+    (the same bits)."""
     for t in range(rows):
+        lo, hi = np.inf, 0.0
         for j in range(n):
-            ex, ec = erfc_pair(W[src + t, j])
-            W[dst + t, j] = ex
-            W[dst + rows + t, j] = ec
+            y = W[src + t, j]
+            lo = min(lo, y)
+            hi = max(hi, y)
+        if hi <= 0.46875:
+            for j in range(n):
+                ex, ec = erfc_pair_small(W[src + t, j])
+                W[dst + t, j] = ex
+                W[dst + rows + t, j] = ec
+        elif lo > 0.46875 and hi <= 4.0:
+            for j in range(n):
+                ex, ec = erfc_pair_mid(W[src + t, j])
+                W[dst + t, j] = ex
+                W[dst + rows + t, j] = ec
+        elif hi <= 4.0:
+            for j in range(n):
+                ex, ec = erfc_pair_le4(W[src + t, j])
+                W[dst + t, j] = ex
+                W[dst + rows + t, j] = ec
+        else:
+            for j in range(n):
+                ex, ec = erfc_pair(W[src + t, j])
+                W[dst + t, j] = ex
+                W[dst + rows + t, j] = ec
 
 
 @_jit_fma
 def _gather(n, idx, A, B, GA, GB, R, SQ, W):
-    """Rows 8-13 of ``W``: ``a, b, r, sqrt(1 - r^2), GA, GB`` of the entries ``idx[:n]``."""
+    """Rows 7-13 of ``W``: ``arccos r`` (from row 0), ``a, b, r, sqrt(1 - r^2), GA, GB`` of the entries
+    ``idx[:n]``."""
     for j in range(n):
         k = idx[j]
+        W[7, j] = W[0, k]
         W[8, j] = A[k]
         W[9, j] = B[k]
         W[10, j] = R[k]
@@ -292,15 +332,15 @@ def _low_regime(n, X, WT, W):
     the nodes ``X`` (weights ``WT``), ``sin`` and ``1/(1 - sin^2)`` once per node and entry
     (rows 100-195), then the node loop outside, the entries inside, with few arrays per loop (more
     would need more run-time alias checks than LLVM's vectorizer makes)."""
-    ca, cb, cr, csq, cga, cgb = W[8], W[9], W[10], W[11], W[12], W[13]
+    cth, ca, cb, cr, cga, cgb = W[7], W[8], W[9], W[10], W[12], W[13]
     sa, sb, st, kt, ht = W[17], W[18], W[19], W[20], W[21]
     acca, acct, hh = W[26], W[28], W[29]
-    GN, SN, INV = W[100:132], W[132:164], W[164:196]
+    N = X.size                                       # rows 100 + 3 N of W (NWORK: N <= 32)
+    GN, SN, INV = W[100:100 + N], W[100 + N:100 + 2 * N], W[100 + 2 * N:100 + 3 * N]
     dmax = 0.0
     for j in range(n):
         a, b, r = ca[j], cb[j], cr[j]
-        asr = atan2_fast(abs(r), csq[j])             # asin |r|
-        hh[j] = 0.5 * asr if r >= 0.0 else -0.5 * asr
+        hh[j] = 0.5 * ((_PIO2 - cth[j]) + _PIO2LO)    # asin(r)/2 = (pi/2 - arccos r)/2
         aa, bb = a * a, b * b
         ra, rb = r * a, r * b
         # node exponents s + (sn h k - (h^2 + k^2)/2)/(1 - sn^2): a^2 G (E_a: h = a, k = r a) and b^2 G
@@ -328,8 +368,18 @@ def _low_regime(n, X, WT, W):
             gi[j] = 0.5 + (sn * r - 0.5 * (1.0 + r * r)) * inv
     # E_a + E_b (all that F and D need): e^{a^2 g} + e^{b^2 g} = e^{m g} 2 cosh(d g), m = (a^2 + b^2)/2,
     # d = (b^2 - a^2)/2; |g| <= r^2/2 <= 1/2, so with |b^2 - a^2| <= 2 (every deep layer past the first
-    # few) |d g| <= 1/2 and 2 cosh by its Taylor series to x^16 (remainder below 1.2e-21): one exp per node
-    if dmax <= 2.0:
+    # few) |d g| <= 1/2 and 2 cosh by its Taylor series to x^16 (remainder below 1.2e-21): one exp per node;
+    # deep layers, where the variances have converged (|b^2 - a^2| <= 1e-2): to x^6
+    if dmax <= 1e-2:                                 # |d g| <= 1/400: 2 cosh to x^6 (remainder below 1e-25)
+        for i in range(X.size):
+            wi = WT[i]
+            gi = GN[i]
+            for j in range(n):
+                g = gi[j]
+                z = (sb[j] * g) * (sb[j] * g)
+                ch = 2.0 + z * (1.0 + z * (1.0 / 12 + z * (1.0 / 360)))
+                acca[j] += wi * (exp_fast(sa[j] * g) * ch)
+    elif dmax <= 2.0:
         for i in range(X.size):
             wi = WT[i]
             gi = GN[i]
@@ -470,16 +520,19 @@ def elu_block(m, A, B, GA, GB, R, p, v, F, D, W, IW):
     CNT = IW[NGROUPS]
     for g in range(NGROUPS):
         CNT[g] = 0
-    for k in range(m):                               # the rule of each entry's cell (|r|, max(a, b))
+    CELL = W[5]
+    for k in range(m):                               # the cell of each entry, (|r|, max(a, b)) (vectorized)
         ar = abs(R[k])
-        ri = 0
-        for e in range(_REDGE.size):
-            ri += ar >= _REDGE[e]
         am = max(A[k], B[k])
-        ai = 0
+        ri = 0.0
+        for e in range(_REDGE.size):
+            ri += 1.0 if ar >= _REDGE[e] else 0.0
+        ai = 0.0
         for e in range(_AEDGE.size):
-            ai += am > _AEDGE[e]
-        g = _GROUP[ri, ai]
+            ai += 1.0 if am > _AEDGE[e] else 0.0
+        CELL[k] = ri * (_AEDGE.size + 1) + ai
+    for k in range(m):                               # its rule
+        g = _GROUPFLAT[int(CELL[k])]
         IW[g, CNT[g]] = k
         CNT[g] += 1
     for g in range(NGROUPS):

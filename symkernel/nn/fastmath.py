@@ -13,7 +13,9 @@ selects (``x if c else y``), inlined into the caller (``inline='always'``):
 * :func:`erfc_pair`: ``(erfcx y, erfc y)`` for ``y >= 0`` by W. J. Cody's rational Chebyshev
   approximations (Math. Comp. 1969; the coefficients of Netlib's CALERF): all three pieces
   computed, the right one selected, one exponential (``e^{+-y^2}``, with ``y^2`` split into two
-  floats so that its rounding does not reach the result).
+  floats so that its rounding does not reach the result); :func:`erfc_pair_small`, :func:`erfc_pair_mid`
+  and :func:`erfc_pair_le4` give the same bits with only the pieces that arguments known to lie
+  lower need (docs/theory.md §28).
 * :func:`atan2_fast` (``y >= 0``): Cephes' ``atan`` on ``[0, 0.66]`` and ``pi/4 + atan((n - d)/(n + d))``
   above, as the loops of §21.  :func:`sin_small`: Taylor to ``t^19`` on ``|t| <= 1.4``.
 
@@ -90,17 +92,18 @@ def exp_fast(x):
 
 
 @_inline
-def erfc_pair(y):
-    """``(erfcx(y), erfc(y))`` for ``y >= 0`` (Cody 1969): ``y <= 0.46875``: ``erfc = 1 - y A(y^2)/B(y^2)``;
-    ``y <= 4``: ``erfcx = C(y)/D(y)``; above, ``erfcx = (1/sqrt(pi) - z P(z)/Q(z))/y``, ``z = 1/y^2``;
-    the other one by ``e^{+-y^2}``, ``y^2 = hi + lo`` exactly (Veltkamp), ``e^{hi + lo} = e^{hi}(1 + lo)``."""
-    small = y <= 0.46875
-    mid = y <= 4.0
-    t = y * y
+def _cody_small(y, t):
+    """``erfc y = 1 - y A(y^2)/B(y^2)`` (``y <= 0.46875``) as ``(numerator, denominator)``."""
     sa = (((1.85777706184603153e-1 * t + 3.16112374387056560e00) * t + 1.13864154151050156e02) * t
           + 3.77485237685302021e02) * t + 3.20937758913846947e03
     sb = (((t + 2.36012909523441209e01) * t + 2.44024637934444173e02) * t + 1.28261652607737228e03) * t \
         + 2.84423683343917062e03
+    return sb - y * sa, sb
+
+
+@_inline
+def _cody_mid(y):
+    """``erfcx y = C(y)/D(y)`` (``0.46875 < y <= 4``; ``y`` clamped there) as ``(numerator, denominator)``."""
     ym = min(max(y, 0.46875), 4.0)
     sc = (((((((2.15311535474403846e-8 * ym + 5.64188496988670089e-1) * ym + 8.88314979438837594e00) * ym
                + 6.61191906371416295e01) * ym + 2.98635138197400131e02) * ym + 8.81952221241769090e02) * ym
@@ -108,15 +111,25 @@ def erfc_pair(y):
     sd = (((((((ym + 1.57449261107098347e01) * ym + 1.17693950891312499e02) * ym + 5.37181101862009858e02) * ym
              + 1.62138957456669019e03) * ym + 3.29079923573345963e03) * ym + 4.36261909014324716e03) * ym
           + 3.43936767414372164e03) * ym + 1.23033935480374942e03
+    return sc, sd
+
+
+@_inline
+def _cody_large(y):
+    """``erfcx y = (1/sqrt(pi) - z P(z)/Q(z))/y``, ``z = 1/y^2`` (``y > 4``; ``y`` clamped there)."""
     yb = max(y, 4.0)
     z = 1.0 / (yb * yb)
     sp = ((((1.63153871373020978e-2 * z + 3.05326634961232344e-1) * z + 3.60344899949804439e-1) * z
            + 1.25781726111229246e-1) * z + 1.60837851487422766e-2) * z + 6.58749161529837803e-4
     sq = ((((z + 2.56852019228982242e00) * z + 1.87295284992346047e00) * z + 5.27905102951428412e-1) * z
           + 6.05183413124413191e-2) * z + 2.33520497626869185e-3
-    num = (sb - y * sa) if small else (sc if mid else (_SQRPI * sq - z * sp))
-    den = sb if small else (sd if mid else sq * yb)
-    v = num / den                       # erfc (small) or erfcx (else)
+    return _SQRPI * sq - z * sp, sq * yb
+
+
+@_inline
+def _cody_pair(y, t, v, small):
+    """``(erfcx y, erfc y)`` from ``v`` (erfc where ``small``, else erfcx) and one exponential
+    ``e^{+-y^2}``, ``y^2 = hi + lo`` exactly (Veltkamp), ``e^{hi + lo} = e^{hi}(1 + lo)``."""
     c = y * _SPLIT                      # y = yh + yl, yh with 26 bits: y^2 = hi + lo exactly
     yh = c - (c - y)
     yl = y - yh
@@ -125,6 +138,50 @@ def erfc_pair(y):
     p2, er = exp_parts(sgn * t)
     e = (p2 + p2 * er) * (1.0 + sgn * lo)
     return (v * e if small else v), (v if small else v * e)
+
+
+@_inline
+def erfc_pair(y):
+    """``(erfcx(y), erfc(y))`` for ``y >= 0`` (Cody 1969): ``y <= 0.46875``: ``erfc = 1 - y A(y^2)/B(y^2)``;
+    ``y <= 4``: ``erfcx = C(y)/D(y)``; above, ``erfcx = (1/sqrt(pi) - z P(z)/Q(z))/y``, ``z = 1/y^2``;
+    the other one by ``e^{+-y^2}``, ``y^2 = hi + lo`` exactly (Veltkamp), ``e^{hi + lo} = e^{hi}(1 + lo)``.
+    All three pieces computed, the right one selected (branch-free); :func:`erfc_pair_le4` and
+    :func:`erfc_pair_mid` give the same bits with fewer pieces where ``y`` is known to lie lower."""
+    small = y <= 0.46875
+    mid = y <= 4.0
+    t = y * y
+    ns, ds = _cody_small(y, t)
+    nm, dm = _cody_mid(y)
+    nl, dl = _cody_large(y)
+    v = ((ns if small else (nm if mid else nl))
+         / (ds if small else (dm if mid else dl)))            # erfc (small) or erfcx (else)
+    return _cody_pair(y, t, v, small)
+
+
+@_inline
+def erfc_pair_le4(y):
+    """:func:`erfc_pair` for ``0 <= y <= 4`` (the same bits; two pieces instead of three)."""
+    small = y <= 0.46875
+    t = y * y
+    ns, ds = _cody_small(y, t)
+    nm, dm = _cody_mid(y)
+    return _cody_pair(y, t, (ns if small else nm) / (ds if small else dm), small)
+
+
+@_inline
+def erfc_pair_mid(y):
+    """:func:`erfc_pair` for ``0.46875 < y <= 4`` (the same bits; one piece)."""
+    t = y * y
+    nm, dm = _cody_mid(y)
+    return _cody_pair(y, t, nm / dm, False)
+
+
+@_inline
+def erfc_pair_small(y):
+    """:func:`erfc_pair` for ``0 <= y <= 0.46875`` (the same bits; one piece)."""
+    t = y * y
+    ns, ds = _cody_small(y, t)
+    return _cody_pair(y, t, ns / ds, True)
 
 
 @_inline
@@ -159,4 +216,5 @@ def sin_small(t):
             1.0 / 355687428096000 + z * (-1.0 / 121645100408832000)))))))))
 
 
-__all__ = ["atan2_fast", "erfc_pair", "exp_fast", "exp_parts", "pow2_of_shifted", "sin_small"]
+__all__ = ["atan2_fast", "erfc_pair", "erfc_pair_le4", "erfc_pair_mid", "erfc_pair_small", "exp_fast", "exp_parts",
+           "pow2_of_shifted", "sin_small"]
