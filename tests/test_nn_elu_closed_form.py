@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import symkernel as sk
+from _elu_refs import phi2
 from symkernel.nn import fused
 from symkernel.nn.bivariate import bvn, elu_kernels
 
@@ -16,14 +17,9 @@ EPS = np.finfo(float).eps
 
 
 def phi2_ref(h, k, r, dps=18):
-    """P(X < h, Y < k), corr r: int_{-inf}^h phi(t) Phi((k - r t)/sqrt(1 - r^2)) dt, split at the kink."""
+    """P(X < h, Y < k), corr r, at ``dps`` digits (tests/_elu_refs.py)."""
     with mp.workdps(dps):
-        h, k, r = mp.mpf(h), mp.mpf(k), mp.mpf(r)
-        if abs(r) == 1:
-            return mp.ncdf(min(h, k)) if r > 0 else max(mp.ncdf(h) - mp.ncdf(-k), 0)
-        s = mp.sqrt((1 - r) * (1 + r))
-        pts = sorted({p for p in (mp.mpf(0), k / r if r else mp.mpf(0)) if p < h})
-        return mp.quad(lambda t: mp.npdf(t) * mp.ncdf((k - r * t) / s), [-mp.inf, *pts, h])
+        return phi2(h, k, r)
 
 
 def elu_ref(a, b, r, p=1, v=1, dps=20):

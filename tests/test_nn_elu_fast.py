@@ -10,6 +10,7 @@ import pytest
 
 import symkernel as sk
 from symkernel.nn import bivariate, fastmath
+from _elu_refs import phi2
 from test_nn_elu_closed_form import elu_ref
 
 numba = pytest.importorskip("numba")
@@ -92,22 +93,12 @@ def test_atan2_and_sin_against_references():
     assert _ulps(_apply(3, t, t)[0], np.sin(t))[np.abs(t) > 1e-300].max() <= 2
 
 
-def phi2_mp(h, k, r):
-    """P(X < h, Y < k), corr r, at 30 digits: int_{-inf}^h phi(t) Phi((k - r t)/sqrt(1 - r^2)) dt."""
-    h, k, r = mp.mpf(h), mp.mpf(k), mp.mpf(r)
-    if abs(r) == 1:
-        return mp.ncdf(min(h, k)) if r > 0 else max(mp.ncdf(h) - mp.ncdf(-k), 0)
-    s = mp.sqrt((1 - r) * (1 + r))
-    pts = sorted({p for p in (mp.mpf(0), k / r if r else mp.mpf(0)) if p < h})
-    return mp.quad(lambda t: mp.npdf(t) * mp.ncdf((k - r * t) / s), [-mp.inf, *pts, h])
-
-
 def scaled_refs(a, b, r):
     """E_a, E_b, T_ab of elu_block by 30-digit quadrature (docs/theory.md §25, §28)."""
     with mp.workdps(30):
         A, B, R = mp.mpf(a), mp.mpf(b), mp.mpf(r)
-        return [mp.exp(A * A / 2) * phi2_mp(-A, -R * A, R), mp.exp(B * B / 2) * phi2_mp(-R * B, -B, R),
-                mp.exp((A * A + B * B) / 2 + R * A * B) * phi2_mp(-(A + R * B), -(B + R * A), R)]
+        return [mp.exp(A * A / 2) * phi2(-A, -R * A, R), mp.exp(B * B / 2) * phi2(-R * B, -B, R),
+                mp.exp((A * A + B * B) / 2 + R * A * B) * phi2(-(A + R * B), -(B + R * A), R)]
 
 
 R_GRID = (0.0, 0.2, -0.2, 0.5, -0.5, 0.8, -0.8, 0.93, -0.93, 0.99, -0.99, 0.999999, -0.999999, 1.0, -1.0)
@@ -192,7 +183,7 @@ def test_converged_variances_against_quadrature(r):
 def _deep_mp(X, depth, w, bias):
     """NNGP and NTK of (Dense(w, bias) -> elu) x depth -> Dense(w, bias) for two inputs at 30 digits:
     variances by E[elu(u)^2] = a^2/2 + e^{2a^2} Phi(-2a) - 2 e^{a^2/2} Phi(-a) + 1/2 (a = sqrt q),
-    the pair by the closed form of docs/theory.md §25 with each Phi_2 by quadrature (phi2_mp)."""
+    the pair by the closed form of docs/theory.md §25 with each Phi_2 by quadrature (phi2)."""
     with mp.workdps(30):
         x = [[mp.mpf(float(z)) for z in row] for row in X]
         d = len(x[0])

@@ -185,12 +185,9 @@ def erfc_pair_small(y):
 
 
 @_inline
-def atan2_fast(y, x):
-    """``atan2(y, x)`` for ``y >= 0`` (in ``[0, pi]``), within 3 ulp (Cephes' ``atan``, as §21's loops)."""
-    ax = abs(x)
-    big = y > ax
-    num = ax if big else y
-    den = y if big else ax
+def atan_ratio(num, den):
+    """``atan(num/den)`` for ``0 <= num <= den`` (``den > 0``): Cephes' rational approximation on
+    ``[0, 0.66]``, else ``pi/4 + atan((num - den)/(num + den))`` (``num - den`` exact)."""
     red = num > 0.66 * den
     t = (num - den if red else num) / (num + den if red else den)
     z = t * t
@@ -199,7 +196,15 @@ def atan2_fast(y, x):
     qz = ((((z + 2.485846490142306297962e1) * z + 1.650270098316988542046e2) * z + 4.328810604912902668951e2) * z
           + 4.853903996359136964868e2) * z + 1.945506571482613964425e2
     a = t + t * (z * pz / qz)
-    a = 0.7853981633974483 + (a + 3.061616997868383e-17) if red else a
+    return 0.7853981633974483 + (a + 3.061616997868383e-17) if red else a
+
+
+@_inline
+def atan2_fast(y, x):
+    """``atan2(y, x)`` for ``y >= 0`` (in ``[0, pi]``), within 3 ulp (Cephes' ``atan``, as §21's loops)."""
+    ax = abs(x)
+    big = y > ax
+    a = atan_ratio(ax if big else y, y if big else ax)
     neg = x < 0.0
     hi = _PIO2 if big else (_PI if neg else 0.0)
     lo = _MB if big else (2.0 * _MB if neg else 0.0)
@@ -216,5 +221,5 @@ def sin_small(t):
             1.0 / 355687428096000 + z * (-1.0 / 121645100408832000)))))))))
 
 
-__all__ = ["atan2_fast", "erfc_pair", "erfc_pair_le4", "erfc_pair_mid", "erfc_pair_small", "exp_fast", "exp_parts",
+__all__ = ["atan2_fast", "atan_ratio", "erfc_pair", "erfc_pair_le4", "erfc_pair_mid", "erfc_pair_small", "exp_fast", "exp_parts",
            "pow2_of_shifted", "sin_small"]

@@ -70,7 +70,7 @@ import sympy as sp
 from symkernel.core.activations import Activation as CoreActivation
 from symkernel.core.symbols import rho, x
 from .bivariate import ELU_RANGE, NGROUPS, NWORK, elu_block, elu_kernels_many, scaled_tails
-from .fastmath import exp_parts
+from .fastmath import _MB, _PIO2, atan2_fast, atan_ratio, exp_parts
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
 
@@ -86,8 +86,6 @@ BLOCK = 256
 GAP_SERIES = 0.5
 
 _PWL, _ERF, _SMOOTH, MEHLER, _GELU, _SIN, _ELU = 1, 2, 3, 4, 5, 6, 7
-#: pi/2 and the part of it below float64's last digit (Cephes' MOREBITS)
-_PIO2, _PI, _MB = 1.5707963267948966, 3.141592653589793, 6.123233995736766e-17
 
 
 # -- the loops (plain Python, compiled by numba on first use; see _compiled) -------------------------
@@ -189,27 +187,7 @@ def _pwl_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w, b, P1
                         ck = c[k]
                         xc = min(max(ck * (is1 * IS2[l, j]), -1.0), 1.0)
                         xc = xc if s != 0.0 else (1.0 if ck >= 0.0 else -1.0)
-                        # theta = atan2(s, xc) in [0, pi]: atan of x = num/den in [0, 0.66] (Cephes'
-                        # rational approximation), or pi/4 + atan((num - den)/(num + den)) (num - den exact)
-                        ax = abs(xc)
-                        big = s > ax
-                        num = ax if big else s
-                        den = s if big else ax
-                        red = num > 0.66 * den
-                        x = (num - den if red else num) / (num + den if red else den)
-                        z = x * x
-                        pz = ((((-8.750608600031904122785e-1 * z - 1.615753718733365076637e1) * z
-                                - 7.500855792314704667340e1) * z - 1.228866684490136173410e2) * z
-                              - 6.485021904942025371773e1)
-                        qz = ((((z + 2.485846490142306297962e1) * z + 1.650270098316988542046e2) * z
-                               + 4.328810604912902668951e2) * z + 4.853903996359136964868e2) * z \
-                            + 1.945506571482613964425e2
-                        a = x + x * (z * pz / qz)
-                        a = 0.7853981633974483 + (a + 3.061616997868383e-17) if red else a
-                        neg = xc < 0.0
-                        hi = _PIO2 if big else (_PI if neg else 0.0)
-                        lo = _MB if big else (2.0 * _MB if neg else 0.0)
-                        th = hi + (lo + (a if big == neg else -a))
+                        th = atan2_fast(s, xc)                  # theta in [0, pi], within 3 ulp
                         zt = th * th
                         gs = th * zt * (1.0 / 3 - zt * (1.0 / 30 - zt * (1.0 / 840 - zt * (1.0 / 45360 - zt * (
                             1.0 / 3991680 - zt * (1.0 / 518918400 - zt * (1.0 / 93405312000 - zt * (
@@ -311,24 +289,10 @@ def _cov_rows(start, step, same, fam, K0, X1, X2T, N1, kind, w, b, G, S2, R1a, R
                             Z[k] = cc
                             Rt[k] = math.sqrt((1.0 + r1a + q2) + y2)
                     for k in range(m):
-                        # atan2(|z|, r): atan of x = num/den in [0, 0.66] (Cephes' rational
-                        # approximation), or pi/4 + atan((num - den)/(num + den)) (num - den exact)
-                        z, r = Z[k], Rt[k]
+                        z, r = Z[k], Rt[k]                      # atan2(|z|, r), r >= 0
                         az = abs(z)
                         big = az > r
-                        num = r if big else az
-                        den = az if big else r
-                        red = num > 0.66 * den
-                        x = (num - den if red else num) / (num + den if red else den)
-                        zz = x * x
-                        pz = ((((-8.750608600031904122785e-1 * zz - 1.615753718733365076637e1) * zz
-                                - 7.500855792314704667340e1) * zz - 1.228866684490136173410e2) * zz
-                              - 6.485021904942025371773e1)
-                        qz = ((((zz + 2.485846490142306297962e1) * zz + 1.650270098316988542046e2) * zz
-                               + 4.328810604912902668951e2) * zz + 4.853903996359136964868e2) * zz \
-                            + 1.945506571482613964425e2
-                        a = x + x * (zz * pz / qz)
-                        a = 0.7853981633974483 + (a + 3.061616997868383e-17) if red else a
+                        a = atan_ratio(r if big else az, az if big else r)
                         th = _PIO2 + (_MB - a) if big else a
                         TH[k] = th if z >= 0.0 else -th
                     if fam == _ERF:          # F = (2 g^2/pi) asin(z), D = (4 g^2 s^2/pi) e_1 e_2 / sqrt(1 - z^2)
