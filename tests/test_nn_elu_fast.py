@@ -180,6 +180,27 @@ def test_converged_variances_against_quadrature(r):
     assert abs(E[0, 0] - float(ref[0] + ref[1])) <= 2.5e-16 and abs(E[1, 0] - float(ref[2])) <= 2.5e-16
 
 
+@pytest.mark.parametrize("a, b, r", [(2.6, 3.6, 0.979), (3.9, 3.2, 0.955), (1.06, 1.2, 0.95), (0.3, 2.2, 0.9),
+                                     (1.1, 1.05, 0.78), (3.5, 0.4, 0.999), (0.2, 0.15, 0.99995)])
+def test_owen_cells_against_quadrature(a, b, r):
+    """Where ``RULES_POS`` takes Owen's T (``r >= 0``, docs/theory.md §28) E_a + E_b and T_ab are within
+    2.5e-16 of ``max(1, value)`` of the 30-digit quadrature, also at a, b up to 4 (where Owen's form,
+    whose terms are up to ~e^{ab (1 + r)/2}, rounds to ~1e-16 of them)."""
+    E = bivariate.elu_phi2_many(np.array([a]), np.array([b]), np.array([r]))
+    ref = scaled_refs(a, b, r)
+    for got, want in ((E[0, 0], ref[0] + ref[1]), (E[1, 0], ref[2])):
+        assert abs(got - float(want)) <= 2.5e-16 * max(1.0, abs(float(want))), (a, b, r, float(got - want))
+
+
+def test_owen_rule_is_taken_where_a_deep_network_sits():
+    """The cells of converged deep-network entries (a, b ~ 1, 0.8 < r < 0.999) use Owen's T; the same
+    cells for r < 0 keep Genz's rules (Owen's form here assumes r > 0)."""
+    for r in (0.82, 0.9, 0.96, 0.985, 0.998):
+        ri = sum(r >= e for e in bivariate.R_EDGES)
+        ai = sum(1.06 > e for e in bivariate.A_EDGES)
+        assert bivariate.RULES_POS[ri][ai][0] == "o" and bivariate.RULES[ri][ai][0] in "lh", r
+
+
 def _deep_mp(X, depth, w, bias):
     """NNGP and NTK of (Dense(w, bias) -> elu) x depth -> Dense(w, bias) for two inputs at 30 digits:
     variances by E[elu(u)^2] = a^2/2 + e^{2a^2} Phi(-2a) - 2 e^{a^2/2} Phi(-a) + 1/2 (a = sqrt q),

@@ -222,27 +222,66 @@ RULES = (("l4", "l5", "l5", "l5", "l6"),
          ("h4", "h4", "h4", "h4", "h4"),
          ("h4", "h4", "h4", "h4", "h4"))
 
+#: the rules for ``r >= 0`` (where Owen's T, ``o n``, can be cheaper; docs/theory.md §28)
+RULES_POS = (("l5", "l5", "l5", "l5", "l6"),
+             ("l6", "l6", "l6", "l7", "l7"),
+             ("l6", "l7", "l7", "l8", "l8"),
+             ("l7", "l8", "l8", "l9", "l10"),
+             ("l8", "l9", "l9", "l10", "l10"),
+             ("o18", "l10", "l9", "l10", "l11"),
+             ("o17", "l11", "l11", "l11", "l12"),
+             ("o11", "o18", "l12", "l12", "l13"),
+             ("o10", "o10", "o18", "l12", "l13"),
+             ("o9", "o9", "o10", "o10", "l15"),
+             ("o8", "o8", "o8", "o9", "o10"),
+             ("o7", "o7", "o7", "o8", "o8"),
+             ("o6", "o7", "o7", "o7", "o8"),
+             ("o6", "o6", "o6", "o6", "o7"),
+             ("o5", "o5", "o5", "o6", "o6"),
+             ("o5", "o5", "o5", "o5", "o6"),
+             ("o4", "o4", "o4", "o5", "o5"),
+             ("o4", "o4", "o4", "o4", "o4"),
+             ("o3", "o3", "o3", "o3", "o4"),
+             ("o3", "o3", "o3", "o3", "o3"))
+
+
+def _rule_nodes(c):
+    """Nodes and weights of rule ``c``: ``l n``, ``h n`` Gauss-Legendre with n nodes; ``o n`` the n
+    nonnegative nodes of the (2n - 1)-node rule, ``t = 0`` first at half weight (an even integrand on
+    ``[0, 1]``)."""
+    n = int(c[1:])
+    if c[0] != "o":
+        return np.polynomial.legendre.leggauss(n)
+    x, w = np.polynomial.legendre.leggauss(2 * n - 1)
+    x, w = np.abs(x[n - 1:]), w[n - 1:].copy()
+    x[0] = 0.0
+    w[0] *= 0.5
+    return x, w
+
 
 def _rule_tables():
-    """The distinct rules of :data:`RULES` as padded arrays, and the group of each cell."""
-    names = sorted({c for row in RULES for c in row}, key=lambda c: (c[0], int(c[1:])))
+    """The distinct rules of :data:`RULES_POS` and :data:`RULES` as padded arrays, their kinds
+    (0 Genz's sum, 1 the expansion, 2 Owen's T) and the group of each cell (``r >= 0`` first)."""
+    cells = [c for row in RULES_POS + RULES for c in row]
+    names = sorted(set(cells), key=lambda c: (c[0], int(c[1:])))
     nmax = max(int(c[1:]) for c in names)
     X = np.zeros((len(names), nmax))
     W = np.zeros((len(names), nmax))
     N = np.zeros(len(names), dtype=np.int64)
-    high = np.zeros(len(names), dtype=np.bool_)
+    kind = np.zeros(len(names), dtype=np.int64)
     for g, c in enumerate(names):
         n = int(c[1:])
-        X[g, :n], W[g, :n] = np.polynomial.legendre.leggauss(n)
-        N[g], high[g] = n, c[0] == "h"
-    group = np.array([[names.index(c) for c in row] for row in RULES], dtype=np.int64)
-    return X, W, N, high, group
+        X[g, :n], W[g, :n] = _rule_nodes(c)
+        N[g], kind[g] = n, "lho".index(c[0])
+    group = np.array([names.index(c) for c in cells], dtype=np.int64)
+    return X, W, N, kind, group
 
 
-_RX, _RW, _RN, _RHIGH, _GROUP = _rule_tables()
-_GROUPFLAT = _GROUP.ravel()
+_RX, _RW, _RN, _RKIND, _GROUPFLAT = _rule_tables()
 _REDGE = np.array(R_EDGES)
 _AEDGE = np.array(A_EDGES)
+#: cells per table (:data:`RULES_POS` for ``r >= 0``, then :data:`RULES`)
+_NCELL = (len(R_EDGES) + 1) * (len(A_EDGES) + 1)
 #: the distinct rules of :data:`RULES` (the index workspace of :func:`elu_block` has ``NGROUPS + 1``
 #: rows: an index list per rule, then the counts)
 NGROUPS = _RN.size
@@ -299,6 +338,27 @@ def _erfc_rows(W, src, dst, rows, n):
                 ex, ec = erfc_pair(W[src + t, j])
                 W[dst + t, j] = ex
                 W[dst + rows + t, j] = ec
+
+
+@_jit_fma
+def _erfcx_rows(W, src, dst, rows, n):
+    """``W[dst + t] = erfcx(W[src + t])`` on the first ``n`` columns, ``t < rows`` (:func:`_erfc_rows`
+    without ``erfc``: no exponential where every argument of a row is above 0.46875)."""
+    for t in range(rows):
+        lo, hi = np.inf, 0.0
+        for j in range(n):
+            y = W[src + t, j]
+            lo = min(lo, y)
+            hi = max(hi, y)
+        if hi <= 0.46875:
+            for j in range(n):
+                W[dst + t, j] = erfc_pair_small(W[src + t, j])[0]
+        elif lo > 0.46875 and hi <= 4.0:
+            for j in range(n):
+                W[dst + t, j] = erfc_pair_mid(W[src + t, j])[0]
+        else:
+            for j in range(n):
+                W[dst + t, j] = erfc_pair(W[src + t, j])[0]
 
 
 @_jit_fma
@@ -492,6 +552,99 @@ def _high_regime(n, X, WT, W):
 
 
 @_jit_fma
+def _owen_regime(n, X, WT, W):
+    r"""``E_a + E_b`` and ``T_ab`` into rows 14 and 16 of ``W`` for the ``n`` entries gathered into its
+    rows 8-13, ``0 < r``, by Owen's T function (Owen, Ann. Math. Stat. 1956; docs/theory.md §28):
+    ``Phi_2(h, k; r) = (Phi(h) + Phi(k))/2 - T(h, a_h) - T(k, a_k)`` (``h, k < 0``),
+    ``T(h, al) = (1/2 pi) int_0^al e^{-h^2 (1 + x^2)/2}/(1 + x^2) dx``.  With ``s = sqrt(1 - r^2)``,
+    ``u = s^2 (1 - t^2)/2``, ``e_a = e^{a^2 u}``, ``e_b = e^{b^2 u}``:
+
+    ``E_a + E_b = (GA + GB)/2 + (e^{a^2 s^2/2} e^{r^2 a^2/2} Phi(-r a) + (b)) / 2
+    - (c/2 pi) int_0^1 (e_a + e_b)/(1 + c^2 t^2) dt``, ``c = s/r`` (``a_h = 0``, ``a_k = s/r``);
+
+    ``T_ab = (e^{b^2 s^2/2} e^{h_1^2/2} Phi(-h_1) + e^{a^2 s^2/2} e^{h_2^2/2} Phi(-h_2))/2
+    - (1/2 pi) int_0^1 (al_1 e_b/(1 + al_1^2 t^2) + al_2 e_a/(1 + al_2^2 t^2)) dt``,
+    ``h_1 = a + r b``, ``al_1 = b s/h_1`` (and ``a, b`` swapped).  Both integrands are even in ``t``
+    with poles at ``t = +-i/c``, ``+-i/al`` only (and ``e_a, e_b`` entire), so Gauss-Legendre on
+    ``[-1, 1]`` with an odd number of nodes, of which ``X`` (weights ``WT``, the first node ``t = 0`` at
+    half weight) are the nonnegative ones, converges fast at large ``r``; one exponential per node (the
+    pair ``e_a, e_b`` from ``e^{m u}`` and ``cosh, sinh`` of ``d u``, ``m, d = (a^2 + b^2)/2,
+    (b^2 - a^2)/2``, where the variances have converged), shared by the three ``Phi_2``."""
+    ca, cb, cr, cga, cgb = W[8], W[9], W[10], W[12], W[13]
+    ME, DE, CC, A1, A2 = W[17], W[18], W[19], W[20], W[21]
+    EA, EB, EA0, EB0, acce, acct = W[22], W[23], W[24], W[25], W[26], W[28]
+    dmax = 0.0
+    for j in range(n):
+        a, b, r, sq = ca[j], cb[j], cr[j], W[11, j]
+        hs = 0.5 * sq * sq
+        ME[j] = 0.5 * (a * a + b * b) * hs
+        DE[j] = 0.5 * (b * b - a * a) * hs
+        dmax = max(dmax, abs(b * b - a * a))
+        CC[j] = sq / r
+        A1[j] = b * sq / (a + r * b)
+        A2[j] = a * sq / (b + r * a)
+        acce[j] = 0.0
+        acct[j] = 0.0
+    for i in range(X.size):
+        tt = X[i] * X[i]
+        om = 1.0 - tt
+        wi = WT[i]
+        # e_a, e_b at this node: |d u| <= |b^2 - a^2|/4 <= 1/400 (converged variances): cosh and sinh to
+        # y^7 (remainder below 1e-22); |b^2 - a^2| <= 2: cosh to y^14, sinh to y^15 (|y| <= 1/2, remainders
+        # below 1e-18)
+        if dmax <= 1e-2:
+            for j in range(n):
+                y = DE[j] * om
+                z = y * y
+                e = exp_fast(ME[j] * om)
+                ch = 1.0 + z * (0.5 + z * (1.0 / 24 + z * (1.0 / 720)))
+                sh = y * (1.0 + z * (1.0 / 6 + z * (1.0 / 120 + z * (1.0 / 5040))))
+                EB[j] = e * (ch + sh)
+                EA[j] = e * (ch - sh)
+        elif dmax <= 2.0:
+            for j in range(n):
+                y = DE[j] * om
+                z = y * y
+                e = exp_fast(ME[j] * om)
+                ch = 1.0 + z * (0.5 + z * (1.0 / 24 + z * (1.0 / 720 + z * (1.0 / 40320 + z * (
+                    1.0 / 3628800 + z * (1.0 / 479001600 + z * (1.0 / 87178291200)))))))
+                sh = y * (1.0 + z * (1.0 / 6 + z * (1.0 / 120 + z * (1.0 / 5040 + z * (1.0 / 362880 + z * (
+                    1.0 / 39916800 + z * (1.0 / 6227020800 + z * (1.0 / 1307674368000))))))))
+                EB[j] = e * (ch + sh)
+                EA[j] = e * (ch - sh)
+        else:
+            for j in range(n):
+                EB[j] = exp_fast((ME[j] + DE[j]) * om)
+                EA[j] = exp_fast((ME[j] - DE[j]) * om)
+        if i == 0:                                   # t = 0: e^{a^2 s^2/2}, e^{b^2 s^2/2}
+            for j in range(n):
+                EA0[j] = EA[j]
+                EB0[j] = EB[j]
+        for j in range(n):
+            c = CC[j]
+            acce[j] += wi * (EA[j] + EB[j]) / (1.0 + (c * c) * tt)
+        for j in range(n):
+            a1, a2 = A1[j], A2[j]
+            d1 = 1.0 + (a1 * a1) * tt
+            d2 = 1.0 + (a2 * a2) * tt
+            acct[j] += wi * (a1 * EB[j] * d2 + a2 * EA[j] * d1) / (d1 * d2)
+    for j in range(n):                               # erfc arguments (all >= 0): h_1, h_2, r a, r b
+        a, b, r = ca[j], cb[j], cr[j]
+        W[32, j] = (a + r * b) * _INV_SQRT2
+        W[33, j] = (b + r * a) * _INV_SQRT2
+        W[34, j] = (r * a) * _INV_SQRT2
+        W[35, j] = (r * b) * _INV_SQRT2
+    _erfcx_rows(W, 32, 36, 4, n)
+    oa, ob, ot = W[14], W[15], W[16]
+    for j in range(n):
+        ea0, eb0 = EA0[j], EB0[j]
+        oa[j] = max(0.5 * (cga[j] + cgb[j]) + 0.25 * (ea0 * W[38, j] + eb0 * W[39, j])
+                    - CC[j] * acce[j] / _TWOPI, 0.0)
+        ob[j] = 0.0
+        ot[j] = max(0.25 * (eb0 * W[36, j] + ea0 * W[37, j]) - acct[j] / _TWOPI, 0.0)
+
+
+@_jit_fma
 def elu_block(m, A, B, GA, GB, R, p, v, F, D, W, IW):
     r"""``F[k], D[k]`` (:func:`elu_kernels`) for ``k < m``, vectorized across entries (docs/theory.md §28):
     ``GA[k] = e^{a^2/2} Phi(-a)`` and ``GB[k]`` (:func:`scaled_tails`, per row and column) give
@@ -513,7 +666,7 @@ def elu_block(m, A, B, GA, GB, R, p, v, F, D, W, IW):
         TH[k] = atan2_fast(sq, r)
         MA[k] = A[k] * sq * _INV_SQRT2
         MB[k] = B[k] * sq * _INV_SQRT2
-    _erfc_rows(W, 2, 96, 2, m)                       # M_a = (e^{a^2 s^2/2} Phi(-a s) - 1/2)/sqrt(2 pi)
+    _erfcx_rows(W, 2, 96, 2, m)                      # M_a = (e^{a^2 s^2/2} Phi(-a s) - 1/2)/sqrt(2 pi)
     for k in range(m):
         MA[k] = (0.5 * W[96, k] - 0.5) / _SQRT2PI
         MB[k] = (0.5 * W[97, k] - 0.5) / _SQRT2PI
@@ -530,7 +683,7 @@ def elu_block(m, A, B, GA, GB, R, p, v, F, D, W, IW):
         ai = 0.0
         for e in range(_AEDGE.size):
             ai += 1.0 if am > _AEDGE[e] else 0.0
-        CELL[k] = ri * (_AEDGE.size + 1) + ai
+        CELL[k] = ri * (_AEDGE.size + 1) + ai + (_NCELL if R[k] < 0.0 else 0.0)
     for k in range(m):                               # its rule
         g = _GROUPFLAT[int(CELL[k])]
         IW[g, CNT[g]] = k
@@ -541,7 +694,9 @@ def elu_block(m, A, B, GA, GB, R, p, v, F, D, W, IW):
             continue
         _gather(n, IW[g], A, B, GA, GB, R, SQ, W)
         nn = _RN[g]
-        if _RHIGH[g]:
+        if _RKIND[g] == 2:
+            _owen_regime(n, _RX[g, :nn], _RW[g, :nn], W)
+        elif _RKIND[g] == 1:
             _high_regime(n, _RX[g, :nn], _RW[g, :nn], W)
         else:
             _low_regime(n, _RX[g, :nn], _RW[g, :nn], W)
