@@ -15,8 +15,9 @@ would overflow or underflow.
 
 :func:`elu_block` computes the same ``F, D`` for a block of entries, vectorized across them
 (docs/theory.md §28): ``T_a = e^{a^2/2} Phi(-a) - E_a`` leaves three ``Phi_2`` of one correlation,
-whose Gauss-Legendre nodes they share; the rule (number of nodes, Genz's sum or the expansion
-about ``|r| = 1``) is chosen per cell of ``(|r|, max(a, b))`` (:data:`RULES`), every loop
+whose Gauss-Legendre nodes they share; the rule (number of nodes, Genz's sum, the expansion
+about ``|r| = 1``, or for ``r >= 0`` Owen's T function with one exponential per node for all three)
+is chosen per cell of ``(|r|, max(a, b))`` (:data:`RULES_POS`, :data:`RULES`), every loop
 branch-free with ``exp``, ``erfc``, ``atan2`` and ``sin`` written out (:mod:`symkernel.nn.fastmath`).
 :func:`elu_kernels_many` (arrays), :func:`elu_kernels` (scalar) and the fused loops use it; :func:`bvn` is
 the general scaled ``Phi_2`` (Genz's fixed rule).
@@ -188,7 +189,7 @@ CHUNK = 256
 #: rows of the float workspace of :func:`elu_block`
 NWORK = 196
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
-#: Gauss-Legendre rules per cell of ``(abs(r), max(a, b))`` (docs/theory.md §28): ``l n`` Genz's sum in
+#: Gauss-Legendre rules for ``r < 0`` per cell of ``(abs(r), max(a, b))`` (docs/theory.md §28): ``l n`` Genz's sum in
 #: ``asin r`` with n nodes, ``h n`` the expansion about ``|r| = 1`` plus n nodes; the fewest nodes
 #: with which all three scaled Phi_2 of :func:`elu_block` stayed within 2.5e-16 (of ``max(1, abs(value))``)
 #: of a 96-node sum on 6000 points per cell and its corners, Genz's sum or the expansion, whichever
@@ -222,7 +223,9 @@ RULES = (("l4", "l5", "l5", "l5", "l6"),
          ("h4", "h4", "h4", "h4", "h4"),
          ("h4", "h4", "h4", "h4", "h4"))
 
-#: the rules for ``r >= 0`` (where Owen's T, ``o n``, can be cheaper; docs/theory.md §28)
+#: the rules for ``r >= 0`` (:data:`RULES` is for ``r < 0``): as :data:`RULES`, and Owen's T (``o n``,
+#: :func:`_owen_regime`), each rule's error measured against Owen's form in 128-bit Arb arithmetic and its
+#: cost timed (``python benchmarks/elu_rules.py --table pos``, 6000 points per cell; docs/theory.md §28)
 RULES_POS = (("l5", "l5", "l5", "l5", "l6"),
              ("l6", "l6", "l6", "l7", "l7"),
              ("l6", "l7", "l7", "l8", "l8"),
@@ -762,5 +765,5 @@ def elu_kernels_many(a, b, r, p, v):
     return F, D
 
 
-__all__ = ["A_EDGES", "CHUNK", "ELU_RANGE", "NGROUPS", "NWORK", "RULES", "R_EDGES", "bvn", "elu_block", "elu_kernels",
-           "elu_kernels_many", "elu_phi2_many", "log_ncdf_neg", "scaled_tails"]
+__all__ = ["A_EDGES", "CHUNK", "ELU_RANGE", "NGROUPS", "NWORK", "RULES", "RULES_POS", "R_EDGES", "bvn", "elu_block",
+           "elu_kernels", "elu_kernels_many", "elu_phi2_many", "log_ncdf_neg", "scaled_tails"]
