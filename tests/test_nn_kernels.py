@@ -322,10 +322,11 @@ def test_grid_interpolation_of_one_variance_equals_the_direct_series():
 def test_a_slowly_converging_series_is_not_returned_silently():
     """SELU's Hermite series converges slowly near |rho| = 1: the estimate exceeds the default
     tolerance and the NumPy path says so (ELU and CELU take their closed form, docs/theory.md §25,
-    §27); a looser tol accepts it and reports the estimates."""
+    §27; SELU too where kappa^2 q <= 16, §33: here the variances are 20); a looser tol accepts it
+    and reports the estimates."""
     x = np.array([[1.0, 0.0, 0.0], [0.999, 0.0447, 0.0]])
-    net = sk.nn.serial(sk.nn.Dense(2.0, 0.0), sk.nn.Activation("selu"), sk.nn.Dense(1.0, 0.0))
+    net = sk.nn.serial(sk.nn.Dense(60.0, 0.0), sk.nn.Activation("selu"), sk.nn.Dense(1.0, 0.0))
     with pytest.raises(sk.PrecisionError, match="estimated relative error"):
         net.kernel(x, fused=False)
-    k = net.kernel(x, tol=1e-3, errors=True)
+    k = net.kernel(x, tol=1e-2, errors=True)
     assert k.nngp_error.max() > 1e-10

@@ -32,7 +32,8 @@ network, the NumPy path of :mod:`symkernel.nn.network` runs).  Rows are split be
 * **ELU family** ``u x`` (x > 0), ``v (e^{kappa x} - 1)``, ``u = v kappa`` (ELU, CELU): the closed form through the
   bivariate normal CDF (docs/theory.md §25), vectorized across the entries of a block,
   :func:`symkernel.nn.bivariate.elu_block` (§28), where every ``kappa^2 q`` lies in :data:`ELU_RANGE`
-  (else the NumPy path);
+  (else the NumPy path); with ``u != v kappa`` (SELU, ELU with alpha != 1) ``D`` has a
+  ``sqrt(1 - rho)`` term and the NumPy path runs, which carries the angle (docs/theory.md §33);
 * **no closed form** (tanh, softplus, SiLU, ...): Mehler's series, :mod:`symkernel.nn.mehler_fused`
   (``plan`` marks them ``MEHLER``).
 
@@ -473,6 +474,8 @@ def _family(expr, name):
     elu = pk.elu_form
     if elu is not None:
         return _ELU, elu
+    if pk.elu_split is not None:     # SELU, ELU(alpha != 1): the NumPy path carries their angle (§33)
+        return None
     if pk.exact_nngp is None or pk.exact_ntk_factor is None:     # Mehler series (mehler_fused)
         return (MEHLER, (expr, name)) if pk._mehler._shared is not None else None
     pwl = _piecewise_linear(pk)

@@ -454,7 +454,7 @@ class _Float:
         """``(F, D, (eF, eD), (theta', dtheta'))``: in the angle where closed forms exist
         (:meth:`PairKernel.float_theta_step`), else in rho with the output angle from F.  ``eF``
         bounds the error of F including the carried input error (through theta, or ``|D| err``)."""
-        if pk.has_theta_form and st.theta is not None:
+        if pk.has_theta_form and st.theta is not None and pk.theta_applies(st.q1, st.q2):
             F, D, eF, eD, th, dth = pk.float_theta_step(st.q1, st.q2, st.theta, st.dtheta)
             return F, D, (eF, eD), self.pin(th, dth)
         F, D, (eF, eD) = pk.float_step(st.q1[:, None], st.q2[None, :], st.nngp, ntk=ntk)

@@ -14,9 +14,10 @@ The evaluators, each checked against another (``tests/test_nn_kernels.py``, ``te
 * **exact**: ``F`` and ``D`` derived in closed form with two gains ``a = sqrt(q_1)``,
   ``b = sqrt(q_2)`` (:func:`symkernel.kernels.closed_forms.cross_closed_form`), used symbolically,
   in float64 (lambdified) and at any ``dps`` (mpmath);
-* **ELU and CELU** (:attr:`PairKernel.elu_form`) in float64 by the scaled bivariate normal CDF
-  of :mod:`symkernel.nn.bivariate` where every ``kappa^2 q`` lies in its tested range
-  (docs/theory.md §25, §27);
+* **ELU, CELU and SELU** (:attr:`PairKernel._elu_params`) in float64 by the scaled bivariate
+  normal CDF of :mod:`symkernel.nn.bivariate` where every ``kappa^2 q`` lies in its tested range
+  (docs/theory.md §25, §27); SELU and ELU with alpha != 1 in the angle
+  (:mod:`symkernel.nn.elu_gap`, §33);
 * **Mehler series in float64** where no closed form exists: the ``a_k(q)`` of every input at once
   by composite Gauss-Legendre quadrature of the orthonormal Hermite functions, summed by Horner in
   ``rho``; its per-entry error estimate is the Parseval tail bound
@@ -57,6 +58,7 @@ from symkernel.gaussian.expectation import check_square_integrable, expectation
 from symkernel.kernels.closed_forms import cross_closed_form, float_form, price_derivative, weak_derivative
 from .angles import gap_angles
 from .bivariate import ELU_RANGE, elu_kernels_many, log_ncdf_neg
+from .elu_gap import elu_theta_step
 from .series_mp import SeriesStep
 
 #: the two gains ``a = sqrt(q_1)``, ``b = sqrt(q_2)`` of the closed forms
@@ -184,7 +186,8 @@ class PairKernel:
         ELU with alpha = 1, CELU, with gains), so that ``phi(x) = psi(kappa x)``,
         ``psi(t) = p t`` (t > 0), ``v (e^t - 1)`` has the closed-form kernel of
         :mod:`symkernel.nn.bivariate` (docs/theory.md §25); else None (SELU and ELU with
-        alpha != 1: phi' jumps at 0, and the closed form in rho loses digits near rho = 1).
+        alpha != 1: phi' jumps at 0, and the closed form in rho loses digits near rho = 1; the float64
+        path carries their angle instead, :attr:`elu_split`).
 
         >>> pair_kernel("elu").elu_form
         (1.0, 1.0, 1.0)
@@ -196,11 +199,25 @@ class PairKernel:
             return None
         return params
 
+    @cached_property
+    def elu_split(self):
+        """``(p, v, kappa)`` of :attr:`_elu_params` when ``p != v`` (SELU, ELU with alpha != 1): phi'
+        jumps at 0, and the float64 path carries the angle through its closed form
+        (:mod:`symkernel.nn.elu_gap`, docs/theory.md §33); else None.
+
+        >>> pair_kernel("selu").elu_split is not None, pair_kernel("elu").elu_split
+        (True, None)
+        """
+        params = self._elu_params
+        if params is None or abs(params[0] - params[1]) <= 1e-13 * params[1]:
+            return None
+        return params
+
     def _elu_applies(self, *qs):
-        """``(p, v, kappa)`` when the activation is of the ELU family and every ``kappa^2 q`` of
+        """``(p, v, kappa)`` when the activation is of the ELU family (any ``p, v``) and every ``kappa^2 q`` of
         ``qs`` lies in :data:`~symkernel.nn.bivariate.ELU_RANGE` (where the closed form is tested),
         else None."""
-        form = self.elu_form
+        form = self._elu_params
         if form is None:
             return None
         k2 = form[2] * form[2]
@@ -230,8 +247,8 @@ class PairKernel:
     def float_step(self, q1, q2, c, ntk=True):
         """``(F, D, err)`` on broadcast arrays: ``err`` = (error estimate of F, of D) (zeros for
         closed forms, which are exact up to float64 rounding).  ``D`` is None when ``ntk=False``.
-        The ELU family (:attr:`elu_form`) takes its closed form where every ``kappa^2 q`` lies in
-        ``ELU_RANGE``, else the Mehler series."""
+        The ELU family (:attr:`_elu_params`: SELU and ELU with alpha != 1 too) takes its closed form
+        where every ``kappa^2 q`` lies in ``ELU_RANGE``, else the Mehler series."""
         sa, sb = np.sqrt(q1), np.sqrt(q2)
         r = _correlation(q1, q2, c)
         fF, fD, _ = self._float_exact
@@ -275,15 +292,29 @@ class PairKernel:
         ``q1`` (n1,) x ``q2`` (n2,)) are off by ``dc``: closed forms by evaluating ``D`` at
         ``rho +- drho`` (which sees the infinite slope of ``asin`` at ``rho = 1``), the ELU family's
         closed form by ``|dD/dc| = |E phi''(u) phi''(v)| <= kappa^4 v^2 sqrt(g(a) g(b))``,
-        ``g(a) = e^{2a^2} Phi(-2a)`` (Price's theorem and Cauchy-Schwarz), the Mehler series by
+        ``g(a) = e^{2a^2} Phi(-2a)`` (Price's theorem and Cauchy-Schwarz) where ``p = v``; where
+        ``p != v`` (SELU) ``psi''`` holds ``w delta(t)``, ``w = p - v``: plus the cross terms
+        ``kappa^2 |v w| (a + b) / (2 sqrt(2 pi)) drho`` and ``D``'s ReLU-ReLU part
+        ``kappa^2 w^2 (1/2 - arccos(rho)/(2 pi))`` evaluated at ``rho +- drho`` (docs/theory.md §33),
+        the Mehler series by
         ``drho sqrt(sum_k k a_k(q1)^2) sqrt(sum_k k a_k(q2)^2)`` (Cauchy-Schwarz on the
         derivative of the truncated series)."""
         P = np.sqrt(np.multiply.outer(q1, q2))
         elu = self._elu_applies(q1, q2)
         if elu is not None:     # |dD/dc| = |E phi''(u) phi''(v)| (Price), bounded as above
-            _, v, kappa = elu
-            g1, g2 = (_elu_curvature(kappa * np.sqrt(np.asarray(q, float))) for q in (q1, q2))
-            return (dc + 4 * _EPS * P) * (kappa ** 4 * v * v) * np.sqrt(np.multiply.outer(g1, g2))
+            p, v, kappa = elu
+            sa, sb = (kappa * np.sqrt(np.asarray(q, float)) for q in (q1, q2))
+            g1, g2 = (_elu_curvature(s) for s in (sa, sb))
+            out = (dc + 4 * _EPS * P) * (kappa ** 4 * v * v) * np.sqrt(np.multiply.outer(g1, g2))
+            if self.elu_split is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    dr = np.divide(dc, P, out=np.zeros(P.shape), where=P > 0) + 4 * _EPS
+                cross = abs(v * (p - v)) * np.add.outer(sa, sb) / (2 * math.sqrt(2 * math.pi))
+                r = _correlation(q1[:, None], q2[None, :], c)
+                th = np.arccos(r)
+                jump = np.fmax(np.arccos(np.maximum(r - dr, -1.0)) - th, th - np.arccos(np.minimum(r + dr, 1.0)))
+                out = out + kappa ** 2 * (cross * dr + (p - v) ** 2 * jump / (2 * math.pi))
+            return out
         with np.errstate(divide="ignore", invalid="ignore"):
             dr = np.divide(dc, P, out=np.zeros(P.shape), where=P > 0) + 4 * _EPS
         fD = self._float_exact[1]
@@ -357,14 +388,24 @@ class PairKernel:
 
     @property
     def has_theta_form(self):
-        return self._float_theta is not None
+        return self.elu_split is not None or self._float_theta is not None
 
     @property
     def theta_mode(self):
         """How the float64 path finds the output angle: "direct", "table" or "quad" (see
-        :attr:`_float_theta`), None without closed forms in the angle."""
+        :attr:`_float_theta`), "elu" for :attr:`elu_split` (:mod:`symkernel.nn.elu_gap`), None
+        without closed forms in the angle."""
+        if self.elu_split is not None:
+            return "elu"
         forms = self._float_theta
         return None if forms is None else forms["mode"]
+
+    def theta_applies(self, q1, q2):
+        """Whether :meth:`float_theta_step` runs at these variances (the ELU family's closed form
+        only where every ``kappa^2 q`` lies in ``ELU_RANGE``; else the caller's step in rho)."""
+        if self.elu_split is not None:
+            return self._elu_applies(q1, q2) is not None
+        return self.has_theta_form
 
     def float_theta_step(self, q1, q2, th, dth):
         """``(F, D, eF, eD, theta', dtheta')`` on the outer grid ``q1`` (n1,) x ``q2`` (n2,) at the
@@ -372,7 +413,12 @@ class PairKernel:
         output angle from the gap ``Gamma = P' (1 - cos theta')``, ``P' = sqrt(F_11 F_22)``:
         ``Gamma = CS + a b int_0^theta D(a, b, t) sin t dt`` where the direct ``P' - F`` would
         lose digits (``Gamma < P'/20``; adaptive Gauss-Legendre, :func:`_gap_integral`), else
-        ``P' - F``."""
+        ``P' - F``.  SELU and ELU with alpha != 1 (:attr:`elu_split`): their closed form in the
+        angle, :func:`symkernel.nn.elu_gap.elu_theta_step` (docs/theory.md §33)."""
+        if self.elu_split is not None:
+            F, D, eF, eD, th2, dth2 = elu_theta_step(*self.elu_split, q1, q2, th, dth)
+            _finite(self, np.asarray(q1)[:, None], np.asarray(q2)[None, :], F, D)
+            return F, D, eF, eD, th2, dth2
         forms = self._float_theta
         lam, lam_d, cs = forms["lam"], forms["lam_d"], forms["cs"]
         s1, s2 = np.sqrt(q1), np.sqrt(q2)
