@@ -165,3 +165,35 @@ def test_selu_near_rho_one_raises_with_a_tol_that_then_returns_bounded_values():
     for value, est, ref in ((k.nngp[0, 1], k.nngp_error[0, 1], F), (k.ntk[0, 1], k.ntk_error[0, 1], F + c * D)):
         assert float(abs(mpmath.mpf(float(value)) - ref)) <= est
     assert float(abs(mpmath.mpf(float(k.nngp[0, 1])) - wrong)) > 100 * k.nngp_error[0, 1]
+
+
+def test_residual_weight_read_as_typed_like_dense():
+    """A float branch weight is read as typed (0.3 is 3/10), as Dense reads its variances: at dps=30 a
+    depth-4 residual ReLU network with weight=0.3 equals the one with Rational(3, 10) to every digit
+    (the binary reading, 0.29999999999999998890, differs by ~1e-16 relative), checked against a 40-digit
+    recursion written here (arc-cosine kernel, Cho & Saul, NeurIPS 2009)."""
+    import mpmath as mp
+    import sympy as sp
+
+    x = np.array([[1.0, 0.5, -0.25], [0.2, -1.0, 0.75]])
+
+    def net(w):
+        block = sk.nn.serial(sk.nn.Activation("relu"), sk.nn.Dense(2.0, 0.0))
+        return sk.nn.serial(sk.nn.Dense(1.0, 0.0), *[sk.nn.Residual(block, weight=w) for _ in range(4)])
+
+    got = net(0.3).kernel(x, dps=30).nngp
+    same = net(sp.Rational(3, 10)).kernel(x, dps=30).nngp
+    with mp.workdps(40):
+        X = [[mp.mpf(float(v)) for v in row] for row in x]          # data: the stored binary floats
+        q = [mp.fsum(v * v for v in row) / 3 for row in X]
+        c = mp.fsum(u * v for u, v in zip(*X)) / 3
+        w2 = (mp.mpf(3) / 10) ** 2
+        for _ in range(4):
+            r = c / mp.sqrt(q[0] * q[1])
+            th = mp.acos(r)
+            f = mp.sqrt(q[0] * q[1]) * (mp.sin(th) + (mp.pi - th) * mp.cos(th)) / (2 * mp.pi)
+            c, q = c + w2 * 2 * f, [v + w2 * 2 * v / 2 for v in q]
+        for i, j in ((0, 1), (0, 0), (1, 1)):
+            want = c if i != j else q[i]
+            assert abs(got[i, j] - want) <= mp.mpf(10) ** -29 * abs(want)
+            assert got[i, j] == same[i, j]

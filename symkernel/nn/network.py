@@ -33,7 +33,7 @@ import numpy as np
 import sympy as sp
 
 from symkernel.errors import InvalidInputError, NoClosedFormError, PrecisionError
-from symkernel.numerics import check_dps, working
+from symkernel.numerics import check_dps, decimal_value, working
 from symkernel.core.parsing import to_sympy
 from symkernel.core.symbols import rho
 from symkernel.theory.meanfield import mean_field
@@ -63,7 +63,8 @@ class Residual(Layer):
         if not isinstance(last, Dense):
             raise InvalidInputError("a Residual block must end in a Dense layer (its fresh weights "
                                     "make the branch uncorrelated with the skip)")
-        self.weight = to_sympy(weight)
+        # a float as typed (0.3 is 3/10), as Dense reads its variances
+        self.weight = decimal_value(weight, "weight") if isinstance(weight, float) else to_sympy(weight)
         if self.weight.is_number and not np.isfinite(float(self.weight)):
             raise InvalidInputError(f"the branch weight must be finite, got {weight}")
 
