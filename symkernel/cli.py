@@ -207,7 +207,7 @@ def _record(q, dps, name=None):
         "provenance": q.provenance,
     }
     if not q.free_symbols:
-        record["value"] = mpmath.nstr(q.value(dps), dps)
+        record["value"] = q.text(dps)
         if not q.exact:
             record["error"] = mpmath.nstr(q.error(dps), 3)
     if q.exact:
@@ -241,7 +241,7 @@ def _show(quantities, args, act, names=None, **extra):
             print(sk.latex.latex(q, digits=args.dps, notation=args.notation))
             continue
         label = n or q.plain_symbol
-        value = "" if q.free_symbols else mpmath.nstr(q.value(args.dps), args.dps)
+        value = "" if q.free_symbols else q.text(args.dps)
         if q.exact:
             shown = sp.sstr(q.expr)
             plain = q.expr.is_Rational or q.expr.is_infinite or not value
@@ -282,7 +282,9 @@ _KERNELS = {
 def cmd_kernel(args):
     act = _activation(args)
     kern = getattr(sk, _KERNELS[args.which])(act)
-    values = [(r, kern(_rho_argument(kern, r, args.dps), dps=args.dps)) for r in args.rho]
+    # 5 digits more than shown, so that printing rounds once (a value rounded to a binary precision
+    # of dps digits, printed to dps digits, can round twice)
+    values = [(r, kern(_rho_argument(kern, r, args.dps), dps=args.dps + 5)) for r in args.rho]
     if args.json:
         info = {
             "name": kern.name,

@@ -107,3 +107,19 @@ def test_proved_zero_settles_selu_mean_without_simplify(monkeypatch):
             return lam * (neg + mpmath.quad(lambda t: t * phi(t), [0, mpmath.inf]))
         assert abs(mean_of(alp)) < mpmath.mpf(10) ** -35
         assert abs(mean_of(alp * (1 + mpmath.mpf(10) ** -10))) > mpmath.mpf(10) ** -12
+
+
+def test_printed_digits_are_rounded_once():
+    """str, latex and text round the value once from all its bits: xi_q of erf at (2.5, 0.05) is
+    0.92514453449175450063..., whose 15 digits end in 755 (rounding first to a binary precision of
+    15 digits, then printing, gave 754; so did xi_c of tanh at (1.77, 0.05), 524.2436738232085166
+    shown as ...208); checked against the 20-digit value rounded to 15 digits here."""
+    import mpmath
+    import symkernel as sk
+
+    xi = sk.mean_field("erf", 2.5, 0.05).xi_q
+    assert str(xi) == "0.925144534491755" == xi.latex() == xi.text(15)
+    assert mpmath.nstr(xi.value(15), 15) == "0.925144534491754"      # what printing value(15) gives
+    for q in (xi, sk.mean_field("erf", 3, 0.1).q_star):
+        want = mpmath.nstr(q.value(20), 15)
+        assert str(q) == want == q.text(15), (q.symbol, str(q), want)

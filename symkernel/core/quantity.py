@@ -288,7 +288,7 @@ class Quantity:
                 body = r"\text{(no closed form; a number once the parameters are numbers)}" \
                     if isinstance(d, SymbolicValueError) else r"\text{(no correct digit)}"
             else:
-                body = mpmath.nstr(value, d)
+                body = self.text(d)
             if "e" in body and value is not None:
                 mant, exp = body.split("e")
                 body = rf"{mant} \times 10^{{{int(exp)}}}"
@@ -307,7 +307,18 @@ class Quantity:
 
     def _shown(self, digits=15):
         value, d = self.digits_available(digits)
-        return mpmath.nstr(value, d) if value is not None else f"<{d}>"
+        return self.text(d) if value is not None else f"<{d}>"
+
+    def text(self, dps=15):
+        """The value to ``dps`` significant digits as text, rounded once from all the bits computed
+        (``value(dps)`` is rounded to a binary precision of ``dps`` digits: printing that to ``dps``
+        digits again could round twice, 524.2436738232085166 shown as 524.243673823208).
+
+        >>> import symkernel as sk
+        >>> sk.mean_field("tanh", 1.77, 0.05).xi_c.text(15)
+        '524.243673823209'
+        """
+        return mpmath.nstr(self.result(dps).value, dps)
 
     def __str__(self):
         """The exact expression, or the value to 15 digits (fewer when fewer are correct; never

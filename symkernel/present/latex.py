@@ -143,7 +143,7 @@ def format_number(value, digits=15, *, error=None, latex=True):
             val, d = value.digits_available(digits)
             if val is None:
                 return r"\text{(no correct digit)}" if latex else "(no correct digit)"
-            text = mpmath.nstr(val, d)
+            text = value.text(d)
     elif isinstance(value, (int, np.integer, sp.Integer)) and not isinstance(value, bool):
         text = str(int(value))
     elif isinstance(value, sp.Rational):
