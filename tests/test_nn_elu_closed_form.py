@@ -84,11 +84,11 @@ def test_elu_kernels_against_quadrature(a, b, r, p, v):
 @pytest.mark.parametrize("name, kw, family", [("elu", {}, (1.0, 1.0, 1.0)), ("celu", {"alpha": 2}, (2.0, 2.0, 0.5)),
                                               ("selu", {}, None), ("elu", {"alpha": 0.5}, None)])
 def test_family_read_off(name, kw, family):
-    """ELU and CELU fuse as the closed form; SELU and ELU(alpha != 1) (phi' jumps at 0) take the NumPy
-    path, which carries their angle (docs/theory.md §33)."""
+    """ELU and CELU fuse as the closed form; SELU and ELU(alpha != 1) (phi' jumps at 0) fuse in the
+    loop that carries their angle (docs/theory.md §33; tests/test_nn_selu_fused.py)."""
     net = sk.nn.serial(sk.nn.Dense(1.0, 0.0), sk.nn.Activation(name, **kw))
     if family is None:
-        assert fused.plan(net) is None
+        assert fused.plan(net)[0] == fused._ELUS
     else:
         kind, ops = fused.plan(net)
         assert kind == fused._ELU and np.allclose(ops[1][1], family, rtol=1e-15, atol=0)

@@ -24,6 +24,9 @@ So from the carried angle ``theta``:
   (:func:`relu_gap`, no cancellation) and ``S`` by Gauss-Legendre in ``t``; the output angle from
   ``Gamma = sqrt(F_11 F_22) (1 - cos theta')`` (:func:`symkernel.nn.angles.gap_angles`).
 
+The fused loop (:func:`symkernel.nn.fused._elu_split_rows`) computes the same per entry, ``CS`` by
+:func:`cs_row` and :func:`cs_entry` (compiled by numba when it is installed).
+
 >>> import numpy as np
 >>> float(relu_gap(np.array([np.pi]))[0]) == 0.5          # int_0^pi (1/2 - t/(2 pi)) sin t dt = 1/2
 True
@@ -37,6 +40,16 @@ import numpy as np
 
 from .angles import gap_angles
 from .bivariate import elu_kernels_many, scaled_tails
+from .fastmath import exp_parts
+
+try:                                    # optional accelerator: the fused loop's helpers (symkernel.nn.fused)
+    import numba as _numba
+
+    def _jit(f):
+        return _numba.njit(cache=True, nogil=True, error_model="numpy")(f)
+except ImportError:                     # pragma: no cover
+    def _jit(f):
+        return f
 
 _EPS = np.finfo(float).eps
 _TWOPI = 2 * math.pi
@@ -119,6 +132,8 @@ def _negative_nodes():
 
 
 _XN, _WN = _negative_nodes()
+#: nodes of :func:`cs_gap`'s rule (the workspace size of :func:`cs_row`, :func:`cs_entry`)
+CS_NODES = _XN.size
 #: entries per block of :func:`cs_gap`
 _CHUNK = 4096
 
@@ -159,6 +174,55 @@ def cs_gap(s1, s2, i, j, M, P, p, v):
             sin2 = np.where(Waa * Wdd > 0, 1 - Wad * Wad / (Waa * Wdd), 1.0)
             amp[lo:lo + _CHUNK] = 1 + 1 / np.sqrt(np.maximum(sin2, _EPS))
     return cs, 32 * _EPS * cs * amp
+
+
+@_jit
+def cs_row(a, v, E1, Q1):
+    """The row's part of :func:`cs_entry`: ``E1 = v e^{a X}``, ``Q1 = v expm1(a X)`` at the nodes of
+    :func:`cs_gap` (filled in), and ``|Q_a|^2`` (returned)."""
+    W1 = 0.0
+    for t in range(_XN.size):
+        E1[t] = v * math.exp(a * _XN[t])
+        Q1[t] = v * math.expm1(a * _XN[t])
+        W1 += _WN[t] * (Q1[t] * Q1[t])
+    return W1
+
+
+@_jit
+def cs_entry(a, h, p, P, E1, Q1, W1, DQ):
+    """``CS = sqrt(F_aa F_bb) - F(a, b, 1)`` at ``b = a + h`` by :func:`cs_gap`'s Gram determinant (one
+    entry, the fused loop's form): ``E1, Q1, W1`` from :func:`cs_row`, ``P = sqrt(F_aa F_bb)``, ``DQ`` a
+    workspace of the nodes' size; ``CS = gram / (P + sqrt(P^2 - gram))`` (``F_ab = sqrt(P^2 - gram)``),
+    ``expm1(h X)`` by :func:`symkernel.nn.fastmath.exp_parts` (the loop over the nodes vectorizes).
+
+    >>> E1, Q1, DQ = np.empty(CS_NODES), np.empty(CS_NODES), np.empty(CS_NODES)
+    >>> W1 = cs_row(1.0, 1.0, E1, Q1)
+    >>> float(cs_entry(1.0, 0.0, 1.0, 1.0, E1, Q1, W1, DQ))       # equal variances: 0
+    0.0
+    """
+    for t in range(_XN.size):
+        p2, er = exp_parts(h * _XN[t])
+        DQ[t] = E1[t] * (p2 * er + (p2 - 1.0))     # v e^{a X} expm1(h X)
+    w0 = w1 = w2 = w3 = 0.0          # four partial sums, independent chains (CS_NODES = 128, a multiple of 4)
+    for t in range(0, _XN.size, 4):
+        w0 += _WN[t] * (Q1[t] * DQ[t])
+        w1 += _WN[t + 1] * (Q1[t + 1] * DQ[t + 1])
+        w2 += _WN[t + 2] * (Q1[t + 2] * DQ[t + 2])
+        w3 += _WN[t + 3] * (Q1[t + 3] * DQ[t + 3])
+    wad = (w0 + w1) + (w2 + w3)
+    cc = wad / W1 if W1 > 0.0 else 0.0
+    s1 = s2 = u1 = u2 = 0.0
+    for t in range(0, _XN.size, 2):
+        res = DQ[t] - cc * Q1[t]
+        t1 = a * DQ[t] - h * Q1[t]
+        s1 += _WN[t] * (t1 * t1)
+        s2 += _WN[t] * (res * res)
+        res = DQ[t + 1] - cc * Q1[t + 1]
+        t1 = a * DQ[t + 1] - h * Q1[t + 1]
+        u1 += _WN[t + 1] * (t1 * t1)
+        u2 += _WN[t + 1] * (res * res)
+    gram = (p * p / 2) * (s1 + u1) + W1 * (s2 + u2)
+    return max(gram / (P + math.sqrt(max(P * P - gram, 0.0))), 0.0)
 
 
 def elu_theta_step(p, v, kappa, q1, q2, th, dth):
@@ -222,5 +286,5 @@ def elu_theta_step(p, v, kappa, q1, q2, th, dth):
     return (F.reshape(shape), D.reshape(shape), eF.reshape(shape), eD.reshape(shape), th2, dth2)
 
 
-__all__ = ["GL_NODES", "MAX_PANELS", "QUAD_BELOW", "cs_gap", "elu_theta_step", "relu_gap", "slope_bound", "smooth_integral",
-           "smooth_part"]
+__all__ = ["CS_NODES", "GL_NODES", "MAX_PANELS", "QUAD_BELOW", "cs_entry", "cs_gap", "cs_row", "elu_theta_step",
+           "relu_gap", "slope_bound", "smooth_integral", "smooth_part"]

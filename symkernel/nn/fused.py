@@ -33,7 +33,8 @@ network, the NumPy path of :mod:`symkernel.nn.network` runs).  Rows are split be
   bivariate normal CDF (docs/theory.md §25), vectorized across the entries of a block,
   :func:`symkernel.nn.bivariate.elu_block` (§28), where every ``kappa^2 q`` lies in :data:`ELU_RANGE`
   (else the NumPy path); with ``u != v kappa`` (SELU, ELU with alpha != 1) ``D`` has a
-  ``sqrt(1 - rho)`` term and the NumPy path runs, which carries the angle (docs/theory.md §33);
+  ``sqrt(1 - rho)`` term, and :func:`_elu_split_rows` carries the angle as for ReLU, the output gap
+  integrated where ``P' - F`` would cancel (docs/theory.md §33);
 * **no closed form** (tanh, softplus, SiLU, ...): Mehler's series, :mod:`symkernel.nn.mehler_fused`
   (``plan`` marks them ``MEHLER``).
 
@@ -53,7 +54,7 @@ the NumPy path's first-order per-entry bounds measure.  This path computes no bo
 (``errors=True`` takes the NumPy path): its accuracy is established by tests, not proven --
 against the dps=30 path at depth 100 in the ordered phase (<= 1e-13 relative on every entry,
 ``tests/test_nn_angles.py``) and against the NumPy path within its bounds plus ``4 L eps``
-(``tests/test_nn_fused.py``).
+(``tests/test_nn_fused.py``; SELU also against a 120-bit reference, ``tests/test_nn_selu_gap.py``).
 
 >>> import symkernel as sk
 >>> kind, ops = plan(sk.nn.serial(sk.nn.Dense(2.0, 0.1), sk.nn.Activation("relu"), sk.nn.Dense(1.0, 0.0)))
@@ -71,6 +72,7 @@ import sympy as sp
 from symkernel.core.activations import Activation as CoreActivation
 from symkernel.core.symbols import rho, x
 from .bivariate import ELU_RANGE, NGROUPS, NWORK, elu_block, elu_kernels_many, scaled_tails
+from .elu_gap import CS_NODES, QUAD_BELOW, cs_entry, cs_row
 from .fastmath import _MB, _PIO2, atan2_fast, atan_ratio, exp_parts
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
@@ -86,7 +88,15 @@ BLOCK = 256
 #: below this theta, sin(theta) - theta cos(theta) by its Taylor series (a literal in the loop)
 GAP_SERIES = 0.5
 
-_PWL, _ERF, _SMOOTH, MEHLER, _GELU, _SIN, _ELU = 1, 2, 3, 4, 5, 6, 7
+#: Gauss-Legendre rules of the smooth part's integral in :func:`_elu_split_rows`: ``(nodes, x_max)``, the first
+#: row with ``theta max(1, a, b) <= x_max``; beyond the last, panels of its width (each rule at its ``x_max``
+#: within 1.5e-15 of the gap against 16 nodes on 4 panels, ``a, b`` in [0.1, 4]; docs/theory.md §33)
+SPLIT_RULE = np.array([[4.0, 0.04], [5.0, 0.12], [6.0, 0.3], [7.0, 0.5], [8.0, 1.0]])
+#: most nodes of one entry's integral (``theta max(1, a, b) <= 4 pi``: 13 panels of 8)
+SPLIT_NODES_MAX = 128
+
+_PWL, _ERF, _SMOOTH, MEHLER, _GELU, _SIN, _ELU, _ELUS = 1, 2, 3, 4, 5, 6, 7, 8
+_TWOPI = 2.0 * math.pi
 
 
 # -- the loops (plain Python, compiled by numba on first use; see _compiled) -------------------------
@@ -340,7 +350,8 @@ def _compiled():
     # covariance loop, whose Dense steps must equal the NumPy diagonals bit for bit (rho = 1 stays 1)
     pwl = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})(_pwl_rows)
     cov = jit(_cov_rows)
-    return {_PWL: pwl, _ERF: cov, _GELU: cov, _SIN: cov, _ELU: jit(_elu_rows), "mirror": jit(_mirror)}
+    return {_PWL: pwl, _ERF: cov, _GELU: cov, _SIN: cov, _ELU: jit(_elu_rows), _ELUS: jit(_elu_split_rows),
+            "mirror": jit(_mirror)}
 
 
 def _elu_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, GA1, GA2, Pp, Vv, K2, P1, P2, QA1, NN, NT):
@@ -390,6 +401,229 @@ def _elu_rows(start, step, same, K0, kind, w, b, SQ1, SQ2, GA1, GA2, Pp, Vv, K2,
                 for k in range(m):
                     T[k] *= k2 * D[k]
                     c[k] = qa if (c[k] == p1 and P2[l, jb + k] == p1) else F[k]
+            for k in range(m):
+                NN[i, jb + k] = c[k]
+                NT[i, jb + k] = T[k]
+
+
+def _elu_split_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w, b, P1, P2, SP1, SP2, IR1, IR2,
+                    SQ1, SQ2, GA1, GA2, SQA1, SQA2, QA1, Pp, Vv, K2, GU, GW, NN, NT):
+    """Rows of a ``Dense -> phi`` stack, ``phi(x) = psi(kappa x)`` of the ELU family with ``p != v`` (SELU,
+    ELU with alpha != 1; docs/theory.md §33), the angle carried per entry as in :func:`_pwl_rows`: the
+    state ``(c, sin theta, 1 - cos theta)``, the Dense step of :func:`_pwl_rows`, and per activation
+
+    * ``F, D`` by :func:`symkernel.nn.bivariate.elu_block` at ``rho = fl(cos theta)`` (a block of a row),
+      ``D_psi = D + w^2 (theta_r - theta)/(2 pi)`` (``theta_r`` the angle of the rounded ``rho``);
+    * the output gap ``Gamma = sqrt(F_11 F_22) (1 - cos theta')``: ``P' - F`` where that is at least
+      ``P'/20`` (:data:`symkernel.nn.elu_gap.QUAD_BELOW`), else (the entries gathered)
+      ``CS + a b (w^2 relu_gap(theta) + int_0^theta S(cos t) sin t dt)``, the integral by Gauss-Legendre
+      (:data:`SPLIT_RULE`: 4 to 8 nodes by ``theta max(1, a, b)``, panels beyond), its nodes' ``D`` by
+      ``elu_block`` over all gathered entries' nodes together, and ``CS`` (``a != b``) from the Gram
+      determinant of :func:`symkernel.nn.elu_gap.cs_gap` (:func:`~symkernel.nn.elu_gap.cs_entry`), the
+      row's ``v e^{a X}``, ``v expm1(a X)`` once per row and layer (:func:`~symkernel.nn.elu_gap.cs_row`).
+
+    Arrays per op l as :func:`_pwl_rows` (``P``, ``SP``, ``IR``), and for the activations
+    ``SQ1[l], SQ2[l]`` (``kappa sqrt q``), ``GA1[l], GA2[l]`` (their ``e^{a^2/2} Phi(-a)``), ``SQA1[l],
+    SQA2[l]`` (square roots of the variances leaving op l, ``QA1[l]`` those of the rows), ``Pp, Vv, K2``
+    (``p, v, kappa^2``); ``GU[K, :K], GW[K, :K]`` the K-node Gauss-Legendre rule on [0, 1]."""
+    n1, n2 = NN.shape
+    d = U.shape[1]
+    last = 0
+    for l in range(kind.size):
+        if kind[l] != 0:
+            last = l
+    c = np.empty(BLOCK)
+    T = np.empty(BLOCK)
+    sn = np.empty(BLOCK)
+    vs = np.empty(BLOCK)
+    TH = np.empty(BLOCK)
+    A = np.empty(BLOCK)
+    Bv = np.empty(BLOCK)
+    GAv = np.empty(BLOCK)
+    GBv = np.empty(BLOCK)
+    R = np.empty(BLOCK)
+    F = np.empty(BLOCK)
+    D = np.empty(BLOCK)
+    GAP = np.empty(BLOCK)
+    PQ = np.empty(BLOCK)
+    ACC = np.empty(BLOCK)
+    GI = np.empty(BLOCK, dtype=np.int64)
+    cap = BLOCK * SPLIT_NODES_MAX
+    FA = np.empty(cap)
+    FB = np.empty(cap)
+    FGA = np.empty(cap)
+    FGB = np.empty(cap)
+    FR = np.empty(cap)
+    FW = np.empty(cap)
+    FO = np.empty(cap, dtype=np.int64)
+    E1 = np.empty(CS_NODES)
+    Q1 = np.empty(CS_NODES)
+    DQ = np.empty(CS_NODES)
+    W = np.empty((NWORK, BLOCK))
+    IW = np.empty((NGROUPS + 1, BLOCK), dtype=np.int64)
+    for i in range(start, n1, step):
+        j0 = max(i, 0) if same else 0
+        rn1 = RN1[i]
+        for jb in range(j0, n2, BLOCK):
+            jb = max(jb, 0)              # provably >= 0: no index wraparound, so the loops vectorize
+            m = min(BLOCK, n2 - jb)
+            if K0.shape[0] == 0:         # few features: the Gram matrix x1 x2^T / d here
+                for k in range(m):
+                    c[k] = 0.0
+                for f in range(X1.shape[1]):
+                    xf = X1[i, f]
+                    for k in range(m):
+                        c[k] += xf * X2T[f, jb + k]
+                for k in range(m):
+                    c[k] /= X1.shape[1]
+            else:
+                for k in range(m):
+                    c[k] = K0[i, jb + k]
+            if same and jb == i:         # an input with itself: its squared norm / d, bit for bit
+                c[0] = N1[i]
+            for k in range(m):
+                r = min(max(c[k] * (rn1 * RN2[jb + k]), -1.0), 1.0)
+                v = 1.0 - r
+                T[k] = 0.0
+                vs[k] = v
+                sn[k] = math.sqrt(v * (1.0 + r))
+            for k in range(m):           # nearly (anti-)parallel rows: from the unit rows, no cancellation
+                if vs[k] < 0.1 or vs[k] > 1.9:
+                    j = jb + k
+                    du = 0.0
+                    su = 0.0
+                    for f in range(d):
+                        e = U[i, f] - V[j, f]
+                        g = U[i, f] + V[j, f]
+                        du += e * e
+                        su += g * g
+                    vs[k] = du / 2
+                    sn[k] = math.sqrt(du * su) / 2
+            if same and jb == i:
+                vs[0] = 0.0
+                sn[0] = 0.0
+            for l in range(kind.size):
+                p1, s1 = P1[l, i], SP1[l, i]
+                if kind[l] == 0 and l > last:    # no activation follows: no angle needed
+                    wl, bl = w[l], b[l]
+                    for k in range(m):
+                        cn = wl * c[k] + bl
+                        T[k] = cn + wl * T[k]
+                        c[k] = cn
+                    continue
+                if kind[l] == 0:                 # Dense: the step of _pwl_rows, every term >= 0
+                    wl, bl, ir1 = w[l], b[l], IR1[l, i]
+                    wb = wl * bl
+                    for k in range(m):
+                        j = jb + k
+                        p2, s2 = P2[l, j], SP2[l, j]
+                        P = s1 * s2
+                        cn = wl * c[k] + bl
+                        T[k] = cn + wl * T[k]
+                        dd = (p1 - p2) / (s1 + s2)
+                        u = wl * P * sn[k]
+                        y = math.sqrt(max(u * u + wb * (dd * dd + 2.0 * P * vs[k]), 0.0))
+                        iR = ir1 * IR2[l, j]
+                        c[k] = cn
+                        sn[k] = min(y * iR, 1.0)
+                        pos = cn > 0.0
+                        top = y * y * iR if pos else 1.0 - cn * iR          # R (1 - cos), R = 1/iR
+                        bot = 1.0 + cn * iR if pos else 1.0
+                        vs[k] = top * iR / bot if pos else top
+                    continue
+                pl, vl, k2 = Pp[l], Vv[l], K2[l]
+                w2 = (pl - vl) * (pl - vl)
+                a, ga, sqa, qa = SQ1[l, i], GA1[l, i], SQA1[l, i], QA1[l, i]
+                for k in range(m):           # the angle alone gives rho (not c: its rounding would grow
+                    j = jb + k               # by chi_1 a layer in the chaotic phase)
+                    R[k] = 1.0 - vs[k]
+                    A[k] = a
+                    Bv[k] = SQ2[l, j]
+                    GAv[k] = ga
+                    GBv[k] = GA2[l, j]
+                elu_block(m, A, Bv, GAv, GBv, R, pl, vl, F, D, W, IW)
+                for k in range(m):               # branch-free: vectorized
+                    j = jb + k
+                    pq = sqa * SQA2[l, j]
+                    PQ[k] = pq
+                    dup = vs[k] == 0.0 and P2[l, j] == p1       # equal inputs: theta' = 0, c' their variance
+                    c[k] = qa if dup else F[k]
+                    GAP[k] = 0.0 if dup else pq - F[k]
+                ng = 0
+                for k in range(m):
+                    # the angle where D's ReLU part moves to it (sin theta < 1/2: elsewhere the move,
+                    # w^2 |theta_r - theta|/(2 pi) <= w^2 eps/(4 pi), 4e-17 for SELU, is below D's
+                    # rounding) or where the gap is integrated
+                    gather = GAP[k] < QUAD_BELOW * PQ[k] and not (vs[k] == 0.0 and P2[l, jb + k] == p1)
+                    if sn[k] < 0.5 or gather:
+                        r = R[k]
+                        TH[k] = atan2_fast(sn[k], r)                # theta in [0, pi], within 3 ulp
+                        thr = atan2_fast(math.sqrt((1.0 - r) * (1.0 + r)), r)    # the angle elu_block used
+                        D[k] += w2 * (thr - TH[k]) / _TWOPI
+                    if gather:
+                        GI[ng] = k
+                        ng += 1
+                for k in range(m):
+                    T[k] *= k2 * D[k]
+                if ng > 0:                       # the gathered entries: Gamma = CS + a b (relu part + int S)
+                    npair = 0
+                    for e in range(ng):
+                        k = GI[e]
+                        ACC[e] = 0.0
+                        th = TH[k]
+                        if th == 0.0:
+                            continue
+                        x = th * max(1.0, max(A[k], Bv[k]))
+                        nk, panels = 8, 1
+                        for t in range(SPLIT_RULE.shape[0]):
+                            if x <= SPLIT_RULE[t, 1]:
+                                nk = int(SPLIT_RULE[t, 0])
+                                break
+                        if x > SPLIT_RULE[SPLIT_RULE.shape[0] - 1, 1]:
+                            panels = min(int(math.ceil(x / SPLIT_RULE[SPLIT_RULE.shape[0] - 1, 1])),
+                                         SPLIT_NODES_MAX // 8)
+                        h = th / panels
+                        for pn in range(panels):
+                            for t in range(nk):
+                                tt = h * (pn + GU[nk, t])
+                                FA[npair] = A[k]
+                                FB[npair] = Bv[k]
+                                FGA[npair] = GAv[k]
+                                FGB[npair] = GBv[k]
+                                FR[npair] = math.cos(tt)
+                                FW[npair] = h * GW[nk, t] * math.sin(tt)
+                                FO[npair] = e
+                                npair += 1
+                    for s0 in range(0, npair, BLOCK):
+                        mm = min(BLOCK, npair - s0)
+                        elu_block(mm, FA[s0:], FB[s0:], FGA[s0:], FGB[s0:], FR[s0:], pl, vl, F, D, W, IW)
+                        for t in range(mm):
+                            r = FR[s0 + t]
+                            thr = atan2_fast(math.sqrt((1.0 - r) * (1.0 + r)), r)
+                            ACC[FO[s0 + t]] += FW[s0 + t] * (D[t] - w2 * (0.5 - thr / _TWOPI))
+                    row = False
+                    W1 = 0.0
+                    for e in range(ng):
+                        k = GI[e]
+                        th, s, v1 = TH[k], sn[k], vs[k]
+                        zt = th * th                 # sin t - t cos t (series below 1/2, as _pwl_rows)
+                        gs = th * zt * (1.0 / 3 - zt * (1.0 / 30 - zt * (1.0 / 840 - zt * (1.0 / 45360 - zt * (
+                            1.0 / 3991680 - zt * (1.0 / 518918400 - zt * (1.0 / 93405312000 - zt * (
+                                1.0 / 22230464256000))))))))
+                        g = gs if th < 0.5 else s - th * (1.0 - v1)
+                        relu = (math.pi * v1 - g) / _TWOPI
+                        bk = Bv[k]
+                        cs = 0.0
+                        if bk != a:                  # the Cauchy-Schwarz gap from the Gram determinant
+                            if not row:
+                                W1 = cs_row(a, vl, E1, Q1)
+                                row = True
+                            cs = cs_entry(a, bk - a, pl, PQ[k], E1, Q1, W1, DQ)
+                        GAP[k] = cs + a * bk * (w2 * relu + ACC[e])
+                for k in range(m):
+                    v1 = min(max(GAP[k] / PQ[k], 0.0), 2.0)
+                    vs[k] = v1
+                    sn[k] = math.sqrt(v1 * (2.0 - v1))
             for k in range(m):
                 NN[i, jb + k] = c[k]
                 NT[i, jb + k] = T[k]
@@ -474,8 +708,8 @@ def _family(expr, name):
     elu = pk.elu_form
     if elu is not None:
         return _ELU, elu
-    if pk.elu_split is not None:     # SELU, ELU(alpha != 1): the NumPy path carries their angle (§33)
-        return None
+    if pk.elu_split is not None:     # SELU, ELU(alpha != 1): the angle carried (§33)
+        return _ELUS, pk.elu_split
     if pk.exact_nngp is None or pk.exact_ntk_factor is None:     # Mehler series (mehler_fused)
         return (MEHLER, (expr, name)) if pk._mehler._shared is not None else None
     pwl = _piecewise_linear(pk)
@@ -630,6 +864,16 @@ def plan(net):
     return kind, ops
 
 
+@lru_cache(maxsize=1)
+def _split_rules():
+    """Gauss-Legendre nodes and weights on [0, 1], row K the K-node rule (K <= 8)."""
+    GU, GW = np.zeros((9, 8)), np.zeros((9, 8))
+    for K in range(1, 9):
+        x, wt = np.polynomial.legendre.leggauss(K)
+        GU[K, :K], GW[K, :K] = (x + 1) / 2, wt / 2
+    return GU, GW
+
+
 def _diagonals(kind, ops, n):
     """Variances entering each op (rows: ``len(ops)`` x len(n)) and the NTK diagonal at the end."""
     q = np.array(n, dtype=float)
@@ -649,7 +893,7 @@ def _diagonals(kind, ops, n):
             q, t = np.broadcast_to(fF(s, s, 1.0), q.shape) + 0.0, t * fD(s, s, 1.0)
         elif kind == _GELU:
             q, t = gelu_kernels(q, q, q, t)
-        elif kind == _ELU:
+        elif kind in (_ELU, _ELUS):
             pp, vv, kap = op[1]
             sq = kap * np.sqrt(q)        # the loop's own code (elu_block) at rho = 1
             F, D = elu_kernels_many(sq, sq, np.ones_like(sq), pp, vv)
@@ -725,7 +969,7 @@ def fused_kernels(planned, X1, X2, same):
                 1 / SP2, A, B, NN, NT)
     elif kind == _SMOOTH:
         args = (same, K0, codes, w, b, np.sqrt(P1), np.sqrt(P2), QA1, NN, NT)
-    elif kind == _ELU:
+    elif kind in (_ELU, _ELUS):
         Pp = np.array([op[1][0] if op[0] == "act" else 1.0 for op in ops])
         Vv = np.array([op[1][1] if op[0] == "act" else 1.0 for op in ops])
         K2 = np.array([op[1][2] ** 2 if op[0] == "act" else 1.0 for op in ops])
@@ -736,7 +980,16 @@ def fused_kernels(planned, X1, X2, same):
                 return None       # outside the closed form's tested range: the NumPy path
         SQ1, SQ2 = np.sqrt(K2[:, None] * P1), np.sqrt(K2[:, None] * P2)
         GA1, GA2 = (scaled_tails(S.ravel()).reshape(S.shape) for S in (SQ1, SQ2))
-        args = (same, K0, codes, w, b, SQ1, SQ2, GA1, GA2, Pp, Vv, K2, P1, P2, QA1, NN, NT)
+        if kind == _ELU:
+            args = (same, K0, codes, w, b, SQ1, SQ2, GA1, GA2, Pp, Vv, K2, P1, P2, QA1, NN, NT)
+        else:
+            r1, r2 = np.sqrt((X1 * X1).sum(1)), np.sqrt((X2 * X2).sum(1))
+            U, V = X1 / r1[:, None], X2 / r2[:, None]
+            SP1, SP2 = np.sqrt(P1), np.sqrt(P2)
+            QA2 = np.vstack([P2[1:], last2[None]])
+            SQA1, SQA2 = np.sqrt(QA1), np.sqrt(QA2)
+            args = (same, *gram, U, V, 1 / np.sqrt(n1), 1 / np.sqrt(n2), codes, w, b, P1, P2, SP1, SP2, 1 / SQA1,
+                    1 / SQA2, SQ1, SQ2, GA1, GA2, SQA1, SQA2, QA1, Pp, Vv, K2, *_split_rules(), NN, NT)
     else:
         G = np.array([op[1][0] if op[0] == "act" and op[1] else 1.0 for op in ops])
         S2 = np.array([op[1][1] if op[0] == "act" and op[1] else 1.0 for op in ops])
@@ -764,5 +1017,5 @@ def fused_kernels(planned, X1, X2, same):
     return NN, NT
 
 
-__all__ = ["BLOCK", "ELU_RANGE", "GAP_SERIES", "GRAM_IN_LOOP", "MEHLER", "THREADS", "available", "compile_loop", "fused_kernels",
-           "gelu_kernels", "plan"]
+__all__ = ["BLOCK", "ELU_RANGE", "GAP_SERIES", "GRAM_IN_LOOP", "MEHLER", "SPLIT_NODES_MAX", "SPLIT_RULE", "THREADS",
+           "available", "compile_loop", "fused_kernels", "gelu_kernels", "plan"]
