@@ -282,9 +282,9 @@ _KERNELS = {
 def cmd_kernel(args):
     act = _activation(args)
     kern = getattr(sk, _KERNELS[args.which])(act)
-    # 5 digits more than shown, so that printing rounds once (a value rounded to a binary precision
-    # of dps digits, printed to dps digits, can round twice)
-    values = [(r, kern(_rho_argument(kern, r, args.dps), dps=args.dps + 5)) for r in args.rho]
+    # all the bits computed, so that printing rounds once (a value rounded to a binary precision of
+    # dps digits, as kern(r, dps) gives, printed to dps digits, can round twice)
+    values = [(r, kern.result(_rho_argument(kern, r, args.dps), dps=args.dps).value) for r in args.rho]
     if args.json:
         info = {
             "name": kern.name,

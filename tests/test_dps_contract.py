@@ -17,6 +17,7 @@ import sympy as sp
 
 import symkernel as sk
 from symkernel.meanfield import moments
+from symkernel.nn import pwl_kernels
 from symkernel.papers import joudaki_hofmann_2025, joudaki_hofmann_2025_case3, joudaki_daneshmand_bach_2023_figures, pabari_zhou
 
 
@@ -36,6 +37,9 @@ def _mf():
 
 
 CALLS = {
+    "symkernel.nn.pwl_kernels.pwl_kernels_mp": lambda d: list(pwl_kernels.pwl_kernels_mp(
+        "hardtanh", 1.0, 30.0, 0.999 * 30.0 ** 0.5, dps=d)),
+    "symkernel.nn.pwl_kernels.pwl_mean_mp": lambda d: pwl_kernels.pwl_mean_mp(sp.Min(sp.Max(sk.x, 0), 6), 30, dps=d),
     "symkernel.core.quantity.Quantity.value": lambda d: sk.hermite_coefficient("softplus", 3).value(d),
     "symkernel.core.quantity.Quantity.result": lambda d: sk.isometry_strength("tanh").result(d).value,
     "symkernel.core.quantity.Quantity.error": lambda d: [sk.second_moment("elu").value(d),
@@ -88,6 +92,7 @@ INTERNAL = {
     "symkernel.papers.joudaki_daneshmand_bach_2023.prove_equal", "symkernel.present.plotting.beta_vs_gain",
     "symkernel.papers.pabari_zhou.slips_table",    # a table of slips(dps)
     "symkernel.core.quantity.evaluate_exact", "symkernel.core.quantity.exact_result",
+    "symkernel.core.quantity.Quantity.text",      # text of Quantity.result(dps), rounded once (test_quantity)
     # serialization: the digits stored of values the calls above compute (tests/test_persistence.py)
     "symkernel.core.quantity.Quantity.to_dict", "symkernel.core.quantity.StoredValues.__call__",
     "symkernel.kernels.kernel.Kernel.to_dict", "symkernel.theory.dynamics.KernelDynamics.to_dict",

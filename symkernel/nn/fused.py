@@ -710,6 +710,8 @@ def _family(expr, name):
         return _ELU, elu
     if pk.elu_split is not None:     # SELU, ELU(alpha != 1): the angle carried (§33)
         return _ELUS, pk.elu_split
+    if pk.pwl_form is not None:      # hardtanh, ReLU6, ...: the NumPy path's closed form (pwl_kernels)
+        return None
     if pk.exact_nngp is None or pk.exact_ntk_factor is None:     # Mehler series (mehler_fused)
         return (MEHLER, (expr, name)) if pk._mehler._shared is not None else None
     pwl = _piecewise_linear(pk)

@@ -465,7 +465,10 @@ class _Float:
         if D is not None:      # rounding, and the error of the covariances carried through D(rho)
             eD = eD + 8 * _EPS * np.abs(D)
             if st.err is not None:
-                eD = eD + pk.float_d_error(st.q1, st.q2, st.nngp, st.err, D)
+                moved = pk.float_d_error(st.q1, st.q2, st.nngp, st.err, D)
+                if self.same and moved.ndim == 2 and moved.shape[0] == moved.shape[1]:
+                    np.fill_diagonal(moved, 0.0)    # an input with itself: rho = 1 exactly at every layer
+                eD = eD + moved
         prev = 0 if st.err is None else st.err
         eF = eF + (0 if D is None else np.abs(D) * prev)     # |dF/dc| carries the input error
         th = dth = None

@@ -59,6 +59,7 @@ from symkernel.kernels.closed_forms import cross_closed_form, float_form, price_
 from .angles import gap_angles
 from .bivariate import ELU_RANGE, elu_kernels_many, log_ncdf_neg
 from .elu_gap import elu_theta_step
+from .pwl_kernels import pwl_d_bound, pwl_form, pwl_kernels, pwl_kernels_mp, pwl_mean, pwl_mean_mp
 from .series_mp import SeriesStep
 
 #: the two gains ``a = sqrt(q_1)``, ``b = sqrt(q_2)`` of the closed forms
@@ -213,6 +214,28 @@ class PairKernel:
             return None
         return params
 
+    @cached_property
+    def pwl_form(self):
+        """The :class:`~symkernel.nn.pwl_kernels.PWLForm` of a piecewise-linear phi with a corner and
+        no closed form of its own (hardtanh, ReLU6, hard sigmoid, with gains and shifts; ReLU and leaky
+        ReLU keep their closed forms in the angle); else None.  ``F``, ``D`` and the mean through the
+        bivariate normal CDF (docs/theory.md §34).
+
+        >>> pair_kernel("hardtanh").pwl_form.breaks, pair_kernel("relu").pwl_form
+        ((-1, 1), None)
+        """
+        if self.exact_nngp is not None and (self.derivative is None or self.exact_ntk_factor is not None):
+            return None
+        form = pwl_form(self.act)
+        return form if form is not None and form.breaks else None
+
+    def _pwl_applies(self, *qs):
+        """:attr:`pwl_form` where every variance of ``qs`` is positive, else None."""
+        form = self.pwl_form
+        if form is None or not all((np.asarray(q) > 0).all() for q in qs):
+            return None
+        return form
+
     def _elu_applies(self, *qs):
         """``(p, v, kappa)`` when the activation is of the ELU family (any ``p, v``) and every ``kappa^2 q`` of
         ``qs`` lies in :data:`~symkernel.nn.bivariate.ELU_RANGE` (where the closed form is tested),
@@ -259,6 +282,10 @@ class PairKernel:
         if elu is not None:
             F, D, errs = self._elu_step(elu, q1, q2, r, ntk)
             return _finite(self, q1, q2, F, D) + (errs,)
+        pwl = self._pwl_applies(q1, q2)
+        if pwl is not None:     # hardtanh, ReLU6, ...: Phi_2 closed form with per-entry estimates (§34)
+            F, D, eF, eD = pwl_kernels(pwl, q1, q2, c, ntk=ntk)
+            return _finite(self, q1, q2, F, D) + ((eF, eD),)
         if ntk:
             joint = self._float_joint
             if joint is not None:
@@ -280,7 +307,7 @@ class PairKernel:
         """Whether :meth:`float_step` at these variances takes F (or D, with ``ntk``) from the
         float64 Mehler series (no closed form applies), so that its error estimate includes a
         series tail; used to say what a PrecisionError comes from."""
-        if self._elu_applies(q1, q2) is not None:
+        if self._elu_applies(q1, q2) is not None or self._pwl_applies(q1, q2) is not None:
             return False
         fF, fD, _ = self._float_exact
         if ntk and self._float_joint is not None:
@@ -299,6 +326,10 @@ class PairKernel:
         the Mehler series by
         ``drho sqrt(sum_k k a_k(q1)^2) sqrt(sum_k k a_k(q2)^2)`` (Cauchy-Schwarz on the
         derivative of the truncated series)."""
+        pwl = self._pwl_applies(q1, q2)
+        if pwl is not None:     # D moves with c only through its Phi_2 terms: sum |da da| |d asin r|/(2 pi)
+            P = np.sqrt(np.multiply.outer(q1, q2))
+            return pwl_d_bound(pwl, q1[:, None], q2[None, :], np.clip(c, -P, P), dc)
         P = np.sqrt(np.multiply.outer(q1, q2))
         elu = self._elu_applies(q1, q2)
         if elu is not None:     # |dD/dc| = |E phi''(u) phi''(v)| (Price), bounded as above
@@ -340,6 +371,8 @@ class PairKernel:
         if self._elu_params is not None:
             p, v, kappa = self._elu_params
             return _elu_mean(kappa * np.sqrt(np.asarray(q, float)), p, v)
+        if self._pwl_applies(q) is not None:
+            return pwl_mean(self.pwl_form, q)
         fm = self._float_exact[2]
         if fm is not None:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -528,6 +561,9 @@ class PairKernel:
         r = max(min(r, mpmath.mpf(1)), mpmath.mpf(-1))
         fF, fD, _ = self._mp_exact
         dps = dps or mpmath.mp.dps - 10
+        if self.pwl_form is not None and q1 > 0 and q2 > 0:
+            F, D = pwl_kernels_mp(self.pwl_form, q1, q2, c, ntk=ntk, dps=dps)
+            return +F, (+D if ntk else None)
         F = fF(sa, sb, r) if fF is not None else self._series("F").value(q1, q2, r, dps)
         D = None
         if ntk:
@@ -539,6 +575,8 @@ class PairKernel:
         fm = self._mp_exact[2]
         if fm is not None:
             return fm(mpmath.sqrt(q))
+        if self.pwl_form is not None and q > 0:
+            return +pwl_mean_mp(self.pwl_form, q, dps or mpmath.mp.dps - 10)
         return self._series("F").mean(q, dps or mpmath.mp.dps - 10)
 
     def _series(self, which):
