@@ -15,7 +15,9 @@ for ``rho*`` in case 4, an estimate accepted by :func:`symkernel.numerics.conver
    ``|rho_l - 1| <= |rho_0 - 1|/(l alpha |rho_0 - 1| + 1)``, ``alpha = 1 - kappa(0) - kappa'(0)``;
 4. ``kappa(0) > 0, kappa'(1) > 1``: ``rho*`` in (0, 1) with ``kappa(rho*) = rho*``,
    ``|rho_l - rho*| <= |rho_0 - rho*|/(1 - |rho_0|) alpha^l``,
-   ``alpha = max{1 - kappa(0), kappa'(rho*), (1 - rho*)/(2 - kappa'(rho*))}``.
+   ``alpha = max{1 - kappa(0), kappa'(rho*), (1 - rho*)/(2 - kappa'(rho*))}`` as published, which
+   does not make this bound true in general: :attr:`KernelDynamics.valid_rate` does
+   (``sup_rho`` of the potential's one-layer factor, enclosed in Arb; docs/theory.md §36).
 
 Also: Proposition 2 (residual), Proposition 3 (normalization), Corollary 2 (depth of numerical
 indistinguishability), the kernel ODE ``d rho/dt = kappa(rho) - rho`` and the Hermite-order
@@ -40,7 +42,8 @@ from symkernel.numerics import serialized, serialized_class
 from symkernel.core import display
 from symkernel.core.parsing import to_sympy
 
-from symkernel.errors import InvalidInputError, PrecisionError, SymbolicValueError, SymkernelError
+from symkernel.errors import (InvalidInputError, NoClosedFormError, PrecisionError, SymbolicValueError,
+                              SymkernelError)
 from symkernel.core.activations import Activation, as_activation
 from symkernel.gaussian.expectation import second_moment
 from symkernel.kernels import Kernel, kernel_map, rho_value, weak_derivative
@@ -50,6 +53,7 @@ from symkernel.numerics.combine import combine, from_mpf, to_ball
 from symkernel.core.quantity import Quantity, as_quantity, combined, evaluate_exact, proved_zero
 from symkernel.core.symbols import rho, x
 from symkernel.core.serialize import require
+from symkernel.theory.potential_rate import potential_ratio_sup
 
 #: Working digits tried, in turn, to decide the sign of a numeric quantity.
 _SIGN_DIGITS = (30, 60, 120)
@@ -306,6 +310,9 @@ def _nice(expr):
 #: the deepest sequence computed, by kind: nested closed forms grow with every layer; a numeric
 #: layer costs one evaluation of kappa (microseconds in float64, milliseconds with dps)
 MAX_SEQUENCE_DEPTH = {"exact": 12, "dps": 10_000, "float64": 1_000_000}
+#: the highest degree of the numerator or denominator of kappa(rho) - rho for which
+#: :meth:`KernelDynamics.ode_closed_form` builds partial fractions
+ODE_MAX_DEGREE = 6
 
 
 @serialized_class
@@ -332,6 +339,10 @@ class KernelDynamics:
             s1, note = _sign(self.kappa_prime_1, "kappa'(1) - 1", offset=1)
             self.notes += [note] if note else []
             self.case = {-1: 2, 0: 3, 1: 4}[s1]
+            if self.case == 4:
+                self.notes.append("alpha is Theorem 1's case-4 rate as published; it does not make "
+                                  "the bound true in general: bound() uses valid_rate "
+                                  "(docs/theory.md §36)")
 
     # -- fixed point and rate -------------------------------------------------------------------
     @property
@@ -342,6 +353,10 @@ class KernelDynamics:
                 fp = Quantity(sp.Integer(0), r"\rho^*", "exact: Theorem 1, case 1")
             elif self.case in (2, 3):
                 fp = Quantity(sp.Integer(1), r"\rho^*", f"exact: Theorem 1, case {self.case}")
+            elif self._exact_root() is not None:
+                fp = Quantity(self._exact_root(), r"\rho^*", "exact: the root in (0, 1) of the "
+                              "numerator of kappa(rho) - rho, a polynomial with rational "
+                              "coefficients (Theorem 1, case 4; SymPy's real_roots)")
             else:
                 proof, why = self._proof_path()
                 if proof:
@@ -359,6 +374,23 @@ class KernelDynamics:
                                   f"check; not certified: {why}", self._root)
             self.__dict__["fp"] = fp
         return self.__dict__["fp"]
+
+    def _exact_root(self):
+        """Case 4's rho* exactly when kappa is a rational function of rho with rational
+        coefficients (numerator of kappa - rho of degree at most :data:`ODE_MAX_DEGREE`): its
+        one real root in (0, 1) (SymPy's real root isolation, exact); else None."""
+        if "_exact_fp" not in self.__dict__:
+            root = None
+            expr = self.kmap.expr
+            if expr is not None and expr.is_rational_function(rho) and not (expr.free_symbols - {rho}):
+                num = sp.fraction(sp.cancel(expr - rho))[0]
+                poly = sp.Poly(num, rho)
+                if 0 < poly.degree() <= ODE_MAX_DEGREE and all(c.is_Rational for c in poly.all_coeffs()):
+                    inside = [r for r in poly.real_roots() if 0 < r < 1]
+                    if len(set(inside)) == 1:
+                        root = _nice(sp.radsimp(inside[0])) if not inside[0].has(sp.CRootOf) else inside[0]
+            self.__dict__["_exact_fp"] = root
+        return self.__dict__["_exact_fp"]
 
     def _proof_path(self):
         """``(True, how kappa is enclosed)`` when rho* can be certified, else ``(False, why not)``:
@@ -620,6 +652,11 @@ class KernelDynamics:
             return _rename(self.kappa_prime_0, r"\kappa'(\rho^*)")
         if self.case in (2, 3):
             return _rename(self.kappa_prime_1, r"\kappa'(\rho^*)")
+        if "kps" not in self.__dict__ and self.fixed_point.exact:
+            deriv = self.kmap.derivative().expr
+            if deriv is not None:
+                self.__dict__["kps"] = Quantity(_nice(sp.radsimp(deriv.subs(rho, self.fixed_point.expr))),
+                                                r"\kappa'(\rho^*)", "exact: kappa' at the exact rho*")
         if "kps" not in self.__dict__:
             fp = self.fixed_point       # the derivative kernel is built only where it is used
             fn, why = (_enclosure(self.kmap.derivative()) if fp.kind == "certified"
@@ -704,7 +741,10 @@ class KernelDynamics:
 
     @property
     def rate(self):
-        """The rate alpha of Theorem 1's bound (a Quantity)."""
+        """The rate alpha of Theorem 1 as published (a Quantity; Table S.1's column).
+
+        In case 4 it does not make the bound true in general (docs/theory.md §36): :meth:`bound`
+        uses :attr:`valid_rate`; :attr:`published_rate` is this same Quantity."""
         if "rate_q" in self.__dict__:
             return self.__dict__["rate_q"]
         k0, k0p, k1p = self.kappa_0, self.kappa_prime_0, self.kappa_prime_1
@@ -716,6 +756,11 @@ class KernelDynamics:
         elif self.case == 3:
             rate = _combine_quantities(lambda a, b: 1 - a - b, lambda a, b: 1 - a - b, [k0, k0p], r"\alpha",
                                        "Theorem 1 case 3: 1 - kappa(0) - kappa'(0)")
+        elif all(q.exact for q in (k0, self.fixed_point, self.kappa_prime_star)):
+            rate = _combine_quantities(lambda a, r, d: sp.Max(1 - a, d, (1 - r) / (2 - d)), None,
+                                       [k0, self.fixed_point, self.kappa_prime_star], r"\alpha",
+                                       "Theorem 1 case 4: max{1 - kappa(0), kappa'(rho*), "
+                                       "(1 - rho*)/(2 - kappa'(rho*))}")
         else:
             rate = _combined_shallow(lambda a, r, d: (1 - a).max(d).max((1 - r) / (2 - d)),
                                      [k0, self.fixed_point, self.kappa_prime_star], r"\alpha",
@@ -724,17 +769,114 @@ class KernelDynamics:
         self.__dict__["rate_q"] = rate
         return rate
 
+    @property
+    def published_rate(self):
+        """Theorem 1's rate alpha as printed by Joudaki & Hofmann (AISTATS 2025): :attr:`rate`."""
+        return self.rate
+
+    @property
+    def valid_rate(self):
+        """A rate for which Theorem 1's bound is proved (docs/theory.md §36), a Quantity.
+
+        Cases 1-3: the published rate (its potential shrinks by at most alpha per layer for every
+        rho in (-1, 1), proved in docs/theory.md §36).  Case 4: an upper bound ``U`` on ``sup_rho
+        V(kappa(rho))/V(rho)``, ``V(rho) = |rho - rho*|/(1 - |rho|)``, by interval subdivision
+        in Arb ball arithmetic (:func:`~symkernel.theory.potential_rate.potential_ratio_sup`;
+        certified when the kernel values and rho* are, else estimated); its value is ``U``
+        itself, and :attr:`valid_rate_enclosure` gives ``lower <= sup <= U``.
+
+        >>> import symkernel as sk
+        >>> dyn = sk.kernel_dynamics(sk.x**2)            # kappa = (1 + 2 rho^2)/3, rho* = 1/2
+        >>> float(dyn.published_rate), float(dyn.valid_rate)       # 1/kappa'(1) = 3/4 is the sup
+        (0.6666666666666666, 0.75)
+        """
+        if "valid_q" not in self.__dict__:
+            if self.case != 4:
+                q = self.rate
+                self.__dict__["valid_q"] = Quantity(
+                    q.expr, r"\alpha_{\mathrm{valid}}", q.provenance + f"; proved valid for case "
+                    f"{self.case}'s potential on (-1, 1) (docs/theory.md §36)", q.numeric, q.params)
+            else:
+                enc = self.valid_rate_enclosure
+                kind = "certified" if enc.certified else "estimated"
+                how = (f"{kind}: an upper bound U on sup_rho V(kappa(rho))/V(rho), V(rho) = "
+                       f"|rho - rho*|/(1 - |rho|) (Theorem 1 case 4's potential), by interval "
+                       f"subdivision with monotone bounds in Arb ball arithmetic from "
+                       f"{enc.evaluations} kernel values; the sup lies in "
+                       f"[{mpmath.nstr(enc.lower, 10)}, {mpmath.nstr(enc.upper, 10)}] (largest "
+                       f"lower bound: {enc.at}); the value is U itself (docs/theory.md §36)"
+                       + ("" if enc.certified else f"; not certified: {self._valid_rate_premise()[1]}"))
+                res = Result(enc.upper, mpmath.mpf(0), enc.certified, how)
+                self.__dict__["valid_q"] = Quantity(None, r"\alpha_{\mathrm{valid}}", how,
+                                                    lambda dps: res)
+        return self.__dict__["valid_q"]
+
+    def _valid_rate_premise(self):
+        """``(True, how kappa is enclosed)`` when the case-4 ratio bounds rest on proofs: kappa
+        values enclosed, kappa convex on [0, 1], kappa'(0) >= 0 proven (the odd part of kappa
+        nondecreasing), rho* certified; else ``(False, why not)``."""
+        ok, why = self._proof_path()
+        if ok:
+            try:
+                s, note = _sign(self.kappa_prime_0, "kappa'(0)")
+            except SymkernelError as exc:
+                s, note = -1, str(exc)
+            if s < 0 or note is not None:
+                ok, why = False, "kappa'(0) >= 0 is not proven"
+        return ok, why
+
+    @property
+    def valid_rate_enclosure(self):
+        """Case 4: the :class:`~symkernel.theory.potential_rate.RatioEnclosure` behind
+        :attr:`valid_rate` (relative tolerance 1e-4, at most 300 kernel values, 20 digits)."""
+        if self.case != 4:
+            raise InvalidInputError(f"the potential-ratio enclosure is for case 4; this is case {self.case}")
+        if "valid_enc" not in self.__dict__:
+            premise, _ = self._valid_rate_premise()
+            if premise:
+                fn = self.__dict__["_kappa_enclosure"]
+            else:
+                def fn(r, d):
+                    return self.kmap.result(r, d)
+            floors = [(self.kappa_prime_star.result(10), "the limit kappa'(rho*) at rho*")]
+            k1 = self.kappa_prime_1
+            if not (k1.exact and k1.expr == sp.oo):
+                r1 = k1.result(10)
+                with working(30):
+                    low = mpmath.fdiv(1, mpmath.fadd(r1.value, r1.error, rounding="u"), rounding="d")
+                    floors.append((Result(low, mpmath.mpf(0), r1.certified,
+                                          "1/kappa'(1)"), "the limit 1/kappa'(1) at rho -> 1"))
+            enc = potential_ratio_sup(fn, self.fixed_point.result(25), floors, rtol=1e-4,
+                                      budget=300, digits=20)
+            if not enc.upper < mpmath.inf:
+                raise PrecisionError("Theorem 1 case 4: no finite bound on the potential's "
+                                     "one-layer ratio from the kernel values")
+            enc.certified = enc.certified and premise
+            self.__dict__["valid_enc"] = enc
+        return self.__dict__["valid_enc"]
+
     # -- bound, sequence, cobweb, ODE -----------------------------------------------------------
-    def bound(self, ell, rho0):
+    def bound(self, ell, rho0, rate="valid"):
         """Theorem 1's bound on ``|rho_l - rho*|`` (case 1: on ``|rho_l|/(1-|rho_l|)``), float64.
 
+        ``rate="valid"`` (default): with :attr:`valid_rate` (case 4: its upper bound rounded up
+        to float64), a proved bound; ``rate="published"``: with the published :attr:`rate`,
+        false in general in case 4 (docs/theory.md §36), for comparison.
         ``ell`` and ``rho0`` may be arrays (broadcast).
         """
+        if rate not in ("valid", "published"):
+            raise InvalidInputError(f"rate must be 'valid' or 'published', got {rate!r}")
         ell = np.asarray(ell, dtype=float)
         r0 = np.asarray(rho0, dtype=float)
         if (np.abs(r0) >= 1).any() or np.isnan(r0).any():
             raise InvalidInputError("rho_0 must lie in (-1, 1)")
-        a = float(self.rate.value(17))
+        if self.case == 4 and rate == "valid":
+            up = self.valid_rate_enclosure.upper
+            a = float(up)
+            if a < up:
+                a = float(np.nextafter(a, np.inf))
+        else:
+            a = float(self.rate.value(17))
         star = float(self.fixed_point.value(17))
         if self.case == 1:
             return np.abs(r0) / (1 - np.abs(r0)) * a**ell
@@ -810,17 +952,73 @@ class KernelDynamics:
                         (0, float(t_max)), [float(rho0)], t_eval=t_eval, rtol=1e-10, atol=1e-12)
         return sol.t, sol.y[0]
 
-    def ode_closed_form(self):
-        """``rho(t)`` from SymPy's dsolve when kappa is a polynomial (else None)."""
+    def ode_closed_form(self, implicit=False):
+        r"""The kernel ODE ``d rho/dt = g(rho) = kappa(rho) - rho`` in closed form, by separation of
+        variables (autonomous: ``t = int_{rho_0}^{rho} dr/g(r)``), never by an open-ended solver
+        (docs/theory.md §36).
+
+        ``implicit=False``: ``Eq(rho(t), ...)`` in the symbols ``t`` and ``rho_0`` (``rho(0) =
+        rho_0``) when ``g`` is a polynomial of degree at most 2 with numeric coefficients:
+        ``g = a (rho - r)`` gives ``r + (rho_0 - r) e^{a t}``; ``g = a (rho - r)^2`` gives
+        ``r + (rho_0 - r)/(1 - a t (rho_0 - r))``; ``g = a (rho - r_1)(rho - r_2)`` (real roots;
+        ``r_1 = 1`` always, as ``kappa(1) = 1``) gives
+        ``(r_1 - r_2 K)/(1 - K)``, ``K = (rho_0 - r_1)/(rho_0 - r_2) e^{a (r_1 - r_2) t}``.
+        ``implicit=True``: ``Eq(t, F(rho) - F(rho_0))``, ``F`` an antiderivative of ``1/g`` from
+        its partial fractions over the rationals (``g`` a rational function of degree at most
+        :data:`ODE_MAX_DEGREE`; ``log|.|`` for each linear factor).  Anything else raises
+        :class:`~symkernel.errors.NoClosedFormError` saying why.
+
+        >>> import symkernel as sk
+        >>> sk.kernel_dynamics(sk.x**2).ode_closed_form()          # g = 2 (rho - 1)(rho - 1/2)/3
+        Eq(rho(t), (rho_0*exp(t/3) - 2*rho_0 - exp(t/3) + 1)/(2*rho_0*exp(t/3) - 2*rho_0 - 2*exp(t/3) + 1))
+        """
         expr = self.kmap.expr
-        if expr is None or not expr.is_polynomial(rho):
-            return None
-        t = sp.Symbol("t", nonnegative=True)
-        f = sp.Function("rho")
-        try:
-            return sp.dsolve(sp.Eq(f(t).diff(t), expr.subs(rho, f(t)) - f(t)), f(t))
-        except (NotImplementedError, ValueError):
-            return None
+        if expr is None:
+            raise NoClosedFormError(f"the kernel ODE of the {self.kmap.name} has no closed form: kappa "
+                                    "itself has none (use ode() for a numerical solution)")
+        g = sp.cancel(sp.together(expr - rho))
+        num, den = sp.fraction(g)
+        if not (num.is_polynomial(rho) and den.is_polynomial(rho)) or (g.free_symbols - {rho}):
+            raise NoClosedFormError(f"the kernel ODE is solved in closed form only when kappa is a "
+                                    f"rational function of rho with numeric coefficients; kappa - rho "
+                                    f"= {g} is not (use ode() for a numerical solution)")
+        pn, pd = sp.Poly(num, rho), sp.Poly(den, rho)
+        if max(pn.degree(), pd.degree()) > ODE_MAX_DEGREE:
+            raise NoClosedFormError(f"kappa - rho = {g} has degree above {ODE_MAX_DEGREE}: its "
+                                    "antiderivative is not attempted (use ode())")
+        t_sym = sp.Symbol("t", nonnegative=True)
+        r0 = sp.Symbol("rho_0", real=True)
+        if implicit:
+            if g == 0:
+                raise NoClosedFormError("kappa(rho) = rho: the kernel ODE is d rho/dt = 0, rho(t) = rho_0")
+            parts = sp.apart(den / num, rho)          # over the rationals: bounded for low degrees
+            F = sp.integrate(parts, rho).replace(sp.log, lambda u: sp.log(sp.Abs(u)))
+            return sp.Eq(t_sym, F - F.subs(rho, r0))
+        if pd.degree() != 0 or pn.degree() > 2:
+            raise NoClosedFormError(f"rho(t) is given explicitly only for kappa - rho a polynomial of "
+                                    f"degree <= 2; here kappa - rho = {g} (implicit=True gives t as a "
+                                    "function of rho)")
+        coeffs = [c / pd.LC() for c in pn.all_coeffs()]
+        if pn.degree() <= 0:
+            sol = r0 + coeffs[0] * t_sym if coeffs and coeffs[0] != 0 else r0
+        elif pn.degree() == 1:
+            a, b = coeffs
+            root = -b / a
+            sol = root + (r0 - root) * sp.exp(a * t_sym)
+        else:
+            a = coeffs[0]
+            roots = sp.roots(sp.Poly(coeffs, rho), multiple=True)
+            if len(roots) != 2 or not all(r.is_real for r in roots):
+                raise NoClosedFormError(f"kappa - rho = {g} has no two real roots")
+            r1, r2 = sorted(roots, key=lambda r: -float(r))      # r1 = 1, the larger one
+            if sp.simplify(r1 - r2) == 0:
+                sol = r1 + (r0 - r1) / (1 - a * t_sym * (r0 - r1))
+            else:
+                K = (r0 - r1) / (r0 - r2) * sp.exp(a * (r1 - r2) * t_sym)
+                sol = (r1 - r2 * K) / (1 - K)
+        if sp.count_ops(sol) < 80:      # a short expression: simplify is quick
+            sol = sp.factor(sp.cancel(sol))
+        return sp.Eq(sp.Function("rho")(t_sym), sol)
 
     def indistinguishable_depth(self, eps):
         """Corollary 2: ``L = ln(1/eps)/ln(1/kappa'(1))`` layers (case 2 only), a Quantity."""
