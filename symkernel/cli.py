@@ -338,6 +338,8 @@ def cmd_dynamics(args):
     dyn = sk.kernel_dynamics(act)
     qs = [dyn.fixed_point, dyn.rate, dyn.kappa_0, dyn.kappa_prime_0, dyn.kappa_prime_1]
     names = ["rho*", "rate", "kappa(0)", "kappa'(0)", "kappa'(1)"]
+    if dyn.case == 4:        # the printed rate does not make case 4's bound true (docs/theory.md §36)
+        qs, names = qs + [dyn.valid_rate], names + ["valid rate"]
     extra = {"case": dyn.case, "notes": list(dyn.notes)}
     if args.rho0 is not None:
         extra["sequence"] = [float(v) for v in dyn.sequence(float(args.rho0), args.depth)]

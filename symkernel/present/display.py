@@ -64,14 +64,19 @@ def quantity_cells(q):
 
 # -- KernelDynamics (Joudaki & Hofmann, AISTATS 2025, Theorem 1) -------------------------------
 def theorem1_quantities(dyn):
-    """``[(label, latex label, Quantity)]`` of Theorem 1 for a KernelDynamics."""
-    return [
+    """``[(label, latex label, Quantity)]`` of Theorem 1 for a KernelDynamics; in case 4 also the
+    rate with which its bound is proved (the printed alpha does not make it true in general,
+    docs/theory.md §36)."""
+    out = [
         ("rho*", r"\rho^*", dyn.fixed_point),
         ("alpha", r"\alpha", dyn.rate),
         ("kappa(0)", r"\kappa(0)", dyn.kappa_0),
         ("kappa'(0)", r"\kappa'(0)", dyn.kappa_prime_0),
         ("kappa'(1)", r"\kappa'(1)", dyn.kappa_prime_1),
     ]
+    if dyn.case == 4:
+        out.append(("alpha_val", r"\alpha_{\mathrm{valid}}", dyn.valid_rate))
+    return out
 
 
 @display.to_text.register(KernelDynamics)
