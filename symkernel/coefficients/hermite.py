@@ -229,15 +229,41 @@ def _stein_family(terms, m):
 
 
 def _real_form(expr, k):
-    """Replace I**k by cos + I sin and drop the imaginary part that cancels."""
+    """``expr`` (a sum of exponential terms in the symbolic ``k``) in real form: each power
+    ``b^e`` with ``k`` in ``e`` of a complex ``b`` or a number not known nonnegative becomes
+    ``|b|^e exp(i arg(b) e)`` (SymPy's principal power), each ``exp(a + i b)`` becomes
+    ``exp(a) (cos b + i sin b)``; the imaginary part of a real ``c_k`` then cancels term by term
+    (docs/theory.md §35).  An imaginary part that does not cancel is kept (the result is then
+    whatever ``simplify`` makes of it)."""
+    def polar(e):
+        size, angle = sp.Abs(e.base), sp.arg(e.base)
+        if size.has(sp.Abs, sp.arg) or angle.has(sp.Abs, sp.arg):   # not decided (a free sign)
+            return e
+        return size ** e.exp * sp.exp(sp.I * angle * e.exp)
     expr = sp.expand(expr)
-    expr = expr.replace(lambda e: e.is_Pow and e.base in (sp.I, -sp.I) and e.exp.has(k),
-                        lambda e: sp.cos(sp.pi * e.exp / 2) + (1 if e.base == sp.I else -1) * sp.I * sp.sin(sp.pi * e.exp / 2))
-    expr = sp.expand(expr)
+    def signed(b):
+        return b.has(sp.I) or b.is_number and b.is_nonnegative is not True
+    expr = expr.replace(lambda e: e.is_Pow and e.exp.has(k) and e.base != 0 and signed(e.base),
+                        polar)
+    expr = sp.expand(_reduce_turns(sp.expand(exact.exp_as_trig(expr)), k))
     real, imag = expr.as_independent(sp.I, as_Add=True)
     if imag != 0 and sp.simplify(imag) != 0:
         return sp.simplify(expr)
     return sp.simplify(real)
+
+
+def _reduce_turns(expr, k):
+    """``sin``/``cos`` of ``c pi k + b`` with a rational ``c`` and an integer ``k``: ``c`` reduced
+    to ``(-1, 1]`` (whole turns ``2 pi k`` dropped), so that ``cos(3 pi k/2) = cos(pi k/2)`` and
+    ``sin(3 pi k/2) = -sin(pi k/2)`` are seen by term-by-term cancellation."""
+    def reduce(e):
+        arg = sp.expand(e.args[0])
+        c = arg.coeff(sp.pi * k)
+        if not (c.is_Rational and (c <= -1 or c > 1)):
+            return e
+        turns = sp.ceiling((c - 1) / 2)
+        return e.func(sp.expand(arg - 2 * turns * sp.pi * k))
+    return expr.replace(lambda e: isinstance(e, (sp.sin, sp.cos)) and e.args[0].has(k), reduce)
 
 
 def closed_form_in_k(act, k=k_symbol):

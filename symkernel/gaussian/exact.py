@@ -259,8 +259,33 @@ def closed_form(expr):
 
 
 def tidy(expr, combine_powers=True):
-    """Light, fast normalisation of an engine result (real form, collected terms)."""
+    """Light, fast normalisation of an engine result (real form, collected terms): a number by
+    ``expand_complex``; with symbols, the exponentials of each term are merged and each
+    ``exp(a + i b)`` (``a``, ``b`` free of ``i``) becomes ``exp(a) (cos b + i sin b)``, an identity
+    for all complex ``a``, ``b``, after which the imaginary terms of a real result cancel term by
+    term (docs/theory.md §35)."""
     expr = sp.expand(expr)
     if expr.has(sp.I):
-        expr = sp.expand(sp.expand_complex(expr)) if not expr.free_symbols else sp.expand(expr)
+        if not expr.free_symbols:
+            expr = sp.expand(sp.expand_complex(expr))
+        else:   # one exponential per term first, so each term gets one cos/sin of its whole phase
+            expr = sp.expand(exp_as_trig(sp.powsimp(expr, combine="exp")), power_exp=False)
     return sp.powsimp(expr) if combine_powers else expr
+
+
+def exp_as_trig(expr):
+    """``exp(a + i b) -> exp(a) (cos b + i sin b)`` wherever the argument splits into ``a + i b``
+    with ``a``, ``b`` free of ``i`` (exact; other exponentials are left alone).
+
+    >>> from symkernel.core.symbols import rho
+    >>> exp_as_trig(sp.exp(-rho + 2 * sp.I * rho + sp.I))
+    (I*sin(2*rho + 1) + cos(2*rho + 1))*exp(-rho)
+    """
+    def split_exp(e):
+        arg = sp.expand(e.args[0])
+        b = arg.coeff(sp.I)
+        a = sp.expand(arg - sp.I * b)
+        if a.has(sp.I) or b.has(sp.I) or b == 0:
+            return e
+        return sp.exp(a) * (sp.cos(b) + sp.I * sp.sin(b))
+    return expr.replace(lambda e: isinstance(e, sp.exp) and e.args[0].has(sp.I), split_exp)

@@ -115,7 +115,9 @@ def _clean(expr):
     expr = expr.replace(lambda e: isinstance(e, sp.asin) and e.args[0].has(rho),
                         lambda e: sp.asin(_asin_argument(sp.tan(sp.asin(e.args[0])))))
     if sp.count_ops(expr) > 400:
-        return expr
+        expr = _rational_parts(expr)
+        if sp.count_ops(expr) > 400:
+            return expr
     candidates = [expr, sp.simplify(expr)]
     if expr.has(sp.exp):
         candidates.append(sp.exptrigsimp(sp.expand(expr)))
@@ -127,6 +129,19 @@ def _clean(expr):
     candidates += [_in_s(c) for c in candidates]
     finite = [c for c in candidates if _finite_at_ends(c)]
     return min(finite or candidates, key=sp.count_ops)
+
+
+def _rational_parts(expr):
+    """Each exponent and each base of a fractional power that is rational in rho over a common
+    denominator, cancelled and factored (an exact rewrite): the Gaussian-times-cosine kernel of
+    ``cos(2x) exp(-x^2/4)`` shrinks from about 900 operations to about 40."""
+    def tidy_exp(e):
+        return sp.exp(sp.factor(sp.cancel(sp.together(e.args[0]))))
+
+    def tidy_root(e):
+        return sp.factor(sp.cancel(sp.together(e.base))) ** e.exp
+    expr = expr.replace(lambda e: isinstance(e, sp.exp) and e.args[0].has(rho), tidy_exp)
+    return expr.replace(lambda e: e.is_Pow and not e.exp.is_Integer and e.base.has(rho), tidy_root)
 
 
 def _finite_at_ends(expr):

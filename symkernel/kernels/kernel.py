@@ -427,12 +427,27 @@ def _closed_numpy(kernel):
 
     def f(arr):
         with np.errstate(all="ignore"):
-            out = np.asarray(fn(arr), dtype=float)
+            out = _real_array(fn(arr), expr)
         out = np.broadcast_to(out, arr.shape).copy()
         out[arr == 1] = ends[1]
         out[arr == -1] = ends[-1]
         return out
     return f
+
+
+def _real_array(values, expr):
+    """Float64 values of a real closed form: a complex result (an expression SymPy could not
+    write in real form) keeps its real part only where every imaginary part is below
+    ``1e-12 (1 + |re|)`` (an estimate of float64 rounding of complex intermediates, about
+    ``10^4`` ulps of the result); a larger one raises (docs/theory.md §35)."""
+    out = np.asarray(values)
+    if np.iscomplexobj(out):
+        bad = np.abs(out.imag) > 1e-12 * (1 + np.abs(out.real))
+        if bad.any():
+            raise PrecisionError(f"the closed form {expr} is not real in float64: imaginary part "
+                                 f"{float(np.abs(out.imag).max()):.3g}")
+        out = out.real
+    return np.asarray(out, dtype=float)
 
 
 def _series_coefficients(kernel):

@@ -971,14 +971,16 @@ class MeanField:
         if chi.exact:
             if sp.simplify(chi.expr - 1) == 0:
                 return Quantity(sp.oo, symbol, f"exact: {name} = 1 (critical)", params=chi.params)
-            return Quantity(-1 / sp.log(chi.expr), symbol, f"exact: -1/log({name})", params=chi.params)
+            # chi < 0: the deviation alternates in sign and decays like |chi|^l (docs/theory.md §35)
+            size = -chi.expr if chi.expr.is_negative else chi.expr
+            return Quantity(-1 / sp.log(size), symbol, f"exact: -1/log({name})", params=chi.params)
 
         def run(wp):
             v = raw(wp) if raw is not None else chi.value(wp)
-            if abs(v - 1) <= mpmath.mpf(10) ** (-(wp - 5)):
+            if abs(abs(v) - 1) <= mpmath.mpf(10) ** (-(wp - 5)):
                 raise PrecisionError(f"{name} equals 1 to {wp - 5} digits (the critical line, or "
                                      f"too close to it): the depth scale exceeds 10^{wp - 5}")
-            return -1 / mpmath.log(v)
+            return -1 / mpmath.log(abs(v))
 
         def numeric(dps):
             return converge(run, dps, method=f"-1/log({name})")
@@ -1140,8 +1142,8 @@ def float_state(act, sw2, sb2, q0=1.0, terms=HERMITE_TERMS):
         else:
             chic = sw2 * np.polyval((j * a2)[:0:-1], c) / q if c != 0 else sw2 * a2[1] / q
     with np.errstate(divide="ignore"):
-        xi_q = -1 / np.log(chiq) if chiq != 1 else np.inf
-        xi_c = -1 / np.log(chic) if chic != 1 else np.inf
+        xi_q = -1 / np.log(abs(chiq)) if chiq != 1 else np.inf
+        xi_c = -1 / np.log(abs(chic)) if chic != 1 else np.inf
     return {"q_star": q, "chi_1": chi1, "chi_q": chiq, "c_star": c, "chi_c": chic,
             "xi_q": xi_q, "xi_c": xi_c}
 

@@ -35,9 +35,10 @@ from typing import Optional
 import numpy as np
 import sympy as sp
 
+from symkernel.core.numpy_eval import numpy_lambdify
 from symkernel.core.parsing import to_sympy
 from symkernel.core.symbols import t, x
-from symkernel.errors import InvalidInputError, NoClosedFormError
+from symkernel.errors import InvalidInputError, NoClosedFormError, PrecisionError
 from symkernel.gaussian.exact import closed_form
 from symkernel.gaussian.expectation import second_moment
 from .ito import check_width, sde_activation, tidy
@@ -70,6 +71,22 @@ def variance_rate(phi, gain=None, **params):
     return tidy(val.expr.subs(s, sp.sqrt(q)))
 
 
+@lru_cache(maxsize=64)
+def _rate_function(rate):
+    return numpy_lambdify(q, rate)
+
+
+def _real_float(value, expr):
+    """A float64 value of the real closed form ``expr``: a complex value (a form SymPy left with
+    ``i``) keeps its real part only when the imaginary part is below ``1e-12 (1 + |re|)``, an
+    estimate of float64 rounding of complex intermediates; a larger one raises
+    (docs/theory.md §35)."""
+    val = complex(value)
+    if abs(val.imag) > 1e-12 * (1 + abs(val.real)):
+        raise PrecisionError(f"the variance rate {expr} is not real: it evaluates to {val}")
+    return val.real
+
+
 @dataclass(frozen=True)
 class MeanFieldLimit:
     """The variance ``q_t`` of the Gaussian marginals of both sequential limits (module docstring).
@@ -84,11 +101,12 @@ class MeanFieldLimit:
     q: Optional[sp.Expr]
 
     def rate_numeric(self, qv):
-        """``V(qv)`` in float64: the closed form, or Gauss–Legendre quadrature (200 nodes per piece)
-        of ``φ(√qv z)² e^{−z²/2}/√(2π)`` on ``|z| ≤ 12``, split at the breakpoints (estimated; the
+        """``V(qv)`` in float64: the closed form (lambdified, real part checked by
+        :func:`_real_float`), or Gauss–Legendre quadrature (200 nodes per piece) of
+        ``φ(√qv z)² e^{−z²/2}/√(2π)`` on ``|z| ≤ 12``, split at the breakpoints (estimated; the
         truncated tail is below ``1e-30`` for polynomially bounded φ)."""
         if self.rate is not None:
-            return float(self.rate.subs(q, qv))
+            return _real_float(_rate_function(self.rate)(float(qv)), self.rate)
         f = self.activation.numpy()
         s = float(np.sqrt(qv))
         cuts = sorted({float(p.lo) / s for p in self.activation.pieces[1:]
@@ -104,13 +122,21 @@ class MeanFieldLimit:
 
     def variance(self, time=1.0):
         """``q_t`` at ``time`` (float): the closed form, else the ODE by scipy's ``solve_ivp``
-        (RK45, ``rtol = 1e-10``; estimated)."""
+        (RK45, ``rtol = 1e-10``; estimated).  Where the solver cannot reach ``time`` (``q_t``
+        blows up in finite time, ``t* = int_{q0}^oo dq/V(q)``: 2.3827 for ``e^{x/2} sin x``,
+        ``q0 = 1``), InvalidInputError says where it stopped (docs/theory.md §35)."""
         if self.q is not None:
             return float(self.q.subs(t, time))
         from scipy.integrate import solve_ivp
 
         sol = solve_ivp(lambda _t, y: [self.rate_numeric(y[0])], (0.0, float(time)),
                         [float(self.q0)], rtol=1e-10, atol=1e-12)
+        if sol.status != 0 or not np.isfinite(sol.y[0, -1]):
+            raise InvalidInputError(
+                f"the mean-field variance q_t of {self.activation.expr} cannot be followed to "
+                f"time = {time}: the ODE q' = V(q) stopped at t = {sol.t[-1]:.10g} with "
+                f"q = {sol.y[0, -1]:.6g} ({sol.message}); q_t blows up in finite time when "
+                "int dq/V(q) converges")
         return float(sol.y[0, -1])
 
     def nngp(self, depth, time=1):
