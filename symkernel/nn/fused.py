@@ -714,6 +714,8 @@ def _family(expr, name):
         return None
     if pk.exact_nngp is None or pk.exact_ntk_factor is None:     # Mehler series (mehler_fused)
         return (MEHLER, (expr, name)) if pk._mehler._shared is not None else None
+    if pk.exact_nngp.has(sp.I) or pk.exact_ntk_factor.has(sp.I):    # complex intermediate forms:
+        return None                                                   # numba compiles real ones only
     pwl = _piecewise_linear(pk)
     if pwl is not None:
         return _PWL, pwl
