@@ -288,3 +288,17 @@ def test_deep_hardtanh_network_against_a_recursion_of_the_quadrature():
             for val, err, want in ((got.nngp, got.nngp_error, K[i][j]), (got.ntk, got.ntk_error, T[i][j])):
                 e = abs(float(val[i, j]) - want)
                 assert e <= float(err[i, j]) + 1e-15 * abs(want) and e <= 1e-12 * abs(want), (i, j, float(e))
+
+
+@pytest.mark.parametrize("name", ["relu6", "hard_sigmoid"])
+def test_registry_names_take_the_closed_form(name):
+    """``relu6`` and ``hard_sigmoid`` are registry names (PyTorch's ReLU6 and Hardsigmoid): the pair
+    kernel reads their breakpoints and a one-layer network matches the quadrature reference above."""
+    from symkernel.nn.pair import pair_kernel
+
+    pk = pair_kernel(name)
+    assert pk.pwl_form is not None and pk.exact_nngp is None
+    q1, q2, c = 4.0, 9.0, 0.7 * 6.0
+    F, D, _ = pk.float_step(np.array([q1]), np.array([q2]), np.array([[c]]))
+    assert abs(F[0, 0] - float(reference(name, q1, q2, c))) <= 1e-14
+    assert abs(D[0, 0] - float(reference(name, q1, q2, c, deriv=True))) <= 1e-14
