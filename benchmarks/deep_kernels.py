@@ -11,7 +11,8 @@ same random inputs for both libraries.  Prints, in one run:
    forms (ReLU, erf, GELU, sin) the largest relative error of both on a 4 x 4 subsample against a
    30-digit reference (entries small by cancellation in the last Dense have larger relative errors:
    the rounding of the inputs' Gram matrix, ~1e-16 of the entry's scale sqrt(K11 K22));
-2. tanh, ELU, softplus (no closed form: float64 Mehler series): symkernel's time and its largest
+2. tanh, softplus (no closed form: float64 Mehler series) and ELU (closed form through the bivariate
+   normal CDF, docs/theory.md §25, §28): symkernel's time and its largest
    error estimate (``errors=True``, the NumPy path), the compiled path's time at ``tol=1e-12`` and
    its largest difference from the NumPy path in units of that path's estimate; a few entries at
    L = 2 against an independent nested QUADPACK quadrature (scipy) of ``E[phi(u) phi(v)]`` and
@@ -308,8 +309,9 @@ def main(quick, before=False):
 
     one_layer(rng.standard_normal((1000, D_IN)), rng.standard_normal((1000, D_IN)))
 
-    print("\n== no closed form (float64 Mehler series), 500 x 500 pairs: the NumPy path (errors=True, per-entry "
-          "estimates) and the compiled path at tol=1e-12 (its worst-case bound must meet it) ==")
+    print("\n== no elementary closed form (tanh, softplus: Mehler series; ELU: through Phi_2), 500 x 500 pairs: "
+          "the NumPy path (errors=True, per-entry estimates) and the compiled path at tol=1e-12 (its worst-case "
+          "bound must meet it) ==")
     print(f"{'act':9s} {'L':>4s} {'NumPy s':>8s} {'max err est nngp':>17s} {'ntk':>10s} {'(relative)':>11s} "
           f"{'compiled s':>11s} {'(CPU s)':>8s}  max |compiled - NumPy| / estimate")
     for act in ["tanh", "elu", "softplus"]:
@@ -319,7 +321,7 @@ def main(quick, before=False):
             row = (f"{act:9s} {L:4d} {t:8.3f} {np.max(k.nngp_error):17.2e} {np.max(k.ntk_error):10.2e} "
                    f"{np.max(k.ntk_error / np.abs(k.ntk)):11.2e}")
             if np.max(k.ntk_error / np.abs(k.ntk)) > 1e-12:       # the compiled bound cannot meet 1e-12 either
-                print(row + "  compiled: not tried (the series does not reach 1e-12 here)")
+                print(row + "  compiled: not tried (the NumPy path's estimate does not reach 1e-12 here)")
                 continue
             f, tf, cf = timed_tol(net, x1, x2)
             if f is None or "fused" not in f.method:
