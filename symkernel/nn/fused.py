@@ -73,7 +73,7 @@ from symkernel.core.activations import Activation as CoreActivation
 from symkernel.core.symbols import rho, x
 from .bivariate import ELU_RANGE, NGROUPS, NWORK, elu_block, elu_kernels_many, scaled_tails
 from .elu_gap import CS_NODES, QUAD_BELOW, cs_entry, cs_row
-from .fastmath import _MB, _PIO2, atan2_fast, atan_ratio, exp_parts
+from .fastmath import _MB, _PIO2, _inline, atan2_fast, atan_ratio, exp_parts
 from .layers import Activation, Dense
 from .pair import a as pa, b as pb, pair_kernel
 
@@ -100,6 +100,74 @@ _TWOPI = 2.0 * math.pi
 
 
 # -- the loops (plain Python, compiled by numba on first use; see _compiled) -------------------------
+# -- the angle state shared by the loops that carry it (_pwl_rows, _elu_split_rows) ------------------
+@_inline
+def _block_state(i, jb, m, same, K0, X1, X2T, N1, U, V, rn1, RN2, c, T, vs, sn):
+    """The input state of entries ``jb .. jb + m - 1`` of row ``i``: ``c = x_1.x_2/d`` (``K0``, or from
+    ``X1`` and ``X2T = X2^T`` when ``K0`` is empty), ``T = 0``, ``1 - cos theta = 1 - rho`` and
+    ``sin theta`` where ``|rho| <= 0.9``, else from the unit rows ``U, V``: ``|u - v|^2/2`` and
+    ``|u - v| |u + v| / 2`` (no cancellation); an input with itself exactly ``theta = 0``."""
+    d = U.shape[1]
+    if K0.shape[0] == 0:         # few features: the Gram matrix x1 x2^T / d here
+        for k in range(m):
+            c[k] = 0.0
+        for f in range(X1.shape[1]):
+            xf = X1[i, f]
+            for k in range(m):
+                c[k] += xf * X2T[f, jb + k]
+        for k in range(m):
+            c[k] /= X1.shape[1]
+    else:
+        for k in range(m):
+            c[k] = K0[i, jb + k]
+    if same and jb == i:         # an input with itself: its squared norm / d, bit for bit
+        c[0] = N1[i]
+    for k in range(m):
+        r = min(max(c[k] * (rn1 * RN2[jb + k]), -1.0), 1.0)
+        v = 1.0 - r
+        T[k] = 0.0
+        vs[k] = v
+        sn[k] = math.sqrt(v * (1.0 + r))
+    for k in range(m):           # nearly (anti-)parallel rows: from the unit rows, no cancellation
+        if vs[k] < 0.1 or vs[k] > 1.9:
+            j = jb + k
+            du = 0.0
+            su = 0.0
+            for f in range(d):
+                e = U[i, f] - V[j, f]
+                g = U[i, f] + V[j, f]
+                du += e * e
+                su += g * g
+            vs[k] = du / 2
+            sn[k] = math.sqrt(du * su) / 2
+    if same and jb == i:
+        vs[0] = 0.0
+        sn[0] = 0.0
+
+
+@_inline
+def _dense_angle(m, wl, bl, wb, ir1, p1, s1, P2, SP2, IR2, c, T, vs, sn):
+    """``Dense(wl, bl)`` on the state ``(c, T, sin theta, 1 - cos theta)`` of ``m`` entries (``P2``,
+    ``SP2``, ``IR2`` from the block's first column on): ``q_1' q_2' - c'^2 = w^2 P^2 sin^2 theta +
+    w b ((sqrt p_1 - sqrt p_2)^2 + 2 P (1 - cos theta))``, every term nonnegative, and
+    ``1 - cos theta' = y^2 / (R (R + c'))`` (docs/theory.md §13, §14)."""
+    for k in range(m):
+        p2, s2 = P2[k], SP2[k]
+        P = s1 * s2
+        cn = wl * c[k] + bl
+        T[k] = cn + wl * T[k]
+        dd = (p1 - p2) / (s1 + s2)
+        u = wl * P * sn[k]
+        y = math.sqrt(max(u * u + wb * (dd * dd + 2.0 * P * vs[k]), 0.0))
+        iR = ir1 * IR2[k]
+        c[k] = cn
+        sn[k] = min(y * iR, 1.0)
+        pos = cn > 0.0
+        top = y * y * iR if pos else 1.0 - cn * iR          # R (1 - cos), R = 1/iR
+        bot = 1.0 + cn * iR if pos else 1.0
+        vs[k] = top * iR / bot if pos else top
+
+
 def _pwl_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w, b, P1, P2, SP1, SP2, IR1, IR2, IS2,
               A, B, NN, NT):
     """Rows ``start, start + step, ...`` of the stack (``kind[l]``: 0 Dense(w[l], b[l]), 1 the
@@ -126,41 +194,7 @@ def _pwl_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w, b, P1
         for jb in range(j0, n2, BLOCK):
             jb = max(jb, 0)              # provably >= 0: no index wraparound, so the loops vectorize
             m = min(BLOCK, n2 - jb)
-            if K0.shape[0] == 0:         # few features: the Gram matrix x1 x2^T / d here
-                for k in range(m):
-                    c[k] = 0.0
-                for f in range(X1.shape[1]):
-                    xf = X1[i, f]
-                    for k in range(m):
-                        c[k] += xf * X2T[f, jb + k]
-                for k in range(m):
-                    c[k] /= X1.shape[1]
-            else:
-                for k in range(m):
-                    c[k] = K0[i, jb + k]
-            if same and jb == i:         # an input with itself: its squared norm / d, bit for bit
-                c[0] = N1[i]
-            for k in range(m):
-                r = min(max(c[k] * (rn1 * RN2[jb + k]), -1.0), 1.0)
-                v = 1.0 - r
-                T[k] = 0.0
-                vs[k] = v
-                sn[k] = math.sqrt(v * (1.0 + r))
-            for k in range(m):           # nearly (anti-)parallel rows: from the unit rows, no cancellation
-                if vs[k] < 0.1 or vs[k] > 1.9:
-                    j = jb + k
-                    du = 0.0
-                    su = 0.0
-                    for f in range(d):
-                        e = U[i, f] - V[j, f]
-                        g = U[i, f] + V[j, f]
-                        du += e * e
-                        su += g * g
-                    vs[k] = du / 2
-                    sn[k] = math.sqrt(du * su) / 2
-            if same and jb == i:
-                vs[0] = 0.0
-                sn[0] = 0.0
+            _block_state(i, jb, m, same, K0, X1, X2T, N1, U, V, rn1, RN2, c, T, vs, sn)
             for l in range(kind.size):
                 p1, s1 = P1[l, i], SP1[l, i]
                 if kind[l] == 0 and l > last:    # no activation follows: no angle needed
@@ -172,22 +206,7 @@ def _pwl_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w, b, P1
                 elif kind[l] == 0:
                     wl, bl, ir1 = w[l], b[l], IR1[l, i]
                     wb = wl * bl
-                    for k in range(m):
-                        j = jb + k
-                        p2, s2 = P2[l, j], SP2[l, j]
-                        P = s1 * s2
-                        cn = wl * c[k] + bl
-                        T[k] = cn + wl * T[k]
-                        dd = (p1 - p2) / (s1 + s2)
-                        u = wl * P * sn[k]
-                        y = math.sqrt(max(u * u + wb * (dd * dd + 2.0 * P * vs[k]), 0.0))
-                        iR = ir1 * IR2[l, j]
-                        c[k] = cn
-                        sn[k] = min(y * iR, 1.0)
-                        pos = cn > 0.0
-                        top = y * y * iR if pos else 1.0 - cn * iR          # R (1 - cos), R = 1/iR
-                        bot = 1.0 + cn * iR if pos else 1.0
-                        vs[k] = top * iR / bot if pos else top
+                    _dense_angle(m, wl, bl, wb, ir1, p1, s1, P2[l, jb:], SP2[l, jb:], IR2[l, jb:], c, T, vs, sn)
                 else:
                     Al, Bl = A[l], B[l]
                     kap = Bl / Al
@@ -467,41 +486,7 @@ def _elu_split_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w,
         for jb in range(j0, n2, BLOCK):
             jb = max(jb, 0)              # provably >= 0: no index wraparound, so the loops vectorize
             m = min(BLOCK, n2 - jb)
-            if K0.shape[0] == 0:         # few features: the Gram matrix x1 x2^T / d here
-                for k in range(m):
-                    c[k] = 0.0
-                for f in range(X1.shape[1]):
-                    xf = X1[i, f]
-                    for k in range(m):
-                        c[k] += xf * X2T[f, jb + k]
-                for k in range(m):
-                    c[k] /= X1.shape[1]
-            else:
-                for k in range(m):
-                    c[k] = K0[i, jb + k]
-            if same and jb == i:         # an input with itself: its squared norm / d, bit for bit
-                c[0] = N1[i]
-            for k in range(m):
-                r = min(max(c[k] * (rn1 * RN2[jb + k]), -1.0), 1.0)
-                v = 1.0 - r
-                T[k] = 0.0
-                vs[k] = v
-                sn[k] = math.sqrt(v * (1.0 + r))
-            for k in range(m):           # nearly (anti-)parallel rows: from the unit rows, no cancellation
-                if vs[k] < 0.1 or vs[k] > 1.9:
-                    j = jb + k
-                    du = 0.0
-                    su = 0.0
-                    for f in range(d):
-                        e = U[i, f] - V[j, f]
-                        g = U[i, f] + V[j, f]
-                        du += e * e
-                        su += g * g
-                    vs[k] = du / 2
-                    sn[k] = math.sqrt(du * su) / 2
-            if same and jb == i:
-                vs[0] = 0.0
-                sn[0] = 0.0
+            _block_state(i, jb, m, same, K0, X1, X2T, N1, U, V, rn1, RN2, c, T, vs, sn)
             for l in range(kind.size):
                 p1, s1 = P1[l, i], SP1[l, i]
                 if kind[l] == 0 and l > last:    # no activation follows: no angle needed
@@ -514,22 +499,7 @@ def _elu_split_rows(start, step, same, K0, X1, X2T, N1, U, V, RN1, RN2, kind, w,
                 if kind[l] == 0:                 # Dense: the step of _pwl_rows, every term >= 0
                     wl, bl, ir1 = w[l], b[l], IR1[l, i]
                     wb = wl * bl
-                    for k in range(m):
-                        j = jb + k
-                        p2, s2 = P2[l, j], SP2[l, j]
-                        P = s1 * s2
-                        cn = wl * c[k] + bl
-                        T[k] = cn + wl * T[k]
-                        dd = (p1 - p2) / (s1 + s2)
-                        u = wl * P * sn[k]
-                        y = math.sqrt(max(u * u + wb * (dd * dd + 2.0 * P * vs[k]), 0.0))
-                        iR = ir1 * IR2[l, j]
-                        c[k] = cn
-                        sn[k] = min(y * iR, 1.0)
-                        pos = cn > 0.0
-                        top = y * y * iR if pos else 1.0 - cn * iR          # R (1 - cos), R = 1/iR
-                        bot = 1.0 + cn * iR if pos else 1.0
-                        vs[k] = top * iR / bot if pos else top
+                    _dense_angle(m, wl, bl, wb, ir1, p1, s1, P2[l, jb:], SP2[l, jb:], IR2[l, jb:], c, T, vs, sn)
                     continue
                 pl, vl, k2 = Pp[l], Vv[l], K2[l]
                 w2 = (pl - vl) * (pl - vl)
