@@ -310,17 +310,24 @@ def scaled_tails(x):
     return out
 
 
+@_inline
+def _row_range(row, n):
+    """``(min, max)`` of ``row[:n]`` (the erfc rows evaluate only the pieces of Cody's approximation
+    this range needs)."""
+    lo, hi = np.inf, 0.0
+    for j in range(n):
+        lo = min(lo, row[j])
+        hi = max(hi, row[j])
+    return lo, hi
+
+
 @_jit_fma
 def _erfc_rows(W, src, dst, rows, n):
     """``W[dst + t] = erfcx(W[src + t])`` and ``W[dst + rows + t] = erfc(W[src + t])`` on the first
     ``n`` columns, ``t < rows``: per row, only the pieces of Cody's approximation that its range needs
     (the same bits)."""
     for t in range(rows):
-        lo, hi = np.inf, 0.0
-        for j in range(n):
-            y = W[src + t, j]
-            lo = min(lo, y)
-            hi = max(hi, y)
+        lo, hi = _row_range(W[src + t], n)
         if hi <= 0.46875:
             for j in range(n):
                 ex, ec = erfc_pair_small(W[src + t, j])
@@ -348,11 +355,7 @@ def _erfcx_rows(W, src, dst, rows, n):
     """``W[dst + t] = erfcx(W[src + t])`` on the first ``n`` columns, ``t < rows`` (:func:`_erfc_rows`
     without ``erfc``: no exponential where every argument of a row is above 0.46875)."""
     for t in range(rows):
-        lo, hi = np.inf, 0.0
-        for j in range(n):
-            y = W[src + t, j]
-            lo = min(lo, y)
-            hi = max(hi, y)
+        lo, hi = _row_range(W[src + t], n)
         if hi <= 0.46875:
             for j in range(n):
                 W[dst + t, j] = erfc_pair_small(W[src + t, j])[0]
